@@ -1,0 +1,56 @@
+//! Typed identifiers. Every id in Berth is a UUIDv7 wrapped in its own type, so a site id can
+//! never be passed where a tenant id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An id string that is not a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid id: {0}")]
+pub struct InvalidId(String);
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// Wraps an existing UUID (ids are minted outside the domain, see the crate doc).
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The UUID inside.
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self).map_err(|_| InvalidId(s.to_owned()))
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A tenant: an organization that owns sites and members.
+    TenantId
+);
+id_type!(
+    /// A customer site (WordPress, PHP, Laravel or static).
+    SiteId
+);

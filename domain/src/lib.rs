@@ -1,0 +1,16 @@
+//! `berth-domain`: the heart of Berth, and the bottom of the workspace.
+//!
+//! Aggregates, their commands and events, value objects and pure policies live here. Nothing
+//! in this crate performs I/O, reads a clock or draws a random number: ids and times arrive
+//! with the command, so every decision is a pure function of the history and the input. The
+//! event store (`berth-eventstore`) loads and persists these aggregates; everything else
+//! reads the events they emit.
+//!
+//! Layout: one module per aggregate (`site`), value objects in their own modules (`ids`,
+//! `domain_name`, `php`).
+#![forbid(unsafe_code)]
+
+pub mod domain_name;
+pub mod ids;
+pub mod php;
+pub mod site;

@@ -1,0 +1,213 @@
+//! Durable JetStream pull consumers: the runtime sagas and live streams are built on.
+//!
+//! Each message is handled in a PostgreSQL transaction that also records its event id as
+//! processed for this consumer, so a redelivered or republished event is recognized and
+//! acknowledged without running the handler again (the stream's duplicate window is finite;
+//! this table is not). A handler failure is negatively acknowledged with a growing delay; after
+//! the last allowed delivery the message is written to `dead_letters` and terminated.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
+use futures::StreamExt;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+use crate::feed::FeedEvent;
+use crate::shutdown::pause;
+use crate::stream;
+
+/// What a handler returns when it cannot handle an event now.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reacts to events delivered by a consumer.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Handles one event. Database work goes through `tx`, which commits together with the
+    /// record that the event was processed.
+    fn handle<'a>(
+        &'a self,
+        event: &'a FeedEvent,
+        tx: &'a mut PgConnection,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+}
+
+/// How a consumer is set up on the stream.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// The durable name; also the name used for dedup and dead letters.
+    pub name: String,
+    /// The subjects it receives (`berth.evt.>` for everything).
+    pub filter_subject: String,
+    /// Deliveries before giving up on a message.
+    pub max_deliver: i64,
+    /// Delay before each redelivery after a failure; the last one repeats.
+    pub backoff: Vec<Duration>,
+    /// How long the server waits for an acknowledgement before redelivering.
+    pub ack_wait: Duration,
+}
+
+impl ConsumerSettings {
+    /// Settings with the defaults: 5 deliveries, backoff 1 s, 5 s, 30 s, 60 s.
+    pub fn new(name: impl Into<String>, filter_subject: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            filter_subject: filter_subject.into(),
+            max_deliver: 5,
+            backoff: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(60),
+            ],
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+
+    fn delay_after(&self, delivered: i64) -> Duration {
+        let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or_default();
+        self.backoff.get(index).or(self.backoff.last()).copied().unwrap_or(Duration::from_secs(1))
+    }
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Handled and acknowledged.
+    Handled,
+    /// Seen before by this consumer; acknowledged without handling.
+    Duplicate,
+    /// Failed; will be redelivered.
+    Retry,
+    /// Failed for the last time; recorded in `dead_letters`.
+    DeadLettered,
+}
+
+/// Runs `handler` on the consumer `settings` of `stream_name` until `shutdown`.
+pub async fn run<H: EventHandler>(
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    stream_name: String,
+    settings: ConsumerSettings,
+    handler: H,
+    shutdown: CancellationToken,
+) {
+    while !shutdown.is_cancelled() {
+        if let Err(error) = consume(&pool, &jetstream, &stream_name, &settings, &handler, &shutdown).await {
+            tracing::warn!(%error, consumer = %settings.name, "consumer interrupted; reconnecting");
+            pause(&shutdown, Duration::from_secs(1)).await;
+        }
+    }
+}
+
+async fn consume<H: EventHandler>(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    stream_name: &str,
+    settings: &ConsumerSettings,
+    handler: &H,
+    shutdown: &CancellationToken,
+) -> Result<(), async_nats::Error> {
+    let stream = jetstream.get_stream(stream_name).await?;
+    let config = pull::Config {
+        durable_name: Some(settings.name.clone()),
+        filter_subject: settings.filter_subject.clone(),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: settings.ack_wait,
+        max_deliver: settings.max_deliver,
+        ..Default::default()
+    };
+    let consumer = stream.get_or_create_consumer(&settings.name, config).await?;
+    let mut messages = consumer.messages().await?;
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = messages.next() => match next {
+                Some(message) => message?,
+                None => return Ok(()),
+            },
+        };
+        let disposition = process(pool, settings, handler, &message).await?;
+        metrics::counter!("berth_consumer_messages_total", "consumer" => settings.name.clone(),
+            "disposition" => format!("{disposition:?}").to_lowercase())
+        .increment(1);
+    }
+}
+
+/// Handles one message and acknowledges it as its outcome requires.
+async fn process<H: EventHandler>(
+    pool: &PgPool,
+    settings: &ConsumerSettings,
+    handler: &H,
+    message: &jetstream::Message,
+) -> Result<Disposition, async_nats::Error> {
+    let info = message.info()?;
+    let (delivered, stream_sequence) = (info.delivered, info.stream_sequence);
+    let event = match stream::decode(&message.payload) {
+        Ok(event) => event,
+        Err(error) => {
+            dead_letter(pool, settings, message, None, delivered, stream_sequence, &error.to_string()).await?;
+            message.ack_with(AckKind::Term).await?;
+            return Ok(Disposition::DeadLettered);
+        }
+    };
+    let mut tx = pool.begin().await?;
+    let fresh = sqlx::query("INSERT INTO consumer_processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(&settings.name)
+        .bind(event.event_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    if !fresh {
+        tx.rollback().await?;
+        message.ack().await?;
+        return Ok(Disposition::Duplicate);
+    }
+    match handler.handle(&event, &mut tx).await {
+        Ok(()) => {
+            tx.commit().await?;
+            message.ack().await?;
+            Ok(Disposition::Handled)
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            if delivered >= settings.max_deliver {
+                tracing::error!(%error, consumer = %settings.name, event_id = %event.event_id, "giving up on event");
+                let id = Some(event.event_id);
+                dead_letter(pool, settings, message, id, delivered, stream_sequence, &error.to_string()).await?;
+                message.ack_with(AckKind::Term).await?;
+                Ok(Disposition::DeadLettered)
+            } else {
+                tracing::warn!(%error, consumer = %settings.name, event_id = %event.event_id, delivered, "event failed; will retry");
+                message.ack_with(AckKind::Nak(Some(settings.delay_after(delivered)))).await?;
+                Ok(Disposition::Retry)
+            }
+        }
+    }
+}
+
+async fn dead_letter(
+    pool: &PgPool,
+    settings: &ConsumerSettings,
+    message: &jetstream::Message,
+    event_id: Option<uuid::Uuid>,
+    delivered: i64,
+    stream_sequence: u64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO dead_letters (consumer, event_id, subject, stream_sequence, deliveries, error, payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&settings.name)
+    .bind(event_id)
+    .bind(message.subject.as_str())
+    .bind(i64::try_from(stream_sequence).unwrap_or(i64::MAX))
+    .bind(delivered)
+    .bind(error)
+    .bind(message.payload.as_ref())
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The one entry point that runs a command on an aggregate.
+//!
+//! `execute` loads the aggregate, lets it decide, and appends what it decided together with
+//! the command record. If another writer appended first, it reloads and decides again, a
+//! bounded number of times. A command id seen before returns the recorded outcome and
+//! appends nothing, whether the repeat arrives later or at the same moment.
+
+use std::time::{Duration, Instant};
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use tracing::instrument;
+
+use crate::error::StoreError;
+use crate::metadata::CommandMetadata;
+use crate::store::{AppendError, EventStore};
+
+/// What a command did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// The aggregate's version after the command.
+    pub version: i64,
+    /// How many events it appended.
+    pub events: usize,
+    /// True when this was a repeat of a command already executed: nothing was appended now.
+    pub duplicate: bool,
+}
+
+/// Why a command did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError<E: std::error::Error> {
+    /// The aggregate refused the command.
+    #[error(transparent)]
+    Rejected(E),
+    /// Other writers kept winning the race for the aggregate; try again later.
+    #[error("the aggregate was changed concurrently {attempts} times in a row")]
+    Conflict {
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The command id was used before for another aggregate.
+    #[error("command id {0} was already used for another aggregate")]
+    CommandIdReused(uuid::Uuid),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How hard `execute` tries before answering with a conflict.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Pause before the second attempt; doubled each time, with jitter.
+    pub base_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 8, base_delay: Duration::from_millis(2) }
+    }
+}
+
+impl EventStore {
+    /// Runs `command` on the aggregate `aggregate_id` of type `A` with `metadata`.
+    #[instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id = %aggregate_id, command_id = %metadata.command_id))]
+    pub async fn execute<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        services: &A::Services,
+        metadata: &CommandMetadata,
+        retry: RetryPolicy,
+    ) -> Result<CommandOutcome, ExecuteError<A::Error>>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+    {
+        let started = Instant::now();
+        let result = self.execute_inner::<A>(aggregate_id, command, services, metadata, retry).await;
+        let outcome = match &result {
+            Ok(o) if o.duplicate => "duplicate",
+            Ok(_) => "applied",
+            Err(ExecuteError::Rejected(_)) => "rejected",
+            Err(ExecuteError::Conflict { .. }) => "conflict",
+            Err(ExecuteError::CommandIdReused(_)) => "reused_id",
+            Err(ExecuteError::Store(_)) => "error",
+        };
+        metrics::counter!("berth_commands_total", "aggregate" => A::TYPE, "outcome" => outcome).increment(1);
+        metrics::histogram!("berth_command_duration_seconds", "aggregate" => A::TYPE)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn execute_inner<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        services: &A::Services,
+        metadata: &CommandMetadata,
+        retry: RetryPolicy,
+    ) -> Result<CommandOutcome, ExecuteError<A::Error>>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+    {
+        if let Some(outcome) = self.previous_outcome::<A>(aggregate_id, metadata).await? {
+            return Ok(outcome);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let loaded = self.load::<A>(aggregate_id).await?;
+            let mut aggregate = loaded.aggregate;
+            let sink = EventSink::default();
+            aggregate.handle(command.clone(), services, &sink).await.map_err(ExecuteError::Rejected)?;
+            let events = sink.collect().await;
+            match self.append::<A>(aggregate_id, loaded.version, &events, &aggregate, metadata).await {
+                Ok(appended) => {
+                    return Ok(CommandOutcome {
+                        version: appended.version,
+                        events: appended.events,
+                        duplicate: false,
+                    })
+                }
+                Err(AppendError::DuplicateCommand) => {
+                    if let Some(outcome) = self.previous_outcome::<A>(aggregate_id, metadata).await? {
+                        return Ok(outcome);
+                    }
+                }
+                Err(AppendError::Conflict) if attempt < retry.max_attempts => {}
+                Err(AppendError::Conflict) => return Err(ExecuteError::Conflict { attempts: attempt }),
+                Err(AppendError::Store(error)) => return Err(error.into()),
+            }
+            tokio::time::sleep(backoff(retry.base_delay, attempt)).await;
+        }
+    }
+
+    async fn previous_outcome<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<CommandOutcome>, ExecuteError<A::Error>> {
+        let Some(recorded) = self.recorded_outcome(metadata.command_id).await? else {
+            return Ok(None);
+        };
+        if recorded.aggregate_type != A::TYPE || recorded.aggregate_id != aggregate_id {
+            return Err(ExecuteError::CommandIdReused(metadata.command_id));
+        }
+        Ok(Some(CommandOutcome { version: recorded.version, events: recorded.events, duplicate: true }))
+    }
+}
+
+/// Exponential backoff with full jitter drawn from the clock's sub-microsecond noise.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let ceiling = base.saturating_mul(1 << attempt.min(8));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let fraction = f64::from(nanos % 1000) / 1000.0;
+    ceiling.mul_f64(0.5 + fraction / 2.0)
+}

@@ -1,0 +1,161 @@
+//! The commit-ordered, gap-safe feed of the whole log.
+//!
+//! `global_position` alone is not safe to follow: a transaction can take position 5, commit
+//! after another took 6 and committed, and a reader that already moved past 6 would never see
+//! 5. The feed orders by `(transaction_id, global_position)` and only returns rows whose
+//! transaction id is below the oldest transaction still running
+//! (`pg_snapshot_xmin(pg_current_snapshot())`): every such transaction has finished, so
+//! nothing can appear behind the checkpoint later.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgListener;
+use sqlx::{PgExecutor, PgPool};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::store::FEED_CHANNEL;
+
+/// A place in the feed: the writing transaction's id and the event's global position.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FeedPosition {
+    /// The id (xid8) of the transaction that wrote the event.
+    pub transaction_id: i64,
+    /// The event's global position.
+    pub global_position: i64,
+}
+
+impl FeedPosition {
+    /// The position before every event.
+    pub const START: Self = Self { transaction_id: 0, global_position: 0 };
+}
+
+/// One event as the feed delivers it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, Serialize, Deserialize)]
+pub struct FeedEvent {
+    /// The writing transaction's id.
+    pub transaction_id: i64,
+    /// The global position.
+    pub global_position: i64,
+    /// The event's id (UUIDv7).
+    pub event_id: Uuid,
+    /// The tenant it belongs to (`None` for platform-level aggregates).
+    pub tenant_id: Option<Uuid>,
+    /// The aggregate type, such as `site`.
+    pub aggregate_type: String,
+    /// The aggregate id.
+    pub aggregate_id: String,
+    /// The event's sequence within its aggregate, from 1.
+    pub sequence: i64,
+    /// The event type, such as `SiteCreated`.
+    pub event_type: String,
+    /// The payload's version.
+    pub event_version: String,
+    /// The event itself.
+    pub payload: serde_json::Value,
+    /// Metadata: actor, command, correlation, causation and request ids.
+    pub metadata: serde_json::Value,
+    /// When it was recorded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: OffsetDateTime,
+}
+
+impl FeedEvent {
+    /// This event's place in the feed.
+    pub fn position(&self) -> FeedPosition {
+        FeedPosition { transaction_id: self.transaction_id, global_position: self.global_position }
+    }
+
+    /// A metadata field, if present.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).and_then(serde_json::Value::as_str)
+    }
+}
+
+/// Reads up to `limit` events after `after`, in feed order.
+pub async fn read_after<'e>(
+    executor: impl PgExecutor<'e>,
+    after: FeedPosition,
+    limit: i64,
+) -> Result<Vec<FeedEvent>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT transaction_id::text::bigint AS transaction_id, global_position, event_id, tenant_id,
+                aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
+           FROM events
+          WHERE (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY transaction_id, global_position
+          LIMIT $3",
+    )
+    .bind(after.transaction_id)
+    .bind(after.global_position)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// Wakes feed readers when events are appended: one LISTEN connection per process, fanned
+/// out through a watch channel. Readers also poll, so a lost notification (or a listener that
+/// is reconnecting) only delays them by the poll interval.
+#[derive(Clone)]
+pub struct FeedNotifier {
+    receiver: watch::Receiver<u64>,
+    poll_interval: Duration,
+}
+
+impl FeedNotifier {
+    /// Starts listening on `pool`'s database until `shutdown`.
+    pub fn start(pool: PgPool, poll_interval: Duration, shutdown: CancellationToken) -> Self {
+        let (sender, receiver) = watch::channel(0u64);
+        tokio::spawn(async move {
+            while !shutdown.is_cancelled() {
+                match listen(&pool, &sender, &shutdown).await {
+                    Ok(()) => return,
+                    Err(error) => {
+                        tracing::warn!(%error, "feed listener lost its connection; retrying");
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                    }
+                }
+            }
+        });
+        Self { receiver, poll_interval }
+    }
+
+    /// A notifier that only polls (for tools that run once).
+    pub fn polling(poll_interval: Duration) -> Self {
+        let (_sender, receiver) = watch::channel(0u64);
+        Self { receiver, poll_interval }
+    }
+
+    /// Waits for the next notification, the poll interval, or `shutdown`, whichever is first.
+    pub async fn wait(&mut self, shutdown: &CancellationToken) {
+        tokio::select! {
+            _ = self.receiver.changed() => {}
+            () = tokio::time::sleep(self.poll_interval) => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+}
+
+async fn listen(pool: &PgPool, sender: &watch::Sender<u64>, shutdown: &CancellationToken) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(FEED_CHANNEL).await?;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            notification = listener.try_recv() => {
+                if notification?.is_none() {
+                    // The connection dropped; PgListener reconnects on the next call, but
+                    // notifications may have been missed in between, so wake everyone.
+                }
+                sender.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `berth-eventstore`: the event log and everything that reads it in order.
+//!
+//! Berth's system of record is one PostgreSQL table, `events` (postgres-es's layout, extended
+//! with `global_position`, `transaction_id` and `recorded_at`). This crate owns it:
+//!
+//! - [`store`] loads aggregates (snapshot + newer events, read through postgres-es) and
+//!   appends events, the command record and a wake-up notification in one transaction;
+//! - [`execute`] is the one entry point that runs a command: idempotent by command id, with a
+//!   bounded retry when another writer got to the aggregate first;
+//! - [`feed`] is the commit-ordered, gap-safe read of the whole log, with LISTEN/NOTIFY
+//!   wake-ups and a polling fallback; [`checkpoint`] stores where each reader has got to;
+//! - [`relay`] publishes the feed to NATS JetStream under an advisory-lock leadership;
+//! - [`consumer`] runs durable JetStream pull consumers for sagas and live streams;
+//! - [`migrate`] applies the SQL migrations in `migrations/`.
+//!
+//! Projections (`berth-projections`) build on [`feed`] and [`checkpoint`]; the APIs build on
+//! [`execute`].
+#![forbid(unsafe_code)]
+
+pub mod checkpoint;
+pub mod consumer;
+pub mod error;
+pub mod execute;
+pub mod feed;
+pub mod metadata;
+pub mod migrate;
+pub mod relay;
+pub mod shutdown;
+pub mod store;
+pub mod stream;

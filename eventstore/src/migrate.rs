@@ -1,0 +1,24 @@
+//! The SQL migrations in `migrations/`, embedded in the binary.
+
+use sqlx::migrate::Migrator;
+use sqlx::PgPool;
+
+/// Every migration Berth knows, in order.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// Applies the pending migrations.
+pub async fn run(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Whether every embedded migration has been applied (for `/readyz`).
+pub async fn all_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
+        .or_else(|error| match &error {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(Vec::new()),
+            _ => Err(error),
+        })?;
+    Ok(MIGRATOR.iter().all(|m| applied.iter().any(|(v,)| *v == m.version)))
+}

@@ -1,1 +1,6 @@
-fn main() {}
+//! The `berth` binary: see the `berth` library crate for the roles and commands.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    berth::cli::main()
+}

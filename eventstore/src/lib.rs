@@ -22,6 +22,7 @@ pub mod consumer;
 pub mod error;
 pub mod execute;
 pub mod feed;
+pub mod lag;
 pub mod metadata;
 pub mod migrate;
 pub mod relay;

@@ -1,1 +1,16 @@
-//! placeholder
+//! `berth-projections`: the read models and the machinery that keeps them current.
+//!
+//! Each projection lives in its own PostgreSQL schema (`proj_<name>`) whose tables it owns and
+//! creates from code, because a rebuild must be able to create them anew. The [`runtime`]
+//! follows the commit-ordered feed and applies each batch together with the projection's
+//! checkpoint in one transaction; [`rebuild`] replays the log into a fresh schema and swaps it
+//! in atomically. The views themselves are in [`audit`] and [`sites`].
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod projection;
+pub mod rebuild;
+pub mod runtime;
+pub mod sites;
+
+pub use projection::{all, Projection};

@@ -1,0 +1,59 @@
+//! What a projection is, and the registry of every projection Berth runs.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use berth_eventstore::feed::FeedEvent;
+use sqlx::PgConnection;
+
+/// A future borrowed from a projection for one event.
+pub type ApplyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>>;
+
+/// A read model built from the feed.
+///
+/// `apply` runs with `search_path` set to the projection's schema, so its SQL names its tables
+/// without a schema; that is what lets the same code fill the live schema and a rebuild.
+pub trait Projection: Send + Sync + 'static {
+    /// The projection's name: its schema is `proj_<name>`, its checkpoint `projection:<name>`.
+    fn name(&self) -> &'static str;
+
+    /// The version of the table layout; changing it makes the next start rebuild.
+    fn schema_version(&self) -> i32;
+
+    /// The statements that create the tables (unqualified names).
+    fn ddl(&self) -> &'static [&'static str];
+
+    /// Applies one event. Must be idempotent per event: a rebuild replays everything.
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a>;
+}
+
+/// Every projection, in the order they are started.
+pub fn all() -> Vec<Box<dyn Projection>> {
+    vec![Box::new(crate::audit::AuditTrail), Box::new(crate::sites::SitesView)]
+}
+
+/// Finds a projection by name.
+pub fn by_name(name: &str) -> Option<Box<dyn Projection>> {
+    all().into_iter().find(|p| p.name() == name)
+}
+
+/// The schema holding a projection's live tables.
+pub fn live_schema(name: &str) -> String {
+    format!("proj_{name}")
+}
+
+/// The checkpoint of a projection's live tables.
+pub fn checkpoint_name(name: &str) -> String {
+    format!("projection:{name}")
+}
+
+/// An advisory lock key per projection: held by whoever writes its live tables.
+pub fn lock_key(name: &str) -> i64 {
+    // FNV-1a, stable across builds and processes.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}

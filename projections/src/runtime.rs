@@ -1,0 +1,176 @@
+//! The projector runtime: keeps one projection's live tables in step with the feed.
+//!
+//! Every batch runs in one transaction that takes the projection's advisory lock, reads the
+//! checkpoint, applies the events and moves the checkpoint. Either all of that commits or none
+//! of it does, so each event is taken into account exactly once, however often a projector
+//! crashes or how many run side by side (the lock lets one write at a time; a rebuild takes the
+//! same lock to swap its tables in).
+
+use std::time::{Duration, Instant};
+
+use berth_eventstore::feed::{self, FeedNotifier};
+use berth_eventstore::{checkpoint, shutdown::pause};
+use sqlx::{PgConnection, PgPool};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use crate::projection::{checkpoint_name, live_schema, lock_key, Projection};
+use crate::rebuild;
+
+/// Projector tuning.
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectorSettings {
+    /// Events applied per transaction.
+    pub batch_size: i64,
+}
+
+impl Default for ProjectorSettings {
+    fn default() -> Self {
+        Self { batch_size: 500 }
+    }
+}
+
+/// Runs `projection` until `shutdown`, installing or rebuilding its tables first if needed.
+pub async fn run(
+    pool: PgPool,
+    projection: Box<dyn Projection>,
+    mut notifier: FeedNotifier,
+    settings: ProjectorSettings,
+    shutdown: CancellationToken,
+) {
+    let name = projection.name();
+    while !shutdown.is_cancelled() {
+        match install(&pool, projection.as_ref()).await {
+            Ok(()) => break,
+            Err(error) => {
+                tracing::warn!(%error, projection = name, "cannot install projection; retrying");
+                pause(&shutdown, Duration::from_secs(1)).await;
+            }
+        }
+    }
+    while !shutdown.is_cancelled() {
+        match step(&pool, projection.as_ref(), settings.batch_size).await {
+            Ok(Step::Applied(n)) if n as i64 >= settings.batch_size => {}
+            Ok(Step::Applied(_)) => notifier.wait(&shutdown).await,
+            Ok(Step::Busy) => pause(&shutdown, Duration::from_millis(200)).await,
+            Err(error) => {
+                tracing::warn!(%error, projection = name, "projection batch failed; retrying");
+                pause(&shutdown, Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// The result of one projector step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// This many events were applied (0 when caught up).
+    Applied(usize),
+    /// Another process holds the projection's lock.
+    Busy,
+}
+
+/// Applies the next batch to the live tables.
+pub async fn step(pool: &PgPool, projection: &dyn Projection, batch_size: i64) -> Result<Step, sqlx::Error> {
+    let name = projection.name();
+    let mut tx = pool.begin().await?;
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(lock_key(name)).fetch_one(&mut *tx).await?;
+    if !locked {
+        tx.rollback().await?;
+        return Ok(Step::Busy);
+    }
+    let applied = apply_batch(&mut tx, projection, &live_schema(name), &checkpoint_name(name), batch_size).await?;
+    tx.commit().await?;
+    metrics::counter!("berth_projection_events_total", "projection" => name).increment(applied.count as u64);
+    let lag = applied.last_recorded.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0));
+    metrics::gauge!("berth_projection_lag_seconds", "projection" => name).set(lag);
+    Ok(Step::Applied(applied.count))
+}
+
+/// What one batch did.
+pub(crate) struct Batch {
+    pub count: usize,
+    pub last_recorded: Option<OffsetDateTime>,
+}
+
+/// Reads up to `batch_size` events after checkpoint `checkpoint` and applies them to the tables
+/// in `schema`, moving the checkpoint, all on `conn` (the caller owns the transaction).
+pub(crate) async fn apply_batch(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    schema: &str,
+    checkpoint: &str,
+    batch_size: i64,
+) -> Result<Batch, sqlx::Error> {
+    set_search_path(conn, schema).await?;
+    let position = checkpoint::load(&mut *conn, checkpoint).await?;
+    let events = feed::read_after(&mut *conn, position, batch_size).await?;
+    let Some(last) = events.last() else {
+        return Ok(Batch { count: 0, last_recorded: None });
+    };
+    let (last_position, last_recorded) = (last.position(), last.recorded_at);
+    let started = Instant::now();
+    for event in &events {
+        projection.apply(conn, event).await?;
+    }
+    checkpoint::store(&mut *conn, checkpoint, last_position).await?;
+    tracing::debug!(projection = projection.name(), events = events.len(), elapsed = ?started.elapsed(), "batch applied");
+    Ok(Batch { count: events.len(), last_recorded: Some(last_recorded) })
+}
+
+/// Points unqualified table names at `schema` for the rest of the transaction.
+pub(crate) async fn set_search_path(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(format!("\"{schema}\", public"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Creates the projection's schema and tables if it has none; rebuilds it if its layout
+/// version changed.
+pub async fn install(pool: &PgPool, projection: &dyn Projection) -> Result<(), sqlx::Error> {
+    let name = projection.name();
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(lock_key(name)).execute(&mut *tx).await?;
+    let installed: Option<i32> =
+        sqlx::query_scalar("SELECT schema_version FROM projection_schemas WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match installed {
+        Some(version) if version == projection.schema_version() => tx.commit().await,
+        Some(version) => {
+            tx.rollback().await?;
+            tracing::info!(projection = name, from = version, to = projection.schema_version(), "layout changed; rebuilding");
+            rebuild::rebuild(pool, projection, rebuild::DEFAULT_BATCH).await.map(|_| ()).map_err(sqlx::Error::from)
+        }
+        None => {
+            let schema = live_schema(name);
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).execute(&mut *tx).await?;
+            create_tables(&mut tx, projection, &schema).await?;
+            checkpoint::remove(&mut *tx, &checkpoint_name(name)).await?;
+            sqlx::query("INSERT INTO projection_schemas (name, schema_version) VALUES ($1, $2)")
+                .bind(name)
+                .bind(projection.schema_version())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+    }
+}
+
+/// Creates `schema` and the projection's tables in it.
+pub(crate) async fn create_tables(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    schema: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\"")).execute(&mut *conn).await?;
+    set_search_path(conn, schema).await?;
+    for statement in projection.ddl() {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Wiring the roles together. `Application::build` connects and binds; `run_until_stopped`
+//! runs every selected role until the shutdown token fires, then drains them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use berth_eventstore::feed::FeedNotifier;
+use berth_eventstore::relay::{Relay, RelaySettings};
+use berth_eventstore::store::EventStore;
+use berth_eventstore::stream::StreamSettings;
+use berth_projections::runtime::{self, ProjectorSettings};
+use berth_sagas::registry::{self, SagaContext};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::ops::{self, OpsState};
+use crate::settings::Settings;
+use crate::{connect, telemetry};
+
+/// Which roles a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// The HTTP write side.
+    pub command_api: bool,
+    /// The HTTP read side.
+    pub query_api: bool,
+    /// The feed-to-JetStream relay.
+    pub relay: bool,
+    /// The projectors.
+    pub projections: bool,
+    /// The sagas.
+    pub sagas: bool,
+}
+
+impl Roles {
+    /// Every role (`berth serve`).
+    pub const ALL: Self = Self { command_api: true, query_api: true, relay: true, projections: true, sagas: true };
+    /// No role; combine with struct update syntax.
+    pub const NONE: Self = Self { command_api: false, query_api: false, relay: false, projections: false, sagas: false };
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::ALL => "serve",
+            Self { command_api: true, .. } => "command-api",
+            Self { query_api: true, .. } => "query-api",
+            Self { relay: true, .. } => "relay",
+            Self { projections: true, .. } => "projections",
+            _ => "sagas",
+        }
+    }
+}
+
+/// A built, not yet running, Berth process.
+pub struct Application {
+    settings: Settings,
+    roles: Roles,
+    pool: PgPool,
+    nats: async_nats::Client,
+    command_listener: Option<TcpListener>,
+    query_listener: Option<TcpListener>,
+}
+
+impl Application {
+    /// Connects to PostgreSQL and NATS and binds the API listeners of the selected roles.
+    pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Self> {
+        let pool = connect::postgres(&settings, roles.label()).await?;
+        let nats = connect::nats(&settings).await?;
+        let command_listener = match roles.command_api {
+            true => Some(bind(settings.command_api.addr, "command API").await?),
+            false => None,
+        };
+        let query_listener = match roles.query_api {
+            true => Some(bind(settings.query_api.addr, "query API").await?),
+            false => None,
+        };
+        Ok(Self { settings, roles, pool, nats, command_listener, query_listener })
+    }
+
+    /// Where the command API listens (port 0 in settings picks a free one).
+    pub fn command_api_addr(&self) -> Option<SocketAddr> {
+        self.command_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where the query API listens.
+    pub fn query_api_addr(&self) -> Option<SocketAddr> {
+        self.query_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The PostgreSQL pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs the selected roles until `shutdown` fires, then stops them gracefully.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self { settings, roles, pool, nats, command_listener, query_listener } = self;
+        let mut tasks = JoinSet::new();
+        let poll = Duration::from_millis(settings.eventstore.poll_interval_ms);
+        let notifier = FeedNotifier::start(pool.clone(), poll, shutdown.clone());
+        let jetstream = jetstream::new(nats.clone());
+        let stream = StreamSettings {
+            name: settings.nats.stream.clone(),
+            subject_prefix: settings.nats.subject_prefix.clone(),
+            replicas: settings.nats.replicas,
+            duplicate_window: Duration::from_secs(settings.nats.duplicate_window_secs),
+        };
+        let ops_state = OpsState { pool: pool.clone(), nats: nats.clone(), metrics: telemetry::metrics() };
+
+        if let Some(listener) = command_listener {
+            let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
+            let api = berth_command_api::router(berth_command_api::AppState { store });
+            let app = ops::wrap(api, ops_state.clone(), settings.command_api.body_limit_bytes);
+            tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
+        }
+        if let Some(listener) = query_listener {
+            let api = berth_query_api::router(berth_query_api::AppState { pool: pool.clone() });
+            let app = ops::wrap(api, ops_state.clone(), settings.query_api.body_limit_bytes);
+            tasks.spawn(serve(listener, app, shutdown.clone(), "query API"));
+        }
+        if roles.relay {
+            let relay = Relay::new(
+                pool.clone(),
+                jetstream.clone(),
+                stream.clone(),
+                RelaySettings::default(),
+                notifier.clone(),
+            );
+            tasks.spawn(relay.run(shutdown.clone()));
+        }
+        if roles.projections {
+            for projection in berth_projections::all() {
+                let run = runtime::run(
+                    pool.clone(),
+                    projection,
+                    notifier.clone(),
+                    ProjectorSettings::default(),
+                    shutdown.clone(),
+                );
+                tasks.spawn(run);
+            }
+        }
+        if roles.sagas {
+            let context = SagaContext {
+                pool: pool.clone(),
+                jetstream: jetstream.clone(),
+                stream: stream.name.clone(),
+                subject_prefix: stream.subject_prefix.clone(),
+            };
+            let started = registry::start_all(&context, &mut tasks, &shutdown);
+            tracing::info!(sagas = started, "sagas started");
+        }
+        tracing::info!(role = roles.label(), "berth is running");
+        shutdown.cancelled().await;
+        tracing::info!("shutting down");
+        let drain = async {
+            while let Some(result) = tasks.join_next().await {
+                if let Err(error) = result {
+                    tracing::error!(%error, "a task panicked");
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(20), drain).await.is_err() {
+            tracing::warn!("tasks did not stop within 20 s; exiting anyway");
+        }
+        pool.close().await;
+        Ok(())
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen for the {what} on {addr}"))
+}
+
+async fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationToken, what: &'static str) {
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(%addr, "{what} listening");
+    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {
+        tracing::error!(%error, "{what} stopped");
+    }
+}

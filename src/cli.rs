@@ -1,0 +1,133 @@
+//! The command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{Application, Roles};
+use crate::settings::Settings;
+use crate::{connect, telemetry};
+
+/// Berth: an event-sourced hosting platform.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version)]
+pub struct Cli {
+    /// A TOML settings file (environment variables `BERTH_SECTION__KEY` override it).
+    #[arg(long, env = "BERTH_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every role in one process.
+    Serve,
+    /// Run only the HTTP write side.
+    CommandApi,
+    /// Run only the HTTP read side.
+    QueryApi,
+    /// Run only the relay from PostgreSQL to JetStream.
+    Relay,
+    /// Run only the projectors.
+    Projections,
+    /// Run only the sagas.
+    Sagas,
+    /// Apply the database migrations.
+    Migrate,
+    /// Rebuild a projection from the start of the log and swap it in.
+    Replay {
+        /// The projection's name (`audit`, `sites`).
+        #[arg(long)]
+        projection: String,
+    },
+}
+
+/// Parses the command line and runs it; the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref()).context("invalid configuration")?;
+    telemetry::init_logs(&settings.log);
+    for name in Settings::unknown_variables(std::env::vars()) {
+        tracing::warn!(variable = %name, "unknown BERTH_ variable ignored");
+    }
+    let roles = match cli.command {
+        Command::Serve => Roles::ALL,
+        Command::CommandApi => Roles { command_api: true, ..Roles::NONE },
+        Command::QueryApi => Roles { query_api: true, ..Roles::NONE },
+        Command::Relay => Roles { relay: true, ..Roles::NONE },
+        Command::Projections => Roles { projections: true, ..Roles::NONE },
+        Command::Sagas => Roles { sagas: true, ..Roles::NONE },
+        Command::Migrate => {
+            let pool = connect::postgres(&settings, "migrate").await?;
+            berth_eventstore::migrate::run(&pool).await.context("migration failed")?;
+            println!("migrations applied");
+            return Ok(());
+        }
+        Command::Replay { projection } => return replay(&settings, &projection).await,
+    };
+    let app = Application::build(settings, roles).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    app.run_until_stopped(shutdown).await
+}
+
+async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let Some(projection) = berth_projections::projection::by_name(name) else {
+        let known: Vec<&str> = berth_projections::all().iter().map(|p| p.name()).collect();
+        anyhow::bail!("no projection named `{name}`; known: {}", known.join(", "));
+    };
+    let pool = connect::postgres(settings, "replay").await?;
+    let report = berth_projections::rebuild::rebuild(&pool, projection.as_ref(), berth_projections::rebuild::DEFAULT_BATCH)
+        .await
+        .with_context(|| format!("rebuilding `{name}` failed"))?;
+    let rate = report.events as f64 / report.elapsed.as_secs_f64().max(1e-9);
+    println!("rebuilt {name}: {} events in {:.2?} ({rate:.0} events/s)", report.events, report.elapsed);
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGTERM or Ctrl-C.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                shutdown.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    shutdown.cancel();
+}

@@ -1,0 +1,222 @@
+//! Typed, layered configuration: defaults, then an optional TOML file, then `BERTH_*`
+//! environment variables (`BERTH_DATABASE__URL` sets `database.url`). It fails fast on a value
+//! of the wrong type and warns about `BERTH_` variables it does not know.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything Berth can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// PostgreSQL.
+    pub database: DatabaseSettings,
+    /// NATS JetStream.
+    pub nats: NatsSettings,
+    /// The HTTP write side.
+    pub command_api: ApiSettings,
+    /// The HTTP read side.
+    pub query_api: ApiSettings,
+    /// Command execution.
+    pub eventstore: EventStoreSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// PostgreSQL settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:port/database`.
+    pub url: SecretString,
+    /// Pool size per process.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection before answering "unavailable".
+    pub acquire_timeout_secs: u64,
+}
+
+/// NATS settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSettings {
+    /// `nats://host:port`.
+    pub url: String,
+    /// The JetStream stream events are published to.
+    pub stream: String,
+    /// The subject prefix: events go to `<prefix>.<tenant>.<aggregate_type>.<aggregate_id>`.
+    pub subject_prefix: String,
+    /// Stream replicas (3 on a cluster).
+    pub replicas: usize,
+    /// Seconds JetStream remembers a message id for deduplication.
+    pub duplicate_window_secs: u64,
+}
+
+/// One HTTP API's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+}
+
+/// Command execution settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventStoreSettings {
+    /// Take a snapshot every this many events of an aggregate (0: never).
+    pub snapshot_every: u32,
+    /// Attempts at a command before answering with a conflict.
+    pub max_attempts: u32,
+    /// Milliseconds between feed polls when no notification arrives.
+    pub poll_interval_ms: u64,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `auto` (pretty on a terminal, JSON otherwise), `json` or `pretty`.
+    pub format: String,
+    /// An `EnvFilter` directive such as `info,berth=debug` (`RUST_LOG` wins if set).
+    pub filter: String,
+}
+
+const DEFAULTS: &str = r#"
+[database]
+url = "postgres://berth:berth@127.0.0.1:55432/berth"
+max_connections = 32
+acquire_timeout_secs = 5
+
+[nats]
+url = "nats://127.0.0.1:54222"
+stream = "BERTH_EVENTS"
+subject_prefix = "berth.evt"
+replicas = 1
+duplicate_window_secs = 120
+
+[command_api]
+addr = "127.0.0.1:8080"
+body_limit_bytes = 65536
+
+[query_api]
+addr = "127.0.0.1:8081"
+body_limit_bytes = 65536
+
+[eventstore]
+snapshot_every = 100
+max_attempts = 8
+poll_interval_ms = 500
+
+[log]
+format = "auto"
+filter = "info"
+"#;
+
+/// Every key that can be set, as `section.key`, for warning about misspelt variables.
+const KNOWN_KEYS: &[&str] = &[
+    "database.url",
+    "database.max_connections",
+    "database.acquire_timeout_secs",
+    "nats.url",
+    "nats.stream",
+    "nats.subject_prefix",
+    "nats.replicas",
+    "nats.duplicate_window_secs",
+    "command_api.addr",
+    "command_api.body_limit_bytes",
+    "query_api.addr",
+    "query_api.body_limit_bytes",
+    "eventstore.snapshot_every",
+    "eventstore.max_attempts",
+    "eventstore.poll_interval_ms",
+    "log.format",
+    "log.filter",
+];
+
+/// Environment variables with the `BERTH_` prefix that are not settings.
+const OTHER_VARIABLES: &[&str] = &["BERTH_CONFIG"];
+
+impl Settings {
+    /// Loads the settings: defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, config::ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`], with the environment given explicitly (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, config::ConfigError> {
+        let vars: std::collections::HashMap<String, String> =
+            vars.into_iter().filter(|(k, _)| k.starts_with("BERTH_")).collect();
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        let environment = Environment::with_prefix("BERTH")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(vars.clone().into_iter().filter(|(k, _)| !k.starts_with("BERTH_DEV_")).collect()));
+        builder.add_source(environment).build()?.try_deserialize()
+    }
+
+    /// `BERTH_` variables that match no setting (likely misspelt).
+    pub fn unknown_variables(vars: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+        vars.into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("BERTH_") && !k.starts_with("BERTH_DEV_"))
+            .filter(|k| !OTHER_VARIABLES.contains(&k.as_str()))
+            .filter(|k| {
+                let key = k["BERTH_".len()..].to_lowercase().replace("__", ".");
+                !KNOWN_KEYS.contains(&key.as_str())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_load_and_environment_overrides_them() {
+        let settings = Settings::load_from(
+            None,
+            env(&[("BERTH_DATABASE__URL", "postgres://x@h/db"), ("BERTH_NATS__REPLICAS", "3")]),
+        )
+        .unwrap();
+        assert_eq!(settings.database.url.expose_secret(), "postgres://x@h/db");
+        assert_eq!(settings.nats.replicas, 3);
+        assert_eq!(settings.command_api.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.query_api.addr.to_string(), "127.0.0.1:8081");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_fails_fast() {
+        let error = Settings::load_from(None, env(&[("BERTH_NATS__REPLICAS", "three")])).unwrap_err();
+        assert!(error.to_string().contains("replicas"), "{error}");
+    }
+
+    #[test]
+    fn unknown_variables_are_reported() {
+        let unknown = Settings::unknown_variables(env(&[
+            ("BERTH_DATABASE__URL", "x"),
+            ("BERTH_DATABSE__URL", "x"),
+            ("BERTH_DEV_PG_PORT", "1"),
+            ("PATH", "/bin"),
+        ]));
+        assert_eq!(unknown, vec!["BERTH_DATABSE__URL".to_owned()]);
+    }
+}

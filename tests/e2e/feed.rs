@@ -1,0 +1,86 @@
+use std::time::Duration;
+
+use berth_domain::ids::TenantId;
+use berth_eventstore::feed::{self, FeedNotifier, FeedPosition};
+use berth_eventstore::relay::{Relay, RelaySettings};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::common::{create_site, TestEnv};
+
+/// A transaction takes an earlier global position but commits after a later one: the feed and
+/// JetStream still deliver it, and in commit order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_commits_late_is_not_skipped() {
+    let env = TestEnv::new().await;
+    let shutdown = CancellationToken::new();
+    let notifier = FeedNotifier::start(env.pool.clone(), Duration::from_millis(100), shutdown.clone());
+    let relay = Relay::new(env.pool.clone(), env.jetstream.clone(), env.stream.clone(), RelaySettings::default(), notifier);
+    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    let store = env.store();
+    let tenant = TenantId::from_uuid(Uuid::now_v7());
+
+    // Arrange: transaction A takes a global position and stays open.
+    let early_event = Uuid::now_v7();
+    let mut early = env.pool.begin().await.unwrap();
+    let early_position: i64 = sqlx::query_scalar(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('probe', 'late', 1, 'ProbeRecorded', '1', '{}', jsonb_build_object('event_id', $1::text, 'tenant_id', $2::text))
+         RETURNING global_position",
+    )
+    .bind(early_event.to_string())
+    .bind(tenant.to_string())
+    .fetch_one(&mut *early)
+    .await
+    .unwrap();
+    // ... and transaction B takes a later position and commits first.
+    let site = create_site(&store, tenant).await;
+    let late_position: i64 =
+        sqlx::query_scalar("SELECT global_position FROM events WHERE aggregate_id = $1").bind(site.to_string()).fetch_one(&env.pool).await.unwrap();
+    assert!(early_position < late_position);
+
+    // While A is open the feed holds B back instead of passing A's position by.
+    assert!(feed::read_after(&env.pool, FeedPosition::START, 100).await.unwrap().is_empty());
+    assert_eq!(env.wait_for_stream(1, Duration::from_millis(700)).await, 0, "relay must wait for A");
+
+    // Act: A commits.
+    early.commit().await.unwrap();
+
+    // Assert: both are delivered, A first (commit order of transaction ids).
+    let delivered = feed::read_after(&env.pool, FeedPosition::START, 100).await.unwrap();
+    let ids: Vec<Uuid> = delivered.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], early_event);
+    assert_eq!(delivered[1].aggregate_id, site.to_string());
+    assert_eq!(env.wait_for_stream(2, Duration::from_secs(10)).await, 2);
+    let published: Vec<Uuid> = env.stream_contents().await.iter().map(|e| e.event_id).collect();
+    assert_eq!(published, ids);
+
+    shutdown.cancel();
+    relay_task.await.unwrap();
+    env.cleanup().await;
+}
+
+/// The feed resumes exactly after a checkpoint, whatever the batch size.
+#[tokio::test]
+async fn reading_in_batches_from_checkpoints_sees_every_event_once() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let tenant = TenantId::from_uuid(Uuid::now_v7());
+    for _ in 0..25 {
+        create_site(&store, tenant).await;
+    }
+    let mut position = FeedPosition::START;
+    let mut seen = Vec::new();
+    loop {
+        let batch = feed::read_after(&env.pool, position, 7).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        position = last.position();
+        seen.extend(batch.iter().map(|e| e.global_position));
+    }
+    let all: Vec<i64> =
+        sqlx::query_scalar("SELECT global_position FROM events ORDER BY transaction_id, global_position").fetch_all(&env.pool).await.unwrap();
+    assert_eq!(seen, all);
+    assert_eq!(seen.len(), 25);
+    env.cleanup().await;
+}

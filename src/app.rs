@@ -38,9 +38,11 @@ pub struct Roles {
 
 impl Roles {
     /// Every role (`berth serve`).
-    pub const ALL: Self = Self { command_api: true, query_api: true, relay: true, projections: true, sagas: true };
+    pub const ALL: Self =
+        Self { command_api: true, query_api: true, relay: true, projections: true, sagas: true };
     /// No role; combine with struct update syntax.
-    pub const NONE: Self = Self { command_api: false, query_api: false, relay: false, projections: false, sagas: false };
+    pub const NONE: Self =
+        Self { command_api: false, query_api: false, relay: false, projections: false, sagas: false };
 
     fn label(self) -> &'static str {
         match self {

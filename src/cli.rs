@@ -101,9 +101,13 @@ async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {
         anyhow::bail!("no projection named `{name}`; known: {}", known.join(", "));
     };
     let pool = connect::postgres(settings, "replay").await?;
-    let report = berth_projections::rebuild::rebuild(&pool, projection.as_ref(), berth_projections::rebuild::DEFAULT_BATCH)
-        .await
-        .with_context(|| format!("rebuilding `{name}` failed"))?;
+    let report = berth_projections::rebuild::rebuild(
+        &pool,
+        projection.as_ref(),
+        berth_projections::rebuild::DEFAULT_BATCH,
+    )
+    .await
+    .with_context(|| format!("rebuilding `{name}` failed"))?;
     let rate = report.events as f64 / report.elapsed.as_secs_f64().max(1e-9);
     println!("rebuilt {name}: {} events in {:.2?} ({rate:.0} events/s)", report.events, report.elapsed);
     Ok(())

@@ -50,12 +50,12 @@ async fn healthz() -> &'static str {
 async fn readyz(State(ops): State<OpsState>) -> Response {
     let postgres = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&ops.pool))
         .await
-        .map_or(false, |r| r.is_ok());
+        .is_ok_and(|r| r.is_ok());
     let nats = ops.nats.connection_state() == async_nats::connection::State::Connected;
     let migrations = postgres
         && tokio::time::timeout(Duration::from_secs(2), migrate::all_applied(&ops.pool))
             .await
-            .map_or(false, |r| r.unwrap_or(false));
+            .is_ok_and(|r| r.unwrap_or(false));
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     let checks = json!({ "postgres": word(postgres), "nats": word(nats), "migrations": word(migrations) });
     if postgres && nats && migrations {
@@ -74,7 +74,9 @@ async fn readyz(State(ops): State<OpsState>) -> Response {
             "checks": checks,
         });
         let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         response
     }
 }
@@ -84,8 +86,10 @@ async fn readyz(State(ops): State<OpsState>) -> Response {
 async fn render_metrics(State(ops): State<OpsState>) -> Response {
     if let Ok(Ok(lags)) = tokio::time::timeout(Duration::from_secs(2), lag::all(&ops.pool)).await {
         for entry in lags {
-            metrics::gauge!("berth_subscription_lag_events", "subscription" => entry.name.clone()).set(entry.behind as f64);
-            metrics::gauge!("berth_subscription_lag_seconds", "subscription" => entry.name.clone()).set(entry.seconds);
+            metrics::gauge!("berth_subscription_lag_events", "subscription" => entry.name.clone())
+                .set(entry.behind as f64);
+            metrics::gauge!("berth_subscription_lag_seconds", "subscription" => entry.name.clone())
+                .set(entry.seconds);
             if entry.name == berth_eventstore::relay::CHECKPOINT {
                 metrics::gauge!("berth_relay_lag_events").set(entry.behind as f64);
             } else if let Some(projection) = entry.name.strip_prefix("projection:") {

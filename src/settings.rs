@@ -159,11 +159,10 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
         }
-        let environment = Environment::with_prefix("BERTH")
-            .prefix_separator("_")
-            .separator("__")
-            .try_parsing(true)
-            .source(Some(vars.clone().into_iter().filter(|(k, _)| !k.starts_with("BERTH_DEV_")).collect()));
+        let environment =
+            Environment::with_prefix("BERTH").prefix_separator("_").separator("__").try_parsing(true).source(
+                Some(vars.clone().into_iter().filter(|(k, _)| !k.starts_with("BERTH_DEV_")).collect()),
+            );
         builder.add_source(environment).build()?.try_deserialize()
     }
 

@@ -84,9 +84,10 @@ impl<E: std::error::Error> From<ExecuteError<E>> for ApiError {
         match error {
             ExecuteError::Rejected(e) => Self::Rejected(e.to_string()),
             ExecuteError::Conflict { .. } => Self::Conflict,
-            ExecuteError::CommandIdReused(id) => {
-                Self::BadRequest { detail: format!("command id {id} was used for another resource"), field: None }
-            }
+            ExecuteError::CommandIdReused(id) => Self::BadRequest {
+                detail: format!("command id {id} was used for another resource"),
+                field: None,
+            },
             ExecuteError::Store(e) => e.into(),
         }
     }

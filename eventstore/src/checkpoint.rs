@@ -22,7 +22,11 @@ pub async fn load<'e>(executor: impl PgExecutor<'e>, name: &str) -> Result<FeedP
 }
 
 /// Stores `position` as the checkpoint `name`.
-pub async fn store<'e>(executor: impl PgExecutor<'e>, name: &str, position: FeedPosition) -> Result<(), sqlx::Error> {
+pub async fn store<'e>(
+    executor: impl PgExecutor<'e>,
+    name: &str,
+    position: FeedPosition,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO checkpoints (name, transaction_id, global_position, updated_at)
          VALUES ($1, $2::bigint::text::xid8, $3, now())

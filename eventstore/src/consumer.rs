@@ -146,18 +146,21 @@ async fn process<H: EventHandler>(
     let event = match stream::decode(&message.payload) {
         Ok(event) => event,
         Err(error) => {
-            dead_letter(pool, settings, message, None, delivered, stream_sequence, &error.to_string()).await?;
+            dead_letter(pool, settings, message, None, delivered, stream_sequence, &error.to_string())
+                .await?;
             message.ack_with(AckKind::Term).await?;
             return Ok(Disposition::DeadLettered);
         }
     };
     let mut tx = pool.begin().await?;
-    let fresh = sqlx::query("INSERT INTO consumer_processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(&settings.name)
-        .bind(event.event_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
+    let fresh = sqlx::query(
+        "INSERT INTO consumer_processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(&settings.name)
+    .bind(event.event_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
         == 1;
     if !fresh {
         tx.rollback().await?;
@@ -175,7 +178,8 @@ async fn process<H: EventHandler>(
             if delivered >= settings.max_deliver {
                 tracing::error!(%error, consumer = %settings.name, event_id = %event.event_id, "giving up on event");
                 let id = Some(event.event_id);
-                dead_letter(pool, settings, message, id, delivered, stream_sequence, &error.to_string()).await?;
+                dead_letter(pool, settings, message, id, delivered, stream_sequence, &error.to_string())
+                    .await?;
                 message.ack_with(AckKind::Term).await?;
                 Ok(Disposition::DeadLettered)
             } else {

@@ -27,7 +27,9 @@ impl From<sqlx::Error> for StoreError {
 /// Whether an sqlx error means "the database is not there" rather than "the query is wrong".
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            true
+        }
         sqlx::Error::Database(db) => {
             // 57P01..03: admin shutdown, crash shutdown, cannot connect now; 08xxx: connection.
             db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))

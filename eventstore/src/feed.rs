@@ -143,7 +143,11 @@ impl FeedNotifier {
     }
 }
 
-async fn listen(pool: &PgPool, sender: &watch::Sender<u64>, shutdown: &CancellationToken) -> Result<(), sqlx::Error> {
+async fn listen(
+    pool: &PgPool,
+    sender: &watch::Sender<u64>,
+    shutdown: &CancellationToken,
+) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(FEED_CHANNEL).await?;
     loop {

@@ -240,10 +240,12 @@ pub struct RecordedCommand {
 
 fn persistence_error(error: PersistenceError) -> StoreError {
     match error {
-        PersistenceError::ConnectionError(e) | PersistenceError::UnknownError(e) => match e.downcast::<sqlx::Error>() {
-            Ok(sql) => StoreError::from(*sql),
-            Err(other) => StoreError::Corrupt(other.to_string()),
-        },
+        PersistenceError::ConnectionError(e) | PersistenceError::UnknownError(e) => {
+            match e.downcast::<sqlx::Error>() {
+                Ok(sql) => StoreError::from(*sql),
+                Err(other) => StoreError::Corrupt(other.to_string()),
+            }
+        }
         other => StoreError::Corrupt(other.to_string()),
     }
 }

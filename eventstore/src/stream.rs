@@ -76,4 +76,3 @@ pub type WireEvent = FeedEvent;
 pub fn decode(payload: &[u8]) -> Result<WireEvent, serde_json::Error> {
     serde_json::from_slice(payload)
 }
-

@@ -47,7 +47,11 @@ impl From<RebuildError> for sqlx::Error {
 }
 
 /// Rebuilds `projection` into fresh tables and swaps them in.
-pub async fn rebuild(pool: &PgPool, projection: &dyn Projection, batch_size: i64) -> Result<RebuildReport, RebuildError> {
+pub async fn rebuild(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+) -> Result<RebuildReport, RebuildError> {
     let name = projection.name();
     let started = Instant::now();
     let live = live_schema(name);
@@ -95,10 +99,11 @@ pub async fn rebuild(pool: &PgPool, projection: &dyn Projection, batch_size: i64
         let position = checkpoint::load(&mut *tx, &rebuild_checkpoint).await?;
         set_search_path(&mut tx, "public").await?;
         sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{old}\" CASCADE")).execute(&mut *tx).await?;
-        let live_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-            .bind(&live)
-            .fetch_one(&mut *tx)
-            .await?;
+        let live_exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(&live)
+                .fetch_one(&mut *tx)
+                .await?;
         if live_exists {
             sqlx::query(&format!("ALTER SCHEMA \"{live}\" RENAME TO \"{old}\"")).execute(&mut *tx).await?;
         }
@@ -119,7 +124,10 @@ pub async fn rebuild(pool: &PgPool, projection: &dyn Projection, batch_size: i64
     }
     .await;
 
-    let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(lock_key(name).wrapping_add(1)).execute(&mut *guard).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock_key(name).wrapping_add(1))
+        .execute(&mut *guard)
+        .await;
     let events = result?;
     let report = RebuildReport { events, elapsed: started.elapsed() };
     tracing::info!(projection = name, events, elapsed = ?report.elapsed, "projection rebuilt");

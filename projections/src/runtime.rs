@@ -74,16 +74,20 @@ pub enum Step {
 pub async fn step(pool: &PgPool, projection: &dyn Projection, batch_size: i64) -> Result<Step, sqlx::Error> {
     let name = projection.name();
     let mut tx = pool.begin().await?;
-    let locked: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(lock_key(name)).fetch_one(&mut *tx).await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(lock_key(name))
+        .fetch_one(&mut *tx)
+        .await?;
     if !locked {
         tx.rollback().await?;
         return Ok(Step::Busy);
     }
-    let applied = apply_batch(&mut tx, projection, &live_schema(name), &checkpoint_name(name), batch_size).await?;
+    let applied =
+        apply_batch(&mut tx, projection, &live_schema(name), &checkpoint_name(name), batch_size).await?;
     tx.commit().await?;
     metrics::counter!("berth_projection_events_total", "projection" => name).increment(applied.count as u64);
-    let lag = applied.last_recorded.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0));
+    let lag =
+        applied.last_recorded.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0));
     metrics::gauge!("berth_projection_lag_seconds", "projection" => name).set(lag);
     Ok(Step::Applied(applied.count))
 }
@@ -143,8 +147,16 @@ pub async fn install(pool: &PgPool, projection: &dyn Projection) -> Result<(), s
         Some(version) if version == projection.schema_version() => tx.commit().await,
         Some(version) => {
             tx.rollback().await?;
-            tracing::info!(projection = name, from = version, to = projection.schema_version(), "layout changed; rebuilding");
-            rebuild::rebuild(pool, projection, rebuild::DEFAULT_BATCH).await.map(|_| ()).map_err(sqlx::Error::from)
+            tracing::info!(
+                projection = name,
+                from = version,
+                to = projection.schema_version(),
+                "layout changed; rebuilding"
+            );
+            rebuild::rebuild(pool, projection, rebuild::DEFAULT_BATCH)
+                .await
+                .map(|_| ())
+                .map_err(sqlx::Error::from)
         }
         None => {
             let schema = live_schema(name);

@@ -29,8 +29,9 @@ async fn thirty_two_concurrent_writers_lose_no_update() {
         tasks.push(tokio::spawn(async move {
             let meta = CommandMetadata::new(Some(tenant.as_uuid()), format!("user:writer-{writer}"));
             let retry = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(1) };
-            let result =
-                store.execute::<Site>(&site.to_string(), label(&format!("writer-{writer}")), &(), &meta, retry).await;
+            let result = store
+                .execute::<Site>(&site.to_string(), label(&format!("writer-{writer}")), &(), &meta, retry)
+                .await;
             (writer, meta, result)
         }));
     }
@@ -92,7 +93,10 @@ async fn a_command_id_sent_concurrently_is_applied_once() {
     for _ in 0..8 {
         let (store, meta) = (store.clone(), meta.clone());
         tasks.push(tokio::spawn(async move {
-            store.execute::<Site>(&site.to_string(), label("once"), &(), &meta, RetryPolicy::default()).await.unwrap()
+            store
+                .execute::<Site>(&site.to_string(), label("once"), &(), &meta, RetryPolicy::default())
+                .await
+                .unwrap()
         }));
     }
     let mut outcomes = Vec::new();
@@ -105,7 +109,8 @@ async fn a_command_id_sent_concurrently_is_applied_once() {
 
     // The same id on another aggregate is refused rather than silently ignored.
     let other = create_site(&store, tenant).await;
-    let reused = store.execute::<Site>(&other.to_string(), label("x"), &(), &meta, RetryPolicy::default()).await;
+    let reused =
+        store.execute::<Site>(&other.to_string(), label("x"), &(), &meta, RetryPolicy::default()).await;
     assert!(matches!(reused, Err(ExecuteError::CommandIdReused(_))));
     env.cleanup().await;
 }
@@ -144,11 +149,12 @@ async fn snapshots_equal_full_replay_and_keep_long_aggregates_fast() {
     assert_eq!(from_snapshot.version, replayed.version);
     assert_eq!(from_snapshot.aggregate, replayed.aggregate);
     assert!(from_snapshot.replayed < 100, "loaded {} events past the snapshot", from_snapshot.replayed);
-    let snapshot_at: i64 = sqlx::query_scalar("SELECT sequence FROM aggregate_snapshots WHERE aggregate_id = $1")
-        .bind(long.to_string())
-        .fetch_one(&env.pool)
-        .await
-        .unwrap();
+    let snapshot_at: i64 =
+        sqlx::query_scalar("SELECT sequence FROM aggregate_snapshots WHERE aggregate_id = $1")
+            .bind(long.to_string())
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
     assert_eq!(snapshot_at, 10_000);
 
     // Timing: medians over alternating runs, so machine noise hits both sides alike.

@@ -32,18 +32,24 @@ pub struct TestEnv {
 }
 
 fn admin_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL superuser (run `deploy/dev test`)")
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a PostgreSQL superuser (run `deploy/dev test`)")
 }
 
 impl TestEnv {
     pub async fn new() -> Self {
         let admin_url = admin_url();
-        let nats_url = std::env::var("NATS_URL").expect("NATS_URL must point at nats-server -js (run `deploy/dev test`)");
+        let nats_url = std::env::var("NATS_URL")
+            .expect("NATS_URL must point at nats-server -js (run `deploy/dev test`)");
         let tag = Uuid::now_v7().simple().to_string();
         let tag = &tag[tag.len() - 12..];
         let db_name = format!("berth_test_{tag}");
-        let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("admin connection");
-        sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&admin).await.expect("create test database");
+        let admin =
+            PgPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("admin connection");
+        sqlx::query(&format!("CREATE DATABASE {db_name}"))
+            .execute(&admin)
+            .await
+            .expect("create test database");
         admin.close().await;
         let db_url = replace_database(&admin_url, &db_name);
         let pool = PgPoolOptions::new().max_connections(40).connect(&db_url).await.expect("test database");
@@ -87,7 +93,12 @@ impl TestEnv {
     /// Starts `berth <role>` as a child process against this test's world.
     pub fn spawn(&self, role: &str) -> Child {
         let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
-        command.arg(role).envs(self.env_vars()).env("RUST_LOG", "warn").kill_on_drop(true).stdin(Stdio::null());
+        command
+            .arg(role)
+            .envs(self.env_vars())
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .stdin(Stdio::null());
         if std::env::var_os("TEST_LOG").is_none() {
             command.stdout(Stdio::null()).stderr(Stdio::null());
         }
@@ -148,7 +159,9 @@ impl TestEnv {
         let _ = self.jetstream.delete_stream(&self.stream.name).await;
         self.pool.close().await;
         if let Ok(admin) = PgPoolOptions::new().max_connections(1).connect(&admin_url()).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name)).execute(&admin).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name))
+                .execute(&admin)
+                .await;
         }
     }
 }
@@ -205,4 +218,51 @@ pub async fn run_site(
 ) -> Result<CommandOutcome, ExecuteError<SiteError>> {
     let meta = CommandMetadata::new(Some(tenant.as_uuid()), "user:test");
     store.execute::<Site>(&id.to_string(), command, &(), &meta, retry).await
+}
+
+/// A TCP proxy that can be cut, to take a dependency away from one process without stopping it
+/// for the other tests.
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    pub async fn start(target: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (up_in, links_in) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up_in.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                links_in.lock().unwrap().push(link);
+            }
+        });
+        Self { addr, up, links }
+    }
+
+    /// Drops every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }

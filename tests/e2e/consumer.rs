@@ -20,25 +20,22 @@ struct Recorder {
 }
 
 impl EventHandler for Recorder {
-    fn handle<'a>(
-        &'a self,
-        event: &'a FeedEvent,
-        tx: &'a mut PgConnection,
-    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send + 'a {
-        async move {
-            let attempt = {
-                let mut attempts = self.attempts.lock().unwrap();
-                let n = attempts.entry(event.event_id).or_default();
-                *n += 1;
-                *n
-            };
-            // The handler's own write, rolled back whenever it fails.
-            sqlx::query("INSERT INTO handled (event_id) VALUES ($1)").bind(event.event_id).execute(&mut *tx).await?;
-            if event.event_id == self.broken || (event.event_id == self.flaky && attempt <= 2) {
-                return Err(format!("cannot handle {} (attempt {attempt})", event.event_id).into());
-            }
-            Ok(())
+    async fn handle(&self, event: &FeedEvent, tx: &mut PgConnection) -> Result<(), HandlerError> {
+        let attempt = {
+            let mut attempts = self.attempts.lock().unwrap();
+            let n = attempts.entry(event.event_id).or_default();
+            *n += 1;
+            *n
+        };
+        // The handler's own write, rolled back whenever it fails.
+        sqlx::query("INSERT INTO handled (event_id) VALUES ($1)")
+            .bind(event.event_id)
+            .execute(&mut *tx)
+            .await?;
+        if event.event_id == self.broken || (event.event_id == self.flaky && attempt <= 2) {
+            return Err(format!("cannot handle {} (attempt {attempt})", event.event_id).into());
         }
+        Ok(())
     }
 }
 
@@ -50,7 +47,13 @@ async fn consumer_retries_dead_letters_and_deduplicates() {
     sqlx::query("CREATE TABLE handled (event_id uuid NOT NULL)").execute(&env.pool).await.unwrap();
     let shutdown = CancellationToken::new();
     let notifier = FeedNotifier::start(env.pool.clone(), Duration::from_millis(100), shutdown.clone());
-    let relay = Relay::new(env.pool.clone(), env.jetstream.clone(), env.stream.clone(), RelaySettings::default(), notifier);
+    let relay = Relay::new(
+        env.pool.clone(),
+        env.jetstream.clone(),
+        env.stream.clone(),
+        RelaySettings::default(),
+        notifier,
+    );
     let relay_task = tokio::spawn(relay.run(shutdown.clone()));
     let store = env.store();
     let tenant = TenantId::from_uuid(Uuid::now_v7());
@@ -63,12 +66,7 @@ async fn consumer_retries_dead_letters_and_deduplicates() {
 
     // The first event again, under a new message id, so JetStream cannot drop it.
     let body = serde_json::to_vec(&published[0]).unwrap();
-    env.jetstream
-        .publish(env.stream.subject_for(&published[0]), body.into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    env.jetstream.publish(env.stream.subject_for(&published[0]), body.into()).await.unwrap().await.unwrap();
 
     // Act
     let attempts = Arc::new(Mutex::new(HashMap::new()));
@@ -88,8 +86,10 @@ async fn consumer_retries_dead_letters_and_deduplicates() {
         shutdown.clone(),
     ));
     let done = eventually(Duration::from_secs(20), || async {
-        let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters").fetch_one(&env.pool).await.unwrap();
-        let handled: i64 = sqlx::query_scalar("SELECT count(*) FROM handled").fetch_one(&env.pool).await.unwrap();
+        let dead: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM dead_letters").fetch_one(&env.pool).await.unwrap();
+        let handled: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM handled").fetch_one(&env.pool).await.unwrap();
         dead == 1 && handled == 4
     })
     .await;
@@ -97,13 +97,18 @@ async fn consumer_retries_dead_letters_and_deduplicates() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Assert
-    let handled: Vec<Uuid> =
-        sqlx::query_scalar("SELECT event_id FROM handled ORDER BY event_id").fetch_all(&env.pool).await.unwrap();
+    let handled: Vec<Uuid> = sqlx::query_scalar("SELECT event_id FROM handled ORDER BY event_id")
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
     let mut expected: Vec<Uuid> = published.iter().map(|e| e.event_id).filter(|id| *id != broken).collect();
     expected.sort();
     assert_eq!(handled, expected, "each event handled exactly once, the broken one never");
     let (dead_id, deliveries, error): (Option<Uuid>, i64, String) =
-        sqlx::query_as("SELECT event_id, deliveries, error FROM dead_letters").fetch_one(&env.pool).await.unwrap();
+        sqlx::query_as("SELECT event_id, deliveries, error FROM dead_letters")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap();
     assert_eq!(dead_id, Some(broken));
     assert_eq!(deliveries, 3);
     assert!(error.contains("attempt 3"), "{error}");

@@ -15,7 +15,13 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
     let env = TestEnv::new().await;
     let shutdown = CancellationToken::new();
     let notifier = FeedNotifier::start(env.pool.clone(), Duration::from_millis(100), shutdown.clone());
-    let relay = Relay::new(env.pool.clone(), env.jetstream.clone(), env.stream.clone(), RelaySettings::default(), notifier);
+    let relay = Relay::new(
+        env.pool.clone(),
+        env.jetstream.clone(),
+        env.stream.clone(),
+        RelaySettings::default(),
+        notifier,
+    );
     let relay_task = tokio::spawn(relay.run(shutdown.clone()));
     let store = env.store();
     let tenant = TenantId::from_uuid(Uuid::now_v7());
@@ -35,8 +41,11 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
     .unwrap();
     // ... and transaction B takes a later position and commits first.
     let site = create_site(&store, tenant).await;
-    let late_position: i64 =
-        sqlx::query_scalar("SELECT global_position FROM events WHERE aggregate_id = $1").bind(site.to_string()).fetch_one(&env.pool).await.unwrap();
+    let late_position: i64 = sqlx::query_scalar("SELECT global_position FROM events WHERE aggregate_id = $1")
+        .bind(site.to_string())
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
     assert!(early_position < late_position);
 
     // While A is open the feed holds B back instead of passing A's position by.
@@ -79,7 +88,10 @@ async fn reading_in_batches_from_checkpoints_sees_every_event_once() {
         seen.extend(batch.iter().map(|e| e.global_position));
     }
     let all: Vec<i64> =
-        sqlx::query_scalar("SELECT global_position FROM events ORDER BY transaction_id, global_position").fetch_all(&env.pool).await.unwrap();
+        sqlx::query_scalar("SELECT global_position FROM events ORDER BY transaction_id, global_position")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
     assert_eq!(seen, all);
     assert_eq!(seen.len(), 25);
     env.cleanup().await;

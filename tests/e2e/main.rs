@@ -5,6 +5,7 @@ mod commands;
 mod common;
 mod consumer;
 mod feed;
+mod outage;
 mod projections;
 mod relay;
 mod startup;

@@ -15,7 +15,10 @@ pub async fn dump(env: &TestEnv) -> (Vec<String>, Vec<String>) {
         .fetch_all(&env.pool)
         .await
         .unwrap();
-    let sites = sqlx::query_scalar("SELECT s::text FROM proj_sites.sites s ORDER BY id").fetch_all(&env.pool).await.unwrap();
+    let sites = sqlx::query_scalar("SELECT s::text FROM proj_sites.sites s ORDER BY id")
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
     (audit, sites)
 }
 
@@ -49,9 +52,15 @@ async fn a_rebuild_swaps_in_identical_tables_while_readers_keep_reading() {
     for i in 0..40 {
         let site = create_site(&store, tenant).await;
         let label = SiteLabel::parse(&format!("site {i}")).unwrap();
-        run_site(&store, tenant, site, SiteCommand::Update { php_version: None, label: Some(label) }, RetryPolicy::default())
-            .await
-            .unwrap();
+        run_site(
+            &store,
+            tenant,
+            site,
+            SiteCommand::Update { php_version: None, label: Some(label) },
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap();
         sites.push(site);
     }
     run_site(&store, tenant, sites[0], SiteCommand::Delete, RetryPolicy::default()).await.unwrap();
@@ -64,11 +73,12 @@ async fn a_rebuild_swaps_in_identical_tables_while_readers_keep_reading() {
             .await
             .unwrap();
     assert_eq!((status.as_str(), label.as_deref(), version), ("deleting", Some("site 0"), 3));
-    let audited: (String, String) =
-        sqlx::query_as("SELECT actor, action FROM proj_audit.audit_entries ORDER BY global_position DESC LIMIT 1")
-            .fetch_one(&env.pool)
-            .await
-            .unwrap();
+    let audited: (String, String) = sqlx::query_as(
+        "SELECT actor, action FROM proj_audit.audit_entries ORDER BY global_position DESC LIMIT 1",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
     assert_eq!(audited, ("user:test".to_owned(), "SiteDeletionRequested".to_owned()));
 
     // Readers poll the live table during the rebuild.
@@ -76,7 +86,8 @@ async fn a_rebuild_swaps_in_identical_tables_while_readers_keep_reading() {
     let reader = tokio::spawn(async move {
         let mut reads = 0;
         for _ in 0..400 {
-            let count: i64 = sqlx::query_scalar("SELECT count(*) FROM proj_sites.sites").fetch_one(&pool).await.unwrap();
+            let count: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM proj_sites.sites").fetch_one(&pool).await.unwrap();
             assert_eq!(count, 40, "a reader saw a half-built view");
             reads += 1;
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -117,6 +128,8 @@ async fn replay_command_rebuilds_a_projection() {
         .await
         .unwrap();
     assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no projection named `nope`; known: audit, sites"));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no projection named `nope`; known: audit, sites")
+    );
     env.cleanup().await;
 }

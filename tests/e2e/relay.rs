@@ -33,7 +33,13 @@ async fn relay_killed_at_random_moments_loses_and_duplicates_nothing() {
                 } else {
                     let site = sites[i % sites.len()];
                     let label = SiteLabel::parse(&format!("w{writer}-{i}")).unwrap();
-                    update(&store, tenant, site, SiteCommand::Update { php_version: None, label: Some(label) }).await;
+                    update(
+                        &store,
+                        tenant,
+                        site,
+                        SiteCommand::Update { php_version: None, label: Some(label) },
+                    )
+                    .await;
                 }
             }
         }));
@@ -67,8 +73,12 @@ async fn relay_killed_at_random_moments_loses_and_duplicates_nothing() {
     let ids: HashSet<Uuid> = published.iter().map(|e| e.event_id).collect();
     assert_eq!(published.len() as i64, total, "no duplicates on the stream");
     assert_eq!(ids.len() as i64, total);
-    let stored: HashSet<Uuid> =
-        sqlx::query_scalar("SELECT event_id FROM events").fetch_all(&env.pool).await.unwrap().into_iter().collect();
+    let stored: HashSet<Uuid> = sqlx::query_scalar("SELECT event_id FROM events")
+        .fetch_all(&env.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(ids, stored);
     let mut last_sequence: HashMap<&str, i64> = HashMap::new();
     for event in &published {
@@ -105,7 +115,8 @@ async fn a_standby_relay_takes_over_within_five_seconds() {
     assert_eq!(env.wait_for_stream(1, Duration::from_secs(15)).await, 1);
 
     let leader = leader_pid(&env).await.expect("one relay holds the lock");
-    let (mut active, mut standby) = if Some(leader) == first.id() { (first, second) } else { (second, first) };
+    let (mut active, mut standby) =
+        if Some(leader) == first.id() { (first, second) } else { (second, first) };
     assert_eq!(Some(leader), active.id());
 
     // Act: kill the active relay and write again.

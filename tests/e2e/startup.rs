@@ -29,7 +29,9 @@ fn with(mut vars: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String,
 #[tokio::test]
 async fn unreachable_services_at_start_fail_clearly() {
     let env = TestEnv::new().await;
-    let (ok, stderr) = run_berth(with(env.env_vars(), "BERTH_DATABASE__URL", "postgres://berth:berth@127.0.0.1:1/berth")).await;
+    let (ok, stderr) =
+        run_berth(with(env.env_vars(), "BERTH_DATABASE__URL", "postgres://berth:berth@127.0.0.1:1/berth"))
+            .await;
     assert!(!ok);
     assert!(stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1/berth"), "{stderr}");
     assert!(stderr.contains("deploy/dev services"), "{stderr}");
@@ -72,12 +74,18 @@ async fn both_apis_serve_health_readiness_and_metrics() {
     // The relay and projections catch up, and /metrics says so.
     let caught_up = eventually(Duration::from_secs(15), || async {
         let text = http.get(format!("{query}/metrics")).send().await.unwrap().text().await.unwrap();
-        text.contains("berth_relay_lag_events 0") && text.contains("berth_projection_lag_events{projection=\"audit\"} 0")
+        text.contains("berth_relay_lag_events 0")
+            && text.contains("berth_projection_lag_events{projection=\"audit\"} 0")
     })
     .await;
     assert!(caught_up);
     let text = http.get(format!("{command}/metrics")).send().await.unwrap().text().await.unwrap();
-    for name in ["berth_events_appended_total", "berth_relay_lag_seconds", "berth_projection_lag_seconds", "berth_http_requests_total"] {
+    for name in [
+        "berth_events_appended_total",
+        "berth_relay_lag_seconds",
+        "berth_projection_lag_seconds",
+        "berth_http_requests_total",
+    ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
     shutdown.cancel();

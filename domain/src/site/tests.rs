@@ -78,5 +78,8 @@ fn commands_on_a_missing_or_deleted_site_are_refused() {
 #[test]
 fn labels_are_bounded() {
     assert!(SiteLabel::parse(&"a".repeat(SiteLabel::MAX)).is_ok());
-    assert_eq!(SiteLabel::parse(&"a".repeat(SiteLabel::MAX + 1)), Err(SiteError::LabelTooLong { max: SiteLabel::MAX }));
+    assert_eq!(
+        SiteLabel::parse(&"a".repeat(SiteLabel::MAX + 1)),
+        Err(SiteError::LabelTooLong { max: SiteLabel::MAX })
+    );
 }

@@ -12,7 +12,9 @@ use berth_domain::ids::{SiteId, TenantId};
 use berth_domain::php::{PhpVersion, SiteKind};
 use berth_domain::site::{Site, SiteCommand, SiteError};
 use berth_eventstore::execute::{CommandOutcome, ExecuteError, RetryPolicy};
+use berth_eventstore::feed::FeedNotifier;
 use berth_eventstore::metadata::CommandMetadata;
+use berth_eventstore::relay::{Relay, RelaySettings};
 use berth_eventstore::store::EventStore;
 use berth_eventstore::stream::{self, StreamSettings};
 use futures::StreamExt;
@@ -84,6 +86,19 @@ impl TestEnv {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+    }
+
+    /// Runs a relay in this process until `shutdown`.
+    pub fn start_relay(&self, shutdown: &tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
+        let notifier = FeedNotifier::start(self.pool.clone(), Duration::from_millis(100), shutdown.clone());
+        let relay = Relay::new(
+            self.pool.clone(),
+            self.jetstream.clone(),
+            self.stream.clone(),
+            RelaySettings::default(),
+            notifier,
+        );
+        tokio::spawn(relay.run(shutdown.clone()))
     }
 
     pub fn store(&self) -> EventStore {

@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use berth_domain::ids::TenantId;
 use berth_eventstore::consumer::{self, ConsumerSettings, EventHandler, HandlerError};
-use berth_eventstore::feed::{FeedEvent, FeedNotifier};
-use berth_eventstore::relay::{Relay, RelaySettings};
+use berth_eventstore::feed::FeedEvent;
 use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -46,15 +45,7 @@ async fn consumer_retries_dead_letters_and_deduplicates() {
     let env = TestEnv::new().await;
     sqlx::query("CREATE TABLE handled (event_id uuid NOT NULL)").execute(&env.pool).await.unwrap();
     let shutdown = CancellationToken::new();
-    let notifier = FeedNotifier::start(env.pool.clone(), Duration::from_millis(100), shutdown.clone());
-    let relay = Relay::new(
-        env.pool.clone(),
-        env.jetstream.clone(),
-        env.stream.clone(),
-        RelaySettings::default(),
-        notifier,
-    );
-    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    let relay_task = env.start_relay(&shutdown);
     let store = env.store();
     let tenant = TenantId::from_uuid(Uuid::now_v7());
     for _ in 0..5 {

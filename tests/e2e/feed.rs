@@ -1,8 +1,7 @@
 use std::time::Duration;
 
 use berth_domain::ids::TenantId;
-use berth_eventstore::feed::{self, FeedNotifier, FeedPosition};
-use berth_eventstore::relay::{Relay, RelaySettings};
+use berth_eventstore::feed::{self, FeedPosition};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -14,15 +13,7 @@ use crate::common::{create_site, TestEnv};
 async fn a_transaction_that_commits_late_is_not_skipped() {
     let env = TestEnv::new().await;
     let shutdown = CancellationToken::new();
-    let notifier = FeedNotifier::start(env.pool.clone(), Duration::from_millis(100), shutdown.clone());
-    let relay = Relay::new(
-        env.pool.clone(),
-        env.jetstream.clone(),
-        env.stream.clone(),
-        RelaySettings::default(),
-        notifier,
-    );
-    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    let relay_task = env.start_relay(&shutdown);
     let store = env.store();
     let tenant = TenantId::from_uuid(Uuid::now_v7());
 

@@ -54,3 +54,15 @@ id_type!(
     /// A customer site (WordPress, PHP, Laravel or static).
     SiteId
 );
+id_type!(
+    /// A person who can log in.
+    UserId
+);
+id_type!(
+    /// An invitation to join a tenant.
+    InvitationId
+);
+id_type!(
+    /// An API token.
+    TokenId
+);

@@ -6,11 +6,16 @@
 //! event store (`berth-eventstore`) loads and persists these aggregates; everything else
 //! reads the events they emit.
 //!
-//! Layout: one module per aggregate (`site`), value objects in their own modules (`ids`,
-//! `domain_name`, `php`).
+//! Layout: one module per aggregate (`organization`, `user`, `site`), value objects in their
+//! own modules (`ids`, `domain_name`, `email`, `php`), and the permission matrix in `role`.
 #![forbid(unsafe_code)]
 
 pub mod domain_name;
+pub mod email;
+pub mod name;
 pub mod ids;
+pub mod organization;
 pub mod php;
+pub mod role;
 pub mod site;
+pub mod user;

@@ -13,7 +13,8 @@ use tracing::instrument;
 
 use crate::error::StoreError;
 use crate::metadata::CommandMetadata;
-use crate::store::{AppendError, EventStore};
+use crate::append::{AppendError, SideWrite, Staged};
+use crate::store::EventStore;
 
 /// What a command did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,14 @@ pub enum ExecuteError<E: std::error::Error> {
     Conflict {
         /// How many attempts were made.
         attempts: u32,
+    },
+    /// A unique value the command needs is held by someone else.
+    #[error("{scope} `{value}` is already taken")]
+    Taken {
+        /// What kind of value.
+        scope: String,
+        /// The value.
+        value: String,
     },
     /// The command id was used before for another aggregate.
     #[error("command id {0} was already used for another aggregate")]
@@ -63,7 +72,6 @@ impl Default for RetryPolicy {
 
 impl EventStore {
     /// Runs `command` on the aggregate `aggregate_id` of type `A` with `metadata`.
-    #[instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id = %aggregate_id, command_id = %metadata.command_id))]
     pub async fn execute<A>(
         &self,
         aggregate_id: &str,
@@ -76,14 +84,33 @@ impl EventStore {
         A: Aggregate,
         A::Command: Clone,
     {
+        self.execute_with::<A>(aggregate_id, command, services, metadata, retry, &[]).await
+    }
+
+    /// Like [`EventStore::execute`], with writes that commit together with the events.
+    #[instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id = %aggregate_id, command_id = %metadata.command_id))]
+    pub async fn execute_with<A>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        services: &A::Services,
+        metadata: &CommandMetadata,
+        retry: RetryPolicy,
+        side_writes: &[SideWrite],
+    ) -> Result<CommandOutcome, ExecuteError<A::Error>>
+    where
+        A: Aggregate,
+        A::Command: Clone,
+    {
         let started = Instant::now();
-        let result = self.execute_inner::<A>(aggregate_id, command, services, metadata, retry).await;
+        let result = self.execute_inner::<A>(aggregate_id, command, services, metadata, retry, side_writes).await;
         let outcome = match &result {
             Ok(o) if o.duplicate => "duplicate",
             Ok(_) => "applied",
             Err(ExecuteError::Rejected(_)) => "rejected",
             Err(ExecuteError::Conflict { .. }) => "conflict",
             Err(ExecuteError::CommandIdReused(_)) => "reused_id",
+            Err(ExecuteError::Taken { .. }) => "taken",
             Err(ExecuteError::Store(_)) => "error",
         };
         metrics::counter!("berth_commands_total", "aggregate" => A::TYPE, "outcome" => outcome).increment(1);
@@ -99,6 +126,7 @@ impl EventStore {
         services: &A::Services,
         metadata: &CommandMetadata,
         retry: RetryPolicy,
+        side_writes: &[SideWrite],
     ) -> Result<CommandOutcome, ExecuteError<A::Error>>
     where
         A: Aggregate,
@@ -115,14 +143,12 @@ impl EventStore {
             let sink = EventSink::default();
             aggregate.handle(command.clone(), services, &sink).await.map_err(ExecuteError::Rejected)?;
             let events = sink.collect().await;
-            match self.append::<A>(aggregate_id, loaded.version, &events, &aggregate, metadata).await {
+            let staged = Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.snapshot_every())?;
+            match self.commit(std::slice::from_ref(&staged), side_writes, metadata).await {
                 Ok(appended) => {
-                    return Ok(CommandOutcome {
-                        version: appended.version,
-                        events: appended.events,
-                        duplicate: false,
-                    })
+                    return Ok(CommandOutcome { version: staged.new_version(), events: appended[0].events, duplicate: false })
                 }
+                Err(AppendError::Taken { scope, value }) => return Err(ExecuteError::Taken { scope, value }),
                 Err(AppendError::DuplicateCommand) => {
                     if let Some(outcome) = self.previous_outcome::<A>(aggregate_id, metadata).await? {
                         return Ok(outcome);

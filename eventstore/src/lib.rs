@@ -17,6 +17,7 @@
 //! [`execute`].
 #![forbid(unsafe_code)]
 
+pub mod append;
 pub mod checkpoint;
 pub mod consumer;
 pub mod error;
@@ -29,3 +30,4 @@ pub mod relay;
 pub mod shutdown;
 pub mod store;
 pub mod stream;
+pub mod unit_of_work;

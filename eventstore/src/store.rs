@@ -6,15 +6,13 @@
 //! `persist` cannot do. We also never use cqrs-es's snapshot store (it applies new events to
 //! the aggregate a second time); our snapshot is the aggregate exactly as `handle` left it.
 
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
-use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError};
+use cqrs_es::{Aggregate, EventEnvelope};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::{unique_violation, StoreError};
-use crate::metadata::CommandMetadata;
+use crate::error::StoreError;
 
 /// The NOTIFY channel that wakes feed readers after an append commits.
 pub const FEED_CHANNEL: &str = "berth_events";
@@ -28,29 +26,6 @@ pub struct Loaded<A> {
     pub version: i64,
     /// How many events were applied on top of the snapshot to get here.
     pub replayed: usize,
-}
-
-/// What a successful append did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
-    /// The aggregate's version after the append.
-    pub version: i64,
-    /// How many events were appended.
-    pub events: usize,
-}
-
-/// Why an append did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum AppendError {
-    /// Another writer appended to the aggregate since it was loaded.
-    #[error("the aggregate changed since it was loaded")]
-    Conflict,
-    /// The command id is already recorded (a concurrent repeat of the same command).
-    #[error("the command was already executed")]
-    DuplicateCommand,
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// The event store: PostgreSQL pool, postgres-es reader and snapshot policy.
@@ -134,94 +109,8 @@ impl EventStore {
         }))
     }
 
-    /// Appends `events` after `expected_version`, records the command, snapshots `state` when
-    /// the append crosses a snapshot boundary, and wakes feed readers: all in one transaction.
-    pub async fn append<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-        expected_version: i64,
-        events: &[A::Event],
-        state: &A,
-        metadata: &CommandMetadata,
-    ) -> Result<Appended, AppendError> {
-        let new_version = expected_version + to_i64(events.len());
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
-        // The command row is the transaction's first write, so the transaction id is taken
-        // only after the aggregate was read (see ARCHITECTURE.md, per-aggregate order).
-        let inserted = sqlx::query(
-            "INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(metadata.command_id)
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .bind(metadata.tenant_id)
-        .bind(new_version)
-        .bind(i32::try_from(events.len()).unwrap_or(i32::MAX))
-        .execute(&mut *tx)
-        .await;
-        if let Err(error) = inserted {
-            return Err(match unique_violation(&error) {
-                Some(_) => AppendError::DuplicateCommand,
-                None => AppendError::Store(error.into()),
-            });
-        }
-        let recorded_at = OffsetDateTime::now_utc();
-        for (offset, event) in events.iter().enumerate() {
-            let payload = serde_json::to_value(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let event_metadata = metadata.for_event(Uuid::now_v7(), recorded_at);
-            let result = sqlx::query(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(A::TYPE)
-            .bind(aggregate_id)
-            .bind(expected_version + to_i64(offset) + 1)
-            .bind(event.event_type())
-            .bind(event.event_version())
-            .bind(payload)
-            .bind(sqlx::types::Json(&event_metadata))
-            .bind(recorded_at)
-            .execute(&mut *tx)
-            .await;
-            if let Err(error) = result {
-                return Err(match unique_violation(&error).as_deref() {
-                    Some("events_pkey") => AppendError::Conflict,
-                    _ => AppendError::Store(error.into()),
-                });
-            }
-        }
-        if self.crosses_snapshot_boundary(expected_version, new_version) {
-            let state = serde_json::to_value(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query(
-                "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, state)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-                   SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, taken_at = now()
-                   WHERE aggregate_snapshots.sequence < EXCLUDED.sequence",
-            )
-            .bind(A::TYPE)
-            .bind(aggregate_id)
-            .bind(new_version)
-            .bind(state)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        }
-        if !events.is_empty() {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(FEED_CHANNEL)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-        }
-        tx.commit().await.map_err(StoreError::from)?;
-        metrics::counter!("berth_events_appended_total").increment(events.len() as u64);
-        Ok(Appended { version: new_version, events: events.len() })
-    }
-
-    fn crosses_snapshot_boundary(&self, from: i64, to: i64) -> bool {
-        self.snapshot_every > 0 && to / self.snapshot_every > from / self.snapshot_every
+    pub(crate) fn snapshot_every(&self) -> i64 {
+        self.snapshot_every
     }
 }
 
@@ -250,7 +139,7 @@ fn persistence_error(error: PersistenceError) -> StoreError {
     }
 }
 
-fn to_i64(n: usize) -> i64 {
+pub(crate) fn to_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -258,5 +147,3 @@ fn to_usize(n: i64) -> usize {
     usize::try_from(n).unwrap_or_default()
 }
 
-/// Re-exported so callers can name the serialized form without depending on cqrs-es paths.
-pub type StoredEvent = SerializedEvent;

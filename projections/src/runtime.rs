@@ -184,5 +184,31 @@ pub(crate) async fn create_tables(
     for statement in projection.ddl() {
         sqlx::query(statement).execute(&mut *conn).await?;
     }
+    secure_tables(conn, schema).await
+}
+
+/// Lets the query API's role read the schema, and confines it to one tenant's rows: every
+/// table with a `tenant_id` column only shows rows of the tenant in `berth.tenant_id`.
+async fn secure_tables(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("GRANT USAGE ON SCHEMA \"{schema}\" TO berth_reader")).execute(&mut *conn).await?;
+    sqlx::query(&format!("GRANT SELECT ON ALL TABLES IN SCHEMA \"{schema}\" TO berth_reader"))
+        .execute(&mut *conn)
+        .await?;
+    let tenant_tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.columns WHERE table_schema = $1 AND column_name = 'tenant_id'",
+    )
+    .bind(schema)
+    .fetch_all(&mut *conn)
+    .await?;
+    for table in tenant_tables {
+        let qualified = format!("\"{schema}\".\"{table}\"");
+        sqlx::query(&format!("ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY")).execute(&mut *conn).await?;
+        sqlx::query(&format!(
+            "CREATE POLICY tenant_isolation ON {qualified} FOR SELECT TO berth_reader
+             USING (tenant_id = NULLIF(current_setting('berth.tenant_id', true), '')::uuid)"
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }

@@ -1,0 +1,132 @@
+//! The organization aggregate: a tenant, its members, invitations and API tokens.
+
+mod command;
+mod event;
+#[cfg(test)]
+mod tests;
+
+pub use command::{OrganizationCommand, OrganizationError};
+pub use event::OrganizationEvent;
+
+use std::collections::BTreeMap;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::email::Email;
+use crate::ids::{InvitationId, TenantId, TokenId, UserId};
+use crate::name::DisplayName;
+use crate::role::Role;
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationStatus {
+    /// Waiting to be accepted.
+    Pending,
+    /// Accepted: the invitee is a member.
+    Accepted,
+    /// Withdrawn.
+    Revoked,
+}
+
+/// An invitation as the organization remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    email: Email,
+    role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    status: InvitationStatus,
+}
+
+/// An API token as the organization remembers it (its secret is never here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    role: Role,
+    revoked: bool,
+}
+
+/// The organization's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    id: Option<TenantId>,
+    name: Option<DisplayName>,
+    members: BTreeMap<UserId, Role>,
+    invitations: BTreeMap<InvitationId, Invitation>,
+    tokens: BTreeMap<TokenId, Token>,
+}
+
+impl Organization {
+    /// A member's role, if they are one.
+    pub fn role_of(&self, user: UserId) -> Option<Role> {
+        self.members.get(&user).copied()
+    }
+
+    /// Whether the organization exists.
+    pub fn exists(&self) -> bool {
+        self.id.is_some()
+    }
+}
+
+impl Aggregate for Organization {
+    const TYPE: &'static str = "organization";
+    type Command = OrganizationCommand;
+    type Event = OrganizationEvent;
+    type Error = OrganizationError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: OrganizationCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), OrganizationError> {
+        for event in command::decide(self, command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: OrganizationEvent) {
+        use OrganizationEvent as E;
+        match event {
+            E::Registered { tenant_id, name, owner, .. } => {
+                self.id = Some(tenant_id);
+                self.name = Some(name);
+                self.members.insert(owner, Role::Owner);
+            }
+            E::MemberInvited { invitation_id, email, role, expires_at } => {
+                let invitation = Invitation { email, role, expires_at, status: InvitationStatus::Pending };
+                self.invitations.insert(invitation_id, invitation);
+            }
+            E::InvitationAccepted { invitation_id, user_id, role, .. } => {
+                if let Some(invitation) = self.invitations.get_mut(&invitation_id) {
+                    invitation.status = InvitationStatus::Accepted;
+                }
+                self.members.insert(user_id, role);
+            }
+            E::InvitationRevoked { invitation_id } => {
+                if let Some(invitation) = self.invitations.get_mut(&invitation_id) {
+                    invitation.status = InvitationStatus::Revoked;
+                }
+            }
+            E::MemberRoleChanged { user_id, role } => {
+                self.members.insert(user_id, role);
+            }
+            E::MemberRemoved { user_id } => {
+                self.members.remove(&user_id);
+            }
+            E::TokenIssued { token_id, role, .. } => {
+                self.tokens.insert(token_id, Token { role, revoked: false });
+            }
+            E::TokenRevoked { token_id } => {
+                if let Some(token) = self.tokens.get_mut(&token_id) {
+                    token.revoked = true;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Appending: events of one or more aggregates, the command record, snapshots, uniqueness
+//! claims and other side writes, and the feed wake-up, all in one transaction.
+
+use cqrs_es::{Aggregate, DomainEvent};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{unique_violation, StoreError};
+use crate::metadata::CommandMetadata;
+use crate::store::{to_i64, EventStore, FEED_CHANNEL};
+
+/// What a successful append did to one aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The aggregate's version after the append.
+    pub version: i64,
+    /// How many events were appended.
+    pub events: usize,
+}
+
+/// Why an append did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Another writer appended to the aggregate since it was loaded.
+    #[error("the aggregate changed since it was loaded")]
+    Conflict,
+    /// The command id is already recorded (a concurrent repeat of the same command).
+    #[error("the command was already executed")]
+    DuplicateCommand,
+    /// A uniqueness claim is held by someone else.
+    #[error("{scope} `{value}` is already taken")]
+    Taken {
+        /// What kind of value (`domain`, `email`).
+        scope: String,
+        /// The value.
+        value: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Events decided for one aggregate, serialized and ready to append.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    aggregate_type: &'static str,
+    aggregate_id: String,
+    expected_version: i64,
+    events: Vec<(String, String, Value)>,
+    snapshot: Option<Value>,
+}
+
+impl Staged {
+    /// Stages `events` for `aggregate_id` after `expected_version`; `state` is the aggregate
+    /// after them, kept as a snapshot when the append crosses a multiple of `snapshot_every`.
+    pub fn new<A: Aggregate>(
+        aggregate_id: &str,
+        expected_version: i64,
+        events: &[A::Event],
+        state: &A,
+        snapshot_every: i64,
+    ) -> Result<Self, StoreError> {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+        let events = events
+            .iter()
+            .map(|e| Ok((e.event_type(), e.event_version(), serde_json::to_value(e).map_err(corrupt)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let new_version = expected_version + to_i64(events.len());
+        let due = snapshot_every > 0 && new_version / snapshot_every > expected_version / snapshot_every;
+        let snapshot = if due { Some(serde_json::to_value(state).map_err(corrupt)?) } else { None };
+        Ok(Self { aggregate_type: A::TYPE, aggregate_id: aggregate_id.to_owned(), expected_version, events, snapshot })
+    }
+
+    /// The version after the append.
+    pub fn new_version(&self) -> i64 {
+        self.expected_version + to_i64(self.events.len())
+    }
+}
+
+/// A value bound into a side write's SQL.
+#[derive(Debug, Clone)]
+pub enum SqlArg {
+    /// `text`
+    Text(Option<String>),
+    /// `uuid`
+    Uuid(Option<Uuid>),
+    /// `bigint`
+    Int(Option<i64>),
+    /// `timestamptz`
+    Time(Option<OffsetDateTime>),
+}
+
+/// A write that must commit together with the events, or not at all.
+#[derive(Debug, Clone)]
+pub enum SideWrite {
+    /// Takes a platform-wide unique value (a domain, an email) for `owner`.
+    Claim {
+        /// What kind of value.
+        scope: String,
+        /// The value.
+        value: String,
+        /// Who takes it (`site:<id>`).
+        owner: String,
+    },
+    /// Gives a unique value back, if `owner` holds it.
+    Release {
+        /// What kind of value.
+        scope: String,
+        /// The value.
+        value: String,
+        /// Who held it.
+        owner: String,
+    },
+    /// Any other statement (credentials, for instance).
+    Statement {
+        /// The SQL, with `$1..$n` placeholders.
+        sql: &'static str,
+        /// The values for the placeholders.
+        args: Vec<SqlArg>,
+    },
+}
+
+impl EventStore {
+    /// Appends every staged aggregate, records the command, applies the side writes and wakes
+    /// feed readers, in one transaction.
+    pub async fn commit(
+        &self,
+        staged: &[Staged],
+        side_writes: &[SideWrite],
+        metadata: &CommandMetadata,
+    ) -> Result<Vec<Appended>, AppendError> {
+        let Some(primary) = staged.first() else {
+            return Err(AppendError::Store(StoreError::Corrupt("nothing staged".to_owned())));
+        };
+        let total: usize = staged.iter().map(|s| s.events.len()).sum();
+        let mut tx = self.pool().begin().await.map_err(StoreError::from)?;
+        // The command row is the transaction's first write, so the transaction id is taken
+        // only after the aggregates were read: feed order then keeps per-aggregate order.
+        let inserted = sqlx::query(
+            "INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(metadata.command_id)
+        .bind(primary.aggregate_type)
+        .bind(&primary.aggregate_id)
+        .bind(metadata.tenant_id)
+        .bind(primary.new_version())
+        .bind(i32::try_from(total).unwrap_or(i32::MAX))
+        .execute(&mut *tx)
+        .await;
+        if let Err(error) = inserted {
+            return Err(match unique_violation(&error) {
+                Some(_) => AppendError::DuplicateCommand,
+                None => AppendError::Store(error.into()),
+            });
+        }
+        let recorded_at = OffsetDateTime::now_utc();
+        for one in staged {
+            for (offset, (event_type, event_version, payload)) in one.events.iter().enumerate() {
+                let event_metadata = metadata.for_event(Uuid::now_v7(), recorded_at);
+                let result = sqlx::query(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(one.aggregate_type)
+                .bind(&one.aggregate_id)
+                .bind(one.expected_version + to_i64(offset) + 1)
+                .bind(event_type)
+                .bind(event_version)
+                .bind(payload)
+                .bind(sqlx::types::Json(&event_metadata))
+                .bind(recorded_at)
+                .execute(&mut *tx)
+                .await;
+                if let Err(error) = result {
+                    return Err(match unique_violation(&error).as_deref() {
+                        Some("events_pkey") => AppendError::Conflict,
+                        _ => AppendError::Store(error.into()),
+                    });
+                }
+            }
+            if let Some(state) = &one.snapshot {
+                sqlx::query(
+                    "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, state)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+                       SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, taken_at = now()
+                       WHERE aggregate_snapshots.sequence < EXCLUDED.sequence",
+                )
+                .bind(one.aggregate_type)
+                .bind(&one.aggregate_id)
+                .bind(one.new_version())
+                .bind(state)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            }
+        }
+        for write in side_writes {
+            apply_side_write(&mut tx, write).await?;
+        }
+        if total > 0 {
+            sqlx::query("SELECT pg_notify($1, '')").bind(FEED_CHANNEL).execute(&mut *tx).await.map_err(StoreError::from)?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        metrics::counter!("berth_events_appended_total").increment(total as u64);
+        Ok(staged.iter().map(|s| Appended { version: s.new_version(), events: s.events.len() }).collect())
+    }
+}
+
+async fn apply_side_write(tx: &mut sqlx::PgConnection, write: &SideWrite) -> Result<(), AppendError> {
+    match write {
+        SideWrite::Claim { scope, value, owner } => {
+            let result = sqlx::query("INSERT INTO unique_claims (scope, value, owner) VALUES ($1, $2, $3)")
+                .bind(scope)
+                .bind(value)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(error) if unique_violation(&error).is_some() => {
+                    Err(AppendError::Taken { scope: scope.clone(), value: value.clone() })
+                }
+                Err(error) => Err(AppendError::Store(error.into())),
+            }
+        }
+        SideWrite::Release { scope, value, owner } => {
+            sqlx::query("DELETE FROM unique_claims WHERE scope = $1 AND value = $2 AND owner = $3")
+                .bind(scope)
+                .bind(value)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+            Ok(())
+        }
+        SideWrite::Statement { sql, args } => {
+            let mut query = sqlx::query(sql);
+            for arg in args {
+                query = match arg {
+                    SqlArg::Text(v) => query.bind(v.clone()),
+                    SqlArg::Uuid(v) => query.bind(*v),
+                    SqlArg::Int(v) => query.bind(*v),
+                    SqlArg::Time(v) => query.bind(*v),
+                };
+            }
+            query.execute(&mut *tx).await.map_err(StoreError::from)?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Commands that must change several aggregates at once, atomically.
+//!
+//! Registering an organization creates its owner's user and the organization together; a
+//! half-done registration (a user without an organization) must not exist. A unit of work
+//! decides each command against its freshly loaded aggregate, then commits every event, the
+//! side writes and one command record in a single transaction. It is meant for commands whose
+//! aggregates are new or rarely contended: a conflict is reported, not retried.
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+
+use crate::append::{AppendError, SideWrite, Staged};
+use crate::error::StoreError;
+use crate::execute::CommandOutcome;
+use crate::metadata::CommandMetadata;
+use crate::store::EventStore;
+
+/// Why a unit of work did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum UnitError {
+    /// An aggregate refused its command (the message is the aggregate's error).
+    #[error("{0}")]
+    Rejected(String),
+    /// Another writer changed one of the aggregates meanwhile.
+    #[error("an aggregate was changed concurrently")]
+    Conflict,
+    /// A unique value is held by someone else.
+    #[error("{scope} `{value}` is already taken")]
+    Taken {
+        /// What kind of value.
+        scope: String,
+        /// The value.
+        value: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Commands decided but not yet committed.
+pub struct UnitOfWork<'s> {
+    store: &'s EventStore,
+    staged: Vec<Staged>,
+    side_writes: Vec<SideWrite>,
+}
+
+impl<'s> UnitOfWork<'s> {
+    /// An empty unit of work on `store`.
+    pub fn new(store: &'s EventStore) -> Self {
+        Self { store, staged: Vec::new(), side_writes: Vec::new() }
+    }
+
+    /// Loads the aggregate and decides `command` against it.
+    pub async fn decide<A: Aggregate>(
+        &mut self,
+        aggregate_id: &str,
+        command: A::Command,
+        services: &A::Services,
+    ) -> Result<&mut Self, UnitError> {
+        let loaded = self.store.load::<A>(aggregate_id).await?;
+        let mut aggregate = loaded.aggregate;
+        let sink = EventSink::default();
+        aggregate.handle(command, services, &sink).await.map_err(|e| UnitError::Rejected(e.to_string()))?;
+        let events = sink.collect().await;
+        let staged = Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.store.snapshot_every())?;
+        self.staged.push(staged);
+        Ok(self)
+    }
+
+    /// Adds a write that commits with the events.
+    pub fn side_write(&mut self, write: SideWrite) -> &mut Self {
+        self.side_writes.push(write);
+        self
+    }
+
+    /// Commits everything; the outcome is the first aggregate's.
+    pub async fn commit(self, metadata: &CommandMetadata) -> Result<CommandOutcome, UnitError> {
+        if let Some(recorded) = self.store.recorded_outcome(metadata.command_id).await? {
+            return Ok(CommandOutcome { version: recorded.version, events: recorded.events, duplicate: true });
+        }
+        match self.store.commit(&self.staged, &self.side_writes, metadata).await {
+            Ok(appended) => Ok(CommandOutcome {
+                version: appended.first().map_or(0, |a| a.version),
+                events: appended.iter().map(|a| a.events).sum(),
+                duplicate: false,
+            }),
+            Err(AppendError::Conflict) => Err(UnitError::Conflict),
+            Err(AppendError::Taken { scope, value }) => Err(UnitError::Taken { scope, value }),
+            Err(AppendError::DuplicateCommand) => {
+                let recorded = self.store.recorded_outcome(metadata.command_id).await?;
+                recorded
+                    .map(|r| CommandOutcome { version: r.version, events: r.events, duplicate: true })
+                    .ok_or(UnitError::Conflict)
+            }
+            Err(AppendError::Store(error)) => Err(error.into()),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The identity view: tenants, their members, invitations and API tokens; and the lookup
+//! that turns a bearer token into a principal (from the `credentials` table, which is written
+//! in the same transaction as the events, so a token works the moment its command returns).
+
+use berth_domain::organization::OrganizationEvent;
+use berth_eventstore::feed::FeedEvent;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::projection::{ApplyFuture, Projection};
+
+/// The identity view.
+pub struct IdentityView;
+
+impl Projection for IdentityView {
+    fn name(&self) -> &'static str {
+        "identity"
+    }
+
+    fn schema_version(&self) -> i32 {
+        1
+    }
+
+    fn ddl(&self) -> &'static [&'static str] {
+        &[
+            "CREATE TABLE tenants (
+                tenant_id  uuid PRIMARY KEY,
+                name       text NOT NULL,
+                version    bigint NOT NULL,
+                created_at timestamptz NOT NULL
+            )",
+            "CREATE TABLE members (
+                tenant_id uuid NOT NULL,
+                user_id   uuid NOT NULL,
+                email     text NOT NULL,
+                role      text NOT NULL,
+                joined_at timestamptz NOT NULL,
+                PRIMARY KEY (tenant_id, user_id)
+            )",
+            "CREATE TABLE invitations (
+                invitation_id uuid PRIMARY KEY,
+                tenant_id     uuid NOT NULL,
+                email         text NOT NULL,
+                role          text NOT NULL,
+                status        text NOT NULL,
+                expires_at    timestamptz NOT NULL,
+                created_at    timestamptz NOT NULL
+            )",
+            "CREATE INDEX invitations_tenant_idx ON invitations (tenant_id, invitation_id)",
+            "CREATE TABLE tokens (
+                token_id   uuid PRIMARY KEY,
+                tenant_id  uuid NOT NULL,
+                name       text NOT NULL,
+                role       text NOT NULL,
+                expires_at timestamptz,
+                revoked_at timestamptz,
+                created_at timestamptz NOT NULL
+            )",
+            "CREATE INDEX tokens_tenant_idx ON tokens (tenant_id, token_id)",
+        ]
+    }
+
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
+        Box::pin(async move {
+            if event.aggregate_type != "organization" {
+                return Ok(());
+            }
+            let Ok(org_event) = serde_json::from_value::<OrganizationEvent>(event.payload.clone()) else {
+                tracing::error!(event_id = %event.event_id, "unreadable organization event skipped");
+                return Ok(());
+            };
+            let tenant = event.tenant_id;
+            let at = event.recorded_at;
+            use OrganizationEvent as E;
+            let query = match org_event {
+                E::Registered { tenant_id, name, owner, owner_email } => {
+                    sqlx::query(
+                        "INSERT INTO tenants (tenant_id, name, version, created_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(tenant_id.as_uuid())
+                    .bind(name.as_str())
+                    .bind(event.sequence)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query("INSERT INTO members VALUES ($1, $2, $3, 'owner', $4) ON CONFLICT DO NOTHING")
+                        .bind(tenant_id.as_uuid())
+                        .bind(owner.as_uuid())
+                        .bind(owner_email.to_string())
+                        .bind(at)
+                }
+                E::MemberInvited { invitation_id, email, role, expires_at } => sqlx::query(
+                    "INSERT INTO invitations VALUES ($1, $2, $3, $4, 'pending', $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(invitation_id.as_uuid())
+                .bind(tenant)
+                .bind(email.to_string())
+                .bind(role.as_str())
+                .bind(expires_at)
+                .bind(at),
+                E::InvitationAccepted { invitation_id, user_id, email, role } => {
+                    sqlx::query("UPDATE invitations SET status = 'accepted' WHERE invitation_id = $1")
+                        .bind(invitation_id.as_uuid())
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("INSERT INTO members VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+                        .bind(tenant)
+                        .bind(user_id.as_uuid())
+                        .bind(email.to_string())
+                        .bind(role.as_str())
+                        .bind(at)
+                }
+                E::InvitationRevoked { invitation_id } => {
+                    sqlx::query("UPDATE invitations SET status = 'revoked' WHERE invitation_id = $1")
+                        .bind(invitation_id.as_uuid())
+                }
+                E::MemberRoleChanged { user_id, role } => {
+                    sqlx::query("UPDATE members SET role = $3 WHERE tenant_id = $1 AND user_id = $2")
+                        .bind(tenant)
+                        .bind(user_id.as_uuid())
+                        .bind(role.as_str())
+                }
+                E::MemberRemoved { user_id } => sqlx::query("DELETE FROM members WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(tenant)
+                    .bind(user_id.as_uuid()),
+                E::TokenIssued { token_id, name, role, expires_at } => sqlx::query(
+                    "INSERT INTO tokens VALUES ($1, $2, $3, $4, $5, NULL, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(token_id.as_uuid())
+                .bind(tenant)
+                .bind(String::from(name))
+                .bind(role.as_str())
+                .bind(expires_at)
+                .bind(at),
+                E::TokenRevoked { token_id } => {
+                    sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE token_id = $1").bind(token_id.as_uuid()).bind(at)
+                }
+            };
+            query.execute(&mut *conn).await?;
+            sqlx::query("UPDATE tenants SET version = $2 WHERE tenant_id = $1 AND version < $2")
+                .bind(tenant)
+                .bind(event.sequence)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// Who a bearer token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The credential's id (the token id for API tokens, a session id for logins).
+    pub credential_id: Uuid,
+    /// `api_token`, `session` or `operator`.
+    pub kind: String,
+    /// The tenant it acts in (`None` for platform operators).
+    pub tenant_id: Option<Uuid>,
+    /// The user behind a session or an operator, if any.
+    pub user_id: Option<Uuid>,
+    /// The role, as its API name.
+    pub role: Option<String>,
+}
+
+/// Resolves a bearer token's SHA-256 digest (hex) to a live principal.
+pub async fn authenticate(pool: &PgPool, secret_hash: &str) -> Result<Option<Principal>, sqlx::Error> {
+    let row: Option<(Uuid, String, Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
+        "SELECT id, kind, tenant_id, user_id, role FROM credentials
+          WHERE secret_hash = $1 AND kind IN ('api_token', 'session', 'operator')
+            AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+    )
+    .bind(secret_hash)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(credential_id, kind, tenant_id, user_id, role)| Principal { credential_id, kind, tenant_id, user_id, role }))
+}

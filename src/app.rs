@@ -2,10 +2,13 @@
 //! runs every selected role until the shutdown token fires, then drains them.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream;
+use berth_command_api::ratelimit::RateLimiter;
+use berth_eventstore::execute::RetryPolicy;
 use berth_eventstore::feed::FeedNotifier;
 use berth_eventstore::relay::{Relay, RelaySettings};
 use berth_eventstore::store::EventStore;
@@ -112,15 +115,28 @@ impl Application {
         };
         let ops_state = OpsState { pool: pool.clone(), nats: nats.clone(), metrics: telemetry::metrics() };
 
+        let api_limiter = Arc::new(RateLimiter::new(settings.limits.api_per_minute));
         if let Some(listener) = command_listener {
-            let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
-            let api = berth_command_api::router(berth_command_api::AppState { store });
-            let app = ops::wrap(api, ops_state.clone(), settings.command_api.body_limit_bytes);
+            let state = berth_command_api::AppState {
+                store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
+                pool: pool.clone(),
+                auth_limiter: Arc::new(RateLimiter::new(settings.limits.auth_per_minute)),
+                retry: RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() },
+                body_limit: settings.command_api.body_limit_bytes,
+                session_ttl: Duration::from_secs(settings.auth.session_ttl_hours * 3600),
+            };
+            let api = berth_command_api::router(state);
+            let app = ops::wrap(api, ops_state.clone(), settings.command_api.body_limit_bytes, api_limiter.clone());
             tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
         }
         if let Some(listener) = query_listener {
-            let api = berth_query_api::router(berth_query_api::AppState { pool: pool.clone() });
-            let app = ops::wrap(api, ops_state.clone(), settings.query_api.body_limit_bytes);
+            let api = berth_query_api::router(berth_query_api::AppState {
+                pool: pool.clone(),
+                jetstream: jetstream.clone(),
+                stream: stream.name.clone(),
+                subject_prefix: stream.subject_prefix.clone(),
+            });
+            let app = ops::wrap(api, ops_state.clone(), settings.query_api.body_limit_bytes, api_limiter.clone());
             tasks.spawn(serve(listener, app, shutdown.clone(), "query API"));
         }
         if roles.relay {
@@ -180,7 +196,8 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 async fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationToken, what: &'static str) {
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%addr, "{what} listening");
-    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await {
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await {
         tracing::error!(%error, "{what} stopped");
     }
 }

@@ -1,6 +1,7 @@
 //! The operational routes both APIs serve: `/healthz`, `/readyz`, `/metrics`; and the layers
 //! every request passes through (request id, tracing, RED metrics, body limit).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -9,6 +10,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use berth_command_api::error::ApiError;
+use berth_command_api::ratelimit::RateLimiter;
 use berth_eventstore::{lag, migrate};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
@@ -28,13 +31,14 @@ pub struct OpsState {
 }
 
 /// Adds the operational routes and the common layers to an API router.
-pub fn wrap(api: Router, ops: OpsState, body_limit: usize) -> Router {
+pub fn wrap(api: Router, ops: OpsState, body_limit: usize, limiter: Arc<RateLimiter>) -> Router {
     let ops_routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .with_state(ops);
     api.merge(ops_routes)
+        .layer(middleware::from_fn_with_state(limiter, limit_per_token))
         .layer(middleware::from_fn(track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(TraceLayer::new_for_http())
@@ -105,6 +109,18 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
     }
     let body = ops.metrics.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Refuses a bearer token's requests beyond its per-minute allowance with 429 and
+/// `Retry-After`. Keyed by the token's digest, so it runs before (and without) authentication.
+async fn limit_per_token(State(limiter): State<Arc<RateLimiter>>, request: Request, next: Next) -> Response {
+    if let Some(auth) = request.headers().get(header::AUTHORIZATION) {
+        let key = berth_command_api::secrets::token_digest(&String::from_utf8_lossy(auth.as_bytes()));
+        if let Err(wait) = limiter.check(&key) {
+            return ApiError::TooManyRequests(wait).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// RED metrics per matched route.

@@ -25,6 +25,28 @@ pub struct Settings {
     pub eventstore: EventStoreSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Rate limits.
+    pub limits: LimitSettings,
+    /// Sessions.
+    pub auth: AuthSettings,
+}
+
+/// Rate limits, per process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Requests per minute per bearer token, on each API.
+    pub api_per_minute: u32,
+    /// Login, registration and invitation attempts per minute, per client address and per account.
+    pub auth_per_minute: u32,
+}
+
+/// Session settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Hours a login session lasts.
+    pub session_ttl_hours: u64,
 }
 
 /// PostgreSQL settings.
@@ -116,6 +138,13 @@ poll_interval_ms = 500
 [log]
 format = "auto"
 filter = "info"
+
+[limits]
+api_per_minute = 60
+auth_per_minute = 5
+
+[auth]
+session_ttl_hours = 12
 "#;
 
 /// Every key that can be set, as `section.key`, for warning about misspelt variables.
@@ -137,6 +166,9 @@ const KNOWN_KEYS: &[&str] = &[
     "eventstore.poll_interval_ms",
     "log.format",
     "log.filter",
+    "limits.api_per_minute",
+    "limits.auth_per_minute",
+    "auth.session_ttl_hours",
 ];
 
 /// Environment variables with the `BERTH_` prefix that are not settings.

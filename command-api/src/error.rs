@@ -1,9 +1,12 @@
 //! The one place where failures become HTTP answers (RFC 9457 problem details).
 
+use std::time::Duration;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_eventstore::error::StoreError;
 use berth_eventstore::execute::ExecuteError;
+use berth_eventstore::unit_of_work::UnitError;
 use serde::Serialize;
 
 /// An error answered as `application/problem+json`.
@@ -17,17 +20,46 @@ pub enum ApiError {
         /// The offending field.
         field: Option<String>,
     },
+    /// No usable credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// No such resource (also for other tenants' resources: never reveal they exist).
-    #[error("not found")]
+    #[error("no such resource")]
     NotFound,
     /// A domain rule refused the command.
     #[error("{0}")]
     Rejected(String),
+    /// A unique value (a domain, an email) is taken.
+    #[error("{scope} `{value}` is already in use")]
+    Taken {
+        /// What kind of value.
+        scope: String,
+        /// The value.
+        value: String,
+    },
     /// Concurrent writers kept winning; retry shortly.
     #[error("the resource was changed concurrently; retry")]
     Conflict,
+    /// The same Idempotency-Key came with a different request.
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyMismatch,
+    /// A request with the same Idempotency-Key is still running.
+    #[error("a request with this Idempotency-Key is in progress; retry")]
+    IdempotencyInFlight,
+    /// The body is not JSON-typed.
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// The body is over the size limit.
+    #[error("the body is too large")]
+    PayloadTooLarge,
+    /// Too many requests; retry after the given time.
+    #[error("too many requests; retry in {} s", .0.as_secs().max(1))]
+    TooManyRequests(Duration),
     /// PostgreSQL (or another dependency) is down.
-    #[error("a backing service is unavailable")]
+    #[error("a backing service is unavailable; retry shortly")]
     Unavailable,
     /// Anything else; logged, not shown.
     #[error("internal error")]
@@ -37,7 +69,7 @@ pub enum ApiError {
 #[derive(Serialize)]
 struct Problem<'a> {
     #[serde(rename = "type")]
-    kind: &'a str,
+    kind: String,
     title: &'a str,
     status: u16,
     detail: String,
@@ -45,25 +77,48 @@ struct Problem<'a> {
     field: Option<&'a str>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, kind, title) = match &self {
+impl ApiError {
+    /// A bad request about `field`.
+    pub fn field(field: &str, detail: impl std::fmt::Display) -> Self {
+        Self::BadRequest { detail: format!("{field}: {detail}"), field: Some(field.to_owned()) }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request is not valid"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "No such resource"),
             Self::Rejected(_) => (StatusCode::CONFLICT, "rejected", "The command breaks a rule"),
+            Self::Taken { .. } => (StatusCode::CONFLICT, "taken", "Already in use"),
             Self::Conflict => (StatusCode::CONFLICT, "conflict", "Concurrent modification"),
-            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
-            Self::Internal(detail) => {
-                tracing::error!(%detail, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+            Self::IdempotencyMismatch => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency-Key reused")
             }
-        };
+            Self::IdempotencyInFlight => (StatusCode::CONFLICT, "idempotency-key-in-flight", "Request in progress"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            }
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, title) = self.parts();
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
         let field = match &self {
             Self::BadRequest { field, .. } => field.as_deref(),
             _ => None,
         };
         let body = Problem {
-            kind: &format!("https://berth.dev/problems/{kind}"),
+            kind: format!("https://berth.dev/problems/{kind}"),
             title,
             status: status.as_u16(),
             detail: self.to_string(),
@@ -72,8 +127,13 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if matches!(self, Self::Conflict | Self::Unavailable) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let retry_after = match &self {
+            Self::Conflict | Self::Unavailable | Self::IdempotencyInFlight => Some(1),
+            Self::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -84,11 +144,20 @@ impl<E: std::error::Error> From<ExecuteError<E>> for ApiError {
         match error {
             ExecuteError::Rejected(e) => Self::Rejected(e.to_string()),
             ExecuteError::Conflict { .. } => Self::Conflict,
-            ExecuteError::CommandIdReused(id) => Self::BadRequest {
-                detail: format!("command id {id} was used for another resource"),
-                field: None,
-            },
+            ExecuteError::Taken { scope, value } => Self::Taken { scope, value },
+            ExecuteError::CommandIdReused(_) => Self::IdempotencyMismatch,
             ExecuteError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<UnitError> for ApiError {
+    fn from(error: UnitError) -> Self {
+        match error {
+            UnitError::Rejected(message) => Self::Rejected(message),
+            UnitError::Conflict => Self::Conflict,
+            UnitError::Taken { scope, value } => Self::Taken { scope, value },
+            UnitError::Store(e) => e.into(),
         }
     }
 }
@@ -99,6 +168,12 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) => Self::Unavailable,
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::from(error).into()
     }
 }
 

@@ -1,24 +1,70 @@
 //! `berth-command-api`: the HTTP write side.
 //!
-//! Requests become typed commands here and run through the event store's single entry point
-//! (`EventStore::execute`). Bad input is answered with `application/problem+json` before
-//! anything is appended. The operational routes (`/healthz`, `/readyz`, `/metrics`) are added
-//! by the `berth` binary, which serves this router.
+//! Requests are authenticated ([`auth`]), parsed into typed commands (bad input is answered
+//! with `application/problem+json` naming the field, before anything is appended), authorized
+//! against the permission matrix in `berth_domain::role`, and run through the event store's
+//! single entry point. `Idempotency-Key` is honoured on every POST ([`idempotency`]). One
+//! module per resource under [`routes`]; failures map to HTTP in [`error`] only.
+//!
+//! The operational routes (`/healthz`, `/readyz`, `/metrics`) and per-token rate limits are
+//! added by the `berth` binary, which serves this router.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod error;
+pub mod idempotency;
+pub mod json;
+pub mod ratelimit;
+pub mod routes;
+pub mod secrets;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::middleware::from_fn_with_state;
 use axum::Router;
+use berth_eventstore::execute::RetryPolicy;
 use berth_eventstore::store::EventStore;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::ratelimit::RateLimiter;
 
 /// What every command handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The event store commands run against.
     pub store: EventStore,
+    /// The database (credentials, idempotency keys).
+    pub pool: PgPool,
+    /// Limits on login and registration, per client address and per account.
+    pub auth_limiter: Arc<RateLimiter>,
+    /// How hard to retry a command that lost a race.
+    pub retry: RetryPolicy,
+    /// The largest body accepted.
+    pub body_limit: usize,
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+}
+
+/// The usual answer to a command: the aggregate and its version after the command.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    /// The aggregate's id.
+    pub id: String,
+    /// Its version: ask the query API for `?min_version=` this to read your write.
+    pub version: i64,
 }
 
 /// The command API's routes.
 pub fn router(state: AppState) -> Router {
-    Router::new().fallback(error::not_found).with_state(state)
+    Router::new()
+        .merge(routes::auth::router())
+        .merge(routes::sites::router())
+        .merge(routes::tokens::router())
+        .merge(routes::members::router())
+        .merge(routes::invitations::router())
+        .fallback(error::not_found)
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .with_state(state)
 }

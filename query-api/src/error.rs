@@ -7,30 +7,71 @@ use serde_json::json;
 /// An error answered as `application/problem+json`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A malformed query parameter.
+    #[error("{field}: {detail}")]
+    BadRequest {
+        /// The parameter.
+        field: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// No usable credentials.
+    #[error("{0}")]
+    Unauthorized(String),
     /// No such resource (also for other tenants' resources).
-    #[error("not found")]
+    #[error("no such resource")]
     NotFound,
+    /// `min_version` was not reached in time.
+    #[error("the view has not reached version {0} yet; retry")]
+    NotYet(i64),
     /// The read-model database is down.
-    #[error("the read-model database is unavailable")]
+    #[error("the read-model database is unavailable; retry shortly")]
     Unavailable,
+    /// Anything else; logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A bad query parameter.
+    pub fn field(field: &str, detail: impl std::fmt::Display) -> Self {
+        Self::BadRequest { field: field.to_owned(), detail: detail.to_string() }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, kind, title) = match self {
+        let (status, kind, title) = match &self {
+            Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request is not valid"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "No such resource"),
+            Self::NotYet(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-yet", "Not caught up yet"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+            }
         };
-        let body = json!({
+        let mut body = json!({
             "type": format!("https://berth.dev/problems/{kind}"),
             "title": title,
             "status": status.as_u16(),
             "detail": self.to_string(),
         });
+        if let Self::BadRequest { field, .. } = &self {
+            body["field"] = json!(field);
+        }
         let mut response = (status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -1,10 +1,22 @@
 //! `berth-query-api`: the HTTP read side.
 //!
-//! Serves read models built by `berth-projections`, scoped to the caller's tenant. The
-//! operational routes (`/healthz`, `/readyz`, `/metrics`) are added by the `berth` binary.
+//! Serves the read models built by `berth-projections`, always for the caller's tenant:
+//! every query runs in a transaction that switches to the `berth_reader` role and sets the
+//! tenant, so PostgreSQL's row-level security backs up the `WHERE tenant_id = …` in each query
+//! ([`scope`]). Lists are cursor-paginated; detail routes accept `?min_version=` to read one's
+//! own write; [`live`] streams the tenant's events from JetStream as Server-Sent Events.
+//!
+//! The operational routes (`/healthz`, `/readyz`, `/metrics`) are added by the `berth` binary.
 #![forbid(unsafe_code)]
 
+pub mod audit;
+pub mod auth;
 pub mod error;
+pub mod live;
+pub mod page;
+pub mod scope;
+pub mod sites;
+pub mod tenant;
 
 use axum::Router;
 use sqlx::PgPool;
@@ -14,9 +26,21 @@ use sqlx::PgPool;
 pub struct AppState {
     /// The read-model database.
     pub pool: PgPool,
+    /// JetStream, for the live event stream.
+    pub jetstream: async_nats::jetstream::Context,
+    /// The event stream's name.
+    pub stream: String,
+    /// The event subjects' prefix.
+    pub subject_prefix: String,
 }
 
 /// The query API's routes.
 pub fn router(state: AppState) -> Router {
-    Router::new().fallback(error::not_found).with_state(state)
+    Router::new()
+        .merge(sites::router())
+        .merge(tenant::router())
+        .merge(audit::router())
+        .merge(live::router())
+        .fallback(error::not_found)
+        .with_state(state)
 }

@@ -68,6 +68,11 @@ impl Site {
         self.tenant_id
     }
 
+    /// The host name, once created.
+    pub fn domain(&self) -> Option<&DomainName> {
+        self.domain.as_ref()
+    }
+
     /// The PHP version, for PHP sites.
     pub fn php_version(&self) -> Option<PhpVersion> {
         self.php_version

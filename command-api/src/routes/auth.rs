@@ -1,0 +1,284 @@
+//! `/v1/auth`: registration and login, and accepting an invitation. These are the only
+//! unauthenticated routes, so they carry their own rate limits: per client address and per
+//! account.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use berth_domain::email::Email;
+use berth_domain::ids::{TenantId, UserId};
+use berth_domain::name::DisplayName;
+use berth_domain::organization::{Organization, OrganizationCommand};
+use berth_domain::role::Role;
+use berth_domain::user::{User, UserCommand};
+use berth_eventstore::append::{SideWrite, SqlArg};
+use berth_eventstore::metadata::CommandMetadata;
+use berth_eventstore::unit_of_work::UnitOfWork;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::secrets::{dummy_verify, hash_password, new_token, token_digest, verify_password};
+use crate::AppState;
+
+/// The authentication routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/auth/register", post(register)).route("/v1/auth/login", post(login))
+}
+
+/// `POST /v1/auth/register` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    /// The organization's name.
+    pub organization: String,
+    /// The owner's email.
+    pub email: String,
+    /// The owner's password (10 to 1024 characters).
+    pub password: String,
+}
+
+/// The answer to registration and to accepting an invitation.
+#[derive(Debug, Serialize)]
+pub struct Registered {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The user.
+    pub user_id: String,
+    /// A session token for the user in that tenant.
+    pub token: String,
+}
+
+/// `POST /v1/auth/login` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The email.
+    pub email: String,
+    /// The password.
+    pub password: String,
+    /// Which of the user's tenants to act in (the first one joined if absent).
+    pub tenant_id: Option<String>,
+}
+
+/// The answer to a login.
+#[derive(Debug, Serialize)]
+pub struct LoggedIn {
+    /// A session token.
+    pub token: String,
+    /// The tenant it acts in.
+    pub tenant_id: String,
+}
+
+/// `POST /v1/invitations/accept` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The invitation's one-time token.
+    pub token: String,
+    /// The invitee's email (must be the invited address).
+    pub email: String,
+    /// Their password: a new one for a new user, or their existing one.
+    pub password: String,
+}
+
+fn limit(state: &AppState, client: SocketAddr, account: &str) -> Result<(), ApiError> {
+    state.auth_limiter.check(&format!("client:{}", client.ip())).map_err(ApiError::TooManyRequests)?;
+    state.auth_limiter.check(&format!("account:{account}")).map_err(ApiError::TooManyRequests)
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    let length = password.chars().count();
+    if !(10..=1024).contains(&length) {
+        return Err(ApiError::field("password", "must be 10 to 1024 characters long"));
+    }
+    Ok(())
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// A session credential for `user` in `tenant` with `role`, and its secret.
+fn session(state: &AppState, tenant: TenantId, user: UserId, role: Role) -> (SideWrite, String) {
+    let secret = new_token("brs");
+    let expires = OffsetDateTime::now_utc() + state.session_ttl;
+    let write = SideWrite::Statement {
+        sql: "INSERT INTO credentials (id, kind, secret_hash, tenant_id, user_id, role, expires_at) VALUES ($1, 'session', $2, $3, $4, $5, $6)",
+        args: vec![
+            SqlArg::Uuid(Some(Uuid::now_v7())),
+            SqlArg::Text(Some(token_digest(&secret))),
+            SqlArg::Uuid(Some(tenant.as_uuid())),
+            SqlArg::Uuid(Some(user.as_uuid())),
+            SqlArg::Text(Some(role.as_str().to_owned())),
+            SqlArg::Time(Some(expires)),
+        ],
+    };
+    (write, secret)
+}
+
+/// The writes that create a user: the email claim and the password.
+fn new_user_writes(user: UserId, email: &Email, password: &str) -> Result<[SideWrite; 2], ApiError> {
+    let phc = hash_password(password).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok([
+        SideWrite::Claim { scope: "email".into(), value: email.canonical(), owner: format!("user:{user}") },
+        SideWrite::Statement {
+            sql: "INSERT INTO credentials (id, kind, secret_hash, user_id) VALUES ($1, 'password', $2, $1)",
+            args: vec![SqlArg::Uuid(Some(user.as_uuid())), SqlArg::Text(Some(phc))],
+        },
+    ])
+}
+
+async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Register>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
+    limit(&state, client, &email.canonical())?;
+    let name = DisplayName::parse(&body.organization).map_err(|e| ApiError::field("organization", e))?;
+    check_password(&body.password)?;
+    let (tenant, user) = (TenantId::from_uuid(Uuid::now_v7()), UserId::from_uuid(Uuid::now_v7()));
+    let (session_write, token) = session(&state, tenant, user, Role::Owner);
+    let mut unit = UnitOfWork::new(&state.store);
+    unit.decide::<User>(&user.to_string(), UserCommand::Register { user_id: user, email: email.clone() }, &()).await?;
+    let register = OrganizationCommand::Register { tenant_id: tenant, name, owner: user, owner_email: email.clone() };
+    unit.decide::<Organization>(&tenant.to_string(), register, &()).await?;
+    for write in new_user_writes(user, &email, &body.password)? {
+        unit.side_write(write);
+    }
+    unit.side_write(session_write);
+    let mut meta = CommandMetadata::new(Some(tenant.as_uuid()), format!("user:{user}"));
+    meta.request_id = request_id(&headers);
+    unit.commit(&meta).await?;
+    Ok((StatusCode::CREATED, Json(Registered { tenant_id: tenant.to_string(), user_id: user.to_string(), token })))
+}
+
+/// The user id and password hash behind an email, if the account exists.
+async fn account(state: &AppState, email: &Email) -> Result<Option<(UserId, String)>, ApiError> {
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT c.user_id, c.secret_hash FROM unique_claims u
+           JOIN credentials c ON c.kind = 'password' AND u.owner = 'user:' || c.user_id::text
+          WHERE u.scope = 'email' AND u.value = $1",
+    )
+    .bind(email.canonical())
+    .fetch_optional(&state.pool)
+    .await?;
+    Ok(row.map(|(user, phc)| (UserId::from_uuid(user), phc)))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Json<LoggedIn>, ApiError> {
+    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
+    limit(&state, client, &email.canonical())?;
+    let wanted = body.tenant_id.as_deref().map(|t| t.parse::<Uuid>().map_err(|_| ApiError::field("tenant_id", "not a valid id"))).transpose()?;
+    let invalid = || ApiError::Unauthorized("wrong email or password".to_owned());
+    let Some((user, phc)) = account(&state, &email).await? else {
+        dummy_verify(&body.password);
+        return Err(invalid());
+    };
+    if !verify_password(&body.password, &phc) {
+        return Err(invalid());
+    }
+    let (tenant, role) = membership(&state, user, wanted).await?.ok_or_else(|| {
+        ApiError::Forbidden("the account is not a member of that organization".to_owned())
+    })?;
+    let (write, token) = session(&state, tenant, user, role);
+    let SideWrite::Statement { sql, args } = write else { unreachable!("a session is a statement") };
+    let mut query = sqlx::query(sql);
+    for arg in args {
+        query = match arg {
+            SqlArg::Text(v) => query.bind(v),
+            SqlArg::Uuid(v) => query.bind(v),
+            SqlArg::Int(v) => query.bind(v),
+            SqlArg::Time(v) => query.bind(v),
+        };
+    }
+    query.execute(&state.pool).await?;
+    Ok(Json(LoggedIn { token, tenant_id: tenant.to_string() }))
+}
+
+/// The user's tenant and role there (waiting briefly for the identity view to catch up with a
+/// membership that was just created).
+async fn membership(state: &AppState, user: UserId, wanted: Option<Uuid>) -> Result<Option<(TenantId, Role)>, ApiError> {
+    for _ in 0..30 {
+        let row: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT tenant_id, role FROM proj_identity.members WHERE user_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)
+              ORDER BY joined_at LIMIT 1",
+        )
+        .bind(user.as_uuid())
+        .bind(wanted)
+        .fetch_optional(&state.pool)
+        .await?;
+        if let Some((tenant, role)) = row {
+            return Ok(Role::parse(&role).map(|role| (TenantId::from_uuid(tenant), role)));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(None)
+}
+
+/// `POST /v1/invitations/accept`: join a tenant with an invitation token, as a new user or an
+/// existing one.
+pub(crate) async fn accept_invitation(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AcceptInvitation>,
+) -> Result<Json<Registered>, ApiError> {
+    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
+    limit(&state, client, &email.canonical())?;
+    let invitation = crate::routes::invitations::find(&state, &body.token)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the invitation token is unknown, used, revoked or expired".to_owned()))?;
+    let mut unit = UnitOfWork::new(&state.store);
+    let user = match account(&state, &email).await? {
+        Some((user, phc)) => {
+            if !verify_password(&body.password, &phc) {
+                return Err(ApiError::Unauthorized("wrong password for this existing account".to_owned()));
+            }
+            user
+        }
+        None => {
+            check_password(&body.password)?;
+            let user = UserId::from_uuid(Uuid::now_v7());
+            unit.decide::<User>(&user.to_string(), UserCommand::Register { user_id: user, email: email.clone() }, &()).await?;
+            for write in new_user_writes(user, &email, &body.password)? {
+                unit.side_write(write);
+            }
+            user
+        }
+    };
+    let accept = OrganizationCommand::AcceptInvitation {
+        invitation_id: invitation.id,
+        user_id: user,
+        email: email.clone(),
+        now: OffsetDateTime::now_utc(),
+    };
+    unit.decide::<Organization>(&invitation.tenant_id.to_string(), accept, &()).await?;
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM credentials WHERE id = $1")
+        .bind(invitation.id.as_uuid())
+        .fetch_one(&state.pool)
+        .await?;
+    let role = role.as_deref().and_then(Role::parse).unwrap_or(Role::Viewer);
+    let (session_write, token) = session(&state, invitation.tenant_id, user, role);
+    unit.side_write(session_write);
+    unit.side_write(SideWrite::Statement {
+        sql: "UPDATE credentials SET revoked_at = now() WHERE id = $1 AND kind = 'invitation'",
+        args: vec![SqlArg::Uuid(Some(invitation.id.as_uuid()))],
+    });
+    let mut meta = CommandMetadata::new(Some(invitation.tenant_id.as_uuid()), format!("user:{user}"));
+    meta.request_id = request_id(&headers);
+    unit.commit(&meta).await?;
+    Ok(Json(Registered { tenant_id: invitation.tenant_id.to_string(), user_id: user.to_string(), token }))
+}

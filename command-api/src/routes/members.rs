@@ -1,0 +1,88 @@
+//! `/v1/members/{user_id}`: change a member's role or remove them. (Members join through
+//! invitations.)
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::patch;
+use axum::{Json, Router};
+use berth_domain::ids::UserId;
+use berth_domain::organization::{Organization, OrganizationCommand, OrganizationError};
+use berth_domain::role::Permission;
+use berth_eventstore::append::{SideWrite, SqlArg};
+use berth_eventstore::execute::ExecuteError;
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::routes::{parse_id, parse_role};
+use crate::{Accepted, AppState};
+
+/// The member routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/members/{user_id}", patch(change_role).delete(remove))
+}
+
+/// `PATCH /v1/members/{user_id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    /// The new role.
+    pub role: String,
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ChangeRole>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    caller.require(Permission::ManageMembers)?;
+    let user_id: UserId = parse_id(&id)?;
+    let role = parse_role(&body.role)?;
+    // Live sessions of the member take the new role at once.
+    let sessions = SideWrite::Statement {
+        sql: "UPDATE credentials SET role = $3 WHERE kind = 'session' AND tenant_id = $1 AND user_id = $2",
+        args: vec![
+            SqlArg::Uuid(Some(caller.tenant_id.as_uuid())),
+            SqlArg::Uuid(Some(user_id.as_uuid())),
+            SqlArg::Text(Some(role.as_str().to_owned())),
+        ],
+    };
+    let command = OrganizationCommand::ChangeRole { user_id, role, by_role: caller.role };
+    let meta = caller.metadata();
+    let outcome = state
+        .store
+        .execute_with::<Organization>(&caller.tenant_id.to_string(), command, &(), &meta, state.retry, &[sessions])
+        .await
+        .map_err(not_found_if_missing)?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id: user_id.to_string(), version: outcome.version })))
+}
+
+async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    caller.require(Permission::ManageMembers)?;
+    let user_id: UserId = parse_id(&id)?;
+    let sessions = SideWrite::Statement {
+        sql: "UPDATE credentials SET revoked_at = now() WHERE kind = 'session' AND tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        args: vec![SqlArg::Uuid(Some(caller.tenant_id.as_uuid())), SqlArg::Uuid(Some(user_id.as_uuid()))],
+    };
+    let command = OrganizationCommand::RemoveMember { user_id, by_role: caller.role };
+    let meta = caller.metadata();
+    let outcome = state
+        .store
+        .execute_with::<Organization>(&caller.tenant_id.to_string(), command, &(), &meta, state.retry, &[sessions])
+        .await
+        .map_err(not_found_if_missing)?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id: user_id.to_string(), version: outcome.version })))
+}
+
+/// Ids the organization does not know (including other tenants' ids) are 404s, not rule
+/// violations.
+pub(crate) fn not_found_if_missing(error: ExecuteError<OrganizationError>) -> ApiError {
+    match error {
+        ExecuteError::Rejected(
+            OrganizationError::MemberNotFound | OrganizationError::TokenNotFound | OrganizationError::InvitationNotFound,
+        ) => ApiError::NotFound,
+        other => other.into(),
+    }
+}

@@ -1,0 +1,121 @@
+//! `/v1/sites`: create, change and delete sites.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{patch, post};
+use axum::{Json, Router};
+use berth_domain::domain_name::DomainName;
+use berth_domain::ids::SiteId;
+use berth_domain::php::{PhpVersion, SiteKind};
+use berth_domain::role::Permission;
+use berth_domain::site::{Site, SiteCommand, SiteLabel};
+use berth_eventstore::append::SideWrite;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::{Accepted, AppState};
+
+/// The site routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/sites", post(create)).route("/v1/sites/{id}", patch(update).delete(delete))
+}
+
+/// `POST /v1/sites` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSite {
+    /// The host name.
+    pub domain: String,
+    /// `wordpress`, `php`, `laravel` or `static`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `8.1` to `8.4`; not for static sites.
+    pub php_version: Option<String>,
+}
+
+/// `PATCH /v1/sites/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSite {
+    /// A new PHP version.
+    pub php_version: Option<String>,
+    /// A new display label.
+    pub label: Option<String>,
+}
+
+/// Parses a site type.
+pub fn parse_kind(value: &str) -> Result<SiteKind, ApiError> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| ApiError::field("type", format!("unknown type `{value}`; expected wordpress, php, laravel or static")))
+}
+
+/// Parses a PHP version.
+pub fn parse_php(value: &str) -> Result<PhpVersion, ApiError> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| ApiError::field("php_version", format!("unsupported PHP version `{value}`; expected 8.1, 8.2, 8.3 or 8.4")))
+}
+
+impl CreateSite {
+    /// The command this body asks for, for a new site of `tenant`.
+    pub fn into_command(self, site_id: SiteId, tenant: berth_domain::ids::TenantId) -> Result<SiteCommand, ApiError> {
+        let domain = DomainName::parse(&self.domain).map_err(|e| ApiError::field("domain", e))?;
+        let kind = parse_kind(&self.kind)?;
+        let php_version = self.php_version.as_deref().map(parse_php).transpose()?;
+        match (kind.runs_php(), php_version) {
+            (true, None) => return Err(ApiError::field("php_version", format!("required for {} sites", self.kind))),
+            (false, Some(_)) => return Err(ApiError::field("php_version", "static sites have no PHP version")),
+            _ => {}
+        }
+        Ok(SiteCommand::Create { site_id, tenant_id: tenant, domain, kind, php_version })
+    }
+}
+
+async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreateSite>) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    caller.require(Permission::ManageSites)?;
+    let site_id = SiteId::from_uuid(Uuid::now_v7());
+    let command = body.into_command(site_id, caller.tenant_id)?;
+    let SiteCommand::Create { domain, .. } = &command else { unreachable!("into_command builds a Create") };
+    let claim = SideWrite::Claim { scope: "domain".into(), value: domain.to_string(), owner: format!("site:{site_id}") };
+    let meta = caller.metadata();
+    let outcome = state.store.execute_with::<Site>(&site_id.to_string(), command, &(), &meta, state.retry, &[claim]).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateSite>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    caller.require(Permission::ManageSites)?;
+    let site_id: SiteId = crate::routes::parse_id(&id)?;
+    owned_site(&state, &caller, site_id).await?;
+    let php_version = body.php_version.as_deref().map(parse_php).transpose()?;
+    let label = body.label.as_deref().map(SiteLabel::parse).transpose().map_err(|e| ApiError::field("label", e))?;
+    let meta = caller.metadata();
+    let command = SiteCommand::Update { php_version, label };
+    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &(), &meta, state.retry).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
+}
+
+async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    caller.require(Permission::ManageSites)?;
+    let site_id: SiteId = crate::routes::parse_id(&id)?;
+    let domain = owned_site(&state, &caller, site_id).await?;
+    let release = SideWrite::Release { scope: "domain".into(), value: domain, owner: format!("site:{site_id}") };
+    let meta = caller.metadata();
+    let outcome = state.store.execute_with::<Site>(&site_id.to_string(), SiteCommand::Delete, &(), &meta, state.retry, &[release]).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
+}
+
+/// The site's domain, if it exists and belongs to the caller's tenant; 404 otherwise.
+async fn owned_site(state: &AppState, caller: &Caller, site_id: SiteId) -> Result<String, ApiError> {
+    let loaded = state.store.load::<Site>(&site_id.to_string()).await?;
+    match (loaded.aggregate.tenant_id(), loaded.aggregate.domain()) {
+        (Some(tenant), Some(domain)) if tenant == caller.tenant_id => Ok(domain.to_string()),
+        _ => Err(ApiError::NotFound),
+    }
+}

@@ -1,0 +1,94 @@
+//! `/v1/tokens`: API tokens. The secret is shown once, in the answer that creates it, and
+//! stored only as a digest.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use berth_domain::ids::TokenId;
+use berth_domain::name::DisplayName;
+use berth_domain::organization::{Organization, OrganizationCommand};
+use berth_domain::role::Permission;
+use berth_eventstore::append::{SideWrite, SqlArg};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::routes::{parse_id, parse_role, parse_time};
+use crate::secrets::{new_token, token_digest};
+use crate::AppState;
+
+/// The token routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/tokens", post(issue)).route("/v1/tokens/{id}", delete(revoke))
+}
+
+/// `POST /v1/tokens` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueToken {
+    /// What the token is for ("CI deploys").
+    pub name: String,
+    /// Its role: at most the caller's own.
+    pub role: String,
+    /// When it stops working (RFC 3339); never if absent.
+    pub expires_at: Option<String>,
+}
+
+/// The answer to `POST /v1/tokens`: the only time the secret is shown.
+#[derive(Debug, Serialize)]
+pub struct IssuedToken {
+    /// The token's id.
+    pub id: String,
+    /// The organization's version after the command.
+    pub version: i64,
+    /// The bearer token. Store it now: it is not shown again.
+    pub token: String,
+}
+
+async fn issue(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<IssueToken>) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    caller.require(Permission::ManageTokens)?;
+    let name = DisplayName::parse(&body.name).map_err(|e| ApiError::field("name", e))?;
+    let role = parse_role(&body.role)?;
+    let expires_at = parse_time("expires_at", body.expires_at.as_deref())?;
+    if expires_at.is_some_and(|at| at <= time::OffsetDateTime::now_utc()) {
+        return Err(ApiError::field("expires_at", "must lie in the future"));
+    }
+    let token_id = TokenId::from_uuid(Uuid::now_v7());
+    let secret = new_token("brt");
+    let credential = SideWrite::Statement {
+        sql: "INSERT INTO credentials (id, kind, secret_hash, tenant_id, role, expires_at) VALUES ($1, 'api_token', $2, $3, $4, $5)",
+        args: vec![
+            SqlArg::Uuid(Some(token_id.as_uuid())),
+            SqlArg::Text(Some(token_digest(&secret))),
+            SqlArg::Uuid(Some(caller.tenant_id.as_uuid())),
+            SqlArg::Text(Some(role.as_str().to_owned())),
+            SqlArg::Time(expires_at),
+        ],
+    };
+    let command = OrganizationCommand::IssueToken { token_id, name, role, expires_at, by_role: caller.role };
+    let meta = caller.metadata();
+    let outcome = state
+        .store
+        .execute_with::<Organization>(&caller.tenant_id.to_string(), command, &(), &meta, state.retry, &[credential])
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(IssuedToken { id: token_id.to_string(), version: outcome.version, token: secret })))
+}
+
+async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<crate::Accepted>), ApiError> {
+    caller.require(Permission::ManageTokens)?;
+    let token_id: TokenId = parse_id(&id)?;
+    let revoke = SideWrite::Statement {
+        sql: "UPDATE credentials SET revoked_at = now() WHERE id = $1 AND kind = 'api_token' AND tenant_id = $2",
+        args: vec![SqlArg::Uuid(Some(token_id.as_uuid())), SqlArg::Uuid(Some(caller.tenant_id.as_uuid()))],
+    };
+    let meta = caller.metadata();
+    let outcome = state
+        .store
+        .execute_with::<Organization>(&caller.tenant_id.to_string(), OrganizationCommand::RevokeToken { token_id }, &(), &meta, state.retry, &[revoke])
+        .await
+        .map_err(super::members::not_found_if_missing)?;
+    Ok((StatusCode::ACCEPTED, Json(crate::Accepted { id: token_id.to_string(), version: outcome.version })))
+}

@@ -1,0 +1,42 @@
+//! Cursor pagination: `{"items": [...], "next_cursor": "..."}`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// A page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Pass as `?cursor=` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The `limit` and `cursor` parameters.
+#[derive(Debug, Deserialize)]
+pub struct PageParams {
+    /// Items per page, 1 to 200 (50 if absent).
+    pub limit: Option<i64>,
+    /// Where to continue.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The checked page size.
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n @ 1..=200) => Ok(n),
+            Some(_) => Err(ApiError::field("limit", "must be between 1 and 200")),
+        }
+    }
+}
+
+/// Cuts a fetched `limit + 1` rows down to a page, with the cursor taken from the last item.
+pub fn paginate<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = if more { rows.last().map(cursor_of) } else { None };
+    Page { items: rows, next_cursor }
+}

@@ -1,0 +1,134 @@
+//! `/v1/sites` and `/v1/sites/{id}`.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::Reader;
+use crate::error::ApiError;
+use crate::page::{paginate, Page, PageParams};
+use crate::scope::tenant_tx;
+use crate::AppState;
+
+/// The site routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/sites", get(list)).route("/v1/sites/{id}", get(detail))
+}
+
+/// A site as the read side shows it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct SiteView {
+    /// The site's id.
+    pub id: Uuid,
+    /// Its host name.
+    pub domain: String,
+    /// `wordpress`, `php`, `laravel` or `static`.
+    #[serde(rename = "type")]
+    #[sqlx(rename = "kind")]
+    pub kind: String,
+    /// Its PHP version.
+    pub php_version: Option<String>,
+    /// Its display label.
+    pub label: Option<String>,
+    /// Its lifecycle state.
+    pub status: String,
+    /// The aggregate version this row reflects.
+    pub version: i64,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `GET /v1/sites` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only sites in this state.
+    pub status: Option<String>,
+    /// Only sites of this type.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Page size.
+    pub limit: Option<i64>,
+    /// Where to continue.
+    pub cursor: Option<String>,
+}
+
+const STATUSES: &[&str] = &["requested", "provisioning", "active", "suspended", "deleting", "deleted", "failed"];
+const KINDS: &[&str] = &["wordpress", "php", "laravel", "static"];
+
+fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
+    match value {
+        Some(v) if !allowed.contains(&v) => Err(ApiError::field(field, format!("unknown value `{v}`; expected one of {}", allowed.join(", ")))),
+        _ => Ok(()),
+    }
+}
+
+async fn list(State(state): State<AppState>, reader: Reader, Query(params): Query<ListParams>) -> Result<Json<Page<SiteView>>, ApiError> {
+    one_of("status", params.status.as_deref(), STATUSES)?;
+    one_of("type", params.kind.as_deref(), KINDS)?;
+    let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
+    let limit = page.limit()?;
+    let after = page.cursor.as_deref().map(|c| c.parse::<Uuid>().map_err(|_| ApiError::field("cursor", "not a cursor from this list"))).transpose()?;
+    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let rows: Vec<SiteView> = sqlx::query_as(
+        "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at FROM proj_sites.sites
+          WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) AND ($3::text IS NULL OR status = $3)
+            AND ($4::text IS NULL OR kind = $4)
+          ORDER BY id LIMIT $5",
+    )
+    .bind(reader.tenant_id)
+    .bind(after)
+    .bind(params.status)
+    .bind(params.kind)
+    .bind(limit + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(paginate(rows, limit, |s| s.id.to_string())))
+}
+
+/// `GET /v1/sites/{id}` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetailParams {
+    /// Wait (up to 5 s) until the view reflects at least this version.
+    pub min_version: Option<i64>,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(id): Path<String>,
+    Query(params): Query<DetailParams>,
+) -> Result<Json<SiteView>, ApiError> {
+    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
+    let wanted = params.min_version.unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+        let row: Option<SiteView> = sqlx::query_as(
+            "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at FROM proj_sites.sites
+              WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(reader.tenant_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        match row {
+            Some(site) if site.version >= wanted => return Ok(Json(site)),
+            _ if params.min_version.is_none() => return Err(ApiError::NotFound),
+            _ if Instant::now() > deadline => return Err(ApiError::NotYet(wanted)),
+            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+}

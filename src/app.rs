@@ -121,12 +121,16 @@ impl Application {
                 store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
                 pool: pool.clone(),
                 auth_limiter: Arc::new(RateLimiter::new(settings.limits.auth_per_minute)),
-                retry: RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() },
+                retry: RetryPolicy {
+                    max_attempts: settings.eventstore.max_attempts,
+                    ..RetryPolicy::default()
+                },
                 body_limit: settings.command_api.body_limit_bytes,
                 session_ttl: Duration::from_secs(settings.auth.session_ttl_hours * 3600),
             };
             let api = berth_command_api::router(state);
-            let app = ops::wrap(api, ops_state.clone(), settings.command_api.body_limit_bytes, api_limiter.clone());
+            let app =
+                ops::wrap(api, ops_state.clone(), settings.command_api.body_limit_bytes, api_limiter.clone());
             tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
         }
         if let Some(listener) = query_listener {
@@ -136,7 +140,8 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
             });
-            let app = ops::wrap(api, ops_state.clone(), settings.query_api.body_limit_bytes, api_limiter.clone());
+            let app =
+                ops::wrap(api, ops_state.clone(), settings.query_api.body_limit_bytes, api_limiter.clone());
             tasks.spawn(serve(listener, app, shutdown.clone(), "query API"));
         }
         if roles.relay {
@@ -197,7 +202,9 @@ async fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationT
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%addr, "{what} listening");
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await {
+    if let Err(error) =
+        axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    {
         tracing::error!(%error, "{what} stopped");
     }
 }

@@ -40,11 +40,28 @@ pub enum Command {
     Sagas,
     /// Apply the database migrations.
     Migrate,
+    /// Manage platform operators (the provider's own staff).
+    Operator {
+        /// What to do.
+        #[command(subcommand)]
+        action: OperatorAction,
+    },
     /// Rebuild a projection from the start of the log and swap it in.
     Replay {
         /// The projection's name (`audit`, `sites`).
         #[arg(long)]
         projection: String,
+    },
+}
+
+/// Operator subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OperatorAction {
+    /// Create an operator and print their token (shown once).
+    Add {
+        /// The operator's email.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -88,6 +105,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Replay { projection } => return replay(&settings, &projection).await,
+        Command::Operator { action: OperatorAction::Add { email } } => {
+            return add_operator(&settings, &email).await
+        }
     };
     let app = Application::build(settings, roles).await?;
     let shutdown = CancellationToken::new();
@@ -110,6 +130,50 @@ async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {
     .with_context(|| format!("rebuilding `{name}` failed"))?;
     let rate = report.events as f64 / report.elapsed.as_secs_f64().max(1e-9);
     println!("rebuilt {name}: {} events in {:.2?} ({rate:.0} events/s)", report.events, report.elapsed);
+    Ok(())
+}
+
+async fn add_operator(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    use berth_command_api::secrets::{new_token, token_digest};
+    use berth_domain::email::Email;
+    use berth_domain::ids::OperatorId;
+    use berth_domain::operator::{Operator, OperatorCommand};
+    use berth_eventstore::append::{SideWrite, SqlArg};
+    use berth_eventstore::execute::RetryPolicy;
+    use berth_eventstore::metadata::CommandMetadata;
+
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let pool = connect::postgres(settings, "operator").await?;
+    let store = berth_eventstore::store::EventStore::new(pool, settings.eventstore.snapshot_every);
+    let operator_id = OperatorId::from_uuid(uuid::Uuid::now_v7());
+    let token = new_token("bro");
+    let writes = [
+        SideWrite::Claim {
+            scope: "operator-email".into(),
+            value: email.canonical(),
+            owner: format!("operator:{operator_id}"),
+        },
+        SideWrite::Statement {
+            sql: "INSERT INTO credentials (id, kind, secret_hash, user_id) VALUES ($1, 'operator', $2, $1)",
+            args: vec![SqlArg::Uuid(Some(operator_id.as_uuid())), SqlArg::Text(Some(token_digest(&token)))],
+        },
+    ];
+    let meta = CommandMetadata::new(None, "system:cli");
+    let command = OperatorCommand::Add { operator_id, email };
+    store
+        .execute_with::<Operator>(
+            &operator_id.to_string(),
+            command,
+            &(),
+            &meta,
+            RetryPolicy::default(),
+            &writes,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot add the operator: {e}"))?;
+    println!("operator {operator_id}");
+    println!("token {token}");
+    println!("(the token is shown once; store it now)");
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub fn wrap(api: Router, ops: OpsState, body_limit: usize, limiter: Arc<RateLimi
     api.merge(ops_routes)
         .layer(middleware::from_fn_with_state(limiter, limit_per_token))
         .layer(middleware::from_fn(track))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

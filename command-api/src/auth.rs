@@ -85,15 +85,25 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned())
+            })?;
         let principal = identity::authenticate(&state.pool, &token_digest(token))
             .await?
             .ok_or_else(|| ApiError::Unauthorized("the token is unknown, revoked or expired".to_owned()))?;
-        let (Some(tenant), Some(role)) = (principal.tenant_id, principal.role.as_deref().and_then(Role::parse)) else {
+        let (Some(tenant), Some(role)) =
+            (principal.tenant_id, principal.role.as_deref().and_then(Role::parse))
+        else {
             return Err(ApiError::Forbidden("platform operators use the operator routes".to_owned()));
         };
         let idempotency_key =
             parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(Self { principal, tenant_id: TenantId::from_uuid(tenant), role, request_id: request_id(parts), idempotency_key })
+        Ok(Self {
+            principal,
+            tenant_id: TenantId::from_uuid(tenant),
+            role,
+            request_id: request_id(parts),
+            idempotency_key,
+        })
     }
 }

@@ -31,14 +31,21 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
         .to_str()
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters").into_response())?
+        .ok_or_else(|| {
+            ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters").into_response()
+        })?
         .to_owned();
     let scope = {
-        let auth = request.headers().get(axum::http::header::AUTHORIZATION).map(HeaderValue::as_bytes).unwrap_or(b"");
+        let auth = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or(b"");
         hex(&Sha256::digest(auth))
     };
     let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, state.body_limit).await.map_err(|_| ApiError::PayloadTooLarge.into_response())?;
+    let bytes =
+        to_bytes(body, state.body_limit).await.map_err(|_| ApiError::PayloadTooLarge.into_response())?;
     let request_hash = {
         let mut hasher = Sha256::new();
         hasher.update(parts.method.as_str());
@@ -59,13 +66,14 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
     .rows_affected()
         == 1;
     if !claimed {
-        let (stored_hash, status, body): (String, i32, serde_json::Value) =
-            sqlx::query_as("SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2")
-                .bind(&scope)
-                .bind(&key)
-                .fetch_one(&state.pool)
-                .await
-                .map_err(|e| ApiError::from(e).into_response())?;
+        let (stored_hash, status, body): (String, i32, serde_json::Value) = sqlx::query_as(
+            "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+        )
+        .bind(&scope)
+        .bind(&key)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
         if stored_hash != request_hash {
             return Err(ApiError::IdempotencyMismatch.into_response());
         }

@@ -38,7 +38,11 @@ impl Email {
             return Err(EmailError::TooLong);
         }
         let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c);
-        if !local.chars().all(allowed) || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        if !local.chars().all(allowed)
+            || local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
+        {
             return Err(EmailError::Shape);
         }
         let domain = crate::domain_name::DomainName::parse(domain)?;

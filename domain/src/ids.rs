@@ -66,3 +66,7 @@ id_type!(
     /// An API token.
     TokenId
 );
+id_type!(
+    /// A platform operator (the hosting provider's staff).
+    OperatorId
+);

@@ -12,8 +12,9 @@
 
 pub mod domain_name;
 pub mod email;
-pub mod name;
 pub mod ids;
+pub mod name;
+pub mod operator;
 pub mod organization;
 pub mod php;
 pub mod role;

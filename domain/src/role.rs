@@ -89,7 +89,9 @@ mod tests {
             (Role::Viewer, [true, false, false, false, false]),
         ];
         for (role, row) in grid {
-            for (permission, expected) in [Read, ManageSites, ManageMembers, ManageInvitations, ManageTokens].into_iter().zip(row) {
+            for (permission, expected) in
+                [Read, ManageSites, ManageMembers, ManageInvitations, ManageTokens].into_iter().zip(row)
+            {
                 assert_eq!(role.allows(permission), expected, "{role:?} {permission:?}");
             }
         }

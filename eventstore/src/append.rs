@@ -69,7 +69,13 @@ impl Staged {
         let new_version = expected_version + to_i64(events.len());
         let due = snapshot_every > 0 && new_version / snapshot_every > expected_version / snapshot_every;
         let snapshot = if due { Some(serde_json::to_value(state).map_err(corrupt)?) } else { None };
-        Ok(Self { aggregate_type: A::TYPE, aggregate_id: aggregate_id.to_owned(), expected_version, events, snapshot })
+        Ok(Self {
+            aggregate_type: A::TYPE,
+            aggregate_id: aggregate_id.to_owned(),
+            expected_version,
+            events,
+            snapshot,
+        })
     }
 
     /// The version after the append.
@@ -201,7 +207,11 @@ impl EventStore {
             apply_side_write(&mut tx, write).await?;
         }
         if total > 0 {
-            sqlx::query("SELECT pg_notify($1, '')").bind(FEED_CHANNEL).execute(&mut *tx).await.map_err(StoreError::from)?;
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(FEED_CHANNEL)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         metrics::counter!("berth_events_appended_total").increment(total as u64);

@@ -11,9 +11,9 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use tracing::instrument;
 
+use crate::append::{AppendError, SideWrite, Staged};
 use crate::error::StoreError;
 use crate::metadata::CommandMetadata;
-use crate::append::{AppendError, SideWrite, Staged};
 use crate::store::EventStore;
 
 /// What a command did.
@@ -103,7 +103,8 @@ impl EventStore {
         A::Command: Clone,
     {
         let started = Instant::now();
-        let result = self.execute_inner::<A>(aggregate_id, command, services, metadata, retry, side_writes).await;
+        let result =
+            self.execute_inner::<A>(aggregate_id, command, services, metadata, retry, side_writes).await;
         let outcome = match &result {
             Ok(o) if o.duplicate => "duplicate",
             Ok(_) => "applied",
@@ -143,10 +144,15 @@ impl EventStore {
             let sink = EventSink::default();
             aggregate.handle(command.clone(), services, &sink).await.map_err(ExecuteError::Rejected)?;
             let events = sink.collect().await;
-            let staged = Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.snapshot_every())?;
+            let staged =
+                Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.snapshot_every())?;
             match self.commit(std::slice::from_ref(&staged), side_writes, metadata).await {
                 Ok(appended) => {
-                    return Ok(CommandOutcome { version: staged.new_version(), events: appended[0].events, duplicate: false })
+                    return Ok(CommandOutcome {
+                        version: staged.new_version(),
+                        events: appended[0].events,
+                        duplicate: false,
+                    })
                 }
                 Err(AppendError::Taken { scope, value }) => return Err(ExecuteError::Taken { scope, value }),
                 Err(AppendError::DuplicateCommand) => {

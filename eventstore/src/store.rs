@@ -146,4 +146,3 @@ pub(crate) fn to_i64(n: usize) -> i64 {
 fn to_usize(n: i64) -> usize {
     usize::try_from(n).unwrap_or_default()
 }
-

@@ -62,7 +62,8 @@ impl<'s> UnitOfWork<'s> {
         let sink = EventSink::default();
         aggregate.handle(command, services, &sink).await.map_err(|e| UnitError::Rejected(e.to_string()))?;
         let events = sink.collect().await;
-        let staged = Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.store.snapshot_every())?;
+        let staged =
+            Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.store.snapshot_every())?;
         self.staged.push(staged);
         Ok(self)
     }
@@ -76,7 +77,11 @@ impl<'s> UnitOfWork<'s> {
     /// Commits everything; the outcome is the first aggregate's.
     pub async fn commit(self, metadata: &CommandMetadata) -> Result<CommandOutcome, UnitError> {
         if let Some(recorded) = self.store.recorded_outcome(metadata.command_id).await? {
-            return Ok(CommandOutcome { version: recorded.version, events: recorded.events, duplicate: true });
+            return Ok(CommandOutcome {
+                version: recorded.version,
+                events: recorded.events,
+                duplicate: true,
+            });
         }
         match self.store.commit(&self.staged, &self.side_writes, metadata).await {
             Ok(appended) => Ok(CommandOutcome {

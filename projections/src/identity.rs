@@ -149,7 +149,7 @@ impl Projection for IdentityView {
 }
 
 /// Who a bearer token speaks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Principal {
     /// The credential's id (the token id for API tokens, a session id for logins).
     pub credential_id: Uuid,
@@ -165,13 +165,12 @@ pub struct Principal {
 
 /// Resolves a bearer token's SHA-256 digest (hex) to a live principal.
 pub async fn authenticate(pool: &PgPool, secret_hash: &str) -> Result<Option<Principal>, sqlx::Error> {
-    let row: Option<(Uuid, String, Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
-        "SELECT id, kind, tenant_id, user_id, role FROM credentials
+    sqlx::query_as(
+        "SELECT id AS credential_id, kind, tenant_id, user_id, role FROM credentials
           WHERE secret_hash = $1 AND kind IN ('api_token', 'session', 'operator')
             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
     )
     .bind(secret_hash)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(credential_id, kind, tenant_id, user_id, role)| Principal { credential_id, kind, tenant_id, user_id, role }))
+    .await
 }

@@ -29,7 +29,11 @@ pub trait Projection: Send + Sync + 'static {
 
 /// Every projection, in the order they are started.
 pub fn all() -> Vec<Box<dyn Projection>> {
-    vec![Box::new(crate::audit::AuditTrail), Box::new(crate::identity::IdentityView), Box::new(crate::sites::SitesView)]
+    vec![
+        Box::new(crate::audit::AuditTrail),
+        Box::new(crate::identity::IdentityView),
+        Box::new(crate::sites::SitesView),
+    ]
 }
 
 /// Finds a projection by name.

@@ -202,7 +202,9 @@ async fn secure_tables(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx
     .await?;
     for table in tenant_tables {
         let qualified = format!("\"{schema}\".\"{table}\"");
-        sqlx::query(&format!("ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY")).execute(&mut *conn).await?;
+        sqlx::query(&format!("ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY"))
+            .execute(&mut *conn)
+            .await?;
         sqlx::query(&format!(
             "CREATE POLICY tenant_isolation ON {qualified} FOR SELECT TO berth_reader
              USING (tenant_id = NULLIF(current_setting('berth.tenant_id', true), '')::uuid)"

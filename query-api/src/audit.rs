@@ -73,17 +73,40 @@ pub struct AuditEntry {
     position: i64,
 }
 
-type Row = (i64, Uuid, OffsetDateTime, String, String, String, String, i64, Option<String>, Option<Uuid>, serde_json::Value);
+type Row = (
+    i64,
+    Uuid,
+    OffsetDateTime,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<Uuid>,
+    serde_json::Value,
+);
 
 fn time_param(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
     value
-        .map(|v| OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).map_err(|_| ApiError::field(field, "must be an RFC 3339 time")))
+        .map(|v| {
+            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::field(field, "must be an RFC 3339 time"))
+        })
         .transpose()
 }
 
-async fn list(State(state): State<AppState>, reader: Reader, Query(params): Query<AuditParams>) -> Result<Json<Page<AuditEntry>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(params): Query<AuditParams>,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
     let limit = PageParams { limit: params.limit, cursor: None }.limit()?;
-    let before = params.cursor.as_deref().map(|c| c.parse::<i64>().map_err(|_| ApiError::field("cursor", "not a cursor from this list"))).transpose()?;
+    let before = params
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<i64>().map_err(|_| ApiError::field("cursor", "not a cursor from this list")))
+        .transpose()?;
     let (from, to) = (time_param("from", params.from.as_deref())?, time_param("to", params.to.as_deref())?);
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
     let rows: Vec<Row> = sqlx::query_as(
@@ -107,16 +130,18 @@ async fn list(State(state): State<AppState>, reader: Reader, Query(params): Quer
     tx.commit().await?;
     let entries = rows
         .into_iter()
-        .map(|(position, event_id, at, actor, action, kind, id, version, request_id, command_id, details)| AuditEntry {
-            event_id,
-            at,
-            actor,
-            action,
-            target: Target { kind, id, version },
-            request_id,
-            command_id,
-            details,
-            position,
+        .map(|(position, event_id, at, actor, action, kind, id, version, request_id, command_id, details)| {
+            AuditEntry {
+                event_id,
+                at,
+                actor,
+                action,
+                target: Target { kind, id, version },
+                request_id,
+                command_id,
+                details,
+                position,
+            }
         })
         .collect();
     Ok(Json(paginate(entries, limit, |e| e.position.to_string())))

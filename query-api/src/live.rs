@@ -44,7 +44,11 @@ async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or(params.last_event_id)
-        .map(|v| v.trim().parse::<u64>().map_err(|_| ApiError::field("Last-Event-ID", "not an id from this stream")))
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| ApiError::field("Last-Event-ID", "not an id from this stream"))
+        })
         .transpose()?;
     let deliver_policy = match last {
         Some(sequence) => DeliverPolicy::ByStartSequence { start_sequence: sequence + 1 },

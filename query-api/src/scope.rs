@@ -9,6 +9,9 @@ pub async fn tenant_tx(pool: &PgPool, tenant: Uuid) -> Result<Transaction<'stati
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
     sqlx::query("SET LOCAL ROLE berth_reader").execute(&mut *tx).await?;
-    sqlx::query("SELECT set_config('berth.tenant_id', $1, true)").bind(tenant.to_string()).execute(&mut *tx).await?;
+    sqlx::query("SELECT set_config('berth.tenant_id', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await?;
     Ok(tx)
 }

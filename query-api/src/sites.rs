@@ -62,22 +62,34 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
-const STATUSES: &[&str] = &["requested", "provisioning", "active", "suspended", "deleting", "deleted", "failed"];
+const STATUSES: &[&str] =
+    &["requested", "provisioning", "active", "suspended", "deleting", "deleted", "failed"];
 const KINDS: &[&str] = &["wordpress", "php", "laravel", "static"];
 
 fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
     match value {
-        Some(v) if !allowed.contains(&v) => Err(ApiError::field(field, format!("unknown value `{v}`; expected one of {}", allowed.join(", ")))),
+        Some(v) if !allowed.contains(&v) => Err(ApiError::field(
+            field,
+            format!("unknown value `{v}`; expected one of {}", allowed.join(", ")),
+        )),
         _ => Ok(()),
     }
 }
 
-async fn list(State(state): State<AppState>, reader: Reader, Query(params): Query<ListParams>) -> Result<Json<Page<SiteView>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Page<SiteView>>, ApiError> {
     one_of("status", params.status.as_deref(), STATUSES)?;
     one_of("type", params.kind.as_deref(), KINDS)?;
     let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
     let limit = page.limit()?;
-    let after = page.cursor.as_deref().map(|c| c.parse::<Uuid>().map_err(|_| ApiError::field("cursor", "not a cursor from this list"))).transpose()?;
+    let after = page
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<Uuid>().map_err(|_| ApiError::field("cursor", "not a cursor from this list")))
+        .transpose()?;
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
     let rows: Vec<SiteView> = sqlx::query_as(
         "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at FROM proj_sites.sites

@@ -31,11 +31,12 @@ async fn overview(State(state): State<AppState>, reader: Reader) -> Result<Json<
             .fetch_optional(&mut *tx)
             .await?;
     let (name, version, created_at) = tenant.ok_or(ApiError::NotFound)?;
-    let by_status: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, count(*) FROM proj_sites.sites WHERE tenant_id = $1 GROUP BY status ORDER BY status")
-            .bind(reader.tenant_id)
-            .fetch_all(&mut *tx)
-            .await?;
+    let by_status: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, count(*) FROM proj_sites.sites WHERE tenant_id = $1 GROUP BY status ORDER BY status",
+    )
+    .bind(reader.tenant_id)
+    .fetch_all(&mut *tx)
+    .await?;
     let (members, tokens, invitations): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM proj_identity.members WHERE tenant_id = $1),
                 (SELECT count(*) FROM proj_identity.tokens WHERE tenant_id = $1 AND revoked_at IS NULL
@@ -48,7 +49,8 @@ async fn overview(State(state): State<AppState>, reader: Reader) -> Result<Json<
     .await?;
     tx.commit().await?;
     let sites: i64 = by_status.iter().map(|(_, n)| n).sum();
-    let by_status: serde_json::Map<String, Value> = by_status.into_iter().map(|(s, n)| (s, json!(n))).collect();
+    let by_status: serde_json::Map<String, Value> =
+        by_status.into_iter().map(|(s, n)| (s, json!(n))).collect();
     Ok(Json(json!({
         "id": reader.tenant_id,
         "name": name,
@@ -72,7 +74,11 @@ pub struct Member {
     pub joined_at: OffsetDateTime,
 }
 
-async fn members(State(state): State<AppState>, reader: Reader, Query(page): Query<PageParams>) -> Result<Json<Page<Member>>, ApiError> {
+async fn members(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<Member>>, ApiError> {
     let limit = page.limit()?;
     let after = cursor(&page)?;
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
@@ -109,7 +115,11 @@ pub struct Token {
     pub created_at: OffsetDateTime,
 }
 
-async fn tokens(State(state): State<AppState>, reader: Reader, Query(page): Query<PageParams>) -> Result<Json<Page<Token>>, ApiError> {
+async fn tokens(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<Token>>, ApiError> {
     let limit = page.limit()?;
     let after = cursor(&page)?;
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
@@ -142,7 +152,11 @@ pub struct Invitation {
     pub expires_at: OffsetDateTime,
 }
 
-async fn invitations(State(state): State<AppState>, reader: Reader, Query(page): Query<PageParams>) -> Result<Json<Page<Invitation>>, ApiError> {
+async fn invitations(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(page): Query<PageParams>,
+) -> Result<Json<Page<Invitation>>, ApiError> {
     let limit = page.limit()?;
     let after = cursor(&page)?;
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
@@ -160,5 +174,8 @@ async fn invitations(State(state): State<AppState>, reader: Reader, Query(page):
 }
 
 fn cursor(page: &PageParams) -> Result<Option<Uuid>, ApiError> {
-    page.cursor.as_deref().map(|c| c.parse().map_err(|_| ApiError::field("cursor", "not a cursor from this list"))).transpose()
+    page.cursor
+        .as_deref()
+        .map(|c| c.parse().map_err(|_| ApiError::field("cursor", "not a cursor from this list")))
+        .transpose()
 }

@@ -1,11 +1,16 @@
 //! End-to-end tests against real PostgreSQL and NATS JetStream (`deploy/dev test` starts them
 //! and exports `DATABASE_URL` and `NATS_URL`). Each test gets its own database and stream.
 
+mod api;
 mod commands;
 mod common;
 mod consumer;
 mod feed;
+mod identity;
+mod isolation;
+mod live;
 mod outage;
 mod projections;
 mod relay;
+mod sites_api;
 mod startup;

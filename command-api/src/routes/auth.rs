@@ -148,8 +148,14 @@ async fn register(
     let (tenant, user) = (TenantId::from_uuid(Uuid::now_v7()), UserId::from_uuid(Uuid::now_v7()));
     let (session_write, token) = session(&state, tenant, user, Role::Owner);
     let mut unit = UnitOfWork::new(&state.store);
-    unit.decide::<User>(&user.to_string(), UserCommand::Register { user_id: user, email: email.clone() }, &()).await?;
-    let register = OrganizationCommand::Register { tenant_id: tenant, name, owner: user, owner_email: email.clone() };
+    unit.decide::<User>(
+        &user.to_string(),
+        UserCommand::Register { user_id: user, email: email.clone() },
+        &(),
+    )
+    .await?;
+    let register =
+        OrganizationCommand::Register { tenant_id: tenant, name, owner: user, owner_email: email.clone() };
     unit.decide::<Organization>(&tenant.to_string(), register, &()).await?;
     for write in new_user_writes(user, &email, &body.password)? {
         unit.side_write(write);
@@ -158,7 +164,10 @@ async fn register(
     let mut meta = CommandMetadata::new(Some(tenant.as_uuid()), format!("user:{user}"));
     meta.request_id = request_id(&headers);
     unit.commit(&meta).await?;
-    Ok((StatusCode::CREATED, Json(Registered { tenant_id: tenant.to_string(), user_id: user.to_string(), token })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Registered { tenant_id: tenant.to_string(), user_id: user.to_string(), token }),
+    ))
 }
 
 /// The user id and password hash behind an email, if the account exists.
@@ -181,7 +190,11 @@ async fn login(
 ) -> Result<Json<LoggedIn>, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     limit(&state, client, &email.canonical())?;
-    let wanted = body.tenant_id.as_deref().map(|t| t.parse::<Uuid>().map_err(|_| ApiError::field("tenant_id", "not a valid id"))).transpose()?;
+    let wanted = body
+        .tenant_id
+        .as_deref()
+        .map(|t| t.parse::<Uuid>().map_err(|_| ApiError::field("tenant_id", "not a valid id")))
+        .transpose()?;
     let invalid = || ApiError::Unauthorized("wrong email or password".to_owned());
     let Some((user, phc)) = account(&state, &email).await? else {
         dummy_verify(&body.password);
@@ -190,9 +203,9 @@ async fn login(
     if !verify_password(&body.password, &phc) {
         return Err(invalid());
     }
-    let (tenant, role) = membership(&state, user, wanted).await?.ok_or_else(|| {
-        ApiError::Forbidden("the account is not a member of that organization".to_owned())
-    })?;
+    let (tenant, role) = membership(&state, user, wanted)
+        .await?
+        .ok_or_else(|| ApiError::Forbidden("the account is not a member of that organization".to_owned()))?;
     let (write, token) = session(&state, tenant, user, role);
     let SideWrite::Statement { sql, args } = write else { unreachable!("a session is a statement") };
     let mut query = sqlx::query(sql);
@@ -210,7 +223,11 @@ async fn login(
 
 /// The user's tenant and role there (waiting briefly for the identity view to catch up with a
 /// membership that was just created).
-async fn membership(state: &AppState, user: UserId, wanted: Option<Uuid>) -> Result<Option<(TenantId, Role)>, ApiError> {
+async fn membership(
+    state: &AppState,
+    user: UserId,
+    wanted: Option<Uuid>,
+) -> Result<Option<(TenantId, Role)>, ApiError> {
     for _ in 0..30 {
         let row: Option<(Uuid, String)> = sqlx::query_as(
             "SELECT tenant_id, role FROM proj_identity.members WHERE user_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)
@@ -238,9 +255,9 @@ pub(crate) async fn accept_invitation(
 ) -> Result<Json<Registered>, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     limit(&state, client, &email.canonical())?;
-    let invitation = crate::routes::invitations::find(&state, &body.token)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the invitation token is unknown, used, revoked or expired".to_owned()))?;
+    let invitation = crate::routes::invitations::find(&state, &body.token).await?.ok_or_else(|| {
+        ApiError::Unauthorized("the invitation token is unknown, used, revoked or expired".to_owned())
+    })?;
     let mut unit = UnitOfWork::new(&state.store);
     let user = match account(&state, &email).await? {
         Some((user, phc)) => {
@@ -252,7 +269,12 @@ pub(crate) async fn accept_invitation(
         None => {
             check_password(&body.password)?;
             let user = UserId::from_uuid(Uuid::now_v7());
-            unit.decide::<User>(&user.to_string(), UserCommand::Register { user_id: user, email: email.clone() }, &()).await?;
+            unit.decide::<User>(
+                &user.to_string(),
+                UserCommand::Register { user_id: user, email: email.clone() },
+                &(),
+            )
+            .await?;
             for write in new_user_writes(user, &email, &body.password)? {
                 unit.side_write(write);
             }

@@ -55,7 +55,11 @@ pub struct Invited {
     pub expires_at: OffsetDateTime,
 }
 
-async fn invite(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<Invite>) -> Result<(StatusCode, Json<Invited>), ApiError> {
+async fn invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Invite>,
+) -> Result<(StatusCode, Json<Invited>), ApiError> {
     caller.require(Permission::ManageInvitations)?;
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     let role = parse_role(&body.role)?;
@@ -76,16 +80,31 @@ async fn invite(State(state): State<AppState>, caller: Caller, ApiJson(body): Ap
             SqlArg::Time(Some(expires_at)),
         ],
     };
-    let command = OrganizationCommand::Invite { invitation_id, email, role, expires_at, by_role: caller.role };
+    let command =
+        OrganizationCommand::Invite { invitation_id, email, role, expires_at, by_role: caller.role };
     let meta = caller.metadata();
     let outcome = state
         .store
-        .execute_with::<Organization>(&caller.tenant_id.to_string(), command, &(), &meta, state.retry, &[credential])
+        .execute_with::<Organization>(
+            &caller.tenant_id.to_string(),
+            command,
+            &(),
+            &meta,
+            state.retry,
+            &[credential],
+        )
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(Invited { id: invitation_id.to_string(), version: outcome.version, token: secret, expires_at })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Invited { id: invitation_id.to_string(), version: outcome.version, token: secret, expires_at }),
+    ))
 }
 
-async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<crate::Accepted>), ApiError> {
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<crate::Accepted>), ApiError> {
     caller.require(Permission::ManageInvitations)?;
     let invitation_id: InvitationId = parse_id(&id)?;
     let revoke = SideWrite::Statement {
@@ -96,10 +115,20 @@ async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     let command = OrganizationCommand::RevokeInvitation { invitation_id };
     let outcome = state
         .store
-        .execute_with::<Organization>(&caller.tenant_id.to_string(), command, &(), &meta, state.retry, &[revoke])
+        .execute_with::<Organization>(
+            &caller.tenant_id.to_string(),
+            command,
+            &(),
+            &meta,
+            state.retry,
+            &[revoke],
+        )
         .await
         .map_err(super::members::not_found_if_missing)?;
-    Ok((StatusCode::ACCEPTED, Json(crate::Accepted { id: invitation_id.to_string(), version: outcome.version })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(crate::Accepted { id: invitation_id.to_string(), version: outcome.version }),
+    ))
 }
 
 /// A pending invitation found by its token.
@@ -117,5 +146,7 @@ pub(crate) async fn find(state: &AppState, token: &str) -> Result<Option<Pending
     .bind(token_digest(token))
     .fetch_optional(&state.pool)
     .await?;
-    Ok(row.and_then(|(id, tenant)| Some(PendingInvitation { id: InvitationId::from_uuid(id), tenant_id: TenantId::from_uuid(tenant?) })))
+    Ok(row.and_then(|(id, tenant)| {
+        Some(PendingInvitation { id: InvitationId::from_uuid(id), tenant_id: TenantId::from_uuid(tenant?) })
+    }))
 }

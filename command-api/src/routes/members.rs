@@ -53,13 +53,24 @@ async fn change_role(
     let meta = caller.metadata();
     let outcome = state
         .store
-        .execute_with::<Organization>(&caller.tenant_id.to_string(), command, &(), &meta, state.retry, &[sessions])
+        .execute_with::<Organization>(
+            &caller.tenant_id.to_string(),
+            command,
+            &(),
+            &meta,
+            state.retry,
+            &[sessions],
+        )
         .await
         .map_err(not_found_if_missing)?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: user_id.to_string(), version: outcome.version })))
 }
 
-async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     caller.require(Permission::ManageMembers)?;
     let user_id: UserId = parse_id(&id)?;
     let sessions = SideWrite::Statement {
@@ -70,7 +81,14 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     let meta = caller.metadata();
     let outcome = state
         .store
-        .execute_with::<Organization>(&caller.tenant_id.to_string(), command, &(), &meta, state.retry, &[sessions])
+        .execute_with::<Organization>(
+            &caller.tenant_id.to_string(),
+            command,
+            &(),
+            &meta,
+            state.retry,
+            &[sessions],
+        )
         .await
         .map_err(not_found_if_missing)?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: user_id.to_string(), version: outcome.version })))
@@ -81,7 +99,9 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 pub(crate) fn not_found_if_missing(error: ExecuteError<OrganizationError>) -> ApiError {
     match error {
         ExecuteError::Rejected(
-            OrganizationError::MemberNotFound | OrganizationError::TokenNotFound | OrganizationError::InvitationNotFound,
+            OrganizationError::MemberNotFound
+            | OrganizationError::TokenNotFound
+            | OrganizationError::InvitationNotFound,
         ) => ApiError::NotFound,
         other => other.into(),
     }

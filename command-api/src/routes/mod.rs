@@ -9,11 +9,15 @@ pub mod tokens;
 use time::OffsetDateTime;
 
 /// Parses an optional RFC 3339 time field.
-pub(crate) fn parse_time(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, crate::error::ApiError> {
+pub(crate) fn parse_time(
+    field: &str,
+    value: Option<&str>,
+) -> Result<Option<OffsetDateTime>, crate::error::ApiError> {
     value
         .map(|v| {
-            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| crate::error::ApiError::field(field, "must be an RFC 3339 time such as 2030-01-31T00:00:00Z"))
+            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).map_err(|_| {
+                crate::error::ApiError::field(field, "must be an RFC 3339 time such as 2030-01-31T00:00:00Z")
+            })
         })
         .transpose()
 }
@@ -21,7 +25,10 @@ pub(crate) fn parse_time(field: &str, value: Option<&str>) -> Result<Option<Offs
 /// Parses a role name.
 pub(crate) fn parse_role(value: &str) -> Result<berth_domain::role::Role, crate::error::ApiError> {
     berth_domain::role::Role::parse(value).ok_or_else(|| {
-        crate::error::ApiError::field("role", format!("unknown role `{value}`; expected owner, admin, member or viewer"))
+        crate::error::ApiError::field(
+            "role",
+            format!("unknown role `{value}`; expected owner, admin, member or viewer"),
+        )
     })
 }
 

@@ -48,39 +48,63 @@ pub struct UpdateSite {
 
 /// Parses a site type.
 pub fn parse_kind(value: &str) -> Result<SiteKind, ApiError> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned()))
-        .map_err(|_| ApiError::field("type", format!("unknown type `{value}`; expected wordpress, php, laravel or static")))
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
+        ApiError::field("type", format!("unknown type `{value}`; expected wordpress, php, laravel or static"))
+    })
 }
 
 /// Parses a PHP version.
 pub fn parse_php(value: &str) -> Result<PhpVersion, ApiError> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned()))
-        .map_err(|_| ApiError::field("php_version", format!("unsupported PHP version `{value}`; expected 8.1, 8.2, 8.3 or 8.4")))
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
+        ApiError::field(
+            "php_version",
+            format!("unsupported PHP version `{value}`; expected 8.1, 8.2, 8.3 or 8.4"),
+        )
+    })
 }
 
 impl CreateSite {
     /// The command this body asks for, for a new site of `tenant`.
-    pub fn into_command(self, site_id: SiteId, tenant: berth_domain::ids::TenantId) -> Result<SiteCommand, ApiError> {
+    pub fn into_command(
+        self,
+        site_id: SiteId,
+        tenant: berth_domain::ids::TenantId,
+    ) -> Result<SiteCommand, ApiError> {
         let domain = DomainName::parse(&self.domain).map_err(|e| ApiError::field("domain", e))?;
         let kind = parse_kind(&self.kind)?;
         let php_version = self.php_version.as_deref().map(parse_php).transpose()?;
         match (kind.runs_php(), php_version) {
-            (true, None) => return Err(ApiError::field("php_version", format!("required for {} sites", self.kind))),
-            (false, Some(_)) => return Err(ApiError::field("php_version", "static sites have no PHP version")),
+            (true, None) => {
+                return Err(ApiError::field("php_version", format!("required for {} sites", self.kind)))
+            }
+            (false, Some(_)) => {
+                return Err(ApiError::field("php_version", "static sites have no PHP version"))
+            }
             _ => {}
         }
         Ok(SiteCommand::Create { site_id, tenant_id: tenant, domain, kind, php_version })
     }
 }
 
-async fn create(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreateSite>) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateSite>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     caller.require(Permission::ManageSites)?;
     let site_id = SiteId::from_uuid(Uuid::now_v7());
     let command = body.into_command(site_id, caller.tenant_id)?;
     let SiteCommand::Create { domain, .. } = &command else { unreachable!("into_command builds a Create") };
-    let claim = SideWrite::Claim { scope: "domain".into(), value: domain.to_string(), owner: format!("site:{site_id}") };
+    let claim = SideWrite::Claim {
+        scope: "domain".into(),
+        value: domain.to_string(),
+        owner: format!("site:{site_id}"),
+    };
     let meta = caller.metadata();
-    let outcome = state.store.execute_with::<Site>(&site_id.to_string(), command, &(), &meta, state.retry, &[claim]).await?;
+    let outcome = state
+        .store
+        .execute_with::<Site>(&site_id.to_string(), command, &(), &meta, state.retry, &[claim])
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
@@ -94,20 +118,29 @@ async fn update(
     let site_id: SiteId = crate::routes::parse_id(&id)?;
     owned_site(&state, &caller, site_id).await?;
     let php_version = body.php_version.as_deref().map(parse_php).transpose()?;
-    let label = body.label.as_deref().map(SiteLabel::parse).transpose().map_err(|e| ApiError::field("label", e))?;
+    let label =
+        body.label.as_deref().map(SiteLabel::parse).transpose().map_err(|e| ApiError::field("label", e))?;
     let meta = caller.metadata();
     let command = SiteCommand::Update { php_version, label };
     let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &(), &meta, state.retry).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
-async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     caller.require(Permission::ManageSites)?;
     let site_id: SiteId = crate::routes::parse_id(&id)?;
     let domain = owned_site(&state, &caller, site_id).await?;
-    let release = SideWrite::Release { scope: "domain".into(), value: domain, owner: format!("site:{site_id}") };
+    let release =
+        SideWrite::Release { scope: "domain".into(), value: domain, owner: format!("site:{site_id}") };
     let meta = caller.metadata();
-    let outcome = state.store.execute_with::<Site>(&site_id.to_string(), SiteCommand::Delete, &(), &meta, state.retry, &[release]).await?;
+    let outcome = state
+        .store
+        .execute_with::<Site>(&site_id.to_string(), SiteCommand::Delete, &(), &meta, state.retry, &[release])
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
@@ -117,5 +150,51 @@ async fn owned_site(state: &AppState, caller: &Caller, site_id: SiteId) -> Resul
     match (loaded.aggregate.tenant_id(), loaded.aggregate.domain()) {
         (Some(tenant), Some(domain)) if tenant == caller.tenant_id => Ok(domain.to_string()),
         _ => Err(ApiError::NotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_domain::ids::TenantId;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse(body: &str) -> Result<SiteCommand, ApiError> {
+        let dto: CreateSite = serde_json::from_str(body).map_err(|e| ApiError::field("body", e))?;
+        dto.into_command(SiteId::from_uuid(Uuid::nil()), TenantId::from_uuid(Uuid::nil()))
+    }
+
+    #[test]
+    fn a_valid_body_becomes_a_create_command() {
+        let command = parse(r#"{"domain":"Shop.Example.com","type":"php","php_version":"8.1"}"#).unwrap();
+        let SiteCommand::Create { domain, kind, php_version, .. } = command else { panic!("not a create") };
+        assert_eq!(
+            (domain.as_str(), kind, php_version),
+            ("shop.example.com", SiteKind::Php, Some(PhpVersion::V8_1))
+        );
+    }
+
+    proptest! {
+        /// Arbitrary text never panics the parser, and whatever it accepts is a valid command.
+        #[test]
+        fn arbitrary_bodies_are_parsed_or_refused(body in "\\PC{0,200}") {
+            if let Ok(SiteCommand::Create { kind, php_version, .. }) = parse(&body) {
+                prop_assert_eq!(kind.runs_php(), php_version.is_some());
+            }
+        }
+
+        /// Arbitrary field values inside well-formed JSON are parsed or refused naming a field.
+        #[test]
+        fn arbitrary_fields_are_refused_by_name(domain in "\\PC{0,80}", kind in "[a-z]{0,10}", php in proptest::option::of("[0-9.]{0,4}")) {
+            let body = serde_json::json!({"domain": domain, "type": kind, "php_version": php}).to_string();
+            match parse(&body) {
+                Ok(_) => {}
+                Err(ApiError::BadRequest { field: Some(field), .. }) => {
+                    prop_assert!(["domain", "type", "php_version"].contains(&field.as_str()), "{}", field);
+                }
+                Err(other) => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
     }
 }

@@ -48,7 +48,11 @@ pub struct IssuedToken {
     pub token: String,
 }
 
-async fn issue(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<IssueToken>) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+async fn issue(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<IssueToken>,
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     caller.require(Permission::ManageTokens)?;
     let name = DisplayName::parse(&body.name).map_err(|e| ApiError::field("name", e))?;
     let role = parse_role(&body.role)?;
@@ -72,12 +76,26 @@ async fn issue(State(state): State<AppState>, caller: Caller, ApiJson(body): Api
     let meta = caller.metadata();
     let outcome = state
         .store
-        .execute_with::<Organization>(&caller.tenant_id.to_string(), command, &(), &meta, state.retry, &[credential])
+        .execute_with::<Organization>(
+            &caller.tenant_id.to_string(),
+            command,
+            &(),
+            &meta,
+            state.retry,
+            &[credential],
+        )
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(IssuedToken { id: token_id.to_string(), version: outcome.version, token: secret })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(IssuedToken { id: token_id.to_string(), version: outcome.version, token: secret }),
+    ))
 }
 
-async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<(StatusCode, Json<crate::Accepted>), ApiError> {
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<crate::Accepted>), ApiError> {
     caller.require(Permission::ManageTokens)?;
     let token_id: TokenId = parse_id(&id)?;
     let revoke = SideWrite::Statement {
@@ -87,7 +105,14 @@ async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     let meta = caller.metadata();
     let outcome = state
         .store
-        .execute_with::<Organization>(&caller.tenant_id.to_string(), OrganizationCommand::RevokeToken { token_id }, &(), &meta, state.retry, &[revoke])
+        .execute_with::<Organization>(
+            &caller.tenant_id.to_string(),
+            OrganizationCommand::RevokeToken { token_id },
+            &(),
+            &meta,
+            state.retry,
+            &[revoke],
+        )
         .await
         .map_err(super::members::not_found_if_missing)?;
     Ok((StatusCode::ACCEPTED, Json(crate::Accepted { id: token_id.to_string(), version: outcome.version })))

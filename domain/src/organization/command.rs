@@ -17,7 +17,13 @@ pub enum OrganizationCommand {
     /// Create the organization with its first owner.
     Register { tenant_id: TenantId, name: DisplayName, owner: UserId, owner_email: Email },
     /// Invite someone by email.
-    Invite { invitation_id: InvitationId, email: Email, role: Role, expires_at: OffsetDateTime, by_role: Role },
+    Invite {
+        invitation_id: InvitationId,
+        email: Email,
+        role: Role,
+        expires_at: OffsetDateTime,
+        by_role: Role,
+    },
     /// Accept an invitation as `user_id` (whose address is `email`).
     AcceptInvitation { invitation_id: InvitationId, user_id: UserId, email: Email, now: OffsetDateTime },
     /// Withdraw a pending invitation.
@@ -27,7 +33,13 @@ pub enum OrganizationCommand {
     /// Remove a member.
     RemoveMember { user_id: UserId, by_role: Role },
     /// Create an API token.
-    IssueToken { token_id: TokenId, name: DisplayName, role: Role, expires_at: Option<OffsetDateTime>, by_role: Role },
+    IssueToken {
+        token_id: TokenId,
+        name: DisplayName,
+        role: Role,
+        expires_at: Option<OffsetDateTime>,
+        by_role: Role,
+    },
     /// Revoke an API token.
     RevokeToken { token_id: TokenId },
 }
@@ -83,7 +95,8 @@ pub(super) fn decide(org: &Organization, command: OrganizationCommand) -> Result
     if !org.exists() && !matches!(command, C::Register { .. }) {
         return Err(Error::NotFound);
     }
-    let grant = |by: Role, role: Role| if by.may_grant(role) { Ok(()) } else { Err(Error::RoleTooHigh(by, role)) };
+    let grant =
+        |by: Role, role: Role| if by.may_grant(role) { Ok(()) } else { Err(Error::RoleTooHigh(by, role)) };
     match command {
         C::Register { tenant_id, name, owner, owner_email } => {
             if org.exists() {

@@ -71,7 +71,12 @@ impl Aggregate for User {
     type Error = UserError;
     type Services = ();
 
-    async fn handle(&mut self, command: UserCommand, _: &(), sink: &EventSink<Self>) -> Result<(), UserError> {
+    async fn handle(
+        &mut self,
+        command: UserCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), UserError> {
         match command {
             UserCommand::Register { user_id, email } => {
                 if self.id.is_some() {
@@ -110,7 +115,13 @@ mod tests {
             user_id: UserId::from_uuid(Uuid::from_u128(7)),
             email: Email::parse("ann@example.com").unwrap(),
         };
-        TestFramework::<User>::with(()).given_no_previous_events().when(command.clone()).then_expect_events(vec![registered.clone()]);
-        TestFramework::<User>::with(()).given(vec![registered]).when(command).then_expect_error(UserError::AlreadyRegistered);
+        TestFramework::<User>::with(())
+            .given_no_previous_events()
+            .when(command.clone())
+            .then_expect_events(vec![registered.clone()]);
+        TestFramework::<User>::with(())
+            .given(vec![registered])
+            .when(command)
+            .then_expect_error(UserError::AlreadyRegistered);
     }
 }

@@ -129,8 +129,9 @@ impl Application {
                 session_ttl: Duration::from_secs(settings.auth.session_ttl_hours * 3600),
             };
             let api = berth_command_api::router(state);
-            let app =
-                ops::wrap(api, ops_state.clone(), settings.command_api.body_limit_bytes, api_limiter.clone());
+            let doc = <berth_command_api::ApiDoc as utoipa::OpenApi>::openapi();
+            let limit = settings.command_api.body_limit_bytes;
+            let app = ops::wrap(api, ops_state.clone(), limit, api_limiter.clone(), doc);
             tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
         }
         if let Some(listener) = query_listener {
@@ -140,8 +141,9 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
             });
-            let app =
-                ops::wrap(api, ops_state.clone(), settings.query_api.body_limit_bytes, api_limiter.clone());
+            let doc = <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi();
+            let limit = settings.query_api.body_limit_bytes;
+            let app = ops::wrap(api, ops_state.clone(), limit, api_limiter.clone(), doc);
             tasks.spawn(serve(listener, app, shutdown.clone(), "query API"));
         }
         if roles.relay {

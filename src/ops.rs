@@ -30,13 +30,37 @@ pub struct OpsState {
     pub metrics: PrometheusHandle,
 }
 
-/// Adds the operational routes and the common layers to an API router.
-pub fn wrap(api: Router, ops: OpsState, body_limit: usize, limiter: Arc<RateLimiter>) -> Router {
+/// The operational routes' OpenAPI description.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, render_metrics, openapi_json))]
+struct OpsDoc;
+
+/// An API's full description: its own operations, the operational routes, and the bearer
+/// scheme its operations refer to. OpenAPI 3.1.
+pub fn describe(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+    use utoipa::OpenApi as _;
+    doc.merge(OpsDoc::openapi());
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    doc
+}
+
+/// Adds the operational routes, `/openapi.json` and the common layers to an API router.
+pub fn wrap(
+    api: Router,
+    ops: OpsState,
+    body_limit: usize,
+    limiter: Arc<RateLimiter>,
+    doc: utoipa::openapi::OpenApi,
+) -> Router {
+    let doc = Arc::new(describe(doc));
     let ops_routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
-        .with_state(ops);
+        .with_state(ops)
+        .merge(Router::new().route("/openapi.json", get(openapi_json)).with_state(doc));
     api.merge(ops_routes)
         .layer(middleware::from_fn_with_state(limiter, limit_per_token))
         .layer(middleware::from_fn(track))
@@ -46,11 +70,16 @@ pub fn wrap(api: Router, ops: OpsState, body_limit: usize, limiter: Arc<RateLimi
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = String)))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Ready when PostgreSQL answers, NATS is connected and every migration is applied.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready, with each check", body = serde_json::Value),
+    (status = 503, description = "Not ready, naming what fails", body = serde_json::Value, content_type = "application/problem+json")))]
 async fn readyz(State(ops): State<OpsState>) -> Response {
     let postgres = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&ops.pool))
         .await
@@ -85,6 +114,8 @@ async fn readyz(State(ops): State<OpsState>) -> Response {
     }
 }
 
+/// Prometheus metrics (text format).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
 /// Prometheus text format. Lag is measured in the database at scrape time, so any process
 /// reports the relay's and every projection's lag, whichever process runs them.
 async fn render_metrics(State(ops): State<OpsState>) -> Response {
@@ -121,6 +152,12 @@ async fn limit_per_token(State(limiter): State<Arc<RateLimiter>>, request: Reque
         }
     }
     next.run(request).await
+}
+
+/// This API's OpenAPI 3.1 description.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "The OpenAPI document", body = serde_json::Value)))]
+async fn openapi_json(State(doc): State<Arc<utoipa::openapi::OpenApi>>) -> Json<utoipa::openapi::OpenApi> {
+    Json(doc.as_ref().clone())
 }
 
 /// RED metrics per matched route.

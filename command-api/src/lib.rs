@@ -48,13 +48,37 @@ pub struct AppState {
 }
 
 /// The usual answer to a command: the aggregate and its version after the command.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     /// The aggregate's id.
     pub id: String,
     /// Its version: ask the query API for `?min_version=` this to read your write.
     pub version: i64,
 }
+
+/// The command API's OpenAPI description, generated from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Berth command API",
+        description = "The write side: every change to Berth is a command here."
+    ),
+    paths(
+        routes::auth::register,
+        routes::auth::login,
+        routes::sites::create,
+        routes::sites::update,
+        routes::sites::delete,
+        routes::tokens::issue,
+        routes::tokens::revoke,
+        routes::members::change_role,
+        routes::members::remove,
+        routes::invitations::invite,
+        routes::invitations::revoke,
+        routes::auth::accept_invitation,
+    )
+)]
+pub struct ApiDoc;
 
 /// The command API's routes.
 pub fn router(state: AppState) -> Router {

@@ -20,7 +20,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `GET /v1/audit` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Only changes by this actor (`user:<id>`, `token:<id>`).
@@ -38,7 +39,7 @@ pub struct AuditParams {
 }
 
 /// What an audit entry changed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Target {
     /// The aggregate type (`site`, `organization`, `user`).
     #[serde(rename = "type")]
@@ -50,7 +51,7 @@ pub struct Target {
 }
 
 /// One change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// The event's id.
     pub event_id: Uuid,
@@ -96,6 +97,7 @@ fn time_param(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>
         .transpose()
 }
 
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams), responses((status = 200, description = "A page of audit entries, newest first", body = Page<AuditEntry>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     reader: Reader,

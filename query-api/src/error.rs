@@ -81,6 +81,22 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The shape of every error body (RFC 9457), for the OpenAPI description.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ProblemDoc {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong this time.
+    pub detail: String,
+    /// The offending parameter, when there is one.
+    pub field: Option<String>,
+}
+
 /// The answer for an unknown route.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound

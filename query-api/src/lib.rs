@@ -34,6 +34,26 @@ pub struct AppState {
     pub subject_prefix: String,
 }
 
+/// The query API's OpenAPI description, generated from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Berth query API",
+        description = "The read side: views built from the event log, scoped to the caller's tenant."
+    ),
+    paths(
+        sites::list,
+        sites::detail,
+        tenant::overview,
+        tenant::members,
+        tenant::tokens,
+        tenant::invitations,
+        audit::list,
+        live::stream
+    )
+)]
+pub struct ApiDoc;
+
 /// The query API's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()

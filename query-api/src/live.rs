@@ -26,13 +26,15 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `GET /v1/events/stream` parameters (for clients that cannot set headers).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamParams {
     /// Same as the `Last-Event-ID` header.
     pub last_event_id: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/events/stream", tag = "events", params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"), StreamParams), responses((status = 200, description = "Server-Sent Events: id = stream sequence, event = event type, data = the event", content_type = "text/event-stream", body = String), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn stream(
     State(state): State<AppState>,
     reader: Reader,

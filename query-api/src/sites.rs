@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A site as the read side shows it.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SiteView {
     /// The site's id.
     pub id: Uuid,
@@ -48,7 +48,8 @@ pub struct SiteView {
 }
 
 /// `GET /v1/sites` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only sites in this state.
@@ -76,6 +77,7 @@ fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ApiE
     }
 }
 
+#[utoipa::path(get, path = "/v1/sites", tag = "sites", params(ListParams), responses((status = 200, description = "A page of sites", body = Page<SiteView>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     reader: Reader,
@@ -109,13 +111,15 @@ async fn list(
 }
 
 /// `GET /v1/sites/{id}` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DetailParams {
     /// Wait (up to 5 s) until the view reflects at least this version.
     pub min_version: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The site id"), DetailParams), responses((status = 200, description = "The site", body = SiteView), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     reader: Reader,

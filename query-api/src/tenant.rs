@@ -3,7 +3,7 @@
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -23,14 +23,41 @@ pub fn router() -> Router<AppState> {
         .route("/v1/invitations", get(invitations))
 }
 
-async fn overview(State(state): State<AppState>, reader: Reader) -> Result<Json<Value>, ApiError> {
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
-    let tenant: Option<(String, i64, OffsetDateTime)> =
-        sqlx::query_as("SELECT name, version, created_at FROM proj_identity.tenants WHERE tenant_id = $1")
-            .bind(reader.tenant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (name, version, created_at) = tenant.ok_or(ApiError::NotFound)?;
+/// `GET /v1/tenant` parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OverviewParams {
+    /// Wait (up to 5 s) until the organization's views reflect at least this version.
+    pub min_version: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/tenant", tag = "tenant", params(OverviewParams), responses((status = 200, description = "The tenant with counts", body = serde_json::Value), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+async fn overview(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(params): Query<OverviewParams>,
+) -> Result<Json<Value>, ApiError> {
+    let wanted = params.min_version.unwrap_or(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (mut tx, name, version, created_at) = loop {
+        let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+        let tenant: Option<(String, i64, OffsetDateTime)> = sqlx::query_as(
+            "SELECT name, version, created_at FROM proj_identity.tenants WHERE tenant_id = $1",
+        )
+        .bind(reader.tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match tenant {
+            Some((name, version, created_at)) if version >= wanted => break (tx, name, version, created_at),
+            None if params.min_version.is_none() => return Err(ApiError::NotFound),
+            _ if std::time::Instant::now() > deadline => return Err(ApiError::NotYet(wanted)),
+            _ => {
+                tx.commit().await?;
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+        }
+    };
     let by_status: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, count(*) FROM proj_sites.sites WHERE tenant_id = $1 GROUP BY status ORDER BY status",
     )
@@ -61,7 +88,7 @@ async fn overview(State(state): State<AppState>, reader: Reader) -> Result<Json<
 }
 
 /// A member.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Member {
     /// The user.
     pub user_id: Uuid,
@@ -74,6 +101,7 @@ pub struct Member {
     pub joined_at: OffsetDateTime,
 }
 
+#[utoipa::path(get, path = "/v1/members", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of members", body = Page<Member>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn members(
     State(state): State<AppState>,
     reader: Reader,
@@ -96,7 +124,7 @@ async fn members(
 }
 
 /// An API token (never its secret).
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Token {
     /// The token's id.
     pub id: Uuid,
@@ -115,6 +143,7 @@ pub struct Token {
     pub created_at: OffsetDateTime,
 }
 
+#[utoipa::path(get, path = "/v1/tokens", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of API tokens", body = Page<Token>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn tokens(
     State(state): State<AppState>,
     reader: Reader,
@@ -137,7 +166,7 @@ async fn tokens(
 }
 
 /// An invitation (never its token).
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Invitation {
     /// The invitation's id.
     pub id: Uuid,
@@ -152,6 +181,7 @@ pub struct Invitation {
     pub expires_at: OffsetDateTime,
 }
 
+#[utoipa::path(get, path = "/v1/invitations", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of invitations", body = Page<Invitation>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn invitations(
     State(state): State<AppState>,
     reader: Reader,

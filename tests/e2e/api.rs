@@ -147,11 +147,18 @@ impl Api {
             .await;
         assert_eq!(accepted.status(), 200, "{}", accepted.text().await.unwrap());
         let joined: Value = accepted.json().await.unwrap();
+        self.wait_for_tenant(&owner.token, joined["version"].as_i64().unwrap()).await;
         (
             joined["token"].as_str().unwrap().to_owned(),
             joined["user_id"].as_str().unwrap().to_owned(),
             invited["id"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// Waits until the tenant's views reflect organization version `version`.
+    pub async fn wait_for_tenant(&self, token: &str, version: i64) {
+        let (status, _) = self.read(&format!("/v1/tenant?min_version={version}"), token).await;
+        assert_eq!(status, 200, "the tenant view did not reach version {version}");
     }
 
     /// Events in the log.

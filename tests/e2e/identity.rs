@@ -99,6 +99,7 @@ async fn api_tokens_are_shown_once_listed_and_revoked() {
     assert_eq!(issued.status(), 202);
     let issued: serde_json::Value = issued.json().await.unwrap();
     let token = issued["token"].as_str().unwrap();
+    api.wait_for_tenant(&owner.token, issued["version"].as_i64().unwrap()).await;
     assert!(token.starts_with("brt_"));
     api.create_site(token, "from-ci.tokens.test").await;
 

@@ -106,6 +106,9 @@ async fn two_organizations_cannot_see_or_touch_each_other() {
         assert_eq!(foreign, 0, "{table} shows another tenant's rows");
     }
     tx.rollback().await.unwrap();
+
+    // And the views built live from all of this equal a rebuild from the log.
+    crate::projections::assert_equals_rebuild(&api.env).await;
     api.stop().await;
 }
 

@@ -9,6 +9,7 @@ mod feed;
 mod identity;
 mod isolation;
 mod live;
+mod openapi;
 mod outage;
 mod projections;
 mod relay;

@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `POST /v1/auth/register` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// The organization's name.
@@ -45,7 +45,7 @@ pub struct Register {
 }
 
 /// The answer to registration and to accepting an invitation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Registered {
     /// The tenant.
     pub tenant_id: String,
@@ -55,8 +55,21 @@ pub struct Registered {
     pub token: String,
 }
 
+/// The answer to accepting an invitation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Joined {
+    /// The tenant joined.
+    pub tenant_id: String,
+    /// The user (new or existing).
+    pub user_id: String,
+    /// A session token for the user in that tenant.
+    pub token: String,
+    /// The organization's version: ask `/v1/tenant?min_version=` this to read your write.
+    pub version: i64,
+}
+
 /// `POST /v1/auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     /// The email.
@@ -68,7 +81,7 @@ pub struct Login {
 }
 
 /// The answer to a login.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoggedIn {
     /// A session token.
     pub token: String,
@@ -77,7 +90,7 @@ pub struct LoggedIn {
 }
 
 /// `POST /v1/invitations/accept` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {
     /// The invitation's one-time token.
@@ -135,6 +148,7 @@ fn new_user_writes(user: UserId, email: &Email, password: &str) -> Result<[SideW
     ])
 }
 
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = Register, responses((status = 201, description = "Registered", body = Registered), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")))]
 async fn register(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -183,6 +197,7 @@ async fn account(state: &AppState, email: &Email) -> Result<Option<(UserId, Stri
     Ok(row.map(|(user, phc)| (UserId::from_uuid(user), phc)))
 }
 
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, description = "Logged in", body = LoggedIn), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -247,40 +262,33 @@ async fn membership(
 
 /// `POST /v1/invitations/accept`: join a tenant with an invitation token, as a new user or an
 /// existing one.
+#[utoipa::path(post, path = "/v1/invitations/accept", tag = "invitations", request_body = AcceptInvitation, responses((status = 200, description = "Joined", body = Joined), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn accept_invitation(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<AcceptInvitation>,
-) -> Result<Json<Registered>, ApiError> {
+) -> Result<Json<Joined>, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     limit(&state, client, &email.canonical())?;
     let invitation = crate::routes::invitations::find(&state, &body.token).await?.ok_or_else(|| {
         ApiError::Unauthorized("the invitation token is unknown, used, revoked or expired".to_owned())
     })?;
-    let mut unit = UnitOfWork::new(&state.store);
-    let user = match account(&state, &email).await? {
+    let existing = account(&state, &email).await?;
+    let user = match &existing {
         Some((user, phc)) => {
-            if !verify_password(&body.password, &phc) {
+            if !verify_password(&body.password, phc) {
                 return Err(ApiError::Unauthorized("wrong password for this existing account".to_owned()));
             }
-            user
+            *user
         }
         None => {
             check_password(&body.password)?;
-            let user = UserId::from_uuid(Uuid::now_v7());
-            unit.decide::<User>(
-                &user.to_string(),
-                UserCommand::Register { user_id: user, email: email.clone() },
-                &(),
-            )
-            .await?;
-            for write in new_user_writes(user, &email, &body.password)? {
-                unit.side_write(write);
-            }
-            user
+            UserId::from_uuid(Uuid::now_v7())
         }
     };
+    // The organization first: the answer's version is the organization's.
+    let mut unit = UnitOfWork::new(&state.store);
     let accept = OrganizationCommand::AcceptInvitation {
         invitation_id: invitation.id,
         user_id: user,
@@ -288,6 +296,17 @@ pub(crate) async fn accept_invitation(
         now: OffsetDateTime::now_utc(),
     };
     unit.decide::<Organization>(&invitation.tenant_id.to_string(), accept, &()).await?;
+    if existing.is_none() {
+        unit.decide::<User>(
+            &user.to_string(),
+            UserCommand::Register { user_id: user, email: email.clone() },
+            &(),
+        )
+        .await?;
+        for write in new_user_writes(user, &email, &body.password)? {
+            unit.side_write(write);
+        }
+    }
     let role: Option<String> = sqlx::query_scalar("SELECT role FROM credentials WHERE id = $1")
         .bind(invitation.id.as_uuid())
         .fetch_one(&state.pool)
@@ -301,6 +320,11 @@ pub(crate) async fn accept_invitation(
     });
     let mut meta = CommandMetadata::new(Some(invitation.tenant_id.as_uuid()), format!("user:{user}"));
     meta.request_id = request_id(&headers);
-    unit.commit(&meta).await?;
-    Ok(Json(Registered { tenant_id: invitation.tenant_id.to_string(), user_id: user.to_string(), token }))
+    let outcome = unit.commit(&meta).await?;
+    Ok(Json(Joined {
+        tenant_id: invitation.tenant_id.to_string(),
+        user_id: user.to_string(),
+        token,
+        version: outcome.version,
+    }))
 }

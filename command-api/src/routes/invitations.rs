@@ -30,7 +30,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `POST /v1/invitations` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invite {
     /// Whom to invite.
@@ -42,7 +42,7 @@ pub struct Invite {
 }
 
 /// The answer to `POST /v1/invitations`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Invited {
     /// The invitation's id.
     pub id: String,
@@ -55,6 +55,7 @@ pub struct Invited {
     pub expires_at: OffsetDateTime,
 }
 
+#[utoipa::path(post, path = "/v1/invitations", tag = "invitations", request_body = Invite, responses((status = 202, description = "Invited; the token is shown once", body = Invited), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,6 +101,7 @@ async fn invite(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -24,13 +24,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `PATCH /v1/members/{user_id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
     /// The new role.
     pub role: String,
 }
 
+#[utoipa::path(patch, path = "/v1/members/{user_id}", tag = "members", request_body = ChangeRole, params(("user_id" = String, Path, description = "The member's user id")), responses((status = 202, description = "Accepted", body = Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn change_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -66,6 +67,7 @@ async fn change_role(
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: user_id.to_string(), version: outcome.version })))
 }
 
+#[utoipa::path(delete, path = "/v1/members/{user_id}", tag = "members", params(("user_id" = String, Path, description = "The member's user id")), responses((status = 202, description = "Accepted", body = Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,

@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `POST /v1/sites` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSite {
     /// The host name.
@@ -37,7 +37,7 @@ pub struct CreateSite {
 }
 
 /// `PATCH /v1/sites/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSite {
     /// A new PHP version.
@@ -86,6 +86,7 @@ impl CreateSite {
     }
 }
 
+#[utoipa::path(post, path = "/v1/sites", tag = "sites", request_body = CreateSite, responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,6 +109,7 @@ async fn create(
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
+#[utoipa::path(patch, path = "/v1/sites/{id}", tag = "sites", request_body = UpdateSite, params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,6 +128,7 @@ async fn update(
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
+#[utoipa::path(delete, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,

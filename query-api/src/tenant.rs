@@ -107,20 +107,15 @@ async fn members(
     reader: Reader,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<Member>>, ApiError> {
-    let limit = page.limit()?;
-    let after = cursor(&page)?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
-    let rows = sqlx::query_as(
+    id_page(
+        &state,
+        reader,
+        &page,
         "SELECT user_id, email, role, joined_at FROM proj_identity.members
           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id > $2) ORDER BY user_id LIMIT $3",
+        |row: &Member| row.user_id,
     )
-    .bind(reader.tenant_id)
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Json(paginate(rows, limit, |m: &Member| m.user_id.to_string())))
+    .await
 }
 
 /// An API token (never its secret).
@@ -149,20 +144,15 @@ async fn tokens(
     reader: Reader,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<Token>>, ApiError> {
-    let limit = page.limit()?;
-    let after = cursor(&page)?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
-    let rows = sqlx::query_as(
+    id_page(
+        &state,
+        reader,
+        &page,
         "SELECT token_id AS id, name, role, expires_at, revoked_at, created_at FROM proj_identity.tokens
           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR token_id > $2) ORDER BY token_id LIMIT $3",
+        |row: &Token| row.id,
     )
-    .bind(reader.tenant_id)
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Json(paginate(rows, limit, |t: &Token| t.id.to_string())))
+    .await
 }
 
 /// An invitation (never its token).
@@ -187,20 +177,36 @@ async fn invitations(
     reader: Reader,
     Query(page): Query<PageParams>,
 ) -> Result<Json<Page<Invitation>>, ApiError> {
-    let limit = page.limit()?;
-    let after = cursor(&page)?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
-    let rows = sqlx::query_as(
+    id_page(
+        &state,
+        reader,
+        &page,
         "SELECT invitation_id AS id, email, role, status, expires_at FROM proj_identity.invitations
           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR invitation_id > $2) ORDER BY invitation_id LIMIT $3",
+        |row: &Invitation| row.id,
     )
-    .bind(reader.tenant_id)
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    .await
+}
+
+/// One page of a tenant's rows from `sql`, which takes the tenant ($1), the cursor id ($2) and
+/// the row limit ($3), and orders by the id that `id_of` returns.
+async fn id_page<T>(
+    state: &AppState,
+    reader: Reader,
+    page: &PageParams,
+    sql: &'static str,
+    id_of: fn(&T) -> Uuid,
+) -> Result<Json<Page<T>>, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let limit = page.limit()?;
+    let after = cursor(page)?;
+    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let rows =
+        sqlx::query_as(sql).bind(reader.tenant_id).bind(after).bind(limit + 1).fetch_all(&mut *tx).await?;
     tx.commit().await?;
-    Ok(Json(paginate(rows, limit, |i: &Invitation| i.id.to_string())))
+    Ok(Json(paginate(rows, limit, |row: &T| id_of(row).to_string())))
 }
 
 fn cursor(page: &PageParams) -> Result<Option<Uuid>, ApiError> {

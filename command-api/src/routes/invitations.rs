@@ -7,7 +7,7 @@ use axum::routing::{delete, post};
 use axum::{Json, Router};
 use berth_domain::email::Email;
 use berth_domain::ids::{InvitationId, TenantId};
-use berth_domain::organization::{Organization, OrganizationCommand};
+use berth_domain::organization::OrganizationCommand;
 use berth_domain::role::Permission;
 use berth_eventstore::append::{SideWrite, SqlArg};
 use serde::{Deserialize, Serialize};
@@ -83,18 +83,7 @@ async fn invite(
     };
     let command =
         OrganizationCommand::Invite { invitation_id, email, role, expires_at, by_role: caller.role };
-    let meta = caller.metadata();
-    let outcome = state
-        .store
-        .execute_with::<Organization>(
-            &caller.tenant_id.to_string(),
-            command,
-            &(),
-            &meta,
-            state.retry,
-            &[credential],
-        )
-        .await?;
+    let outcome = super::run_org(&state, &caller, command, &[credential]).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Invited { id: invitation_id.to_string(), version: outcome.version, token: secret, expires_at }),
@@ -113,20 +102,8 @@ async fn revoke(
         sql: "UPDATE credentials SET revoked_at = now() WHERE id = $1 AND kind = 'invitation' AND tenant_id = $2",
         args: vec![SqlArg::Uuid(Some(invitation_id.as_uuid())), SqlArg::Uuid(Some(caller.tenant_id.as_uuid()))],
     };
-    let meta = caller.metadata();
     let command = OrganizationCommand::RevokeInvitation { invitation_id };
-    let outcome = state
-        .store
-        .execute_with::<Organization>(
-            &caller.tenant_id.to_string(),
-            command,
-            &(),
-            &meta,
-            state.retry,
-            &[revoke],
-        )
-        .await
-        .map_err(super::members::not_found_if_missing)?;
+    let outcome = super::run_org(&state, &caller, command, &[revoke]).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(crate::Accepted { id: invitation_id.to_string(), version: outcome.version }),

@@ -6,10 +6,9 @@ use axum::http::StatusCode;
 use axum::routing::patch;
 use axum::{Json, Router};
 use berth_domain::ids::UserId;
-use berth_domain::organization::{Organization, OrganizationCommand, OrganizationError};
+use berth_domain::organization::OrganizationCommand;
 use berth_domain::role::Permission;
 use berth_eventstore::append::{SideWrite, SqlArg};
-use berth_eventstore::execute::ExecuteError;
 use serde::Deserialize;
 
 use crate::auth::Caller;
@@ -51,19 +50,7 @@ async fn change_role(
         ],
     };
     let command = OrganizationCommand::ChangeRole { user_id, role, by_role: caller.role };
-    let meta = caller.metadata();
-    let outcome = state
-        .store
-        .execute_with::<Organization>(
-            &caller.tenant_id.to_string(),
-            command,
-            &(),
-            &meta,
-            state.retry,
-            &[sessions],
-        )
-        .await
-        .map_err(not_found_if_missing)?;
+    let outcome = super::run_org(&state, &caller, command, &[sessions]).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: user_id.to_string(), version: outcome.version })))
 }
 
@@ -80,31 +67,6 @@ async fn remove(
         args: vec![SqlArg::Uuid(Some(caller.tenant_id.as_uuid())), SqlArg::Uuid(Some(user_id.as_uuid()))],
     };
     let command = OrganizationCommand::RemoveMember { user_id, by_role: caller.role };
-    let meta = caller.metadata();
-    let outcome = state
-        .store
-        .execute_with::<Organization>(
-            &caller.tenant_id.to_string(),
-            command,
-            &(),
-            &meta,
-            state.retry,
-            &[sessions],
-        )
-        .await
-        .map_err(not_found_if_missing)?;
+    let outcome = super::run_org(&state, &caller, command, &[sessions]).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: user_id.to_string(), version: outcome.version })))
-}
-
-/// Ids the organization does not know (including other tenants' ids) are 404s, not rule
-/// violations.
-pub(crate) fn not_found_if_missing(error: ExecuteError<OrganizationError>) -> ApiError {
-    match error {
-        ExecuteError::Rejected(
-            OrganizationError::MemberNotFound
-            | OrganizationError::TokenNotFound
-            | OrganizationError::InvitationNotFound,
-        ) => ApiError::NotFound,
-        other => other.into(),
-    }
 }

@@ -36,3 +36,26 @@ pub(crate) fn parse_role(value: &str) -> Result<berth_domain::role::Role, crate:
 pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, crate::error::ApiError> {
     raw.parse().map_err(|_| crate::error::ApiError::NotFound)
 }
+
+/// Runs an organization command for the caller's tenant, with its side writes; ids the
+/// organization does not know (including other tenants' ids) answer 404.
+pub(crate) async fn run_org(
+    state: &crate::AppState,
+    caller: &crate::auth::Caller,
+    command: berth_domain::organization::OrganizationCommand,
+    writes: &[berth_eventstore::append::SideWrite],
+) -> Result<berth_eventstore::execute::CommandOutcome, crate::error::ApiError> {
+    use berth_domain::organization::{Organization, OrganizationError};
+    use berth_eventstore::execute::ExecuteError;
+    let meta = caller.metadata();
+    let tenant = caller.tenant_id.to_string();
+    match state.store.execute_with::<Organization>(&tenant, command, &(), &meta, state.retry, writes).await {
+        Ok(outcome) => Ok(outcome),
+        Err(ExecuteError::Rejected(
+            OrganizationError::MemberNotFound
+            | OrganizationError::TokenNotFound
+            | OrganizationError::InvitationNotFound,
+        )) => Err(crate::error::ApiError::NotFound),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -7,7 +7,7 @@ use axum::routing::{delete, post};
 use axum::{Json, Router};
 use berth_domain::ids::TokenId;
 use berth_domain::name::DisplayName;
-use berth_domain::organization::{Organization, OrganizationCommand};
+use berth_domain::organization::OrganizationCommand;
 use berth_domain::role::Permission;
 use berth_eventstore::append::{SideWrite, SqlArg};
 use serde::{Deserialize, Serialize};
@@ -74,18 +74,7 @@ async fn issue(
         ],
     };
     let command = OrganizationCommand::IssueToken { token_id, name, role, expires_at, by_role: caller.role };
-    let meta = caller.metadata();
-    let outcome = state
-        .store
-        .execute_with::<Organization>(
-            &caller.tenant_id.to_string(),
-            command,
-            &(),
-            &meta,
-            state.retry,
-            &[credential],
-        )
-        .await?;
+    let outcome = super::run_org(&state, &caller, command, &[credential]).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(IssuedToken { id: token_id.to_string(), version: outcome.version, token: secret }),
@@ -104,18 +93,7 @@ async fn revoke(
         sql: "UPDATE credentials SET revoked_at = now() WHERE id = $1 AND kind = 'api_token' AND tenant_id = $2",
         args: vec![SqlArg::Uuid(Some(token_id.as_uuid())), SqlArg::Uuid(Some(caller.tenant_id.as_uuid()))],
     };
-    let meta = caller.metadata();
-    let outcome = state
-        .store
-        .execute_with::<Organization>(
-            &caller.tenant_id.to_string(),
-            OrganizationCommand::RevokeToken { token_id },
-            &(),
-            &meta,
-            state.retry,
-            &[revoke],
-        )
-        .await
-        .map_err(super::members::not_found_if_missing)?;
+    let outcome =
+        super::run_org(&state, &caller, OrganizationCommand::RevokeToken { token_id }, &[revoke]).await?;
     Ok((StatusCode::ACCEPTED, Json(crate::Accepted { id: token_id.to_string(), version: outcome.version })))
 }

@@ -40,6 +40,12 @@ pub enum Command {
     Sagas,
     /// Apply the database migrations.
     Migrate,
+    /// Measure Berth against PostgreSQL's and JetStream's own limits (needs the services).
+    Bench {
+        /// Smaller counts and shorter windows (under two minutes).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Manage platform operators (the provider's own staff).
     Operator {
         /// What to do.
@@ -86,7 +92,11 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load(cli.config.as_deref()).context("invalid configuration")?;
+    let mut settings = Settings::load(cli.config.as_deref()).context("invalid configuration")?;
+    if matches!(cli.command, Command::Bench { .. }) {
+        // The report is the output; only trouble should interrupt it.
+        settings.log.filter = "error".to_owned();
+    }
     telemetry::init_logs(&settings.log);
     for name in Settings::unknown_variables(std::env::vars()) {
         tracing::warn!(variable = %name, "unknown BERTH_ variable ignored");
@@ -105,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Replay { projection } => return replay(&settings, &projection).await,
+        Command::Bench { quick } => return crate::bench::run(&settings, quick).await,
         Command::Operator { action: OperatorAction::Add { email } } => {
             return add_operator(&settings, &email).await
         }

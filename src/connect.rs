@@ -28,6 +28,9 @@ pub async fn postgres(settings: &Settings, role: &str) -> anyhow::Result<PgPool>
     let pool = PgPoolOptions::new()
         .max_connections(settings.database.max_connections)
         .acquire_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
+        // A broken connection shows up as an error on use (and the pool replaces it); pinging
+        // before every acquire would add a round trip to every query.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .with_context(|| {

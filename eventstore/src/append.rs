@@ -129,7 +129,8 @@ pub enum SideWrite {
 
 impl EventStore {
     /// Appends every staged aggregate, records the command, applies the side writes and wakes
-    /// feed readers, in one transaction.
+    /// feed readers, in one transaction. Without side writes or a snapshot due, that is a
+    /// single statement (atomic on its own): one round trip per command.
     pub async fn commit(
         &self,
         staged: &[Staged],
@@ -140,12 +141,35 @@ impl EventStore {
             return Err(AppendError::Store(StoreError::Corrupt("nothing staged".to_owned())));
         };
         let total: usize = staged.iter().map(|s| s.events.len()).sum();
-        let mut tx = self.pool().begin().await.map_err(StoreError::from)?;
-        // The command row is the transaction's first write, so the transaction id is taken
-        // only after the aggregates were read: feed order then keeps per-aggregate order.
-        let inserted = sqlx::query(
-            "INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        let recorded_at = OffsetDateTime::now_utc();
+        let mut columns = EventColumns::default();
+        for one in staged {
+            for (offset, (event_type, event_version, payload)) in one.events.iter().enumerate() {
+                columns.aggregate_type.push(one.aggregate_type.to_owned());
+                columns.aggregate_id.push(one.aggregate_id.clone());
+                columns.sequence.push(one.expected_version + to_i64(offset) + 1);
+                columns.event_type.push(event_type.clone());
+                columns.event_version.push(event_version.clone());
+                columns.payload.push(payload.clone());
+                let event_metadata = metadata.for_event(Uuid::now_v7(), recorded_at);
+                columns.metadata.push(serde_json::to_value(event_metadata).unwrap_or_default());
+            }
+        }
+        let needs_transaction = !side_writes.is_empty() || staged.iter().any(|s| s.snapshot.is_some());
+        let mut tx =
+            if needs_transaction { Some(self.pool().begin().await.map_err(StoreError::from)?) } else { None };
+        // The command record and the events in one statement. The command row is written first,
+        // after the aggregates were read, so feed order keeps per-aggregate order.
+        let append = sqlx::query(
+            "WITH command AS (
+                 INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
+                 VALUES ($1, $2, $3, $4, $5, $6)),
+             appended AS (
+                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
+                 SELECT t, i, s, et, ev, p, m, $14
+                   FROM UNNEST($7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[])
+                        AS e(t, i, s, et, ev, p, m))
+             SELECT CASE WHEN $6 > 0 THEN pg_notify($15, '') END",
         )
         .bind(metadata.command_id)
         .bind(primary.aggregate_type)
@@ -153,70 +177,67 @@ impl EventStore {
         .bind(metadata.tenant_id)
         .bind(primary.new_version())
         .bind(i32::try_from(total).unwrap_or(i32::MAX))
-        .execute(&mut *tx)
-        .await;
-        if let Err(error) = inserted {
-            return Err(match unique_violation(&error) {
-                Some(_) => AppendError::DuplicateCommand,
-                None => AppendError::Store(error.into()),
+        .bind(&columns.aggregate_type)
+        .bind(&columns.aggregate_id)
+        .bind(&columns.sequence)
+        .bind(&columns.event_type)
+        .bind(&columns.event_version)
+        .bind(&columns.payload)
+        .bind(&columns.metadata)
+        .bind(recorded_at)
+        .bind(FEED_CHANNEL);
+        let appended = match tx.as_mut() {
+            Some(tx) => append.execute(&mut **tx).await,
+            None => append.execute(self.pool()).await,
+        };
+        if let Err(error) = appended {
+            return Err(match unique_violation(&error).as_deref() {
+                Some("commands_pkey") => AppendError::DuplicateCommand,
+                Some("events_pkey") => AppendError::Conflict,
+                _ => AppendError::Store(error.into()),
             });
         }
-        let recorded_at = OffsetDateTime::now_utc();
-        for one in staged {
-            for (offset, (event_type, event_version, payload)) in one.events.iter().enumerate() {
-                let event_metadata = metadata.for_event(Uuid::now_v7(), recorded_at);
-                let result = sqlx::query(
-                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(one.aggregate_type)
-                .bind(&one.aggregate_id)
-                .bind(one.expected_version + to_i64(offset) + 1)
-                .bind(event_type)
-                .bind(event_version)
-                .bind(payload)
-                .bind(sqlx::types::Json(&event_metadata))
-                .bind(recorded_at)
-                .execute(&mut *tx)
-                .await;
-                if let Err(error) = result {
-                    return Err(match unique_violation(&error).as_deref() {
-                        Some("events_pkey") => AppendError::Conflict,
-                        _ => AppendError::Store(error.into()),
-                    });
+        if let Some(tx) = tx.as_mut() {
+            for one in staged {
+                if let Some(state) = &one.snapshot {
+                    sqlx::query(
+                        "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, state)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+                           SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, taken_at = now()
+                           WHERE aggregate_snapshots.sequence < EXCLUDED.sequence",
+                    )
+                    .bind(one.aggregate_type)
+                    .bind(&one.aggregate_id)
+                    .bind(one.new_version())
+                    .bind(state)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(StoreError::from)?;
                 }
             }
-            if let Some(state) = &one.snapshot {
-                sqlx::query(
-                    "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, state)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-                       SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, taken_at = now()
-                       WHERE aggregate_snapshots.sequence < EXCLUDED.sequence",
-                )
-                .bind(one.aggregate_type)
-                .bind(&one.aggregate_id)
-                .bind(one.new_version())
-                .bind(state)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
+            for write in side_writes {
+                apply_side_write(tx, write).await?;
             }
         }
-        for write in side_writes {
-            apply_side_write(&mut tx, write).await?;
+        if let Some(tx) = tx {
+            tx.commit().await.map_err(StoreError::from)?;
         }
-        if total > 0 {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(FEED_CHANNEL)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-        }
-        tx.commit().await.map_err(StoreError::from)?;
         metrics::counter!("berth_events_appended_total").increment(total as u64);
         Ok(staged.iter().map(|s| Appended { version: s.new_version(), events: s.events.len() }).collect())
     }
+}
+
+/// The events of one append, column by column, for a single `UNNEST` insert.
+#[derive(Default)]
+struct EventColumns {
+    aggregate_type: Vec<String>,
+    aggregate_id: Vec<String>,
+    sequence: Vec<i64>,
+    event_type: Vec<String>,
+    event_version: Vec<String>,
+    payload: Vec<Value>,
+    metadata: Vec<Value>,
 }
 
 async fn apply_side_write(tx: &mut sqlx::PgConnection, write: &SideWrite) -> Result<(), AppendError> {

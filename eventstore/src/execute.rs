@@ -133,16 +133,20 @@ impl EventStore {
         A: Aggregate,
         A::Command: Clone,
     {
-        if let Some(outcome) = self.previous_outcome::<A>(aggregate_id, metadata).await? {
-            return Ok(outcome);
-        }
+        // A repeated command id is recognised when it matters (the aggregate refuses the repeat,
+        // or the command record collides), not with an extra query before every command.
         let mut attempt = 0;
         loop {
             attempt += 1;
             let loaded = self.load::<A>(aggregate_id).await?;
             let mut aggregate = loaded.aggregate;
             let sink = EventSink::default();
-            aggregate.handle(command.clone(), services, &sink).await.map_err(ExecuteError::Rejected)?;
+            if let Err(refusal) = aggregate.handle(command.clone(), services, &sink).await {
+                return match self.previous_outcome::<A>(aggregate_id, metadata).await? {
+                    Some(outcome) => Ok(outcome),
+                    None => Err(ExecuteError::Rejected(refusal)),
+                };
+            }
             let events = sink.collect().await;
             let staged =
                 Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.snapshot_every())?;
@@ -154,7 +158,12 @@ impl EventStore {
                         duplicate: false,
                     })
                 }
-                Err(AppendError::Taken { scope, value }) => return Err(ExecuteError::Taken { scope, value }),
+                Err(AppendError::Taken { scope, value }) => {
+                    return match self.previous_outcome::<A>(aggregate_id, metadata).await? {
+                        Some(outcome) => Ok(outcome),
+                        None => Err(ExecuteError::Taken { scope, value }),
+                    }
+                }
                 Err(AppendError::DuplicateCommand) => {
                     if let Some(outcome) = self.previous_outcome::<A>(aggregate_id, metadata).await? {
                         return Ok(outcome);

@@ -40,30 +40,37 @@ impl Projection for AuditTrail {
         ]
     }
 
-    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
+    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [FeedEvent]) -> ApplyFuture<'a> {
         Box::pin(async move {
+            // One statement per batch: the trail is append-only, one row per event.
+            let uuid = |e: &FeedEvent, key: &str| e.meta(key).and_then(|v| uuid::Uuid::parse_str(v).ok());
             sqlx::query(
                 "INSERT INTO audit_entries (global_position, event_id, tenant_id, recorded_at, actor, action,
                      target_type, target_id, target_version, request_id, command_id, correlation_id, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::uuid, $12::uuid, $13)
+                 SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::bigint[], $10::text[], $11::uuid[], $12::uuid[], $13::jsonb[])
                  ON CONFLICT (global_position) DO NOTHING",
             )
-            .bind(event.global_position)
-            .bind(event.event_id)
-            .bind(event.tenant_id)
-            .bind(event.recorded_at)
-            .bind(event.meta("actor").unwrap_or("unknown"))
-            .bind(&event.event_type)
-            .bind(&event.aggregate_type)
-            .bind(&event.aggregate_id)
-            .bind(event.sequence)
-            .bind(event.meta("request_id"))
-            .bind(event.meta("command_id"))
-            .bind(event.meta("correlation_id"))
-            .bind(&event.payload)
+            .bind(events.iter().map(|e| e.global_position).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.meta("actor").unwrap_or("unknown").to_owned()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.meta("request_id").map(str::to_owned)).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| uuid(e, "command_id")).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| uuid(e, "correlation_id")).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
             .execute(conn)
             .await?;
             Ok(())
         })
+    }
+
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
+        self.apply_all(conn, std::slice::from_ref(event))
     }
 }

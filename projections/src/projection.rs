@@ -25,6 +25,17 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Applies one event. Must be idempotent per event: a rebuild replays everything.
     fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a>;
+
+    /// Applies a batch, in order. One event at a time by default; a view whose rows are
+    /// independent inserts can write the whole batch in one statement.
+    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [FeedEvent]) -> ApplyFuture<'a> {
+        Box::pin(async move {
+            for event in events {
+                self.apply(&mut *conn, event).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Every projection, in the order they are started.

@@ -115,9 +115,7 @@ pub(crate) async fn apply_batch(
     };
     let (last_position, last_recorded) = (last.position(), last.recorded_at);
     let started = Instant::now();
-    for event in &events {
-        projection.apply(conn, event).await?;
-    }
+    projection.apply_all(&mut *conn, &events).await?;
     checkpoint::store(&mut *conn, checkpoint, last_position).await?;
     tracing::debug!(projection = projection.name(), events = events.len(), elapsed = ?started.elapsed(), "batch applied");
     Ok(Batch { count: events.len(), last_recorded: Some(last_recorded) })

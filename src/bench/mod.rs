@@ -1,0 +1,201 @@
+//! `berth bench`: Berth measured against the engines it stands on, side by side in one run.
+//!
+//! An absolute figure on a shared machine says little, so every figure is printed with its
+//! ratio to the matching limit measured in the same run: raw single-row insert transactions
+//! into a table shaped like `events`, and raw acknowledged JetStream publishes. Everything runs
+//! on loopback in a database and streams of its own, created at the start and dropped at the
+//! end; every phase is bounded in time. `--quick` uses smaller counts and shorter windows.
+
+mod limits;
+mod load;
+mod pipeline;
+mod queries;
+mod world;
+
+use std::time::Duration;
+
+use crate::settings::Settings;
+use world::World;
+
+/// How big a run is.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// How long each throughput window lasts.
+    pub window: Duration,
+    /// JetStream publishes for the raw limit.
+    pub publishes: usize,
+    /// Events in the relay backlog.
+    pub relay_backlog: usize,
+    /// Events in the log before the rebuild.
+    pub rebuild_events: i64,
+    /// Tenants and sites seeded for the query load.
+    pub tenants: i64,
+    /// Sites seeded per tenant.
+    pub sites_per_tenant: i64,
+    /// Events on the long aggregate.
+    pub long_aggregate: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                window: Duration::from_secs(3),
+                publishes: 50_000,
+                relay_backlog: 5_000,
+                rebuild_events: 50_000,
+                tenants: 1_000,
+                sites_per_tenant: 10,
+                long_aggregate: 2_000,
+            }
+        } else {
+            Self {
+                window: Duration::from_secs(15),
+                publishes: 300_000,
+                relay_backlog: 50_000,
+                rebuild_events: 1_000_000,
+                tenants: 10_000,
+                sites_per_tenant: 10,
+                long_aggregate: 10_000,
+            }
+        }
+    }
+}
+
+/// One printed figure.
+struct Figure {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    ratio: Option<(f64, &'static str, f64)>,
+}
+
+/// The figures of a run, printed one per line.
+#[derive(Default)]
+struct Report {
+    figures: Vec<Figure>,
+}
+
+impl Report {
+    fn add(
+        &mut self,
+        name: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+        ratio: Option<(&'static str, f64)>,
+    ) {
+        let figure = Figure {
+            name: name.into(),
+            value,
+            unit,
+            ratio: ratio.map(|(what, limit)| (value / limit, what, limit)),
+        };
+        println!("{}", render(&figure));
+        self.figures.push(figure);
+    }
+}
+
+fn render(figure: &Figure) -> String {
+    let value =
+        if figure.value >= 100.0 { format!("{:.0}", figure.value) } else { format!("{:.2}", figure.value) };
+    match figure.ratio {
+        Some((ratio, what, limit)) => {
+            format!("{}: {value}{}  ratio {ratio:.2} of {what} {limit:.0}", figure.name, figure.unit)
+        }
+        None => format!("{}: {value}{}", figure.name, figure.unit),
+    }
+}
+
+/// Runs the whole benchmark against the services `settings` point at.
+pub async fn run(settings: &Settings, quick: bool) -> anyhow::Result<()> {
+    let plan = Plan::new(quick);
+    let world = World::create(settings).await?;
+    let result = measure(&world, plan).await;
+    world.destroy().await;
+    result
+}
+
+async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
+    let mut report = Report::default();
+    println!(
+        "# berth bench{} — every ratio is to a limit measured in this same run",
+        if plan.window.as_secs() < 10 { " --quick" } else { "" }
+    );
+
+    let insert_limit = limits::raw_inserts(world, 64, plan.window).await?;
+    report.add("raw insert tx/s (64 clients)", insert_limit, "", None);
+    let publish_limit = limits::raw_publishes(world, 256, plan.publishes).await?;
+    report.add("raw JetStream publishes/s (256 in flight)", publish_limit, "", None);
+
+    let server = world.spawn_server().await?;
+    report.add("berth serve resident memory, idle", server.rss_mb(), " MB", None);
+    let token = load::register(&server).await?;
+    let one = load::commands(&server, &token, 1, plan.window, world).await?;
+    report.add("commands/s (1 client)", one.rate, "", Some(("raw insert tx/s", insert_limit)));
+    report.add("command latency p50 (1 client)", one.p50_ms, " ms", None);
+    let many = load::commands(&server, &token, 64, plan.window, world).await?;
+    report.add("commands/s (64 clients)", many.rate, "", Some(("raw insert tx/s", insert_limit)));
+    report.add("command latency p50 (64 clients)", many.p50_ms, " ms", None);
+    report.add("command latency p99 (64 clients)", many.p99_ms, " ms", None);
+    report.add("relay lag p99 during the 64-client load", many.relay_lag_p99_ms, " ms", None);
+    report.add("projection lag p99 during the 64-client load", many.projection_lag_p99_ms, " ms", None);
+    report.add("berth serve resident memory, under load", many.peak_rss_mb, " MB", None);
+
+    let (long, fresh) = pipeline::long_aggregate(world, plan.long_aggregate).await?;
+    report.add(format!("command on a {}-event aggregate, p50", plan.long_aggregate), long, " ms", None);
+    report.add("command on a fresh aggregate, p50", fresh, " ms", None);
+    report.add("long / fresh", long / fresh, "×", None);
+
+    let steady = pipeline::steady(&server, &token, 1_000.0, plan.window, world).await?;
+    report.add("steady load achieved", steady.rate, " cmd/s", None);
+    report.add("commit-to-JetStream lag p50 at 1,000 cmd/s", steady.jetstream_p50_ms, " ms", None);
+    report.add("commit-to-JetStream lag p99 at 1,000 cmd/s", steady.jetstream_p99_ms, " ms", None);
+    report.add("commit-to-read-model lag p50 at 1,000 cmd/s", steady.read_model_p50_ms, " ms", None);
+    report.add("commit-to-read-model lag p99 at 1,000 cmd/s", steady.read_model_p99_ms, " ms", None);
+    drop(server);
+
+    let relay = pipeline::relay_backlog(world, plan.relay_backlog).await?;
+    report.add(
+        "relay events/s (draining a backlog)",
+        relay,
+        "",
+        Some(("raw JetStream publishes/s", publish_limit)),
+    );
+    let rebuild = pipeline::rebuild(world, plan.rebuild_events).await?;
+    report.add(
+        format!("rebuild events/s (audit trail over {} events)", plan.rebuild_events),
+        rebuild,
+        "",
+        None,
+    );
+
+    let sample = queries::seed(world, plan.tenants, plan.sites_per_tenant).await?;
+    let server = world.spawn_server().await?;
+    let list = queries::load(&server, &sample, 16, plan.window, queries::Kind::List).await?;
+    report.add(
+        format!(
+            "site list req/s (16 clients, {} tenants, {} sites)",
+            plan.tenants,
+            plan.tenants * plan.sites_per_tenant
+        ),
+        list.rate,
+        "",
+        None,
+    );
+    report.add("site list p99", list.p99_ms, " ms", None);
+    let detail = queries::load(&server, &sample, 16, plan.window, queries::Kind::Detail).await?;
+    report.add("site detail req/s (16 clients)", detail.rate, "", None);
+    report.add("site detail p99", detail.p99_ms, " ms", None);
+    drop(server);
+    Ok(())
+}
+
+/// The value at quantile `q` of `samples` (sorted in place), in milliseconds.
+pub(crate) fn quantile_ms(samples: &mut [Duration], q: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.sort_unstable();
+    let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+    samples[index].as_secs_f64() * 1000.0
+}

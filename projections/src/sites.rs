@@ -36,6 +36,32 @@ impl Projection for SitesView {
         ]
     }
 
+    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [FeedEvent]) -> ApplyFuture<'a> {
+        Box::pin(async move {
+            // New sites are independent rows: runs of them go in one statement; anything else
+            // is applied in order, one event at a time.
+            let mut created = NewSites::default();
+            for event in events {
+                match parse(event) {
+                    Some(SiteEvent::Created { tenant_id, domain, kind, php_version, .. }) => {
+                        created.push(
+                            event,
+                            tenant_id.as_uuid(),
+                            domain.to_string(),
+                            json_text(&kind),
+                            php_version.map(|v| json_text(&v)),
+                        );
+                    }
+                    _ => {
+                        created.flush(&mut *conn).await?;
+                        self.apply(&mut *conn, event).await?;
+                    }
+                }
+            }
+            created.flush(&mut *conn).await
+        })
+    }
+
     fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
         Box::pin(async move {
             if event.aggregate_type != "site" {
@@ -93,6 +119,66 @@ impl Projection for SitesView {
             }
             Ok(())
         })
+    }
+}
+
+/// The site event in `event`, if it is one that reads.
+fn parse(event: &FeedEvent) -> Option<SiteEvent> {
+    (event.aggregate_type == "site").then(|| serde_json::from_value(event.payload.clone()).ok()).flatten()
+}
+
+/// Site creations waiting to be inserted together.
+#[derive(Default)]
+struct NewSites {
+    id: Vec<Option<uuid::Uuid>>,
+    tenant: Vec<uuid::Uuid>,
+    domain: Vec<String>,
+    kind: Vec<String>,
+    php: Vec<Option<String>>,
+    version: Vec<i64>,
+    at: Vec<time::OffsetDateTime>,
+}
+
+impl NewSites {
+    fn push(
+        &mut self,
+        event: &FeedEvent,
+        tenant: uuid::Uuid,
+        domain: String,
+        kind: String,
+        php: Option<String>,
+    ) {
+        self.id.push(uuid::Uuid::parse_str(&event.aggregate_id).ok());
+        self.tenant.push(tenant);
+        self.domain.push(domain);
+        self.kind.push(kind);
+        self.php.push(php);
+        self.version.push(event.sequence);
+        self.at.push(event.recorded_at);
+    }
+
+    async fn flush(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.id.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO sites (id, tenant_id, domain, kind, php_version, status, version, created_at, updated_at)
+             SELECT i, t, d, k, p, 'requested', v, a, a
+               FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[])
+                    AS n(i, t, d, k, p, v, a)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&self.id)
+        .bind(&self.tenant)
+        .bind(&self.domain)
+        .bind(&self.kind)
+        .bind(&self.php)
+        .bind(&self.version)
+        .bind(&self.at)
+        .execute(conn)
+        .await?;
+        *self = Self::default();
+        Ok(())
     }
 }
 

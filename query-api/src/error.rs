@@ -43,6 +43,8 @@ impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         match error {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Self::Unavailable,
+            // A view not installed yet (the first seconds after a first start) or being swapped.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Self::Unavailable,
             other => Self::Internal(other.to_string()),
         }
     }

@@ -152,6 +152,22 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
     report.add("commit-to-JetStream lag p99 at 1,000 cmd/s", steady.jetstream_p99_ms, " ms", None);
     report.add("commit-to-read-model lag p50 at 1,000 cmd/s", steady.read_model_p50_ms, " ms", None);
     report.add("commit-to-read-model lag p99 at 1,000 cmd/s", steady.read_model_p99_ms, " ms", None);
+    let sample = queries::seed(world, plan.tenants, plan.sites_per_tenant).await?;
+    let list = queries::load(&server, &sample, 16, plan.window, queries::Kind::List).await?;
+    report.add(
+        format!(
+            "site list req/s (16 clients, {} tenants, {} sites)",
+            plan.tenants,
+            plan.tenants * plan.sites_per_tenant
+        ),
+        list.rate,
+        "",
+        None,
+    );
+    report.add("site list p99", list.p99_ms, " ms", None);
+    let detail = queries::load(&server, &sample, 16, plan.window, queries::Kind::Detail).await?;
+    report.add("site detail req/s (16 clients)", detail.rate, "", None);
+    report.add("site detail p99", detail.p99_ms, " ms", None);
     drop(server);
 
     let relay = pipeline::relay_backlog(world, plan.relay_backlog).await?;
@@ -169,24 +185,6 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
         None,
     );
 
-    let sample = queries::seed(world, plan.tenants, plan.sites_per_tenant).await?;
-    let server = world.spawn_server().await?;
-    let list = queries::load(&server, &sample, 16, plan.window, queries::Kind::List).await?;
-    report.add(
-        format!(
-            "site list req/s (16 clients, {} tenants, {} sites)",
-            plan.tenants,
-            plan.tenants * plan.sites_per_tenant
-        ),
-        list.rate,
-        "",
-        None,
-    );
-    report.add("site list p99", list.p99_ms, " ms", None);
-    let detail = queries::load(&server, &sample, 16, plan.window, queries::Kind::Detail).await?;
-    report.add("site detail req/s (16 clients)", detail.rate, "", None);
-    report.add("site detail p99", detail.p99_ms, " ms", None);
-    drop(server);
     Ok(())
 }
 

@@ -94,7 +94,7 @@ pub async fn steady(
     let sampler = Sampler::start(world.pool.clone());
     let from = OffsetDateTime::now_utc();
     let started = Instant::now();
-    let tasks = 10;
+    let tasks = 50;
     let mut handles = Vec::new();
     for _ in 0..tasks {
         let client = Server::client_only(server.command.clone(), server.http.clone());

@@ -244,14 +244,19 @@ async fn membership(
     wanted: Option<Uuid>,
 ) -> Result<Option<(TenantId, Role)>, ApiError> {
     for _ in 0..30 {
-        let row: Option<(Uuid, String)> = sqlx::query_as(
+        let row: Result<Option<(Uuid, String)>, sqlx::Error> = sqlx::query_as(
             "SELECT tenant_id, role FROM proj_identity.members WHERE user_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)
               ORDER BY joined_at LIMIT 1",
         )
         .bind(user.as_uuid())
         .bind(wanted)
         .fetch_optional(&state.pool)
-        .await?;
+        .await;
+        let row = match row {
+            // Right after a first start the identity view may not be installed yet.
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P01") => None,
+            other => other?,
+        };
         if let Some((tenant, role)) = row {
             return Ok(Role::parse(&role).map(|role| (TenantId::from_uuid(tenant), role)));
         }

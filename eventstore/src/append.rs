@@ -155,7 +155,19 @@ impl EventStore {
                 columns.metadata.push(serde_json::to_value(event_metadata).unwrap_or_default());
             }
         }
-        let needs_transaction = !side_writes.is_empty() || staged.iter().any(|s| s.snapshot.is_some());
+        // Claims and releases of unique values ride in the append statement; only other side
+        // writes and snapshots need a transaction around it.
+        let mut claims = ClaimColumns::default();
+        let mut releases = ClaimColumns::default();
+        let mut statements = Vec::new();
+        for write in side_writes {
+            match write {
+                SideWrite::Claim { scope, value, owner } => claims.push(scope, value, owner),
+                SideWrite::Release { scope, value, owner } => releases.push(scope, value, owner),
+                SideWrite::Statement { .. } => statements.push(write),
+            }
+        }
+        let needs_transaction = !statements.is_empty() || staged.iter().any(|s| s.snapshot.is_some());
         let mut tx =
             if needs_transaction { Some(self.pool().begin().await.map_err(StoreError::from)?) } else { None };
         // The command record and the events in one statement. The command row is written first,
@@ -168,7 +180,13 @@ impl EventStore {
                  INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
                  SELECT t, i, s, et, ev, p, m, $14
                    FROM UNNEST($7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[])
-                        AS e(t, i, s, et, ev, p, m))
+                        AS e(t, i, s, et, ev, p, m)),
+             claimed AS (
+                 INSERT INTO unique_claims (scope, value, owner)
+                 SELECT * FROM UNNEST($16::text[], $17::text[], $18::text[])),
+             released AS (
+                 DELETE FROM unique_claims u USING UNNEST($19::text[], $20::text[], $21::text[]) AS r(s, v, o)
+                  WHERE u.scope = r.s AND u.value = r.v AND u.owner = r.o)
              SELECT CASE WHEN $6 > 0 THEN pg_notify($15, '') END",
         )
         .bind(metadata.command_id)
@@ -185,7 +203,13 @@ impl EventStore {
         .bind(&columns.payload)
         .bind(&columns.metadata)
         .bind(recorded_at)
-        .bind(FEED_CHANNEL);
+        .bind(FEED_CHANNEL)
+        .bind(&claims.scope)
+        .bind(&claims.value)
+        .bind(&claims.owner)
+        .bind(&releases.scope)
+        .bind(&releases.value)
+        .bind(&releases.owner);
         let appended = match tx.as_mut() {
             Some(tx) => append.execute(&mut **tx).await,
             None => append.execute(self.pool()).await,
@@ -194,6 +218,7 @@ impl EventStore {
             return Err(match unique_violation(&error).as_deref() {
                 Some("commands_pkey") => AppendError::DuplicateCommand,
                 Some("events_pkey") => AppendError::Conflict,
+                Some("unique_claims_pkey") => self.which_taken(&claims).await,
                 _ => AppendError::Store(error.into()),
             });
         }
@@ -216,7 +241,7 @@ impl EventStore {
                     .map_err(StoreError::from)?;
                 }
             }
-            for write in side_writes {
+            for write in statements {
                 apply_side_write(tx, write).await?;
             }
         }
@@ -225,6 +250,45 @@ impl EventStore {
         }
         metrics::counter!("berth_events_appended_total").increment(total as u64);
         Ok(staged.iter().map(|s| Appended { version: s.new_version(), events: s.events.len() }).collect())
+    }
+}
+
+impl EventStore {
+    /// Which of `claims` someone else holds (asked only after a claim failed).
+    async fn which_taken(&self, claims: &ClaimColumns) -> AppendError {
+        let taken: Result<Option<(String, String)>, sqlx::Error> = sqlx::query_as(
+            "SELECT u.scope, u.value FROM unique_claims u JOIN UNNEST($1::text[], $2::text[]) AS c(s, v)
+               ON u.scope = c.s AND u.value = c.v LIMIT 1",
+        )
+        .bind(&claims.scope)
+        .bind(&claims.value)
+        .fetch_optional(self.pool())
+        .await;
+        match taken {
+            Ok(Some((scope, value))) => AppendError::Taken { scope, value },
+            // Released again in between: report the first claim.
+            Ok(None) => AppendError::Taken {
+                scope: claims.scope.first().cloned().unwrap_or_default(),
+                value: claims.value.first().cloned().unwrap_or_default(),
+            },
+            Err(error) => AppendError::Store(error.into()),
+        }
+    }
+}
+
+/// Unique values to claim or release, column by column.
+#[derive(Default)]
+struct ClaimColumns {
+    scope: Vec<String>,
+    value: Vec<String>,
+    owner: Vec<String>,
+}
+
+impl ClaimColumns {
+    fn push(&mut self, scope: &str, value: &str, owner: &str) {
+        self.scope.push(scope.to_owned());
+        self.value.push(value.to_owned());
+        self.owner.push(owner.to_owned());
     }
 }
 
@@ -241,44 +305,18 @@ struct EventColumns {
 }
 
 async fn apply_side_write(tx: &mut sqlx::PgConnection, write: &SideWrite) -> Result<(), AppendError> {
-    match write {
-        SideWrite::Claim { scope, value, owner } => {
-            let result = sqlx::query("INSERT INTO unique_claims (scope, value, owner) VALUES ($1, $2, $3)")
-                .bind(scope)
-                .bind(value)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await;
-            match result {
-                Ok(_) => Ok(()),
-                Err(error) if unique_violation(&error).is_some() => {
-                    Err(AppendError::Taken { scope: scope.clone(), value: value.clone() })
-                }
-                Err(error) => Err(AppendError::Store(error.into())),
-            }
-        }
-        SideWrite::Release { scope, value, owner } => {
-            sqlx::query("DELETE FROM unique_claims WHERE scope = $1 AND value = $2 AND owner = $3")
-                .bind(scope)
-                .bind(value)
-                .bind(owner)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
-            Ok(())
-        }
-        SideWrite::Statement { sql, args } => {
-            let mut query = sqlx::query(sql);
-            for arg in args {
-                query = match arg {
-                    SqlArg::Text(v) => query.bind(v.clone()),
-                    SqlArg::Uuid(v) => query.bind(*v),
-                    SqlArg::Int(v) => query.bind(*v),
-                    SqlArg::Time(v) => query.bind(*v),
-                };
-            }
-            query.execute(&mut *tx).await.map_err(StoreError::from)?;
-            Ok(())
-        }
+    let SideWrite::Statement { sql, args } = write else {
+        return Ok(());
+    };
+    let mut query = sqlx::query(sql);
+    for arg in args {
+        query = match arg {
+            SqlArg::Text(v) => query.bind(v.clone()),
+            SqlArg::Uuid(v) => query.bind(*v),
+            SqlArg::Int(v) => query.bind(*v),
+            SqlArg::Time(v) => query.bind(*v),
+        };
     }
+    query.execute(&mut *tx).await.map_err(StoreError::from)?;
+    Ok(())
 }

@@ -14,7 +14,8 @@ impl Projection for AuditTrail {
     }
 
     fn schema_version(&self) -> i32 {
-        1
+        // 2: row-level security and the reader role's grants.
+        2
     }
 
     fn ddl(&self) -> &'static [&'static str] {

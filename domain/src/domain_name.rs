@@ -25,6 +25,9 @@ pub enum DomainNameError {
     /// A label starting or ending with a hyphen.
     #[error("label `{0}` must not start or end with a hyphen")]
     LabelHyphen(String),
+    /// An internationalized name that does not convert to a valid ASCII (punycode) form.
+    #[error("not a valid internationalized domain name")]
+    Idna,
     /// A top-level label made of digits only.
     #[error("the top-level label must not be all digits")]
     NumericTld,
@@ -36,9 +39,18 @@ pub enum DomainNameError {
 pub struct DomainName(String);
 
 impl DomainName {
-    /// Checks and normalizes (lower case, one trailing dot dropped) a host name.
+    /// Checks and normalizes a host name: one trailing dot dropped, lower case, and an
+    /// internationalized name (or an `xn--` label) converted and checked by IDNA (UTS #46,
+    /// strict STD3 rules) to its ASCII form, which is what is stored and compared.
     pub fn parse(input: &str) -> Result<Self, DomainNameError> {
-        let name = input.strip_suffix('.').unwrap_or(input).to_ascii_lowercase();
+        let trimmed = input.strip_suffix('.').unwrap_or(input);
+        let name = if trimmed.is_ascii() && !trimmed.to_ascii_lowercase().contains("xn--") {
+            trimmed.to_ascii_lowercase()
+        } else if trimmed.is_empty() {
+            String::new()
+        } else {
+            idna::domain_to_ascii_strict(trimmed).map_err(|_| DomainNameError::Idna)?
+        };
         if name.is_empty() {
             return Err(DomainNameError::Empty);
         }
@@ -99,7 +111,9 @@ mod tests {
     #[test]
     fn accepts_and_normalizes_ordinary_names() {
         assert_eq!(DomainName::parse("Shop.Example.COM.").unwrap().as_str(), "shop.example.com");
-        assert!(DomainName::parse("xn--bcher-kva.example").is_ok());
+        assert_eq!(DomainName::parse("xn--bcher-kva.example").unwrap().as_str(), "xn--bcher-kva.example");
+        assert_eq!(DomainName::parse("Bücher.Example").unwrap().as_str(), "xn--bcher-kva.example");
+        assert_eq!(DomainName::parse("пример.рф").unwrap().as_str(), "xn--e1afmkfd.xn--p1ai");
     }
 
     #[test]
@@ -110,6 +124,8 @@ mod tests {
         assert!(matches!(DomainName::parse("-a.com"), Err(DomainNameError::LabelHyphen(_))));
         assert!(matches!(DomainName::parse("a_b.com"), Err(DomainNameError::LabelCharacters(_))));
         assert_eq!(DomainName::parse("1.2.3.4"), Err(DomainNameError::NumericTld));
+        assert_eq!(DomainName::parse("xn--zz.example"), Err(DomainNameError::Idna));
+        assert_eq!(DomainName::parse("a_b.пример"), Err(DomainNameError::Idna));
         assert_eq!(DomainName::parse(&format!("{}.com", "a.".repeat(130))), Err(DomainNameError::TooLong));
     }
 

@@ -56,6 +56,21 @@ async fn sites_are_created_read_changed_listed_and_deleted() {
         assert!(problem(taken, 409).await["detail"].as_str().unwrap().contains("blog.sites.test"));
     }
 
+    // Internationalized names are stored in their ASCII (punycode) form.
+    let idn = api
+        .send(
+            Method::POST,
+            "/v1/sites",
+            Some(&owner.token),
+            Some(json!({"domain": "Bücher.Sites.test", "type": "php", "php_version": "8.3"})),
+        )
+        .await;
+    assert_eq!(idn.status(), 202);
+    let idn: Value = idn.json().await.unwrap();
+    let (_, idn_site) =
+        api.read(&format!("/v1/sites/{}?min_version=1", idn["id"].as_str().unwrap()), &owner.token).await;
+    assert_eq!(idn_site["domain"], "xn--bcher-kva.sites.test");
+
     // Filters and cursor pagination.
     for i in 0..4 {
         let body = json!({"domain": format!("s{i}.sites.test"), "type": "static"});
@@ -101,7 +116,7 @@ async fn sites_are_created_read_changed_listed_and_deleted() {
     assert_eq!(site["status"], "deleting");
     api.create_site(&other.token, "blog.sites.test").await;
     let (_, overview) = api.read("/v1/tenant", &owner.token).await;
-    assert_eq!(overview["counts"]["sites"], 5);
+    assert_eq!(overview["counts"]["sites"], 6);
     api.stop().await;
 }
 

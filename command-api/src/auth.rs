@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::secrets::token_digest;
 use crate::AppState;
 
 /// An authenticated tenant user or API token.
@@ -75,22 +74,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".to_owned()))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".to_owned())
-            })?;
-        let principal = identity::authenticate(&state.pool, &token_digest(token))
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("the token is unknown, revoked or expired".to_owned()))?;
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
+        let principal = identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
+            identity::BearerError::Database(e) => ApiError::from(e),
+            other => ApiError::Unauthorized(other.to_string()),
+        })?;
         let (Some(tenant), Some(role)) =
             (principal.tenant_id, principal.role.as_deref().and_then(Role::parse))
         else {

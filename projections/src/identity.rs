@@ -174,3 +174,34 @@ pub async fn authenticate(pool: &PgPool, secret_hash: &str) -> Result<Option<Pri
     .fetch_optional(pool)
     .await
 }
+
+/// Why a request's bearer token does not authenticate.
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    /// No `Authorization` header.
+    #[error("missing Authorization: Bearer token")]
+    Missing,
+    /// Not of the form `Bearer <token>`.
+    #[error("the Authorization header must be `Bearer <token>`")]
+    Malformed,
+    /// Unknown, revoked or expired.
+    #[error("the token is unknown, revoked or expired")]
+    Unknown,
+    /// The lookup failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Authenticates an `Authorization` header value (`Bearer <token>`).
+pub async fn authenticate_bearer(pool: &PgPool, header: Option<&[u8]>) -> Result<Principal, BearerError> {
+    use sha2::{Digest, Sha256};
+    let header = header.ok_or(BearerError::Missing)?;
+    let token = std::str::from_utf8(header)
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(BearerError::Malformed)?;
+    let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    authenticate(pool, &digest).await?.ok_or(BearerError::Unknown)
+}

@@ -70,3 +70,7 @@ id_type!(
     /// A platform operator (the hosting provider's staff).
     OperatorId
 );
+id_type!(
+    /// A managed VPS.
+    NodeId
+);

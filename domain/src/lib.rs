@@ -10,9 +10,11 @@
 //! own modules (`ids`, `domain_name`, `email`, `php`), and the permission matrix in `role`.
 #![forbid(unsafe_code)]
 
+pub mod allocation;
 pub mod domain_name;
 pub mod email;
 pub mod ids;
+pub mod money;
 pub mod name;
 pub mod operator;
 pub mod organization;

@@ -16,6 +16,7 @@ pub mod email;
 pub mod ids;
 pub mod money;
 pub mod name;
+pub mod node;
 pub mod operator;
 pub mod organization;
 pub mod php;

@@ -66,8 +66,8 @@ pub fn command_id_for(scope: &str, key: &str) -> Uuid {
 }
 
 /// The request id header's value.
-pub fn request_id(parts: &Parts) -> Option<String> {
-    parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -90,7 +90,7 @@ impl FromRequestParts<AppState> for Caller {
             principal,
             tenant_id: TenantId::from_uuid(tenant),
             role,
-            request_id: request_id(parts),
+            request_id: request_id(&parts.headers),
             idempotency_key,
         })
     }

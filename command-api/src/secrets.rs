@@ -3,7 +3,6 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 /// A fresh bearer token: a recognizable prefix and 256 random bits, hex-encoded.
 pub fn new_token(prefix: &str) -> String {
@@ -12,10 +11,7 @@ pub fn new_token(prefix: &str) -> String {
     format!("{prefix}_{}", hex(&bytes))
 }
 
-/// The SHA-256 digest (hex) a token is stored and looked up as.
-pub fn token_digest(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
+pub use berth_projections::identity::token_digest;
 
 /// An argon2id PHC string for `password`.
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {

@@ -91,8 +91,6 @@ pub enum SqlArg {
     Text(Option<String>),
     /// `uuid`
     Uuid(Option<Uuid>),
-    /// `bigint`
-    Int(Option<i64>),
     /// `timestamptz`
     Time(Option<OffsetDateTime>),
 }
@@ -305,6 +303,15 @@ struct EventColumns {
 }
 
 async fn apply_side_write(tx: &mut sqlx::PgConnection, write: &SideWrite) -> Result<(), AppendError> {
+    run_statement(tx, write).await.map_err(AppendError::from)
+}
+
+/// Runs a [`SideWrite::Statement`] on its own (claims and releases belong in an append and are
+/// ignored here), for writes that need no event, such as a login session.
+pub async fn run_statement<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    write: &SideWrite,
+) -> Result<(), StoreError> {
     let SideWrite::Statement { sql, args } = write else {
         return Ok(());
     };
@@ -313,10 +320,9 @@ async fn apply_side_write(tx: &mut sqlx::PgConnection, write: &SideWrite) -> Res
         query = match arg {
             SqlArg::Text(v) => query.bind(v.clone()),
             SqlArg::Uuid(v) => query.bind(*v),
-            SqlArg::Int(v) => query.bind(*v),
             SqlArg::Time(v) => query.bind(*v),
         };
     }
-    query.execute(&mut *tx).await.map_err(StoreError::from)?;
+    query.execute(executor).await?;
     Ok(())
 }

@@ -127,12 +127,6 @@ impl FeedNotifier {
         Self { receiver, poll_interval }
     }
 
-    /// A notifier that only polls (for tools that run once).
-    pub fn polling(poll_interval: Duration) -> Self {
-        let (_sender, receiver) = watch::channel(0u64);
-        Self { receiver, poll_interval }
-    }
-
     /// Waits for the next notification, the poll interval, or `shutdown`, whichever is first.
     pub async fn wait(&mut self, shutdown: &CancellationToken) {
         tokio::select! {
@@ -153,11 +147,10 @@ async fn listen(
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
+            // `None` means the connection dropped and PgListener reconnects on the next call;
+            // notifications may have been missed meanwhile, so that wakes everyone too.
             notification = listener.try_recv() => {
-                if notification?.is_none() {
-                    // The connection dropped; PgListener reconnects on the next call, but
-                    // notifications may have been missed in between, so wake everyone.
-                }
+                notification?;
                 sender.send_modify(|n| *n = n.wrapping_add(1));
             }
         }

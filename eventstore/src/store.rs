@@ -57,7 +57,7 @@ impl EventStore {
         .bind(aggregate_id)
         .fetch_optional(&self.pool)
         .await?;
-        let (mut aggregate, mut version) = match snapshot {
+        let (aggregate, version) = match snapshot {
             Some((sequence, state)) => {
                 let aggregate: A =
                     serde_json::from_value(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -70,27 +70,13 @@ impl EventStore {
             .get_last_events::<A>(aggregate_id, to_usize(version))
             .await
             .map_err(persistence_error)?;
-        let replayed = events.len();
-        for event in events {
-            let envelope = EventEnvelope::<A>::try_from(event).map_err(persistence_error)?;
-            version = to_i64(envelope.sequence);
-            aggregate.apply(envelope.payload);
-        }
-        Ok(Loaded { aggregate, version, replayed })
+        replay_onto(aggregate, version, events)
     }
 
     /// Loads an aggregate by replaying every one of its events, ignoring snapshots.
     pub async fn load_full<A: Aggregate>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
         let events = self.reader.get_events::<A>(aggregate_id).await.map_err(persistence_error)?;
-        let mut aggregate = A::default();
-        let mut version = 0;
-        let replayed = events.len();
-        for event in events {
-            let envelope = EventEnvelope::<A>::try_from(event).map_err(persistence_error)?;
-            version = to_i64(envelope.sequence);
-            aggregate.apply(envelope.payload);
-        }
-        Ok(Loaded { aggregate, version, replayed })
+        replay_onto(A::default(), 0, events)
     }
 
     /// The outcome recorded for `command_id`, if that command already succeeded.
@@ -125,6 +111,21 @@ pub struct RecordedCommand {
     pub version: i64,
     /// How many events it appended.
     pub events: usize,
+}
+
+/// Applies stored events to `aggregate` (at `version`), in order.
+fn replay_onto<A: Aggregate>(
+    mut aggregate: A,
+    mut version: i64,
+    events: Vec<cqrs_es::persist::SerializedEvent>,
+) -> Result<Loaded<A>, StoreError> {
+    let replayed = events.len();
+    for event in events {
+        let envelope = EventEnvelope::<A>::try_from(event).map_err(persistence_error)?;
+        version = to_i64(envelope.sequence);
+        aggregate.apply(envelope.payload);
+    }
+    Ok(Loaded { aggregate, version, replayed })
 }
 
 fn persistence_error(error: PersistenceError) -> StoreError {

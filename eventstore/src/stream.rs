@@ -43,11 +43,6 @@ impl StreamSettings {
         )
     }
 
-    /// The subject filter for one tenant's events.
-    pub fn tenant_filter(&self, tenant: uuid::Uuid) -> String {
-        format!("{}.{}.>", self.subject_prefix, tenant)
-    }
-
     /// Creates the stream, or brings an existing one to this configuration.
     pub async fn ensure(&self, context: &jetstream::Context) -> Result<stream::Info, async_nats::Error> {
         let config = stream::Config {

@@ -76,13 +76,8 @@ impl<'s> UnitOfWork<'s> {
 
     /// Commits everything; the outcome is the first aggregate's.
     pub async fn commit(self, metadata: &CommandMetadata) -> Result<CommandOutcome, UnitError> {
-        if let Some(recorded) = self.store.recorded_outcome(metadata.command_id).await? {
-            return Ok(CommandOutcome {
-                version: recorded.version,
-                events: recorded.events,
-                duplicate: true,
-            });
-        }
+        // A repeated command id is recognised when its record (or a claim it repeats) collides,
+        // not with a lookup before every commit.
         match self.store.commit(&self.staged, &self.side_writes, metadata).await {
             Ok(appended) => Ok(CommandOutcome {
                 version: appended.first().map_or(0, |a| a.version),
@@ -90,14 +85,17 @@ impl<'s> UnitOfWork<'s> {
                 duplicate: false,
             }),
             Err(AppendError::Conflict) => Err(UnitError::Conflict),
-            Err(AppendError::Taken { scope, value }) => Err(UnitError::Taken { scope, value }),
-            Err(AppendError::DuplicateCommand) => {
-                let recorded = self.store.recorded_outcome(metadata.command_id).await?;
-                recorded
-                    .map(|r| CommandOutcome { version: r.version, events: r.events, duplicate: true })
-                    .ok_or(UnitError::Conflict)
+            Err(AppendError::Taken { scope, value }) => {
+                self.repeat(metadata).await?.ok_or(UnitError::Taken { scope, value })
             }
+            Err(AppendError::DuplicateCommand) => self.repeat(metadata).await?.ok_or(UnitError::Conflict),
             Err(AppendError::Store(error)) => Err(error.into()),
         }
+    }
+
+    /// The first outcome of this command id, if it already ran.
+    async fn repeat(&self, metadata: &CommandMetadata) -> Result<Option<CommandOutcome>, UnitError> {
+        let recorded = self.store.recorded_outcome(metadata.command_id).await?;
+        Ok(recorded.map(|r| CommandOutcome { version: r.version, events: r.events, duplicate: true }))
     }
 }

@@ -194,7 +194,6 @@ pub enum BearerError {
 
 /// Authenticates an `Authorization` header value (`Bearer <token>`).
 pub async fn authenticate_bearer(pool: &PgPool, header: Option<&[u8]>) -> Result<Principal, BearerError> {
-    use sha2::{Digest, Sha256};
     let header = header.ok_or(BearerError::Missing)?;
     let token = std::str::from_utf8(header)
         .ok()
@@ -202,6 +201,11 @@ pub async fn authenticate_bearer(pool: &PgPool, header: Option<&[u8]>) -> Result
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(BearerError::Malformed)?;
-    let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    authenticate(pool, &digest).await?.ok_or(BearerError::Unknown)
+    authenticate(pool, &token_digest(token)).await?.ok_or(BearerError::Unknown)
+}
+
+/// The SHA-256 digest (hex) a bearer token is stored and looked up as.
+pub fn token_digest(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

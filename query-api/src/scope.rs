@@ -1,7 +1,12 @@
 //! A transaction confined to one tenant by row-level security.
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
+
+use crate::error::ApiError;
 
 /// Begins a read-only transaction as `berth_reader` with `berth.tenant_id` set: whatever a
 /// query forgets, the policies still only show this tenant's rows.
@@ -14,4 +19,27 @@ pub async fn tenant_tx(pool: &PgPool, tenant: Uuid) -> Result<Transaction<'stati
         .execute(&mut *tx)
         .await?;
     Ok(tx)
+}
+
+/// Runs `read` until it finds the row at `min_version` or later (read-your-writes). Without
+/// `min_version` a missing row is a 404 at once; with it, the view gets up to 5 s to catch up.
+pub async fn at_version<T, F, Fut>(
+    min_version: Option<i64>,
+    version_of: impl Fn(&T) -> i64,
+    mut read: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ApiError>>,
+{
+    let wanted = min_version.unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match read().await? {
+            Some(row) if version_of(&row) >= wanted => return Ok(row),
+            None if min_version.is_none() => return Err(ApiError::NotFound),
+            _ if Instant::now() > deadline => return Err(ApiError::NotYet(wanted)),
+            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
 }

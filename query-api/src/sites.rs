@@ -1,7 +1,5 @@
 //! `/v1/sites` and `/v1/sites/{id}`.
 
-use std::time::{Duration, Instant};
-
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::page::{paginate, Page, PageParams};
-use crate::scope::tenant_tx;
+use crate::scope::{at_version, tenant_tx};
 use crate::AppState;
 
 /// The site routes.
@@ -127,9 +125,7 @@ async fn detail(
     Query(params): Query<DetailParams>,
 ) -> Result<Json<SiteView>, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
-    let wanted = params.min_version.unwrap_or(0);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let read = || async {
         let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
         let row: Option<SiteView> = sqlx::query_as(
             "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at FROM proj_sites.sites
@@ -140,11 +136,7 @@ async fn detail(
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        match row {
-            Some(site) if site.version >= wanted => return Ok(Json(site)),
-            _ if params.min_version.is_none() => return Err(ApiError::NotFound),
-            _ if Instant::now() > deadline => return Err(ApiError::NotYet(wanted)),
-            _ => tokio::time::sleep(Duration::from_millis(25)).await,
-        }
-    }
+        Ok(row)
+    };
+    at_version(params.min_version, |site: &SiteView| site.version, read).await.map(Json)
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::page::{paginate, Page, PageParams};
-use crate::scope::tenant_tx;
+use crate::scope::{at_version, tenant_tx};
 use crate::AppState;
 
 /// The tenant routes.
@@ -38,9 +38,7 @@ async fn overview(
     reader: Reader,
     Query(params): Query<OverviewParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let wanted = params.min_version.unwrap_or(0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let (mut tx, name, version, created_at) = loop {
+    let read = || async {
         let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
         let tenant: Option<(String, i64, OffsetDateTime)> = sqlx::query_as(
             "SELECT name, version, created_at FROM proj_identity.tenants WHERE tenant_id = $1",
@@ -48,16 +46,11 @@ async fn overview(
         .bind(reader.tenant_id)
         .fetch_optional(&mut *tx)
         .await?;
-        match tenant {
-            Some((name, version, created_at)) if version >= wanted => break (tx, name, version, created_at),
-            None if params.min_version.is_none() => return Err(ApiError::NotFound),
-            _ if std::time::Instant::now() > deadline => return Err(ApiError::NotYet(wanted)),
-            _ => {
-                tx.commit().await?;
-                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-            }
-        }
+        tx.commit().await?;
+        Ok(tenant)
     };
+    let (name, version, created_at) = at_version(params.min_version, |tenant| tenant.1, read).await?;
+    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
     let by_status: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, count(*) FROM proj_sites.sites WHERE tenant_id = $1 GROUP BY status ORDER BY status",
     )

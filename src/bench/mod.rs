@@ -70,15 +70,12 @@ struct Figure {
     ratio: Option<(f64, &'static str, f64)>,
 }
 
-/// The figures of a run, printed one per line.
-#[derive(Default)]
-struct Report {
-    figures: Vec<Figure>,
-}
+/// Prints the figures of a run, one per line, as they are measured.
+struct Report;
 
 impl Report {
     fn add(
-        &mut self,
+        &self,
         name: impl Into<String>,
         value: f64,
         unit: &'static str,
@@ -91,7 +88,6 @@ impl Report {
             ratio: ratio.map(|(what, limit)| (value / limit, what, limit)),
         };
         println!("{}", render(&figure));
-        self.figures.push(figure);
     }
 }
 
@@ -116,7 +112,7 @@ pub async fn run(settings: &Settings, quick: bool) -> anyhow::Result<()> {
 }
 
 async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
-    let mut report = Report::default();
+    let report = Report;
     println!(
         "# berth bench{} — every ratio is to a limit measured in this same run",
         if plan.window.as_secs() < 10 { " --quick" } else { "" }

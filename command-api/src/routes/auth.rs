@@ -114,10 +114,6 @@ fn check_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
-
 /// A session credential for `user` in `tenant` with `role`, and its secret.
 fn session(state: &AppState, tenant: TenantId, user: UserId, role: Role) -> (SideWrite, String) {
     let secret = new_token("brs");
@@ -176,7 +172,7 @@ async fn register(
     }
     unit.side_write(session_write);
     let mut meta = CommandMetadata::new(Some(tenant.as_uuid()), format!("user:{user}"));
-    meta.request_id = request_id(&headers);
+    meta.request_id = crate::auth::request_id(&headers);
     unit.commit(&meta).await?;
     Ok((
         StatusCode::CREATED,
@@ -222,17 +218,7 @@ async fn login(
         .await?
         .ok_or_else(|| ApiError::Forbidden("the account is not a member of that organization".to_owned()))?;
     let (write, token) = session(&state, tenant, user, role);
-    let SideWrite::Statement { sql, args } = write else { unreachable!("a session is a statement") };
-    let mut query = sqlx::query(sql);
-    for arg in args {
-        query = match arg {
-            SqlArg::Text(v) => query.bind(v),
-            SqlArg::Uuid(v) => query.bind(v),
-            SqlArg::Int(v) => query.bind(v),
-            SqlArg::Time(v) => query.bind(v),
-        };
-    }
-    query.execute(&state.pool).await?;
+    berth_eventstore::append::run_statement(&state.pool, &write).await?;
     Ok(Json(LoggedIn { token, tenant_id: tenant.to_string() }))
 }
 
@@ -312,11 +298,7 @@ pub(crate) async fn accept_invitation(
             unit.side_write(write);
         }
     }
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM credentials WHERE id = $1")
-        .bind(invitation.id.as_uuid())
-        .fetch_one(&state.pool)
-        .await?;
-    let role = role.as_deref().and_then(Role::parse).unwrap_or(Role::Viewer);
+    let role = invitation.role.as_deref().and_then(Role::parse).unwrap_or(Role::Viewer);
     let (session_write, token) = session(&state, invitation.tenant_id, user, role);
     unit.side_write(session_write);
     unit.side_write(SideWrite::Statement {
@@ -324,7 +306,7 @@ pub(crate) async fn accept_invitation(
         args: vec![SqlArg::Uuid(Some(invitation.id.as_uuid()))],
     });
     let mut meta = CommandMetadata::new(Some(invitation.tenant_id.as_uuid()), format!("user:{user}"));
-    meta.request_id = request_id(&headers);
+    meta.request_id = crate::auth::request_id(&headers);
     let outcome = unit.commit(&meta).await?;
     Ok(Json(Joined {
         tenant_id: invitation.tenant_id.to_string(),

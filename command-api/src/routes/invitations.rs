@@ -114,18 +114,24 @@ async fn revoke(
 pub(crate) struct PendingInvitation {
     pub id: InvitationId,
     pub tenant_id: TenantId,
+    /// The role granted on acceptance, as stored with the token.
+    pub role: Option<String>,
 }
 
 /// Looks up a live invitation token.
 pub(crate) async fn find(state: &AppState, token: &str) -> Result<Option<PendingInvitation>, ApiError> {
-    let row: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
-        "SELECT id, tenant_id FROM credentials WHERE secret_hash = $1 AND kind = 'invitation'
+    let row: Option<(Uuid, Option<Uuid>, Option<String>)> = sqlx::query_as(
+        "SELECT id, tenant_id, role FROM credentials WHERE secret_hash = $1 AND kind = 'invitation'
            AND revoked_at IS NULL AND expires_at > now()",
     )
     .bind(token_digest(token))
     .fetch_optional(&state.pool)
     .await?;
-    Ok(row.and_then(|(id, tenant)| {
-        Some(PendingInvitation { id: InvitationId::from_uuid(id), tenant_id: TenantId::from_uuid(tenant?) })
+    Ok(row.and_then(|(id, tenant, role)| {
+        Some(PendingInvitation {
+            id: InvitationId::from_uuid(id),
+            tenant_id: TenantId::from_uuid(tenant?),
+            role,
+        })
     }))
 }

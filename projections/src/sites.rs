@@ -1,6 +1,10 @@
-//! The sites view: one row per site with its current settings and lifecycle state.
+//! The sites view: one row per site with its current settings, lifecycle state and node, and
+//! the provisioning and operation steps with their timings. A site whose node is down is marked
+//! impacted.
 
-use berth_domain::site::SiteEvent;
+use berth_domain::allocation::Health;
+use berth_domain::node::NodeEvent;
+use berth_domain::site::{Operation, SiteEvent};
 use berth_eventstore::feed::FeedEvent;
 use sqlx::PgConnection;
 
@@ -15,8 +19,8 @@ impl Projection for SitesView {
     }
 
     fn schema_version(&self) -> i32 {
-        // 2: row-level security and the reader role's grants.
-        2
+        // 2: row-level security and the reader role's grants. 3: node, steps, impact.
+        3
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -31,9 +35,27 @@ impl Projection for SitesView {
                 status      text        NOT NULL,
                 version     bigint      NOT NULL,
                 created_at  timestamptz NOT NULL,
-                updated_at  timestamptz NOT NULL
+                updated_at  timestamptz NOT NULL,
+                node_id     uuid,
+                node_name   text,
+                node_address text,
+                pending     text,
+                last_error  text,
+                impacted    boolean     NOT NULL DEFAULT false
             )",
             "CREATE INDEX sites_tenant_idx ON sites (tenant_id, id)",
+            "CREATE INDEX sites_node_idx ON sites (node_id) WHERE node_id IS NOT NULL",
+            "CREATE TABLE site_steps (
+                site_id     uuid        NOT NULL,
+                sequence    bigint      NOT NULL,
+                tenant_id   uuid        NOT NULL,
+                step        text        NOT NULL,
+                outcome     text        NOT NULL,
+                took_ms     bigint,
+                detail      text,
+                at          timestamptz NOT NULL,
+                PRIMARY KEY (site_id, sequence)
+            )",
         ]
     }
 
@@ -65,62 +87,194 @@ impl Projection for SitesView {
 
     fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
         Box::pin(async move {
-            if event.aggregate_type != "site" {
-                return Ok(());
+            match event.aggregate_type.as_str() {
+                "site" => match parse(event) {
+                    Some(site) => apply_site(conn, event, site).await,
+                    None => {
+                        tracing::error!(event_id = %event.event_id, "unreadable site event skipped");
+                        Ok(())
+                    }
+                },
+                "node" => match serde_json::from_value(event.payload.clone()) {
+                    Ok(NodeEvent::HealthChanged { to, .. }) => {
+                        sqlx::query("UPDATE sites SET impacted = $2 WHERE node_id = $1")
+                            .bind(uuid::Uuid::parse_str(&event.aggregate_id).ok())
+                            .bind(to == Health::Down)
+                            .execute(conn)
+                            .await?;
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                },
+                _ => Ok(()),
             }
-            let site: SiteEvent = match serde_json::from_value(event.payload.clone()) {
-                Ok(site) => site,
-                Err(error) => {
-                    tracing::error!(%error, event_id = %event.event_id, "unreadable site event skipped");
-                    return Ok(());
-                }
-            };
-            let id = uuid::Uuid::parse_str(&event.aggregate_id).ok();
-            match site {
-                SiteEvent::Created { tenant_id, domain, kind, php_version, .. } => {
-                    sqlx::query(
-                        "INSERT INTO sites (id, tenant_id, domain, kind, php_version, status, version, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7, $7)
-                         ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(tenant_id.as_uuid())
-                    .bind(domain.as_str())
-                    .bind(json_text(&kind))
-                    .bind(php_version.map(|v| json_text(&v)))
-                    .bind(event.sequence)
-                    .bind(event.recorded_at)
-                    .execute(conn)
-                    .await?;
-                }
-                SiteEvent::Updated { php_version, label } => {
-                    sqlx::query(
-                        "UPDATE sites SET php_version = COALESCE($2, php_version), label = COALESCE($3, label),
-                                version = $4, updated_at = $5
-                          WHERE id = $1 AND version < $4",
-                    )
-                    .bind(id)
-                    .bind(php_version.map(|v| json_text(&v)))
-                    .bind(label.map(String::from))
-                    .bind(event.sequence)
-                    .bind(event.recorded_at)
-                    .execute(conn)
-                    .await?;
-                }
-                SiteEvent::DeletionRequested => {
-                    sqlx::query(
-                        "UPDATE sites SET status = 'deleting', version = $2, updated_at = $3 WHERE id = $1 AND version < $2",
-                    )
-                    .bind(id)
-                    .bind(event.sequence)
-                    .bind(event.recorded_at)
-                    .execute(conn)
-                    .await?;
-                }
-            }
-            Ok(())
         })
     }
+}
+
+/// What one site event changes in the row: the new status (if any), the pending operation, the
+/// last error, and the step it records.
+struct Change {
+    status: Option<&'static str>,
+    pending: Option<Option<&'static str>>,
+    error: Option<Option<String>>,
+    step: Option<(&'static str, &'static str, Option<u64>, Option<String>)>,
+}
+
+impl Change {
+    fn new(status: Option<&'static str>) -> Self {
+        Self { status, pending: None, error: None, step: None }
+    }
+    fn pending(mut self, pending: Option<&'static str>) -> Self {
+        self.pending = Some(pending);
+        self
+    }
+    fn error(mut self, error: Option<String>) -> Self {
+        self.error = Some(error);
+        self
+    }
+    fn step(
+        mut self,
+        step: &'static str,
+        outcome: &'static str,
+        took: Option<u64>,
+        detail: Option<String>,
+    ) -> Self {
+        self.step = Some((step, outcome, took, detail));
+        self
+    }
+}
+
+async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent) -> Result<(), sqlx::Error> {
+    let id = uuid::Uuid::parse_str(&event.aggregate_id).ok();
+    let change = match site {
+        SiteEvent::Created { tenant_id, domain, kind, php_version, .. } => {
+            sqlx::query(
+                "INSERT INTO sites (id, tenant_id, domain, kind, php_version, status, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7, $7)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(tenant_id.as_uuid())
+            .bind(domain.as_str())
+            .bind(json_text(&kind))
+            .bind(php_version.map(|v| json_text(&v)))
+            .bind(event.sequence)
+            .bind(event.recorded_at)
+            .execute(conn)
+            .await?;
+            return Ok(());
+        }
+        SiteEvent::Updated { php_version, label } => {
+            sqlx::query(
+                "UPDATE sites SET php_version = COALESCE($2, php_version), label = COALESCE($3, label),
+                        version = $4, updated_at = $5
+                  WHERE id = $1 AND version < $4",
+            )
+            .bind(id)
+            .bind(php_version.map(|v| json_text(&v)))
+            .bind(label.map(String::from))
+            .bind(event.sequence)
+            .bind(event.recorded_at)
+            .execute(conn)
+            .await?;
+            return Ok(());
+        }
+        SiteEvent::NodeAssigned { node_id, node_name, address, took_ms } => {
+            sqlx::query(
+                "UPDATE sites SET node_id = $2, node_name = $3, node_address = $4, impacted = false
+                  WHERE id = $1 AND version < $5",
+            )
+            .bind(id)
+            .bind(node_id.as_uuid())
+            .bind(&node_name)
+            .bind(&address)
+            .bind(event.sequence)
+            .execute(&mut *conn)
+            .await?;
+            Change::new(Some("provisioning")).error(None).step(
+                "allocate",
+                "ok",
+                Some(took_ms),
+                Some(node_name),
+            )
+        }
+        SiteEvent::Provisioned { took_ms } => Change::new(None).step("provision", "ok", Some(took_ms), None),
+        SiteEvent::Activated { took_ms } => {
+            Change::new(Some("active")).step("verify", "ok", Some(took_ms), None)
+        }
+        SiteEvent::ProvisioningFailed { step, reason } => {
+            let step = match step.as_str() {
+                "allocate" => "allocate",
+                "verify" => "verify",
+                _ => "provision",
+            };
+            Change::new(Some("failed")).error(Some(reason.clone())).step(step, "failed", None, Some(reason))
+        }
+        SiteEvent::ProvisioningRetried => Change::new(Some("requested")).step("retry", "ok", None, None),
+        SiteEvent::DeletionRequested => Change::new(Some("deleting")).pending(Some("delete")),
+        SiteEvent::SuspensionRequested => Change::new(None).pending(Some("suspend")),
+        SiteEvent::ResumptionRequested => Change::new(None).pending(Some("resume")),
+        SiteEvent::Suspended { took_ms } => Change::new(Some("suspended")).pending(None).error(None).step(
+            "suspend",
+            "ok",
+            Some(took_ms),
+            None,
+        ),
+        SiteEvent::Resumed { took_ms } => {
+            Change::new(Some("active")).pending(None).error(None).step("resume", "ok", Some(took_ms), None)
+        }
+        SiteEvent::Deleted { took_ms } => {
+            Change::new(Some("deleted")).pending(None).step("delete", "ok", Some(took_ms), None)
+        }
+        SiteEvent::OperationFailed { operation, reason, status } => {
+            let step = match operation {
+                Operation::Suspend => "suspend",
+                Operation::Resume => "resume",
+                Operation::Delete => "delete",
+            };
+            Change::new(Some(status.as_str())).pending(None).error(Some(reason.clone())).step(
+                step,
+                "failed",
+                None,
+                Some(reason),
+            )
+        }
+    };
+    sqlx::query(
+        "UPDATE sites SET status = COALESCE($2, status),
+                pending = CASE WHEN $3 THEN $4 ELSE pending END,
+                last_error = CASE WHEN $5 THEN $6 ELSE last_error END,
+                version = $7, updated_at = $8
+          WHERE id = $1 AND version < $7",
+    )
+    .bind(id)
+    .bind(change.status)
+    .bind(change.pending.is_some())
+    .bind(change.pending.flatten())
+    .bind(change.error.is_some())
+    .bind(change.error.flatten())
+    .bind(event.sequence)
+    .bind(event.recorded_at)
+    .execute(&mut *conn)
+    .await?;
+    if let Some((step, outcome, took, detail)) = change.step {
+        sqlx::query(
+            "INSERT INTO site_steps (site_id, sequence, tenant_id, step, outcome, took_ms, detail, at)
+             SELECT id, $2, tenant_id, $3, $4, $5, $6, $7 FROM sites WHERE id = $1
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(event.sequence)
+        .bind(step)
+        .bind(outcome)
+        .bind(took.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+        .bind(detail)
+        .bind(event.recorded_at)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The site event in `event`, if it is one that reads.

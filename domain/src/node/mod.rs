@@ -4,18 +4,24 @@
 //! `down`) changes are recorded as events, samples are not. A host key that differs from the
 //! pinned one blocks all work on the node until an operator re-pins it.
 
+mod command;
+mod event;
 mod host_key;
 #[cfg(test)]
 mod tests;
 
+pub use command::NodeCommand;
+pub use event::NodeEvent;
 pub use host_key::{HostKey, HostKeyError};
 
+use std::collections::BTreeMap;
+
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
-use crate::allocation::{Health, NodeState, Resources};
-use crate::ids::NodeId;
+use crate::allocation::{Health, NodeLoad, NodeState, Resources};
+use crate::ids::{NodeId, SiteId};
 use crate::money::Money;
 use crate::name::DisplayName;
 
@@ -44,95 +50,6 @@ pub struct NodeSpec {
     pub key_id: uuid::Uuid,
 }
 
-/// What can be asked of a node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NodeCommand {
-    /// Register a node.
-    Register {
-        /// The new node's id.
-        node_id: NodeId,
-        /// Its description.
-        spec: Box<NodeSpec>,
-    },
-    /// Record that bootstrap finished: the node takes sites.
-    MarkReady {
-        /// The version of the node scripts it now runs.
-        scripts_version: String,
-    },
-    /// Stop placing sites here.
-    Drain,
-    /// Retire the node (only once it holds no sites).
-    Decommission {
-        /// How many sites it still holds.
-        sites: u32,
-    },
-    /// Record the health a probe found (an event only when it changes).
-    RecordHealth {
-        /// What the probe found.
-        health: Health,
-        /// Why, in a line.
-        reason: String,
-    },
-    /// Record that the node presented another host key than the pinned one.
-    RecordHostKeyMismatch {
-        /// The key it presented.
-        presented: String,
-    },
-}
-
-/// Something that happened to a node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NodeEvent {
-    /// The node was registered.
-    Registered {
-        /// The node.
-        node_id: NodeId,
-        /// Its description.
-        spec: Box<NodeSpec>,
-    },
-    /// Bootstrap finished.
-    Ready {
-        /// The node scripts' version.
-        scripts_version: String,
-    },
-    /// No new sites.
-    DrainStarted,
-    /// Retired.
-    Decommissioned,
-    /// Health changed.
-    HealthChanged {
-        /// Before.
-        from: Health,
-        /// After.
-        to: Health,
-        /// Why.
-        reason: String,
-    },
-    /// Another host key was presented; all work on the node stops.
-    HostKeyMismatched {
-        /// The key presented.
-        presented: String,
-    },
-}
-
-impl DomainEvent for NodeEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::Registered { .. } => "NodeRegistered",
-            Self::Ready { .. } => "NodeReady",
-            Self::DrainStarted => "NodeDrainStarted",
-            Self::Decommissioned => "NodeDecommissioned",
-            Self::HealthChanged { .. } => "NodeHealthChanged",
-            Self::HostKeyMismatched { .. } => "NodeHostKeyMismatched",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1".to_owned()
-    }
-}
-
 /// Why a node command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeError {
@@ -151,6 +68,12 @@ pub enum NodeError {
     /// Work on the node is blocked by a host key mismatch.
     #[error("work on the node is stopped: it presented another host key")]
     Blocked,
+    /// The node is down.
+    #[error("the node is down")]
+    Down,
+    /// The node has no room left for the site.
+    #[error("the node has no room for the site")]
+    NoRoom,
 }
 
 /// The node's state.
@@ -161,6 +84,7 @@ pub struct Node {
     state: Option<NodeState>,
     health: Option<Health>,
     blocked: bool,
+    allocations: BTreeMap<SiteId, Resources>,
 }
 
 impl Node {
@@ -179,42 +103,28 @@ impl Node {
         self.blocked
     }
 
-    fn decide(&self, command: NodeCommand) -> Result<Vec<NodeEvent>, NodeError> {
-        let Some(state) = self.state else {
-            return match command {
-                NodeCommand::Register { node_id, spec } => Ok(vec![NodeEvent::Registered { node_id, spec }]),
-                _ => Err(NodeError::NotFound),
-            };
-        };
-        match command {
-            NodeCommand::Register { .. } => Err(NodeError::AlreadyRegistered),
-            NodeCommand::MarkReady { .. } if self.blocked => Err(NodeError::Blocked),
-            NodeCommand::MarkReady { scripts_version } => match state {
-                NodeState::Registered | NodeState::Ready => Ok(vec![NodeEvent::Ready { scripts_version }]),
-                other => Err(NodeError::WrongState(other)),
-            },
-            NodeCommand::Drain => match state {
-                NodeState::Ready | NodeState::Registered => Ok(vec![NodeEvent::DrainStarted]),
-                NodeState::Draining => Ok(Vec::new()),
-                other => Err(NodeError::WrongState(other)),
-            },
-            NodeCommand::Decommission { sites } => match (state, sites) {
-                (NodeState::Decommissioned, _) => Ok(Vec::new()),
-                (_, 0) => Ok(vec![NodeEvent::Decommissioned]),
-                (_, n) => Err(NodeError::NotEmpty(n)),
-            },
-            NodeCommand::RecordHealth { health, reason } => {
-                let from = self.health();
-                Ok(if from == health {
-                    Vec::new()
-                } else {
-                    vec![NodeEvent::HealthChanged { from, to: health, reason }]
-                })
-            }
-            NodeCommand::RecordHostKeyMismatch { presented } => {
-                Ok(if self.blocked { Vec::new() } else { vec![NodeEvent::HostKeyMismatched { presented }] })
-            }
-        }
+    /// The node's description, once registered.
+    pub fn spec(&self) -> Option<&NodeSpec> {
+        self.spec.as_deref()
+    }
+
+    /// What `site` has reserved here, if anything.
+    pub fn allocation_of(&self, site: SiteId) -> Option<Resources> {
+        self.allocations.get(&site).copied()
+    }
+
+    /// What placement needs to know about this node.
+    pub fn load(&self) -> Option<NodeLoad> {
+        let (id, spec, state) = (self.id?, self.spec.as_ref()?, self.state?);
+        Some(NodeLoad {
+            id,
+            state,
+            health: self.health(),
+            blocked: self.blocked,
+            capacity: spec.capacity,
+            allocated: self.allocations.values().fold(Resources::default(), |sum, r| sum.plus(r)),
+            sites: u32::try_from(self.allocations.len()).unwrap_or(u32::MAX),
+        })
     }
 }
 
@@ -231,7 +141,7 @@ impl Aggregate for Node {
         _: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), NodeError> {
-        for event in self.decide(command)? {
+        for event in command::decide(self, command)? {
             sink.write(event, self).await;
         }
         Ok(())
@@ -249,6 +159,13 @@ impl Aggregate for Node {
             NodeEvent::Decommissioned => self.state = Some(NodeState::Decommissioned),
             NodeEvent::HealthChanged { to, .. } => self.health = Some(to),
             NodeEvent::HostKeyMismatched { .. } => self.blocked = true,
+            NodeEvent::BootstrapRequested | NodeEvent::BootstrapFailed { .. } => {}
+            NodeEvent::CapacityAllocated { site_id, demand } => {
+                self.allocations.insert(site_id, demand);
+            }
+            NodeEvent::CapacityReleased { site_id, .. } => {
+                self.allocations.remove(&site_id);
+            }
         }
     }
 }

@@ -2,7 +2,21 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
+use crate::allocation::demand;
 use crate::money::Currency;
+use crate::php::SiteKind;
+
+fn site(n: u128) -> SiteId {
+    SiteId::from_uuid(Uuid::from_u128(n))
+}
+
+fn allocated(n: u128, demand: Resources) -> NodeEvent {
+    NodeEvent::CapacityAllocated { site_id: site(n), demand }
+}
+
+fn ready() -> Vec<NodeEvent> {
+    vec![registered(), NodeEvent::Ready { scripts_version: "1".into() }]
+}
 
 fn registered() -> NodeEvent {
     NodeEvent::Registered {
@@ -32,12 +46,18 @@ fn a_node_becomes_ready_drains_and_retires_only_when_empty() {
         .when(NodeCommand::MarkReady { scripts_version: "1".into() })
         .then_expect_events(vec![NodeEvent::Ready { scripts_version: "1".into() }]);
     TestFramework::<Node>::with(())
-        .given(vec![registered(), NodeEvent::Ready { scripts_version: "1".into() }, NodeEvent::DrainStarted])
-        .when(NodeCommand::Decommission { sites: 2 })
+        .given(vec![
+            registered(),
+            NodeEvent::Ready { scripts_version: "1".into() },
+            allocated(7, demand(SiteKind::Static)),
+            allocated(8, demand(SiteKind::Static)),
+            NodeEvent::DrainStarted,
+        ])
+        .when(NodeCommand::Decommission)
         .then_expect_error(NodeError::NotEmpty(2));
     TestFramework::<Node>::with(())
         .given(vec![registered(), NodeEvent::DrainStarted])
-        .when(NodeCommand::Decommission { sites: 0 })
+        .when(NodeCommand::Decommission)
         .then_expect_events(vec![NodeEvent::Decommissioned]);
 }
 
@@ -66,4 +86,69 @@ fn a_changed_host_key_blocks_the_node() {
         .given(vec![registered(), NodeEvent::HostKeyMismatched { presented: "ssh-rsa AAAA".into() }])
         .when(NodeCommand::MarkReady { scripts_version: "1".into() })
         .then_expect_error(NodeError::Blocked);
+}
+
+#[test]
+fn allocation_is_idempotent_per_site_and_never_overflows() {
+    let wp = demand(SiteKind::Wordpress);
+    TestFramework::<Node>::with(())
+        .given(ready())
+        .when(NodeCommand::Allocate { site_id: site(7), demand: wp })
+        .then_expect_events(vec![allocated(7, wp)]);
+    let mut given = ready();
+    given.push(allocated(7, wp));
+    TestFramework::<Node>::with(())
+        .given(given.clone())
+        .when(NodeCommand::Allocate { site_id: site(7), demand: wp })
+        .then_expect_events(vec![]);
+    // 4000 millicores hold eight WordPress sites at 500 each; the ninth does not fit.
+    let full: Vec<NodeEvent> = ready().into_iter().chain((1..=8).map(|n| allocated(n, wp))).collect();
+    TestFramework::<Node>::with(())
+        .given(full.clone())
+        .when(NodeCommand::Allocate { site_id: site(9), demand: wp })
+        .then_expect_error(NodeError::NoRoom);
+    let mut freed = full;
+    freed.push(NodeEvent::CapacityReleased { site_id: site(1), demand: wp });
+    TestFramework::<Node>::with(())
+        .given(freed)
+        .when(NodeCommand::Allocate { site_id: site(9), demand: wp })
+        .then_expect_events(vec![allocated(9, wp)]);
+}
+
+#[test]
+fn no_allocation_on_a_draining_down_blocked_or_unready_node() {
+    let wp = demand(SiteKind::Wordpress);
+    let allocate = || NodeCommand::Allocate { site_id: site(7), demand: wp };
+    TestFramework::<Node>::with(())
+        .given(vec![registered()])
+        .when(allocate())
+        .then_expect_error(NodeError::WrongState(NodeState::Registered));
+    let mut draining = ready();
+    draining.push(NodeEvent::DrainStarted);
+    TestFramework::<Node>::with(())
+        .given(draining)
+        .when(allocate())
+        .then_expect_error(NodeError::WrongState(NodeState::Draining));
+    let mut down = ready();
+    down.push(NodeEvent::HealthChanged { from: Health::Unknown, to: Health::Down, reason: "x".into() });
+    TestFramework::<Node>::with(()).given(down).when(allocate()).then_expect_error(NodeError::Down);
+    let mut blocked = ready();
+    blocked.push(NodeEvent::HostKeyMismatched { presented: "ssh-ed25519 AAAA".into() });
+    TestFramework::<Node>::with(()).given(blocked).when(allocate()).then_expect_error(NodeError::Blocked);
+}
+
+#[test]
+fn release_gives_back_what_was_reserved_once() {
+    let wp = demand(SiteKind::Wordpress);
+    let mut given = ready();
+    given.push(allocated(7, wp));
+    TestFramework::<Node>::with(())
+        .given(given.clone())
+        .when(NodeCommand::Release { site_id: site(7) })
+        .then_expect_events(vec![NodeEvent::CapacityReleased { site_id: site(7), demand: wp }]);
+    given.push(NodeEvent::CapacityReleased { site_id: site(7), demand: wp });
+    TestFramework::<Node>::with(())
+        .given(given)
+        .when(NodeCommand::Release { site_id: site(7) })
+        .then_expect_events(vec![]);
 }

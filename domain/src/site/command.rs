@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Site, SiteError, SiteEvent, SiteStatus};
+use super::{Operation, Site, SiteError, SiteEvent, SiteStatus};
 use crate::domain_name::DomainName;
-use crate::ids::{SiteId, TenantId};
+use crate::ids::{NodeId, SiteId, TenantId};
 use crate::php::{PhpVersion, SiteKind};
 
 /// A display name for a site ("Client X blog"), at most [`SiteLabel::MAX`] characters.
@@ -69,6 +69,54 @@ pub enum SiteCommand {
     },
     /// Remove the site.
     Delete,
+    /// Stop serving the site, keeping its data.
+    Suspend,
+    /// Serve a suspended site again.
+    Resume,
+    /// Start provisioning over after a failure.
+    RetryProvisioning,
+    /// Record the node the site was placed on (capacity is reserved there in the same commit).
+    AssignNode {
+        /// The node.
+        node_id: NodeId,
+        /// Its name.
+        node_name: String,
+        /// Its address.
+        address: String,
+        /// How long placement took, in milliseconds.
+        took_ms: u64,
+    },
+    /// Record that the node set the site up.
+    RecordProvisioned {
+        /// How long it took, in milliseconds.
+        took_ms: u64,
+    },
+    /// Record that the node answers for the site: it is live.
+    Activate {
+        /// How long verification took, in milliseconds.
+        took_ms: u64,
+    },
+    /// Record that provisioning gave up at `step`.
+    FailProvisioning {
+        /// `allocate`, `provision` or `verify`.
+        step: String,
+        /// Why.
+        reason: String,
+    },
+    /// Record that the node carried out the pending operation.
+    CompleteOperation {
+        /// Which operation.
+        operation: Operation,
+        /// How long it took, in milliseconds.
+        took_ms: u64,
+    },
+    /// Record that the pending operation could not be carried out.
+    FailOperation {
+        /// Which operation.
+        operation: Operation,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Decides the events for `command` given the current state. Pure: same input, same output.
@@ -95,8 +143,86 @@ pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>
         }
         SiteCommand::Delete => {
             require_live(site)?;
+            require_idle(site)?;
             Ok(vec![SiteEvent::DeletionRequested])
         }
+        SiteCommand::Suspend => {
+            operate(site, SiteStatus::Active, SiteStatus::Suspended, SiteEvent::SuspensionRequested)
+        }
+        SiteCommand::Resume => {
+            operate(site, SiteStatus::Suspended, SiteStatus::Active, SiteEvent::ResumptionRequested)
+        }
+        SiteCommand::RetryProvisioning => match site.status {
+            SiteStatus::Failed => Ok(vec![SiteEvent::ProvisioningRetried]),
+            SiteStatus::Requested | SiteStatus::Provisioning => Ok(Vec::new()),
+            other => Err(SiteError::WrongStatus(other.as_str())),
+        },
+        SiteCommand::AssignNode { node_id, node_name, address, took_ms } => match site.status {
+            SiteStatus::Requested => {
+                Ok(vec![SiteEvent::NodeAssigned { node_id, node_name, address, took_ms }])
+            }
+            SiteStatus::Provisioning if site.node.as_ref().map(|n| n.node_id) == Some(node_id) => {
+                Ok(Vec::new())
+            }
+            other => Err(SiteError::WrongStatus(other.as_str())),
+        },
+        SiteCommand::RecordProvisioned { took_ms } => match site.status {
+            SiteStatus::Provisioning if !site.provisioned => Ok(vec![SiteEvent::Provisioned { took_ms }]),
+            SiteStatus::Provisioning | SiteStatus::Active => Ok(Vec::new()),
+            other => Err(SiteError::WrongStatus(other.as_str())),
+        },
+        SiteCommand::Activate { took_ms } => match site.status {
+            SiteStatus::Provisioning if site.provisioned => Ok(vec![SiteEvent::Activated { took_ms }]),
+            SiteStatus::Active => Ok(Vec::new()),
+            other => Err(SiteError::WrongStatus(other.as_str())),
+        },
+        SiteCommand::FailProvisioning { step, reason } => match site.status {
+            SiteStatus::Requested | SiteStatus::Provisioning => {
+                Ok(vec![SiteEvent::ProvisioningFailed { step, reason }])
+            }
+            SiteStatus::Failed => Ok(Vec::new()),
+            other => Err(SiteError::WrongStatus(other.as_str())),
+        },
+        SiteCommand::CompleteOperation { operation, took_ms } => Ok(match (site.pending, operation) {
+            (Some(Operation::Suspend), Operation::Suspend) => vec![SiteEvent::Suspended { took_ms }],
+            (Some(Operation::Resume), Operation::Resume) => vec![SiteEvent::Resumed { took_ms }],
+            (Some(Operation::Delete), Operation::Delete) => vec![SiteEvent::Deleted { took_ms }],
+            _ => Vec::new(),
+        }),
+        SiteCommand::FailOperation { operation, reason } => Ok(if site.pending == Some(operation) {
+            let status = if operation == Operation::Delete { site.status_before_delete } else { site.status };
+            vec![SiteEvent::OperationFailed { operation, reason, status }]
+        } else {
+            Vec::new()
+        }),
+    }
+}
+
+/// Suspend and resume: from `from` they start the operation; in `to` already, nothing to do.
+fn operate(
+    site: &Site,
+    from: SiteStatus,
+    to: SiteStatus,
+    event: SiteEvent,
+) -> Result<Vec<SiteEvent>, SiteError> {
+    require_live(site)?;
+    require_idle(site)?;
+    match site.status {
+        s if s == from => Ok(vec![event]),
+        s if s == to => Ok(Vec::new()),
+        other => Err(SiteError::WrongStatus(other.as_str())),
+    }
+}
+
+/// Refuses while provisioning or another operation is under way: two node-side changes to
+/// one site must not race.
+fn require_idle(site: &Site) -> Result<(), SiteError> {
+    if let Some(operation) = site.pending {
+        return Err(SiteError::Busy(operation.as_str()));
+    }
+    match site.status {
+        SiteStatus::Requested | SiteStatus::Provisioning => Err(SiteError::Busy("provisioning")),
+        _ => Ok(()),
     }
 }
 

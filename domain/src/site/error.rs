@@ -20,6 +20,12 @@ pub enum SiteError {
     /// A static site with a PHP version.
     #[error("a static site has no php_version")]
     PhpVersionNotAllowed,
+    /// The command does not fit the site's status.
+    #[error("the site is {0}")]
+    WrongStatus(&'static str),
+    /// Other work on the site is under way.
+    #[error("the site is busy: {0} is under way; try again when it finishes")]
+    Busy(&'static str),
     /// A label over the length limit.
     #[error("the label must be at most {max} characters")]
     LabelTooLong {

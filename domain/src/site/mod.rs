@@ -12,14 +12,14 @@ mod tests;
 
 pub use command::{SiteCommand, SiteLabel};
 pub use error::SiteError;
-pub use event::SiteEvent;
+pub use event::{Operation, SiteEvent};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use crate::domain_name::DomainName;
-use crate::ids::{SiteId, TenantId};
+use crate::ids::{NodeId, SiteId, TenantId};
 use crate::php::{PhpVersion, SiteKind};
 
 /// Where a site is in its life.
@@ -45,6 +45,33 @@ pub enum SiteStatus {
     Failed,
 }
 
+impl SiteStatus {
+    /// The lowercase name, as the APIs show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Requested => "requested",
+            Self::Provisioning => "provisioning",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Deleting => "deleting",
+            Self::Deleted => "deleted",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The node a site is placed on, as recorded when it was assigned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// The node.
+    pub node_id: NodeId,
+    /// Its name.
+    pub node_name: String,
+    /// Its address.
+    pub address: String,
+}
+
 /// The site aggregate's state, rebuilt from its events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Site {
@@ -55,6 +82,10 @@ pub struct Site {
     php_version: Option<PhpVersion>,
     label: Option<SiteLabel>,
     status: SiteStatus,
+    node: Option<Placement>,
+    provisioned: bool,
+    pending: Option<Operation>,
+    status_before_delete: SiteStatus,
 }
 
 impl Site {
@@ -76,6 +107,26 @@ impl Site {
     /// The PHP version, for PHP sites.
     pub fn php_version(&self) -> Option<PhpVersion> {
         self.php_version
+    }
+
+    /// The site's kind, once created.
+    pub fn kind(&self) -> Option<SiteKind> {
+        self.kind
+    }
+
+    /// The node the site is placed on, if any.
+    pub fn node(&self) -> Option<&Placement> {
+        self.node.as_ref()
+    }
+
+    /// Whether the node has set the site up (during provisioning).
+    pub fn provisioned(&self) -> bool {
+        self.provisioned
+    }
+
+    /// The operation waiting for the node, if any.
+    pub fn pending(&self) -> Option<Operation> {
+        self.pending
     }
 
     /// The display label, if one was set.
@@ -121,7 +172,41 @@ impl Aggregate for Site {
                     self.label = label;
                 }
             }
-            SiteEvent::DeletionRequested => self.status = SiteStatus::Deleting,
+            SiteEvent::DeletionRequested => {
+                self.status_before_delete = self.status;
+                self.status = SiteStatus::Deleting;
+                self.pending = Some(Operation::Delete);
+            }
+            SiteEvent::NodeAssigned { node_id, node_name, address, .. } => {
+                self.node = Some(Placement { node_id, node_name, address });
+                self.status = SiteStatus::Provisioning;
+            }
+            SiteEvent::Provisioned { .. } => self.provisioned = true,
+            SiteEvent::Activated { .. } => self.status = SiteStatus::Active,
+            SiteEvent::ProvisioningFailed { .. } => self.status = SiteStatus::Failed,
+            SiteEvent::ProvisioningRetried => {
+                self.status = SiteStatus::Requested;
+                self.node = None;
+                self.provisioned = false;
+            }
+            SiteEvent::SuspensionRequested => self.pending = Some(Operation::Suspend),
+            SiteEvent::ResumptionRequested => self.pending = Some(Operation::Resume),
+            SiteEvent::Suspended { .. } => {
+                self.pending = None;
+                self.status = SiteStatus::Suspended;
+            }
+            SiteEvent::Resumed { .. } => {
+                self.pending = None;
+                self.status = SiteStatus::Active;
+            }
+            SiteEvent::Deleted { .. } => {
+                self.pending = None;
+                self.status = SiteStatus::Deleted;
+            }
+            SiteEvent::OperationFailed { status, .. } => {
+                self.pending = None;
+                self.status = status;
+            }
         }
     }
 }

@@ -83,3 +83,128 @@ fn labels_are_bounded() {
         Err(SiteError::LabelTooLong { max: SiteLabel::MAX })
     );
 }
+
+fn node() -> SiteCommand {
+    SiteCommand::AssignNode {
+        node_id: NodeId::from_uuid(Uuid::from_u128(5)),
+        node_name: "fra-1".into(),
+        address: "10.0.0.2".into(),
+        took_ms: 3,
+    }
+}
+
+fn assigned() -> SiteEvent {
+    SiteEvent::NodeAssigned {
+        node_id: NodeId::from_uuid(Uuid::from_u128(5)),
+        node_name: "fra-1".into(),
+        address: "10.0.0.2".into(),
+        took_ms: 3,
+    }
+}
+
+fn active() -> Vec<SiteEvent> {
+    vec![created(), assigned(), SiteEvent::Provisioned { took_ms: 500 }, SiteEvent::Activated { took_ms: 40 }]
+}
+
+#[test]
+fn provisioning_runs_assign_provision_activate_and_repeats_add_nothing() {
+    TestFramework::<Site>::with(()).given(vec![created()]).when(node()).then_expect_events(vec![assigned()]);
+    TestFramework::<Site>::with(())
+        .given(vec![created(), assigned()])
+        .when(node())
+        .then_expect_events(vec![]);
+    TestFramework::<Site>::with(())
+        .given(vec![created(), assigned()])
+        .when(SiteCommand::Activate { took_ms: 1 })
+        .then_expect_error(SiteError::WrongStatus("provisioning"));
+    TestFramework::<Site>::with(())
+        .given(vec![created(), assigned(), SiteEvent::Provisioned { took_ms: 500 }])
+        .when(SiteCommand::Activate { took_ms: 40 })
+        .then_expect_events(vec![SiteEvent::Activated { took_ms: 40 }]);
+    TestFramework::<Site>::with(())
+        .given(active())
+        .when(SiteCommand::RecordProvisioned { took_ms: 1 })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_failed_site_can_be_retried_or_deleted_but_not_suspended() {
+    let failed = vec![
+        created(),
+        assigned(),
+        SiteEvent::ProvisioningFailed { step: "provision".into(), reason: "unreachable".into() },
+    ];
+    TestFramework::<Site>::with(())
+        .given(failed.clone())
+        .when(SiteCommand::RetryProvisioning)
+        .then_expect_events(vec![SiteEvent::ProvisioningRetried]);
+    TestFramework::<Site>::with(())
+        .given(failed.clone())
+        .when(SiteCommand::Suspend)
+        .then_expect_error(SiteError::WrongStatus("failed"));
+    TestFramework::<Site>::with(())
+        .given(failed)
+        .when(SiteCommand::Delete)
+        .then_expect_events(vec![SiteEvent::DeletionRequested]);
+    // After a retry the site is placed anew.
+    TestFramework::<Site>::with(())
+        .given(vec![
+            created(),
+            assigned(),
+            SiteEvent::ProvisioningFailed { step: "verify".into(), reason: "no answer".into() },
+            SiteEvent::ProvisioningRetried,
+        ])
+        .when(node())
+        .then_expect_events(vec![assigned()]);
+}
+
+#[test]
+fn node_side_work_never_overlaps() {
+    TestFramework::<Site>::with(())
+        .given(vec![created(), assigned()])
+        .when(SiteCommand::Delete)
+        .then_expect_error(SiteError::Busy("provisioning"));
+    let mut suspending = active();
+    suspending.push(SiteEvent::SuspensionRequested);
+    TestFramework::<Site>::with(())
+        .given(suspending.clone())
+        .when(SiteCommand::Delete)
+        .then_expect_error(SiteError::Busy("suspend"));
+    TestFramework::<Site>::with(())
+        .given(suspending.clone())
+        .when(SiteCommand::CompleteOperation { operation: Operation::Suspend, took_ms: 9 })
+        .then_expect_events(vec![SiteEvent::Suspended { took_ms: 9 }]);
+    suspending.push(SiteEvent::Suspended { took_ms: 9 });
+    TestFramework::<Site>::with(())
+        .given(suspending.clone())
+        .when(SiteCommand::CompleteOperation { operation: Operation::Suspend, took_ms: 9 })
+        .then_expect_events(vec![]);
+    TestFramework::<Site>::with(())
+        .given(suspending)
+        .when(SiteCommand::Resume)
+        .then_expect_events(vec![SiteEvent::ResumptionRequested]);
+}
+
+#[test]
+fn a_failed_deletion_puts_the_site_back_as_it_was() {
+    let mut deleting = active();
+    deleting.push(SiteEvent::Suspended { took_ms: 1 });
+    deleting.push(SiteEvent::DeletionRequested);
+    TestFramework::<Site>::with(())
+        .given(deleting.clone())
+        .when(SiteCommand::FailOperation { operation: Operation::Delete, reason: "node down".into() })
+        .then_expect_events(vec![SiteEvent::OperationFailed {
+            operation: Operation::Delete,
+            reason: "node down".into(),
+            status: SiteStatus::Suspended,
+        }]);
+    deleting.push(SiteEvent::OperationFailed {
+        operation: Operation::Delete,
+        reason: "node down".into(),
+        status: SiteStatus::Suspended,
+    });
+    TestFramework::<Site>::with(())
+        .given(deleting)
+        .when(SiteCommand::Resume)
+        .then_expect_events(vec![SiteEvent::ResumptionRequested]);
+}

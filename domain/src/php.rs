@@ -17,6 +17,16 @@ pub enum SiteKind {
 }
 
 impl SiteKind {
+    /// The API name: `wordpress`, `php`, `laravel` or `static`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Wordpress => "wordpress",
+            Self::Php => "php",
+            Self::Laravel => "laravel",
+            Self::Static => "static",
+        }
+    }
+
     /// Whether sites of this kind run PHP (and so need a PHP version).
     pub const fn runs_php(self) -> bool {
         !matches!(self, Self::Static)
@@ -43,4 +53,14 @@ pub enum PhpVersion {
 impl PhpVersion {
     /// Every supported version, oldest first.
     pub const ALL: [Self; 4] = [Self::V8_1, Self::V8_2, Self::V8_3, Self::V8_4];
+
+    /// The version as written: `8.1` to `8.4`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V8_1 => "8.1",
+            Self::V8_2 => "8.2",
+            Self::V8_3 => "8.3",
+            Self::V8_4 => "8.4",
+        }
+    }
 }

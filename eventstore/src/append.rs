@@ -93,6 +93,8 @@ pub enum SqlArg {
     Uuid(Option<Uuid>),
     /// `timestamptz`
     Time(Option<OffsetDateTime>),
+    /// `bytea`
+    Bytes(Vec<u8>),
 }
 
 /// A write that must commit together with the events, or not at all.
@@ -321,6 +323,7 @@ pub async fn run_statement<'e>(
             SqlArg::Text(v) => query.bind(v.clone()),
             SqlArg::Uuid(v) => query.bind(*v),
             SqlArg::Time(v) => query.bind(*v),
+            SqlArg::Bytes(v) => query.bind(v.clone()),
         };
     }
     query.execute(executor).await?;

@@ -64,7 +64,7 @@ impl ConsumerSettings {
         }
     }
 
-    fn delay_after(&self, delivered: i64) -> Duration {
+    pub(crate) fn delay_after(&self, delivered: i64) -> Duration {
         let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or_default();
         self.backoff.get(index).or(self.backoff.last()).copied().unwrap_or(Duration::from_secs(1))
     }
@@ -191,7 +191,7 @@ async fn process<H: EventHandler>(
     }
 }
 
-async fn dead_letter(
+pub(crate) async fn dead_letter(
     pool: &PgPool,
     settings: &ConsumerSettings,
     message: &jetstream::Message,

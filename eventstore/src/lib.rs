@@ -10,8 +10,10 @@
 //! - [`feed`] is the commit-ordered, gap-safe read of the whole log, with LISTEN/NOTIFY
 //!   wake-ups and a polling fallback; [`checkpoint`] stores where each reader has got to;
 //! - [`relay`] publishes the feed to NATS JetStream under an advisory-lock leadership;
-//! - [`consumer`] runs durable JetStream pull consumers for sagas and live streams;
-//! - [`migrate`] applies the SQL migrations in `migrations/`.
+//! - [`consumer`] runs durable JetStream pull consumers for sagas and live streams, and
+//!   [`steps`] those whose work happens outside the database (SSH, HTTP);
+//! - [`migrate`] applies the SQL migrations in `migrations/`;
+//! - [`vault`] keeps secrets (node SSH keys) encrypted at rest, outside the events.
 //!
 //! Projections (`berth-projections`) build on [`feed`] and [`checkpoint`]; the APIs build on
 //! [`execute`].
@@ -28,6 +30,8 @@ pub mod metadata;
 pub mod migrate;
 pub mod relay;
 pub mod shutdown;
+pub mod steps;
 pub mod store;
 pub mod stream;
 pub mod unit_of_work;
+pub mod vault;

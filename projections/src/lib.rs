@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod identity;
+pub mod nodes;
 pub mod projection;
 pub mod rebuild;
 pub mod runtime;

@@ -44,6 +44,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::audit::AuditTrail),
         Box::new(crate::identity::IdentityView),
         Box::new(crate::sites::SitesView),
+        Box::new(crate::nodes::NodesView),
     ]
 }
 

@@ -1,0 +1,177 @@
+//! Consumers whose work happens outside the database: saga steps that run commands over SSH or
+//! wait for HTTP answers, for seconds at a time.
+//!
+//! Unlike [`crate::consumer::run`], no transaction is held while a step runs (a long one would
+//! hold back the feed's `pg_snapshot_xmin` bound for every reader). A step must therefore be
+//! safe to run again: it records its outcomes as commands with ids derived from the event and
+//! the step, and its side effects are idempotent. The event is marked processed only after the
+//! step succeeded. While a step runs, the message's ack deadline is extended every third of
+//! `ack_wait`; if the process dies, the deadline lapses and another instance takes the event
+//! over after `ack_wait`. Several events are worked on at once, up to `concurrency`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
+use futures::StreamExt;
+use sqlx::PgPool;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{dead_letter, ConsumerSettings, Disposition, HandlerError};
+use crate::feed::FeedEvent;
+use crate::shutdown::pause;
+use crate::stream;
+
+/// Work triggered by an event, done outside the database and safe to repeat.
+pub trait Step: Send + Sync + 'static {
+    /// Does the work for `event`. An error is retried with the consumer's backoff.
+    fn run<'a>(&'a self, event: &'a FeedEvent) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+}
+
+/// Runs `step` on the consumer `settings` of `stream_name`, `concurrency` events at a time,
+/// until `shutdown`.
+pub async fn run_steps<S: Step>(
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    stream_name: String,
+    settings: ConsumerSettings,
+    step: Arc<S>,
+    concurrency: usize,
+    shutdown: CancellationToken,
+) {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    while !shutdown.is_cancelled() {
+        let result = consume(&pool, &jetstream, &stream_name, &settings, &step, &permits, &shutdown).await;
+        if let Err(error) = result {
+            tracing::warn!(%error, consumer = %settings.name, "step consumer interrupted; reconnecting");
+            pause(&shutdown, Duration::from_secs(1)).await;
+        }
+    }
+}
+
+async fn consume<S: Step>(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    stream_name: &str,
+    settings: &ConsumerSettings,
+    step: &Arc<S>,
+    permits: &Arc<Semaphore>,
+    shutdown: &CancellationToken,
+) -> Result<(), async_nats::Error> {
+    let stream = jetstream.get_stream(stream_name).await?;
+    let config = pull::Config {
+        durable_name: Some(settings.name.clone()),
+        filter_subject: settings.filter_subject.clone(),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: settings.ack_wait,
+        max_deliver: settings.max_deliver,
+        max_ack_pending: i64::try_from(permits.available_permits()).unwrap_or(64).max(1) * 4,
+        ..Default::default()
+    };
+    let consumer = stream.get_or_create_consumer(&settings.name, config).await?;
+    let mut messages = consumer.messages().await?;
+    let mut running = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => break,
+            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        let message = tokio::select! {
+            () = shutdown.cancelled() => break,
+            next = messages.next() => match next {
+                Some(message) => message?,
+                None => break,
+            },
+        };
+        let (pool, settings, step) = (pool.clone(), settings.clone(), step.clone());
+        running.spawn(async move {
+            let disposition = process(&pool, &settings, &*step, &message).await;
+            drop(permit);
+            match disposition {
+                Ok(disposition) => {
+                    metrics::counter!("berth_consumer_messages_total", "consumer" => settings.name.clone(),
+                        "disposition" => format!("{disposition:?}").to_lowercase())
+                    .increment(1);
+                }
+                Err(error) => tracing::warn!(%error, consumer = %settings.name, "step message not settled"),
+            }
+        });
+        while running.try_join_next().is_some() {}
+    }
+    // Work under way is abandoned on shutdown: its deadline lapses and the event is redelivered.
+    running.abort_all();
+    while running.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn process<S: Step>(
+    pool: &PgPool,
+    settings: &ConsumerSettings,
+    step: &S,
+    message: &jetstream::Message,
+) -> Result<Disposition, async_nats::Error> {
+    let info = message.info()?;
+    let (delivered, stream_sequence) = (info.delivered, info.stream_sequence);
+    let event = match stream::decode(&message.payload) {
+        Ok(event) => event,
+        Err(error) => {
+            dead_letter(pool, settings, message, None, delivered, stream_sequence, &error.to_string())
+                .await?;
+            message.ack_with(AckKind::Term).await?;
+            return Ok(Disposition::DeadLettered);
+        }
+    };
+    let seen: Option<(i32,)> =
+        sqlx::query_as("SELECT 1 FROM consumer_processed WHERE consumer = $1 AND event_id = $2")
+            .bind(&settings.name)
+            .bind(event.event_id)
+            .fetch_optional(pool)
+            .await?;
+    if seen.is_some() {
+        message.ack().await?;
+        return Ok(Disposition::Duplicate);
+    }
+    let outcome = {
+        let work = step.run(&event);
+        tokio::pin!(work);
+        let beat = (settings.ack_wait / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                () = tokio::time::sleep(beat) => {
+                    if let Err(error) = message.ack_with(AckKind::Progress).await {
+                        tracing::warn!(%error, consumer = %settings.name, "could not extend the ack deadline");
+                    }
+                }
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            sqlx::query(
+                "INSERT INTO consumer_processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&settings.name)
+            .bind(event.event_id)
+            .execute(pool)
+            .await?;
+            message.ack().await?;
+            Ok(Disposition::Handled)
+        }
+        Err(error) if delivered >= settings.max_deliver => {
+            tracing::error!(%error, consumer = %settings.name, event_id = %event.event_id, "giving up on event");
+            let id = Some(event.event_id);
+            dead_letter(pool, settings, message, id, delivered, stream_sequence, &error.to_string()).await?;
+            message.ack_with(AckKind::Term).await?;
+            Ok(Disposition::DeadLettered)
+        }
+        Err(error) => {
+            tracing::warn!(%error, consumer = %settings.name, event_id = %event.event_id, delivered, "step failed; will retry");
+            message.ack_with(AckKind::Nak(Some(settings.delay_after(delivered)))).await?;
+            Ok(Disposition::Retry)
+        }
+    }
+}

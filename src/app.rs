@@ -13,8 +13,12 @@ use berth_eventstore::feed::FeedNotifier;
 use berth_eventstore::relay::{Relay, RelaySettings};
 use berth_eventstore::store::EventStore;
 use berth_eventstore::stream::StreamSettings;
+use berth_eventstore::vault::Vault;
 use berth_projections::runtime::{self, ProjectorSettings};
-use berth_sagas::registry::{self, SagaContext};
+use berth_sagas::node::NodeWorkSettings;
+use berth_sagas::registry::{self, NodeSagaSettings, SagaContext};
+use berth_sagas::ssh::SshSettings;
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -67,11 +71,18 @@ pub struct Application {
     nats: async_nats::Client,
     command_listener: Option<TcpListener>,
     query_listener: Option<TcpListener>,
+    vault: Option<Vault>,
 }
 
 impl Application {
     /// Connects to PostgreSQL and NATS and binds the API listeners of the selected roles.
     pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Self> {
+        // The vault is checked first: a missing master key is a configuration error, found
+        // before anything connects.
+        let vault = match roles.command_api || roles.sagas {
+            true => Some(vault(&settings)?),
+            false => None,
+        };
         let pool = connect::postgres(&settings, roles.label()).await?;
         let nats = connect::nats(&settings).await?;
         let command_listener = match roles.command_api {
@@ -82,7 +93,7 @@ impl Application {
             true => Some(bind(settings.query_api.addr, "query API").await?),
             false => None,
         };
-        Ok(Self { settings, roles, pool, nats, command_listener, query_listener })
+        Ok(Self { settings, roles, pool, nats, command_listener, query_listener, vault })
     }
 
     /// Where the command API listens (port 0 in settings picks a free one).
@@ -102,7 +113,7 @@ impl Application {
 
     /// Runs the selected roles until `shutdown` fires, then stops them gracefully.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { settings, roles, pool, nats, command_listener, query_listener } = self;
+        let Self { settings, roles, pool, nats, command_listener, query_listener, vault } = self;
         let mut tasks = JoinSet::new();
         let poll = Duration::from_millis(settings.eventstore.poll_interval_ms);
         let notifier = FeedNotifier::start(pool.clone(), poll, shutdown.clone());
@@ -127,6 +138,7 @@ impl Application {
                 },
                 body_limit: settings.command_api.body_limit_bytes,
                 session_ttl: Duration::from_secs(settings.auth.session_ttl_hours * 3600),
+                vault: vault.clone().context("the command API needs the vault")?,
             };
             let api = berth_command_api::router(state);
             let doc = <berth_command_api::ApiDoc as utoipa::OpenApi>::openapi();
@@ -169,8 +181,26 @@ impl Application {
             }
         }
         if roles.sagas {
+            let nodes = &settings.nodes;
             let context = SagaContext {
                 pool: pool.clone(),
+                store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
+                vault: vault.clone().context("the sagas need the vault")?,
+                nodes: NodeSagaSettings {
+                    ssh: SshSettings {
+                        connect_timeout: Duration::from_secs(nodes.ssh_connect_timeout_secs),
+                        command_timeout: Duration::from_secs(nodes.ssh_command_timeout_secs),
+                        attempts: nodes.ssh_attempts.max(1),
+                        backoff: Duration::from_millis(nodes.ssh_backoff_ms),
+                        ..SshSettings::default()
+                    },
+                    work: NodeWorkSettings {
+                        verify_timeout: Duration::from_secs(nodes.verify_timeout_secs),
+                        probe_interval: Duration::from_secs(nodes.probe_interval_secs.max(1)),
+                    },
+                    concurrency: nodes.concurrency.max(1),
+                    takeover: Duration::from_secs(nodes.step_takeover_secs.max(1)),
+                },
                 jetstream: jetstream.clone(),
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
@@ -194,6 +224,18 @@ impl Application {
         pool.close().await;
         Ok(())
     }
+}
+
+/// The vault, from `secrets.master_key`, with a clear error when it is missing or malformed.
+fn vault(settings: &Settings) -> anyhow::Result<Vault> {
+    let key = settings.secrets.master_key.expose_secret();
+    if key.trim().is_empty() {
+        anyhow::bail!(
+            "secrets.master_key is not set: the command API and the sagas need it to seal node keys; \
+             make one with `berth secrets new-key` and set BERTH_SECRETS__MASTER_KEY (deploy/dev does this)"
+        );
+    }
+    Vault::new(key).context("secrets.master_key")
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {

@@ -52,6 +52,12 @@ pub enum Command {
         #[command(subcommand)]
         action: OperatorAction,
     },
+    /// Secrets Berth keeps for itself.
+    Secrets {
+        /// What to do.
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
     /// Rebuild a projection from the start of the log and swap it in.
     Replay {
         /// The projection's name (`audit`, `sites`).
@@ -69,6 +75,13 @@ pub enum OperatorAction {
         #[arg(long)]
         email: String,
     },
+}
+
+/// Secrets subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Print a new random master key (base64 of 32 bytes) for `secrets.master_key`.
+    NewKey,
 }
 
 /// Parses the command line and runs it; the process's exit code.
@@ -92,6 +105,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Secrets { action: SecretsAction::NewKey } = cli.command {
+        println!("{}", berth_eventstore::vault::Vault::generate_key());
+        return Ok(());
+    }
     let mut settings = Settings::load(cli.config.as_deref()).context("invalid configuration")?;
     if matches!(cli.command, Command::Bench { .. }) {
         // The report is the output; only trouble should interrupt it.
@@ -119,6 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Operator { action: OperatorAction::Add { email } } => {
             return add_operator(&settings, &email).await
         }
+        Command::Secrets { .. } => return Ok(()),
     };
     let app = Application::build(settings, roles).await?;
     let shutdown = CancellationToken::new();

@@ -29,6 +29,42 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Sessions.
     pub auth: AuthSettings,
+    /// Secrets Berth keeps for itself.
+    pub secrets: SecretSettings,
+    /// Managed nodes: SSH, probing, provisioning.
+    pub nodes: NodeSettings,
+}
+
+/// Secrets settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSettings {
+    /// Base64 of 32 bytes: seals node SSH keys at rest. `berth secrets new-key` makes one.
+    /// Required by the command API and the sagas; empty by default so nothing runs with a
+    /// key from a file everyone can read.
+    pub master_key: SecretString,
+}
+
+/// Node settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// Seconds between health probes of each node.
+    pub probe_interval_secs: u64,
+    /// Seconds to wait for an SSH connection.
+    pub ssh_connect_timeout_secs: u64,
+    /// Seconds a node script may run.
+    pub ssh_command_timeout_secs: u64,
+    /// Attempts per SSH command on transient failures.
+    pub ssh_attempts: u32,
+    /// First pause between attempts, in milliseconds; doubled each time.
+    pub ssh_backoff_ms: u64,
+    /// Sites provisioned at once per sagas process.
+    pub concurrency: usize,
+    /// Seconds after which another sagas process takes over a step whose worker died.
+    pub step_takeover_secs: u64,
+    /// Seconds the verification step waits for the node to answer for a new site.
+    pub verify_timeout_secs: u64,
 }
 
 /// Rate limits, per process.
@@ -145,6 +181,19 @@ auth_per_minute = 5
 
 [auth]
 session_ttl_hours = 12
+
+[secrets]
+master_key = ""
+
+[nodes]
+probe_interval_secs = 15
+ssh_connect_timeout_secs = 5
+ssh_command_timeout_secs = 120
+ssh_attempts = 3
+ssh_backoff_ms = 500
+concurrency = 8
+step_takeover_secs = 30
+verify_timeout_secs = 15
 "#;
 
 /// Every key that can be set, as `section.key`, for warning about misspelt variables.
@@ -169,6 +218,15 @@ const KNOWN_KEYS: &[&str] = &[
     "limits.api_per_minute",
     "limits.auth_per_minute",
     "auth.session_ttl_hours",
+    "secrets.master_key",
+    "nodes.probe_interval_secs",
+    "nodes.ssh_connect_timeout_secs",
+    "nodes.ssh_command_timeout_secs",
+    "nodes.ssh_attempts",
+    "nodes.ssh_backoff_ms",
+    "nodes.concurrency",
+    "nodes.step_takeover_secs",
+    "nodes.verify_timeout_secs",
 ];
 
 /// Environment variables with the `BERTH_` prefix that are not settings.

@@ -95,3 +95,45 @@ impl FromRequestParts<AppState> for Caller {
         })
     }
 }
+
+/// An authenticated platform operator (the provider's own staff): the only caller of the
+/// node routes.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    /// The operator's credential.
+    pub principal: Principal,
+    request_id: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+impl Operator {
+    /// Metadata for a command made by this operator (platform-level: no tenant).
+    pub fn metadata(&self) -> CommandMetadata {
+        let operator = self.principal.user_id.unwrap_or(self.principal.credential_id);
+        let mut metadata = CommandMetadata::new(None, format!("operator:{operator}"));
+        if let Some(key) = &self.idempotency_key {
+            metadata.command_id = command_id_for(&self.principal.credential_id.to_string(), key);
+            metadata.correlation_id = metadata.command_id;
+        }
+        metadata.request_id.clone_from(&self.request_id);
+        metadata
+    }
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
+        let principal = identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
+            identity::BearerError::Database(e) => ApiError::from(e),
+            other => ApiError::Unauthorized(other.to_string()),
+        })?;
+        if principal.kind != "operator" {
+            return Err(ApiError::Forbidden("only platform operators manage nodes".to_owned()));
+        }
+        let idempotency_key =
+            parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Self { principal, request_id: request_id(&parts.headers), idempotency_key })
+    }
+}

@@ -45,6 +45,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// How long a login session lasts.
     pub session_ttl: Duration,
+    /// Seals node keys at registration.
+    pub vault: berth_eventstore::vault::Vault,
 }
 
 /// The usual answer to a command: the aggregate and its version after the command.
@@ -69,6 +71,13 @@ pub struct Accepted {
         routes::sites::create,
         routes::sites::update,
         routes::sites::delete,
+        routes::sites::suspend,
+        routes::sites::resume,
+        routes::sites::retry,
+        routes::nodes::register,
+        routes::nodes::bootstrap,
+        routes::nodes::drain,
+        routes::nodes::decommission,
         routes::tokens::issue,
         routes::tokens::revoke,
         routes::members::change_role,
@@ -85,6 +94,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::auth::router())
         .merge(routes::sites::router())
+        .merge(routes::nodes::router())
         .merge(routes::tokens::router())
         .merge(routes::members::router())
         .merge(routes::invitations::router())

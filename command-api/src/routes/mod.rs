@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod invitations;
 pub mod members;
+pub mod nodes;
 pub mod sites;
 pub mod tokens;
 

@@ -20,7 +20,12 @@ use crate::{Accepted, AppState};
 
 /// The site routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/sites", post(create)).route("/v1/sites/{id}", patch(update).delete(delete))
+    Router::new()
+        .route("/v1/sites", post(create))
+        .route("/v1/sites/{id}", patch(update).delete(delete))
+        .route("/v1/sites/{id}/suspend", post(suspend))
+        .route("/v1/sites/{id}/resume", post(resume))
+        .route("/v1/sites/{id}/retry", post(retry))
 }
 
 /// `POST /v1/sites` body.
@@ -128,22 +133,55 @@ async fn update(
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
-#[utoipa::path(delete, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    // The domain is given back when the node has removed the site (a failed deletion leaves
+    // the site as it was, domain included).
+    site_command(&state, &caller, &id, SiteCommand::Delete).await
+}
+
+#[utoipa::path(post, path = "/v1/sites/{id}/suspend", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+async fn suspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    site_command(&state, &caller, &id, SiteCommand::Suspend).await
+}
+
+#[utoipa::path(post, path = "/v1/sites/{id}/resume", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    site_command(&state, &caller, &id, SiteCommand::Resume).await
+}
+
+#[utoipa::path(post, path = "/v1/sites/{id}/retry", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    site_command(&state, &caller, &id, SiteCommand::RetryProvisioning).await
+}
+
+async fn site_command(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: SiteCommand,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     caller.require(Permission::ManageSites)?;
-    let site_id: SiteId = crate::routes::parse_id(&id)?;
-    let domain = owned_site(&state, &caller, site_id).await?;
-    let release =
-        SideWrite::Release { scope: "domain".into(), value: domain, owner: format!("site:{site_id}") };
+    let site_id: SiteId = crate::routes::parse_id(id)?;
+    owned_site(state, caller, site_id).await?;
     let meta = caller.metadata();
-    let outcome = state
-        .store
-        .execute_with::<Site>(&site_id.to_string(), SiteCommand::Delete, &(), &meta, state.retry, &[release])
-        .await?;
+    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &(), &meta, state.retry).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 

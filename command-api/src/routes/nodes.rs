@@ -1,0 +1,233 @@
+//! `/v1/nodes` (operators only): register a node, bootstrap, drain and decommission it.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use berth_domain::allocation::Resources;
+use berth_domain::ids::NodeId;
+use berth_domain::money::{Currency, Money};
+use berth_domain::name::DisplayName;
+use berth_domain::node::{HostKey, Node, NodeCommand, NodeSpec};
+use berth_eventstore::append::SideWrite;
+use berth_eventstore::vault::SshKeyPair;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Operator;
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::{Accepted, AppState};
+
+/// The node routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/nodes", post(register))
+        .route("/v1/nodes/{id}/bootstrap", post(bootstrap))
+        .route("/v1/nodes/{id}/drain", post(drain))
+        .route("/v1/nodes/{id}/decommission", post(decommission))
+}
+
+/// What a node has.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    /// CPU cores.
+    pub vcpus: u32,
+    /// Memory in MiB.
+    pub memory_mb: u64,
+    /// Disk in GiB.
+    pub disk_gb: u64,
+}
+
+/// A monthly cost.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cost {
+    /// Minor units (cents).
+    pub amount_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// `POST /v1/nodes` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterNode {
+    /// A name for people, unique.
+    pub name: String,
+    /// Host name or IP address Berth reaches it on.
+    pub address: String,
+    /// SSH port (default 22).
+    pub ssh_port: Option<u16>,
+    /// SSH user (default root).
+    pub ssh_user: Option<String>,
+    /// The node's SSH host key as an OpenSSH public key line; pinned.
+    pub host_key: String,
+    /// What it has.
+    pub capacity: Capacity,
+    /// Who rents it out.
+    pub provider: String,
+    /// Where it is.
+    pub region: String,
+    /// What it costs a month.
+    pub monthly_cost: Cost,
+}
+
+/// The answer to a registration.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Registered {
+    /// The node's id.
+    pub id: String,
+    /// Its version.
+    pub version: i64,
+    /// The public key to add to the node's `authorized_keys`.
+    pub ssh_public_key: String,
+}
+
+fn short_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(ApiError::field(field, format!("must be 1 to {max} printable characters")));
+    }
+    Ok(value.to_owned())
+}
+
+fn parse_address(value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    let host_ok = value.len() <= 253
+        && !value.is_empty()
+        && value.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if value.parse::<std::net::IpAddr>().is_ok() || host_ok {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(ApiError::field("address", "must be an IP address or a host name"))
+    }
+}
+
+impl RegisterNode {
+    /// The node's description, with `key_id` naming its sealed private key.
+    pub fn into_spec(self, key_id: Uuid) -> Result<NodeSpec, ApiError> {
+        let name = DisplayName::parse(&self.name).map_err(|e| ApiError::field("name", e))?;
+        let address = parse_address(&self.address)?;
+        let ssh_port = self.ssh_port.unwrap_or(22);
+        if ssh_port == 0 {
+            return Err(ApiError::field("ssh_port", "must be 1 to 65535"));
+        }
+        let ssh_user = self.ssh_user.unwrap_or_else(|| "root".to_owned());
+        if ssh_user.is_empty()
+            || ssh_user.len() > 32
+            || !ssh_user.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(ApiError::field("ssh_user", "must be a Unix user name"));
+        }
+        let host_key = HostKey::parse(&self.host_key).map_err(|e| ApiError::field("host_key", e))?;
+        let Capacity { vcpus, memory_mb, disk_gb } = self.capacity;
+        if vcpus == 0 || memory_mb == 0 || disk_gb == 0 {
+            return Err(ApiError::field("capacity", "vcpus, memory_mb and disk_gb must be positive"));
+        }
+        let currency = Currency::parse(&self.monthly_cost.currency)
+            .map_err(|e| ApiError::field("monthly_cost.currency", e))?;
+        let monthly_cost = Money::new(self.monthly_cost.amount_minor, currency)
+            .map_err(|e| ApiError::field("monthly_cost.amount_minor", e))?;
+        Ok(NodeSpec {
+            name,
+            address,
+            ssh_port,
+            ssh_user,
+            host_key,
+            capacity: Resources { millicores: u64::from(vcpus) * 1000, memory_mb, disk_gb },
+            provider: short_text("provider", &self.provider, 100)?,
+            region: short_text("region", &self.region, 100)?,
+            monthly_cost,
+            key_id,
+        })
+    }
+}
+
+#[utoipa::path(post, path = "/v1/nodes", tag = "nodes", request_body = RegisterNode, responses((status = 202, description = "Registered; authorize `ssh_public_key` on the node", body = Registered), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Name or address in use", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+async fn register(
+    State(state): State<AppState>,
+    operator: Operator,
+    ApiJson(body): ApiJson<RegisterNode>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let node_id = NodeId::from_uuid(Uuid::now_v7());
+    let key_id = Uuid::now_v7();
+    let spec = body.into_spec(key_id)?;
+    let keys = SshKeyPair::generate(&format!("berth-node-{}", spec.name.as_str()));
+    let owner = format!("node:{node_id}");
+    let side_writes = [
+        SideWrite::Claim {
+            scope: "node-name".into(),
+            value: spec.name.as_str().to_lowercase(),
+            owner: owner.clone(),
+        },
+        SideWrite::Claim {
+            scope: "node-address".into(),
+            value: format!("{}:{}", spec.address, spec.ssh_port),
+            owner,
+        },
+        state.vault.seal(key_id, &format!("ssh-key:node:{node_id}"), keys.seed.as_slice()),
+    ];
+    let command = NodeCommand::Register { node_id, spec: Box::new(spec) };
+    let meta = operator.metadata();
+    let outcome = state
+        .store
+        .execute_with::<Node>(&node_id.to_string(), command, &(), &meta, state.retry, &side_writes)
+        .await?;
+    // A replayed registration (same Idempotency-Key) answers with the first key pair's public
+    // half: the idempotency layer returns the first response, never this fresh one.
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Registered {
+            id: node_id.to_string(),
+            version: outcome.version,
+            ssh_public_key: keys.public_line,
+        }),
+    ))
+}
+
+async fn node_command(
+    state: &AppState,
+    operator: &Operator,
+    id: &str,
+    command: NodeCommand,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let node_id: NodeId = crate::routes::parse_id(id)?;
+    let loaded = state.store.load::<Node>(&node_id.to_string()).await?;
+    if loaded.aggregate.spec().is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let meta = operator.metadata();
+    let outcome = state.store.execute::<Node>(&node_id.to_string(), command, &(), &meta, state.retry).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id: node_id.to_string(), version: outcome.version })))
+}
+
+#[utoipa::path(post, path = "/v1/nodes/{id}/bootstrap", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Bootstrap requested", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+async fn bootstrap(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    node_command(&state, &operator, &id, NodeCommand::RequestBootstrap).await
+}
+
+#[utoipa::path(post, path = "/v1/nodes/{id}/drain", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Draining: no new sites", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+async fn drain(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    node_command(&state, &operator, &id, NodeCommand::Drain).await
+}
+
+#[utoipa::path(post, path = "/v1/nodes/{id}/decommission", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Retired", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "The node still holds sites", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+async fn decommission(
+    State(state): State<AppState>,
+    operator: Operator,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    node_command(&state, &operator, &id, NodeCommand::Decommission).await
+}

@@ -1,0 +1,131 @@
+//! Work on nodes: bootstrap, site provisioning and operations, health probes.
+//!
+//! Every step reads the aggregates it acts on, does its node-side work through a
+//! [`NodeShell`], and reports the outcome as a command whose id is derived from the event that
+//! started it and the step, so a redelivered event repeats no command. Node scripts are
+//! idempotent, so repeating their side of a step is safe.
+
+pub mod bootstrap;
+pub mod health;
+pub mod provision;
+pub mod scripts;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_domain::ids::NodeId;
+use berth_domain::node::{Node, NodeCommand};
+use berth_eventstore::execute::{ExecuteError, RetryPolicy};
+use berth_eventstore::feed::FeedEvent;
+use berth_eventstore::metadata::CommandMetadata;
+use berth_eventstore::store::EventStore;
+use berth_eventstore::vault::{Vault, VaultError};
+use sqlx::PgPool;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::ssh::{NodeShell, Target};
+
+/// How node work is tuned.
+#[derive(Debug, Clone)]
+pub struct NodeWorkSettings {
+    /// How long the verification step waits for the node to answer for a new site.
+    pub verify_timeout: Duration,
+    /// Time between health probes.
+    pub probe_interval: Duration,
+}
+
+/// What every node step needs.
+#[derive(Clone)]
+pub struct NodeWork {
+    /// The event store, to load aggregates and record outcomes.
+    pub store: EventStore,
+    /// The database (views, read-only, and sealed secrets).
+    pub pool: PgPool,
+    /// Opens node keys.
+    pub vault: Vault,
+    /// Runs commands on nodes.
+    pub shell: Arc<dyn NodeShell>,
+    /// Tuning.
+    pub settings: NodeWorkSettings,
+}
+
+/// Why a node could not be worked on.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// No such node.
+    #[error("node {0} is not registered")]
+    Unknown(NodeId),
+    /// Its host key changed; work is stopped until an operator re-pins it.
+    #[error("work on node {0} is stopped: it presented another host key")]
+    Blocked(NodeId),
+    /// Its key could not be opened.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] berth_eventstore::error::StoreError),
+}
+
+impl NodeWork {
+    /// How to reach `node_id`, with its private key opened.
+    pub async fn target(&self, node_id: NodeId) -> Result<Target, TargetError> {
+        let node = self.store.load::<Node>(&node_id.to_string()).await?.aggregate;
+        let spec = node.spec().ok_or(TargetError::Unknown(node_id))?;
+        if node.blocked() {
+            return Err(TargetError::Blocked(node_id));
+        }
+        let secret = self.vault.open(&self.pool, spec.key_id).await?;
+        let seed: [u8; 32] = secret.as_slice().try_into().map_err(|_| VaultError::Unsealable(spec.key_id))?;
+        Ok(Target {
+            node_id,
+            address: spec.address.clone(),
+            port: spec.ssh_port,
+            user: spec.ssh_user.clone(),
+            host_key: spec.host_key.clone(),
+            private_key: Arc::new(Zeroizing::new(seed)),
+        })
+    }
+
+    /// Records that `node_id` presented another host key: all work on it stops, and the
+    /// alert `BerthNodeHostKeyMismatch` fires from the gauge set here.
+    pub async fn record_mismatch(&self, node_id: NodeId, presented: &str, meta: &CommandMetadata) {
+        metrics::gauge!("berth_node_host_key_mismatch", "node" => node_id.to_string()).set(1.0);
+        tracing::error!(node_id = %node_id, presented, "node presented another host key; work on it stopped");
+        let command = NodeCommand::RecordHostKeyMismatch { presented: presented.to_owned() };
+        let result = self
+            .store
+            .execute::<Node>(&node_id.to_string(), command, &(), meta, RetryPolicy::default())
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, node_id = %node_id, "could not record the host key mismatch");
+        }
+    }
+}
+
+/// Metadata for a command a saga issues in reaction to `event` at `step`: its id is derived
+/// from both, so a repeated step repeats no command; it is caused by the event and carries its
+/// tenant, correlation and request ids on.
+pub fn saga_metadata(event: &FeedEvent, saga: &str, step: &str) -> CommandMetadata {
+    let name = format!("{}:{saga}:{step}", event.event_id);
+    let command_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes());
+    let text = |key: &str| event.metadata.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    CommandMetadata {
+        tenant_id: event.tenant_id,
+        actor: format!("saga:{saga}"),
+        command_id,
+        correlation_id: text("correlation_id").and_then(|c| c.parse().ok()).unwrap_or(event.event_id),
+        causation_id: Some(event.event_id),
+        request_id: text("request_id"),
+    }
+}
+
+/// A handler error from anything displayable.
+pub fn retry_later(error: impl std::fmt::Display) -> berth_eventstore::consumer::HandlerError {
+    error.to_string().into()
+}
+
+/// Whether a command failed only because the aggregate refused it (the state moved on).
+pub fn refused<E: std::error::Error>(error: &ExecuteError<E>) -> bool {
+    matches!(error, ExecuteError::Rejected(_))
+}

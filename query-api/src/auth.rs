@@ -28,3 +28,23 @@ impl FromRequestParts<AppState> for Reader {
         Ok(Self { tenant_id })
     }
 }
+
+/// An authenticated platform operator: the only reader of the nodes view.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorReader;
+
+impl FromRequestParts<AppState> for OperatorReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
+        let principal = identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
+            identity::BearerError::Database(e) => ApiError::from(e),
+            other => ApiError::Unauthorized(other.to_string()),
+        })?;
+        if principal.kind != "operator" {
+            return Err(ApiError::Forbidden("only platform operators read nodes".to_owned()));
+        }
+        Ok(Self)
+    }
+}

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// No usable credentials.
     #[error("{0}")]
     Unauthorized(String),
+    /// Authenticated, but not allowed to read this.
+    #[error("{0}")]
+    Forbidden(String),
     /// No such resource (also for other tenants' resources).
     #[error("no such resource")]
     NotFound,
@@ -55,6 +58,7 @@ impl IntoResponse for ApiError {
         let (status, kind, title) = match &self {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request is not valid"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "No such resource"),
             Self::NotYet(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-yet", "Not caught up yet"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod live;
+pub mod nodes;
 pub mod page;
 pub mod scope;
 pub mod sites;
@@ -44,6 +45,8 @@ pub struct AppState {
     paths(
         sites::list,
         sites::detail,
+        nodes::list,
+        nodes::detail,
         tenant::overview,
         tenant::members,
         tenant::tokens,
@@ -58,6 +61,7 @@ pub struct ApiDoc;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(sites::router())
+        .merge(nodes::router())
         .merge(tenant::router())
         .merge(audit::router())
         .merge(live::router())

@@ -21,6 +21,15 @@ pub async fn tenant_tx(pool: &PgPool, tenant: Uuid) -> Result<Transaction<'stati
     Ok(tx)
 }
 
+/// Begins a read-only transaction as `berth_reader` with no tenant set: platform views (nodes)
+/// are readable, every tenant's rows stay hidden by the policies.
+pub async fn operator_tx(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL ROLE berth_reader").execute(&mut *tx).await?;
+    Ok(tx)
+}
+
 /// Runs `read` until it finds the row at `min_version` or later (read-your-writes). Without
 /// `min_version` a missing row is a 404 at once; with it, the view gets up to 5 s to catch up.
 pub async fn at_version<T, F, Fut>(

@@ -117,26 +117,107 @@ pub struct DetailParams {
     pub min_version: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The site id"), DetailParams), responses((status = 200, description = "The site", body = SiteView), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// The node a site is on.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteNode {
+    /// The node's id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its address.
+    pub address: String,
+}
+
+/// One provisioning or operation step.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SiteStep {
+    /// `allocate`, `provision`, `verify`, `retry`, `suspend`, `resume` or `delete`.
+    pub step: String,
+    /// `ok` or `failed`.
+    pub outcome: String,
+    /// How long it took, in milliseconds.
+    pub took_ms: Option<i64>,
+    /// The node's name (allocate) or the failure's reason.
+    pub detail: Option<String>,
+    /// When it was recorded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// A site with where it runs and how it got there.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteDetail {
+    /// The site.
+    #[serde(flatten)]
+    pub site: SiteView,
+    /// Its node, once placed.
+    pub node: Option<SiteNode>,
+    /// Work asked for and not yet carried out by the node (`suspend`, `resume`, `delete`).
+    pub pending: Option<String>,
+    /// Why the last step failed, if it did.
+    pub last_error: Option<String>,
+    /// Whether its node is down.
+    pub impacted: bool,
+    /// Its steps, oldest first.
+    pub steps: Vec<SiteStep>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    site: SiteView,
+    node_id: Option<Uuid>,
+    node_name: Option<String>,
+    node_address: Option<String>,
+    pending: Option<String>,
+    last_error: Option<String>,
+    impacted: bool,
+}
+
+#[utoipa::path(get, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The site id"), DetailParams), responses((status = 200, description = "The site, its node and its steps", body = SiteDetail), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     reader: Reader,
     Path(id): Path<String>,
     Query(params): Query<DetailParams>,
-) -> Result<Json<SiteView>, ApiError> {
+) -> Result<Json<SiteDetail>, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {
         let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
-        let row: Option<SiteView> = sqlx::query_as(
-            "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at FROM proj_sites.sites
-              WHERE tenant_id = $1 AND id = $2",
+        let row: Option<DetailRow> = sqlx::query_as(
+            "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at,
+                    node_id, node_name, node_address, pending, last_error, impacted
+               FROM proj_sites.sites WHERE tenant_id = $1 AND id = $2",
         )
         .bind(reader.tenant_id)
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let steps: Vec<SiteStep> = sqlx::query_as(
+            "SELECT step, outcome, took_ms, detail, at FROM proj_sites.site_steps
+              WHERE tenant_id = $1 AND site_id = $2 ORDER BY sequence",
+        )
+        .bind(reader.tenant_id)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(row)
+        let node = match (row.node_id, row.node_name, row.node_address) {
+            (Some(id), Some(name), Some(address)) => Some(SiteNode { id, name, address }),
+            _ => None,
+        };
+        Ok(Some(SiteDetail {
+            site: row.site,
+            node,
+            pending: row.pending,
+            last_error: row.last_error,
+            impacted: row.impacted,
+            steps,
+        }))
     };
-    at_version(params.min_version, |site: &SiteView| site.version, read).await.map(Json)
+    at_version(params.min_version, |d: &SiteDetail| d.site.version, read).await.map(Json)
 }

@@ -37,12 +37,18 @@ impl Api {
         .await
     }
 
-    /// Berth with extra settings.
+    /// Berth with extra settings and every role but the sagas: without nodes, sites stay
+    /// requested, which is what the API tests look at.
     pub async fn start_with(extra: &[(&str, &str)]) -> Self {
+        Self::start_roles(extra, Roles { sagas: false, ..Roles::ALL }).await
+    }
+
+    /// Berth with extra settings and the given roles.
+    pub async fn start_roles(extra: &[(&str, &str)], roles: Roles) -> Self {
         let env = TestEnv::new().await;
         let mut vars = env.env_vars();
         vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let app = Application::build(Settings::load_from(None, vars).unwrap(), Roles::ALL).await.unwrap();
+        let app = Application::build(Settings::load_from(None, vars).unwrap(), roles).await.unwrap();
         let command = format!("http://{}", app.command_api_addr().unwrap());
         let query = format!("http://{}", app.query_api_addr().unwrap());
         let shutdown = CancellationToken::new();

@@ -31,6 +31,8 @@ pub struct TestEnv {
     pub nats_url: String,
     pub jetstream: jetstream::Context,
     pub stream: StreamSettings,
+    /// This world's vault key (sealed node keys).
+    pub master_key: String,
 }
 
 fn admin_url() -> String {
@@ -63,7 +65,8 @@ impl TestEnv {
             subject_prefix: format!("t{tag}.evt"),
             ..StreamSettings::default()
         };
-        Self { db_name, db_url, pool, nats_url, jetstream, stream }
+        let master_key = berth_eventstore::vault::Vault::generate_key();
+        Self { db_name, db_url, pool, nats_url, jetstream, stream, master_key }
     }
 
     /// Settings pointing a Berth process at this test's database and stream, APIs on port 0.
@@ -82,6 +85,7 @@ impl TestEnv {
             ("BERTH_QUERY_API__ADDR", "127.0.0.1:0"),
             ("BERTH_EVENTSTORE__POLL_INTERVAL_MS", "100"),
             ("BERTH_DATABASE__MAX_CONNECTIONS", "10"),
+            ("BERTH_SECRETS__MASTER_KEY", self.master_key.as_str()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

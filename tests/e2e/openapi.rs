@@ -55,15 +55,14 @@ async fn every_route_is_in_the_openapi_document() {
             .unwrap()
             .map(|e| format!("command-api/src/routes/{}", e.unwrap().file_name().to_string_lossy()))
             .collect();
-    let query_sources = [
-        "query-api/src/sites.rs",
-        "query-api/src/tenant.rs",
-        "query-api/src/audit.rs",
-        "query-api/src/live.rs",
-    ];
+    let query_sources: Vec<String> =
+        std::fs::read_dir(format!("{}/query-api/src", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| format!("query-api/src/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
     let mut expectations = vec![
         (api.command.clone(), routes_in(&command_sources.iter().map(String::as_str).collect::<Vec<_>>())),
-        (api.query.clone(), routes_in(&query_sources)),
+        (api.query.clone(), routes_in(&query_sources.iter().map(String::as_str).collect::<Vec<_>>())),
     ];
     let ops = routes_in(&["src/ops.rs"]);
     assert!(ops.contains(&("get".to_owned(), "/openapi.json".to_owned())));

@@ -43,6 +43,17 @@ async fn unreachable_services_at_start_fail_clearly() {
     let (ok, stderr) = run_berth(with(env.env_vars(), "BERTH_NATS__REPLICAS", "many")).await;
     assert!(!ok);
     assert!(stderr.contains("invalid configuration"), "{stderr}");
+
+    // No master key, or a malformed one: the command API and sagas cannot seal node keys.
+    let (ok, stderr) = run_berth(with(env.env_vars(), "BERTH_SECRETS__MASTER_KEY", "")).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("secrets.master_key is not set") && stderr.contains("berth secrets new-key"),
+        "{stderr}"
+    );
+    let (ok, stderr) = run_berth(with(env.env_vars(), "BERTH_SECRETS__MASTER_KEY", "c2hvcnQ=")).await;
+    assert!(!ok);
+    assert!(stderr.contains("base64 of 32 bytes"), "{stderr}");
     env.cleanup().await;
 }
 

@@ -122,10 +122,12 @@ async fn a_rejected_command_appends_nothing() {
     let store = env.store();
     let tenant = TenantId::from_uuid(Uuid::now_v7());
     let site = create_site(&store, tenant).await;
+    let failed = SiteCommand::FailProvisioning { step: "allocate".into(), reason: "no node".into() };
+    run_site(&store, tenant, site, failed, RetryPolicy::default()).await.unwrap();
     run_site(&store, tenant, site, SiteCommand::Delete, RetryPolicy::default()).await.unwrap();
     let refused = run_site(&store, tenant, site, label("too late"), RetryPolicy::default()).await;
     assert!(matches!(refused, Err(ExecuteError::Rejected(_))));
-    assert_eq!(env.event_count().await, 2);
+    assert_eq!(env.event_count().await, 3);
     env.cleanup().await;
 }
 

@@ -26,7 +26,10 @@ async fn losing_postgres_makes_berth_unready_then_it_catches_up() {
     vars.retain(|(k, _)| k != "BERTH_DATABASE__URL");
     vars.push(("BERTH_DATABASE__URL".into(), proxied));
     vars.push(("BERTH_DATABASE__ACQUIRE_TIMEOUT_SECS".into(), "1".into()));
-    let app = Application::build(Settings::load_from(None, vars).unwrap(), Roles::ALL).await.unwrap();
+    let app =
+        Application::build(Settings::load_from(None, vars).unwrap(), Roles { sagas: false, ..Roles::ALL })
+            .await
+            .unwrap();
     let base = format!("http://{}", app.command_api_addr().unwrap());
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));

@@ -14,6 +14,9 @@ pub async fn dump(env: &TestEnv) -> Vec<Vec<String>> {
     let tables = [
         "proj_audit.audit_entries ORDER BY global_position",
         "proj_sites.sites ORDER BY id",
+        "proj_sites.site_steps ORDER BY site_id, sequence",
+        "proj_nodes.nodes ORDER BY id",
+        "proj_nodes.node_allocations ORDER BY node_id, site_id",
         "proj_identity.tenants ORDER BY tenant_id",
         "proj_identity.members ORDER BY tenant_id, user_id",
         "proj_identity.invitations ORDER BY invitation_id",
@@ -36,7 +39,35 @@ pub async fn assert_equals_rebuild(env: &TestEnv) {
         rebuild::rebuild(&env.pool, projection.as_ref(), 1000).await.unwrap();
     }
     let rebuilt = dump(env).await;
-    assert_eq!(live, rebuilt, "the live views differ from a rebuild");
+    for (table, (live, rebuilt)) in live.iter().zip(&rebuilt).enumerate() {
+        let differ: Vec<_> = live.iter().zip(rebuilt).filter(|(l, r)| l != r).take(3).collect();
+        assert!(
+            live.len() == rebuilt.len() && differ.is_empty(),
+            "table {table}: the live view differs from a rebuild ({} rows live, {} rebuilt): {differ:?}",
+            live.len(),
+            rebuilt.len()
+        );
+    }
+}
+
+/// Whether every projection's checkpoint has passed the last event of this database (the
+/// projections running elsewhere, in their own processes).
+pub async fn all_caught_up(env: &TestEnv) -> bool {
+    let (last_tx, last_position): (i64, i64) = sqlx::query_as(
+        "SELECT transaction_id::text::bigint, global_position FROM events
+          ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .unwrap();
+    for projection in berth_projections::all() {
+        let name = berth_projections::projection::checkpoint_name(projection.name());
+        let Ok(at) = berth_eventstore::checkpoint::load(&env.pool, &name).await else { return false };
+        if (at.transaction_id, at.global_position) < (last_tx, last_position) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Applies every event to every projection. An empty batch alone is not enough: while another
@@ -87,6 +118,8 @@ async fn a_rebuild_swaps_in_identical_tables_while_readers_keep_reading() {
         .unwrap();
         sites.push(site);
     }
+    let failed = SiteCommand::FailProvisioning { step: "allocate".into(), reason: "no node".into() };
+    run_site(&store, tenant, sites[0], failed, RetryPolicy::default()).await.unwrap();
     run_site(&store, tenant, sites[0], SiteCommand::Delete, RetryPolicy::default()).await.unwrap();
     catch_up(&env).await;
 
@@ -96,7 +129,7 @@ async fn a_rebuild_swaps_in_identical_tables_while_readers_keep_reading() {
             .fetch_one(&env.pool)
             .await
             .unwrap();
-    assert_eq!((status.as_str(), label.as_deref(), version), ("deleting", Some("site 0"), 3));
+    assert_eq!((status.as_str(), label.as_deref(), version), ("deleting", Some("site 0"), 4));
     let audited: (String, String) = sqlx::query_as(
         "SELECT actor, action FROM proj_audit.audit_entries ORDER BY global_position DESC LIMIT 1",
     )

@@ -81,11 +81,20 @@ impl Api {
     }
 
     /// A GET on the query API, answered as JSON with its status.
+    /// A view not caught up yet answers 503 with `Retry-After`; like any client, this retries
+    /// (a few times) before giving the answer back.
     pub async fn read(&self, path: &str, token: &str) -> (u16, Value) {
-        let response =
-            self.http.get(format!("{}{path}", self.query)).bearer_auth(token).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        for attempt in 0.. {
+            let response =
+                self.http.get(format!("{}{path}", self.query)).bearer_auth(token).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if status != 503 || body["title"] != "Not caught up yet" || attempt == 3 {
+                return (status, body);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        unreachable!("the loop returns")
     }
 
     /// Registers an organization and returns its owner.

@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::api::{problem, Api};
 use crate::common::kill9;
 use crate::nodes_harness::{
-    add_node, create_site, operator_token, site_action, wait_for, wait_for_status, wait_for_status_after,
-    LocalNode, NODE_SETTINGS,
+    add_node, create_site, one_at_a_time, operator_token, site_action, wait_for, wait_for_status,
+    wait_for_status_after, LocalNode, NODE_SETTINGS,
 };
 
 async fn allocated_sites(api: &Api, operator: &str, node: &str) -> usize {
@@ -25,6 +25,7 @@ async fn allocated_sites(api: &Api, operator: &str, node: &str) -> usize {
 /// succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn node_failures_end_in_clear_states_and_release_capacity() {
+    let _serial = one_at_a_time().await;
     let node = LocalNode::up("tfail").await;
     let mut settings = NODE_SETTINGS.to_vec();
     settings.push(("BERTH_NODES__PROBE_INTERVAL_SECS", "3600"));
@@ -87,6 +88,7 @@ async fn node_failures_end_in_clear_states_and_release_capacity() {
 /// mismatch is recorded, work on the node stops and the alert's gauge is set.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_presenting_another_host_key_is_refused() {
+    let _serial = one_at_a_time().await;
     let node = LocalNode::up("tkey").await;
     let api = Api::start_roles(NODE_SETTINGS, Roles::ALL).await;
     let operator = operator_token(&api).await;
@@ -129,6 +131,7 @@ async fn a_node_presenting_another_host_key_is_refused() {
 /// takes no new sites and retires only once empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creations_never_over_allocate() {
+    let _serial = one_at_a_time().await;
     let (a, b) = tokio::join!(LocalNode::up("tcca"), LocalNode::up("tccb"));
     let api = Api::start_roles(NODE_SETTINGS, Roles::ALL).await;
     let operator = operator_token(&api).await;
@@ -191,6 +194,7 @@ async fn concurrent_creations_never_over_allocate() {
 /// deadline, and the site ends active with one reservation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_sagas_process_is_taken_over() {
+    let _serial = one_at_a_time().await;
     let node = LocalNode::up("ttake").await;
     let api = Api::start_roles(NODE_SETTINGS, Roles { sagas: false, ..Roles::ALL }).await;
     let vars: Vec<(String, String)> =

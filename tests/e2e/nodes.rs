@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::api::{problem, Api};
 use crate::nodes_harness::{
-    add_node, create_site, operator_token, site_action, site_user, wait_for, wait_for_status, LocalNode,
-    NODE_SETTINGS,
+    add_node, create_site, one_at_a_time, operator_token, site_action, site_user, wait_for, wait_for_status,
+    LocalNode, NODE_SETTINGS,
 };
 
 fn steps(site: &Value) -> Vec<(String, String)> {
@@ -27,6 +27,7 @@ fn steps(site: &Value) -> Vec<(String, String)> {
 /// site removes its vhost, pool, user and database and gives its capacity back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_serve_wordpress_and_static_sites() {
+    let _serial = one_at_a_time().await;
     let (a, b, c) = tokio::join!(LocalNode::up("t3a"), LocalNode::up("t3b"), LocalNode::up("t3c"));
     let api = Api::start_roles(NODE_SETTINGS, Roles::ALL).await;
     let operator = operator_token(&api).await;

@@ -22,6 +22,13 @@ pub const NODE_SETTINGS: &[(&str, &str)] = &[
     ("BERTH_NODES__VERIFY_TIMEOUT_SECS", "20"),
 ];
 
+/// Node tests run one at a time: each starts several nodes' worth of sshd, nginx, php-fpm and
+/// MariaDB, and two cores shared with the rest of the suite are not enough for all at once.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
 fn script() -> String {
     format!("{}/deploy/dev-node", env!("CARGO_MANIFEST_DIR"))
 }

@@ -116,6 +116,7 @@ mod tests {
 
     #[test]
     fn the_version_is_baked_into_the_script() {
-        assert!(SCRIPT.contains(&format!("\"{}\"", VERSION.trim())), "VERSION and the script disagree");
+        let line = format!("\nBERTH_NODE_VERSION={}\n", VERSION.trim());
+        assert!(SCRIPT.contains(&line), "deploy/node/VERSION and the script's BERTH_NODE_VERSION disagree");
     }
 }

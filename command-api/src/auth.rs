@@ -74,11 +74,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
-        let principal = identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
-            identity::BearerError::Database(e) => ApiError::from(e),
-            other => ApiError::Unauthorized(other.to_string()),
-        })?;
+        let principal = bearer(parts, state).await?;
         let (Some(tenant), Some(role)) =
             (principal.tenant_id, principal.role.as_deref().and_then(Role::parse))
         else {
@@ -124,11 +120,7 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
-        let principal = identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
-            identity::BearerError::Database(e) => ApiError::from(e),
-            other => ApiError::Unauthorized(other.to_string()),
-        })?;
+        let principal = bearer(parts, state).await?;
         if principal.kind != "operator" {
             return Err(ApiError::Forbidden("only platform operators manage nodes".to_owned()));
         }
@@ -136,4 +128,13 @@ impl FromRequestParts<AppState> for Operator {
             parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(Self { principal, request_id: request_id(&parts.headers), idempotency_key })
     }
+}
+
+/// The live credential behind the request's bearer token: 401 without one.
+async fn bearer(parts: &Parts, state: &AppState) -> Result<identity::Principal, ApiError> {
+    let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
+    identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
+        identity::BearerError::Database(e) => ApiError::from(e),
+        other => ApiError::Unauthorized(other.to_string()),
+    })
 }

@@ -64,7 +64,7 @@ impl ConsumerSettings {
         }
     }
 
-    pub(crate) fn delay_after(&self, delivered: i64) -> Duration {
+    fn delay_after(&self, delivered: i64) -> Duration {
         let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or_default();
         self.backoff.get(index).or(self.backoff.last()).copied().unwrap_or(Duration::from_secs(1))
     }
@@ -141,16 +141,8 @@ async fn process<H: EventHandler>(
     handler: &H,
     message: &jetstream::Message,
 ) -> Result<Disposition, async_nats::Error> {
-    let info = message.info()?;
-    let (delivered, stream_sequence) = (info.delivered, info.stream_sequence);
-    let event = match stream::decode(&message.payload) {
-        Ok(event) => event,
-        Err(error) => {
-            dead_letter(pool, settings, message, None, delivered, stream_sequence, &error.to_string())
-                .await?;
-            message.ack_with(AckKind::Term).await?;
-            return Ok(Disposition::DeadLettered);
-        }
+    let Some(event) = decode(pool, settings, message).await? else {
+        return Ok(Disposition::DeadLettered);
     };
     let mut tx = pool.begin().await?;
     let fresh = sqlx::query(
@@ -175,23 +167,55 @@ async fn process<H: EventHandler>(
         }
         Err(error) => {
             tx.rollback().await?;
-            if delivered >= settings.max_deliver {
-                tracing::error!(%error, consumer = %settings.name, event_id = %event.event_id, "giving up on event");
-                let id = Some(event.event_id);
-                dead_letter(pool, settings, message, id, delivered, stream_sequence, &error.to_string())
-                    .await?;
-                message.ack_with(AckKind::Term).await?;
-                Ok(Disposition::DeadLettered)
-            } else {
-                tracing::warn!(%error, consumer = %settings.name, event_id = %event.event_id, delivered, "event failed; will retry");
-                message.ack_with(AckKind::Nak(Some(settings.delay_after(delivered)))).await?;
-                Ok(Disposition::Retry)
-            }
+            settle_failure(pool, settings, message, &event, &error).await
         }
     }
 }
 
-pub(crate) async fn dead_letter(
+/// Decodes a message's event; one that does not decode is dead-lettered and terminated
+/// (`None`): no number of redeliveries would make it readable.
+pub(crate) async fn decode(
+    pool: &PgPool,
+    settings: &ConsumerSettings,
+    message: &jetstream::Message,
+) -> Result<Option<FeedEvent>, async_nats::Error> {
+    match stream::decode(&message.payload) {
+        Ok(event) => Ok(Some(event)),
+        Err(error) => {
+            let info = message.info()?;
+            let (delivered, sequence) = (info.delivered, info.stream_sequence);
+            dead_letter(pool, settings, message, None, delivered, sequence, &error.to_string()).await?;
+            message.ack_with(AckKind::Term).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Settles a message whose handling failed: redelivered after the backoff, or, after the last
+/// allowed delivery, recorded in `dead_letters` and terminated.
+pub(crate) async fn settle_failure(
+    pool: &PgPool,
+    settings: &ConsumerSettings,
+    message: &jetstream::Message,
+    event: &FeedEvent,
+    error: &HandlerError,
+) -> Result<Disposition, async_nats::Error> {
+    let info = message.info()?;
+    let (delivered, sequence) = (info.delivered, info.stream_sequence);
+    if delivered >= settings.max_deliver {
+        tracing::error!(%error, consumer = %settings.name, event_id = %event.event_id, "giving up on event");
+        let id = Some(event.event_id);
+        dead_letter(pool, settings, message, id, delivered, sequence, &error.to_string()).await?;
+        message.ack_with(AckKind::Term).await?;
+        Ok(Disposition::DeadLettered)
+    } else {
+        tracing::warn!(%error, consumer = %settings.name, event_id = %event.event_id, delivered, "event failed; will retry");
+        message.ack_with(AckKind::Nak(Some(settings.delay_after(delivered)))).await?;
+        Ok(Disposition::Retry)
+    }
+}
+
+async fn dead_letter(
     pool: &PgPool,
     settings: &ConsumerSettings,
     message: &jetstream::Message,

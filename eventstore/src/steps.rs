@@ -20,10 +20,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{dead_letter, ConsumerSettings, Disposition, HandlerError};
+use crate::consumer::{decode, settle_failure, ConsumerSettings, Disposition, HandlerError};
 use crate::feed::FeedEvent;
 use crate::shutdown::pause;
-use crate::stream;
 
 /// Work triggered by an event, done outside the database and safe to repeat.
 pub trait Step: Send + Sync + 'static {
@@ -113,16 +112,8 @@ async fn process<S: Step>(
     step: &S,
     message: &jetstream::Message,
 ) -> Result<Disposition, async_nats::Error> {
-    let info = message.info()?;
-    let (delivered, stream_sequence) = (info.delivered, info.stream_sequence);
-    let event = match stream::decode(&message.payload) {
-        Ok(event) => event,
-        Err(error) => {
-            dead_letter(pool, settings, message, None, delivered, stream_sequence, &error.to_string())
-                .await?;
-            message.ack_with(AckKind::Term).await?;
-            return Ok(Disposition::DeadLettered);
-        }
+    let Some(event) = decode(pool, settings, message).await? else {
+        return Ok(Disposition::DeadLettered);
     };
     let seen: Option<(i32,)> =
         sqlx::query_as("SELECT 1 FROM consumer_processed WHERE consumer = $1 AND event_id = $2")
@@ -161,17 +152,6 @@ async fn process<S: Step>(
             message.ack().await?;
             Ok(Disposition::Handled)
         }
-        Err(error) if delivered >= settings.max_deliver => {
-            tracing::error!(%error, consumer = %settings.name, event_id = %event.event_id, "giving up on event");
-            let id = Some(event.event_id);
-            dead_letter(pool, settings, message, id, delivered, stream_sequence, &error.to_string()).await?;
-            message.ack_with(AckKind::Term).await?;
-            Ok(Disposition::DeadLettered)
-        }
-        Err(error) => {
-            tracing::warn!(%error, consumer = %settings.name, event_id = %event.event_id, delivered, "step failed; will retry");
-            message.ack_with(AckKind::Nak(Some(settings.delay_after(delivered)))).await?;
-            Ok(Disposition::Retry)
-        }
+        Err(error) => settle_failure(pool, settings, message, &event, &error).await,
     }
 }

@@ -19,11 +19,7 @@ impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
-        let principal = identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
-            identity::BearerError::Database(e) => ApiError::from(e),
-            other => ApiError::Unauthorized(other.to_string()),
-        })?;
+        let principal = bearer(parts, state).await?;
         let tenant_id = principal.tenant_id.ok_or(ApiError::NotFound)?;
         Ok(Self { tenant_id })
     }
@@ -37,14 +33,19 @@ impl FromRequestParts<AppState> for OperatorReader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
-        let principal = identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
-            identity::BearerError::Database(e) => ApiError::from(e),
-            other => ApiError::Unauthorized(other.to_string()),
-        })?;
+        let principal = bearer(parts, state).await?;
         if principal.kind != "operator" {
             return Err(ApiError::Forbidden("only platform operators read nodes".to_owned()));
         }
         Ok(Self)
     }
+}
+
+/// The live credential behind the request's bearer token: 401 without one.
+async fn bearer(parts: &Parts, state: &AppState) -> Result<identity::Principal, ApiError> {
+    let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
+    identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
+        identity::BearerError::Database(e) => ApiError::from(e),
+        other => ApiError::Unauthorized(other.to_string()),
+    })
 }

@@ -50,16 +50,21 @@ pub async fn assert_equals_rebuild(env: &TestEnv) {
     }
 }
 
-/// Whether every projection's checkpoint has passed the last event of this database (the
-/// projections running elsewhere, in their own processes).
-pub async fn all_caught_up(env: &TestEnv) -> bool {
-    let (last_tx, last_position): (i64, i64) = sqlx::query_as(
+/// Where the last event of this database is in the feed.
+async fn last_event(env: &TestEnv) -> (i64, i64) {
+    sqlx::query_as(
         "SELECT transaction_id::text::bigint, global_position FROM events
           ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1",
     )
     .fetch_one(&env.pool)
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Whether every projection's checkpoint has passed the last event of this database (the
+/// projections running elsewhere, in their own processes).
+pub async fn all_caught_up(env: &TestEnv) -> bool {
+    let (last_tx, last_position) = last_event(env).await;
     for projection in berth_projections::all() {
         let name = berth_projections::projection::checkpoint_name(projection.name());
         let Ok(at) = berth_eventstore::checkpoint::load(&env.pool, &name).await else { return false };
@@ -74,13 +79,7 @@ pub async fn all_caught_up(env: &TestEnv) -> bool {
 /// test's transaction is open on the same server, the feed holds events back (by design), so
 /// keep stepping until each checkpoint has passed the last event of this database.
 async fn catch_up(env: &TestEnv) {
-    let (last_tx, last_position): (i64, i64) = sqlx::query_as(
-        "SELECT transaction_id::text::bigint, global_position FROM events
-          ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1",
-    )
-    .fetch_one(&env.pool)
-    .await
-    .unwrap();
+    let (last_tx, last_position) = last_event(env).await;
     for projection in berth_projections::all() {
         runtime::install(&env.pool, projection.as_ref()).await.unwrap();
         let name = berth_projections::projection::checkpoint_name(projection.name());

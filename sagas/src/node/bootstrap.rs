@@ -4,12 +4,11 @@
 use berth_domain::ids::NodeId;
 use berth_domain::node::{Node, NodeCommand};
 use berth_eventstore::consumer::HandlerError;
-use berth_eventstore::execute::RetryPolicy;
 use berth_eventstore::feed::FeedEvent;
 use berth_eventstore::steps::Step;
 
 use super::scripts::{self, ScriptError};
-use super::{refused, retry_later, saga_metadata, NodeWork, TargetError};
+use super::{retry_later, saga_metadata, NodeWork, TargetError};
 use crate::ssh::ShellError;
 
 const SAGA: &str = "nodes";
@@ -67,15 +66,6 @@ impl Step for Bootstrap {
             tracing::warn!(node_id = %node_id, reason, "bootstrap failed");
         }
         let meta = saga_metadata(event, SAGA, "bootstrap");
-        match self
-            .work
-            .store
-            .execute::<Node>(&node_id.to_string(), command, &(), &meta, RetryPolicy::default())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error) if refused(&error) => Ok(()),
-            Err(error) => Err(retry_later(error)),
-        }
+        self.work.record::<Node>(&node_id.to_string(), command, &meta).await
     }
 }

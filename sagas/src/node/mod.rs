@@ -15,11 +15,13 @@ use std::time::Duration;
 
 use berth_domain::ids::NodeId;
 use berth_domain::node::{Node, NodeCommand};
+use berth_eventstore::consumer::HandlerError;
 use berth_eventstore::execute::{ExecuteError, RetryPolicy};
 use berth_eventstore::feed::FeedEvent;
 use berth_eventstore::metadata::CommandMetadata;
 use berth_eventstore::store::EventStore;
 use berth_eventstore::vault::{Vault, VaultError};
+use cqrs_es::Aggregate;
 use sqlx::PgPool;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -121,11 +123,27 @@ pub fn saga_metadata(event: &FeedEvent, saga: &str, step: &str) -> CommandMetada
 }
 
 /// A handler error from anything displayable.
-pub fn retry_later(error: impl std::fmt::Display) -> berth_eventstore::consumer::HandlerError {
+pub fn retry_later(error: impl std::fmt::Display) -> HandlerError {
     error.to_string().into()
 }
 
-/// Whether a command failed only because the aggregate refused it (the state moved on).
-pub fn refused<E: std::error::Error>(error: &ExecuteError<E>) -> bool {
-    matches!(error, ExecuteError::Rejected(_))
+impl NodeWork {
+    /// Records a saga's outcome as `command` on the aggregate `id`. A refusal means the state
+    /// moved on (the site was deleted meanwhile, say) and is not an error; anything else is
+    /// retried with the event.
+    pub async fn record<A>(
+        &self,
+        id: &str,
+        command: A::Command,
+        meta: &CommandMetadata,
+    ) -> Result<(), HandlerError>
+    where
+        A: Aggregate<Services = ()>,
+        A::Command: Clone,
+    {
+        match self.store.execute::<A>(id, command, &(), meta, RetryPolicy::default()).await {
+            Ok(_) | Err(ExecuteError::Rejected(_)) => Ok(()),
+            Err(error) => Err(retry_later(error)),
+        }
+    }
 }

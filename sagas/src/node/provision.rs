@@ -14,14 +14,13 @@ use berth_domain::node::{Node, NodeCommand};
 use berth_domain::site::{Operation, Placement, Site, SiteCommand, SiteStatus};
 use berth_eventstore::append::SideWrite;
 use berth_eventstore::consumer::HandlerError;
-use berth_eventstore::execute::RetryPolicy;
 use berth_eventstore::feed::FeedEvent;
 use berth_eventstore::steps::Step;
 use berth_eventstore::unit_of_work::{UnitError, UnitOfWork};
 use berth_projections::nodes;
 
 use super::scripts::{self, ScriptError};
-use super::{refused, retry_later, saga_metadata, NodeWork, TargetError};
+use super::{retry_later, saga_metadata, NodeWork, TargetError};
 use crate::ssh::ShellError;
 
 const SAGA: &str = "provisioning";
@@ -287,18 +286,7 @@ impl Provisioning {
         step: &str,
         command: SiteCommand,
     ) -> Result<(), HandlerError> {
-        let meta = saga_metadata(event, SAGA, step);
-        match self
-            .work
-            .store
-            .execute::<Site>(&site_id.to_string(), command, &(), &meta, RetryPolicy::default())
-            .await
-        {
-            Ok(_) => Ok(()),
-            // The site moved on (deleted meanwhile, say): nothing more to do for this event.
-            Err(error) if refused(&error) => Ok(()),
-            Err(error) => Err(retry_later(error)),
-        }
+        self.work.record::<Site>(&site_id.to_string(), command, &saga_metadata(event, SAGA, step)).await
     }
 
     /// Carries out a suspension, resumption or deletion on the site's node.

@@ -81,15 +81,15 @@ impl Api {
     }
 
     /// A GET on the query API, answered as JSON with its status.
-    /// A view not caught up yet answers 503 with `Retry-After`; like any client, this retries
-    /// (a few times) before giving the answer back.
+    /// A view not caught up yet (or not installed yet) answers 503 with `Retry-After`; like any
+    /// client, this retries (a few times) before giving the answer back.
     pub async fn read(&self, path: &str, token: &str) -> (u16, Value) {
         for attempt in 0.. {
             let response =
                 self.http.get(format!("{}{path}", self.query)).bearer_auth(token).send().await.unwrap();
             let status = response.status().as_u16();
             let body: Value = response.json().await.unwrap_or(Value::Null);
-            if status != 503 || body["title"] != "Not caught up yet" || attempt == 3 {
+            if status != 503 || attempt == 5 {
                 return (status, body);
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -129,9 +129,9 @@ impl Api {
         assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
         let accepted: Value = response.json().await.unwrap();
         let id = accepted["id"].as_str().unwrap().to_owned();
-        let (status, _) =
+        let (status, body) =
             self.read(&format!("/v1/sites/{id}?min_version={}", accepted["version"]), token).await;
-        assert_eq!(status, 200);
+        assert_eq!(status, 200, "{body}");
         id
     }
 
@@ -172,8 +172,8 @@ impl Api {
 
     /// Waits until the tenant's views reflect organization version `version`.
     pub async fn wait_for_tenant(&self, token: &str, version: i64) {
-        let (status, _) = self.read(&format!("/v1/tenant?min_version={version}"), token).await;
-        assert_eq!(status, 200, "the tenant view did not reach version {version}");
+        let (status, body) = self.read(&format!("/v1/tenant?min_version={version}"), token).await;
+        assert_eq!(status, 200, "the tenant view did not reach version {version}: {body}");
     }
 
     /// Events in the log.

@@ -136,11 +136,16 @@ async fn three_nodes_serve_wordpress_and_static_sites() {
     .await;
     assert_eq!(impacted["status"], "active");
     st_node.run("sshd-start").await;
-    wait_for(Duration::from_secs(30), || async {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
         let (_, site) = api.read(&format!("/v1/sites/{st}"), &owner.token).await;
-        (site["impacted"] == false).then_some(())
-    })
-    .await;
+        if site["impacted"] == false {
+            break;
+        }
+        let (_, node) = api.read(&format!("/v1/nodes/{st_node_id}"), &operator).await;
+        assert!(Instant::now() < deadline, "still impacted; the node: {node}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     api.stop().await;
 }
 

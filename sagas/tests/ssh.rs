@@ -39,11 +39,13 @@ impl Sshd {
         assert!(keygen.success());
         std::fs::write(dir.join("authorized_keys"), authorized.join("\n") + "\n").unwrap();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // HOME is the test directory: bash, started by sshd, reads $HOME/.bashrc even for a
+        // command, and the machine's own root profile has no business in these tests.
         let config = format!(
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {dir}/host\nPidFile {dir}/sshd.pid\n\
              AuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-             LogLevel ERROR\n",
+             LogLevel ERROR\nSetEnv HOME={dir}\n",
             dir = dir.display()
         );
         std::fs::write(dir.join("sshd_config"), config).unwrap();

@@ -57,7 +57,13 @@ impl TestEnv {
         admin.close().await;
         let db_url = replace_database(&admin_url, &db_name);
         let pool = PgPoolOptions::new().max_connections(40).connect(&db_url).await.expect("test database");
-        berth_eventstore::migrate::run(&pool).await.expect("migrations");
+        {
+            // The migrations create a cluster-wide role if it is missing; two databases
+            // migrating at the same moment on a fresh cluster would both try.
+            static MIGRATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+            let _one = MIGRATING.lock().await;
+            berth_eventstore::migrate::run(&pool).await.expect("migrations");
+        }
         let client = async_nats::connect(&nats_url).await.expect("NATS");
         let jetstream = jetstream::new(client);
         let stream = StreamSettings {

@@ -231,5 +231,8 @@ async fn node_routes_are_for_operators_and_check_their_input() {
     assert_eq!(retired.status(), 202);
     let (_, view) = api.read(&format!("/v1/nodes/{id}?min_version=3"), &operator).await;
     assert_eq!(view["state"], "decommissioned");
+    // Its name and address are free again (a replacement VPS often keeps the address).
+    let again = api.send(Method::POST, "/v1/nodes", Some(&operator), Some(body)).await;
+    assert_eq!(again.status(), 202);
     api.stop().await;
 }

@@ -157,20 +157,11 @@ async fn register(
     let key_id = Uuid::now_v7();
     let spec = body.into_spec(key_id)?;
     let keys = SshKeyPair::generate(&format!("berth-node-{}", spec.name.as_str()));
-    let owner = format!("node:{node_id}");
-    let side_writes = [
-        SideWrite::Claim {
-            scope: "node-name".into(),
-            value: spec.name.as_str().to_lowercase(),
-            owner: owner.clone(),
-        },
-        SideWrite::Claim {
-            scope: "node-address".into(),
-            value: format!("{}:{}", spec.address, spec.ssh_port),
-            owner,
-        },
-        state.vault.seal(key_id, &format!("ssh-key:node:{node_id}"), keys.seed.as_slice()),
-    ];
+    let mut side_writes: Vec<SideWrite> = claims(node_id, &spec)
+        .into_iter()
+        .map(|(scope, value, owner)| SideWrite::Claim { scope, value, owner })
+        .collect();
+    side_writes.push(state.vault.seal(key_id, &format!("ssh-key:node:{node_id}"), keys.seed.as_slice()));
     let command = NodeCommand::Register { node_id, spec: Box::new(spec) };
     let meta = operator.metadata();
     let outcome = state
@@ -197,12 +188,33 @@ async fn node_command(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let node_id: NodeId = crate::routes::parse_id(id)?;
     let loaded = state.store.load::<Node>(&node_id.to_string()).await?;
-    if loaded.aggregate.spec().is_none() {
+    let Some(spec) = loaded.aggregate.spec() else {
         return Err(ApiError::NotFound);
-    }
+    };
+    // A retired node's name and address are free again: a replacement VPS often gets the
+    // same address, and the name should be reusable.
+    let side_writes: Vec<SideWrite> = match command {
+        NodeCommand::Decommission => claims(node_id, spec)
+            .into_iter()
+            .map(|(scope, value, owner)| SideWrite::Release { scope, value, owner })
+            .collect(),
+        _ => Vec::new(),
+    };
     let meta = operator.metadata();
-    let outcome = state.store.execute::<Node>(&node_id.to_string(), command, &(), &meta, state.retry).await?;
+    let outcome = state
+        .store
+        .execute_with::<Node>(&node_id.to_string(), command, &(), &meta, state.retry, &side_writes)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: node_id.to_string(), version: outcome.version })))
+}
+
+/// The unique values a node holds: its name and its address with port.
+fn claims(node_id: NodeId, spec: &NodeSpec) -> [(String, String, String); 2] {
+    let owner = format!("node:{node_id}");
+    [
+        ("node-name".to_owned(), spec.name.as_str().to_lowercase(), owner.clone()),
+        ("node-address".to_owned(), format!("{}:{}", spec.address, spec.ssh_port), owner),
+    ]
 }
 
 #[utoipa::path(post, path = "/v1/nodes/{id}/bootstrap", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Bootstrap requested", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]

@@ -108,17 +108,7 @@ async fn consume<H: EventHandler>(
     handler: &H,
     shutdown: &CancellationToken,
 ) -> Result<(), async_nats::Error> {
-    let stream = jetstream.get_stream(stream_name).await?;
-    let config = pull::Config {
-        durable_name: Some(settings.name.clone()),
-        filter_subject: settings.filter_subject.clone(),
-        ack_policy: AckPolicy::Explicit,
-        ack_wait: settings.ack_wait,
-        max_deliver: settings.max_deliver,
-        ..Default::default()
-    };
-    let consumer = stream.get_or_create_consumer(&settings.name, config).await?;
-    let mut messages = consumer.messages().await?;
+    let mut messages = subscribe(jetstream, stream_name, settings, None).await?;
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -132,6 +122,30 @@ async fn consume<H: EventHandler>(
             "disposition" => format!("{disposition:?}").to_lowercase())
         .increment(1);
     }
+}
+
+/// Creates (or finds) the durable consumer `settings` describes and returns its messages;
+/// `max_ack_pending` bounds the messages delivered and not yet settled.
+pub(crate) async fn subscribe(
+    jetstream: &jetstream::Context,
+    stream_name: &str,
+    settings: &ConsumerSettings,
+    max_ack_pending: Option<i64>,
+) -> Result<pull::Stream, async_nats::Error> {
+    let stream = jetstream.get_stream(stream_name).await?;
+    let mut config = pull::Config {
+        durable_name: Some(settings.name.clone()),
+        filter_subject: settings.filter_subject.clone(),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: settings.ack_wait,
+        max_deliver: settings.max_deliver,
+        ..Default::default()
+    };
+    if let Some(max) = max_ack_pending {
+        config.max_ack_pending = max;
+    }
+    let consumer = stream.get_or_create_consumer(&settings.name, config).await?;
+    Ok(consumer.messages().await?)
 }
 
 /// Handles one message and acknowledges it as its outcome requires.

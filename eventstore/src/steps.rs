@@ -13,14 +13,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
+use async_nats::jetstream::{self, AckKind};
 use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{decode, settle_failure, ConsumerSettings, Disposition, HandlerError};
+use crate::consumer::{decode, settle_failure, subscribe, ConsumerSettings, Disposition, HandlerError};
 use crate::feed::FeedEvent;
 use crate::shutdown::pause;
 
@@ -60,18 +60,8 @@ async fn consume<S: Step>(
     permits: &Arc<Semaphore>,
     shutdown: &CancellationToken,
 ) -> Result<(), async_nats::Error> {
-    let stream = jetstream.get_stream(stream_name).await?;
-    let config = pull::Config {
-        durable_name: Some(settings.name.clone()),
-        filter_subject: settings.filter_subject.clone(),
-        ack_policy: AckPolicy::Explicit,
-        ack_wait: settings.ack_wait,
-        max_deliver: settings.max_deliver,
-        max_ack_pending: i64::try_from(permits.available_permits()).unwrap_or(64).max(1) * 4,
-        ..Default::default()
-    };
-    let consumer = stream.get_or_create_consumer(&settings.name, config).await?;
-    let mut messages = consumer.messages().await?;
+    let pending = i64::try_from(permits.available_permits()).unwrap_or(64).max(1) * 4;
+    let mut messages = subscribe(jetstream, stream_name, settings, Some(pending)).await?;
     let mut running = JoinSet::new();
     loop {
         let permit = tokio::select! {

@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::auth::OperatorReader;
 use crate::error::ApiError;
-use crate::page::{paginate, Page, PageParams};
+use crate::page::{one_of, paginate, Page, PageParams};
 use crate::scope::{at_version, operator_tx};
+use crate::sites::DetailParams;
 use crate::AppState;
 
 /// The node routes.
@@ -206,16 +207,6 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
-fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
-    match value {
-        Some(v) if !allowed.contains(&v) => Err(ApiError::field(
-            field,
-            format!("unknown value `{v}`; expected one of {}", allowed.join(", ")),
-        )),
-        _ => Ok(()),
-    }
-}
-
 #[utoipa::path(get, path = "/v1/nodes", tag = "nodes", params(ListParams), responses((status = 200, description = "A page of nodes", body = Page<NodeView>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -246,15 +237,6 @@ async fn list(
     tx.commit().await?;
     let views: Vec<NodeView> = rows.into_iter().map(NodeView::from).collect();
     Ok(Json(paginate(views, limit, |n| n.id.to_string())))
-}
-
-/// `GET /v1/nodes/{id}` parameters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DetailParams {
-    /// Wait (up to 5 s) until the view reflects at least this version.
-    pub min_version: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/v1/nodes/{id}", tag = "nodes", params(("id" = String, Path, description = "The node id"), DetailParams), responses((status = 200, description = "The node and its sites", body = NodeDetail), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]

@@ -41,3 +41,14 @@ pub fn paginate<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Strin
     let next_cursor = if more { rows.last().map(cursor_of) } else { None };
     Page { items: rows, next_cursor }
 }
+
+/// Refuses a filter value that is not one of `allowed`, naming the parameter.
+pub fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
+    match value {
+        Some(v) if !allowed.contains(&v) => Err(ApiError::field(
+            field,
+            format!("unknown value `{v}`; expected one of {}", allowed.join(", ")),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::page::{paginate, Page, PageParams};
+use crate::page::{one_of, paginate, Page, PageParams};
 use crate::scope::{at_version, tenant_tx};
 use crate::AppState;
 
@@ -64,16 +64,6 @@ pub struct ListParams {
 const STATUSES: &[&str] =
     &["requested", "provisioning", "active", "suspended", "deleting", "deleted", "failed"];
 const KINDS: &[&str] = &["wordpress", "php", "laravel", "static"];
-
-fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
-    match value {
-        Some(v) if !allowed.contains(&v) => Err(ApiError::field(
-            field,
-            format!("unknown value `{v}`; expected one of {}", allowed.join(", ")),
-        )),
-        _ => Ok(()),
-    }
-}
 
 #[utoipa::path(get, path = "/v1/sites", tag = "sites", params(ListParams), responses((status = 200, description = "A page of sites", body = Page<SiteView>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn list(

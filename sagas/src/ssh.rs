@@ -256,6 +256,14 @@ impl SshBridge {
             tokio::time::timeout(self.settings.connect_timeout, session.channel_open_session()).await;
         let channel = match opened {
             Ok(Ok(channel)) => channel,
+            // A live session whose server refuses one more channel (sshd's MaxSessions also
+            // counts channels whose close is still in flight) is kept: the retry waits and
+            // asks again on it. Only a closed session is replaced.
+            Ok(Err(error)) if !session.is_closed() => {
+                return Err(Failure::Retryable(ShellError::Unreachable(format!(
+                    "opening a channel: {error}"
+                ))))
+            }
             Ok(Err(error)) => {
                 return Err(drop_session(pool, &session, format!("opening a channel: {error}")).await)
             }

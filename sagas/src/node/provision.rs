@@ -119,7 +119,7 @@ impl Provisioning {
             // Take down what the node set up, so the failed site leaves nothing half-made.
             if let Ok(target) = self.work.target(node_id).await {
                 let args = ["site-delete", "--site", &site_id.to_string()];
-                if let Err(error) = scripts::call(&*self.work.shell, &target, &args).await {
+                if let Err(error) = scripts::call_patiently(&*self.work.shell, &target, &args).await {
                     tracing::warn!(%error, "could not clean up after a failed verification");
                 }
             }
@@ -216,7 +216,7 @@ impl Provisioning {
             args.extend(["--php", php.as_str()]);
         }
         let started = Instant::now();
-        let result = scripts::call(&*self.work.shell, &target, &args).await;
+        let result = scripts::call_patiently(&*self.work.shell, &target, &args).await;
         metrics::histogram!("berth_provisioning_step_seconds", "step" => "provision")
             .record(started.elapsed().as_secs_f64());
         match result {
@@ -357,7 +357,9 @@ impl Provisioning {
             Operation::Resume => "site-resume",
             Operation::Delete => "site-delete",
         };
-        match scripts::call(&*self.work.shell, &target, &[verb, "--site", &site_id.to_string()]).await {
+        match scripts::call_patiently(&*self.work.shell, &target, &[verb, "--site", &site_id.to_string()])
+            .await
+        {
             Ok(_) => Ok(()),
             Err(error) => Err(self.script_failure(node_id, error, event).await),
         }

@@ -52,6 +52,25 @@ pub async fn call(shell: &dyn NodeShell, target: &Target, args: &[&str]) -> Resu
     read_answer(output.exit_status, &output.stdout, &output.stderr)
 }
 
+/// Like [`call`], trying again (three times in all, two seconds apart) when the script says
+/// its failure is temporary (exit 75: a service not answering yet, its lock held).
+pub async fn call_patiently(
+    shell: &dyn NodeShell,
+    target: &Target,
+    args: &[&str],
+) -> Result<Value, ScriptError> {
+    let mut tries = 1;
+    loop {
+        match call(shell, target, args).await {
+            Err(ScriptError::Failed { temporary: true, .. }) if tries < 3 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 /// Uploads the script (atomically: written aside, then renamed) and runs its bootstrap.
 pub async fn install(shell: &dyn NodeShell, target: &Target) -> Result<Value, ScriptError> {
     let upload = "set -e; d=\"${BERTH_NODE_ROOT:-}/opt/berth/bin\"; mkdir -p \"$d\"; \

@@ -74,6 +74,18 @@ pub enum NodeState {
     Decommissioned,
 }
 
+impl NodeState {
+    /// The lowercase name, as the APIs show it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Ready => "ready",
+            Self::Draining => "draining",
+            Self::Decommissioned => "decommissioned",
+        }
+    }
+}
+
 /// A node's health as last probed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -86,6 +98,18 @@ pub enum Health {
     Degraded,
     /// Unreachable or failing.
     Down,
+}
+
+impl Health {
+    /// The lowercase name, as the APIs show it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Down => "down",
+        }
+    }
 }
 
 /// What placement knows about one node.

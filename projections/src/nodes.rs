@@ -166,7 +166,7 @@ async fn apply_node(
             .bind(id)
             .bind(event.sequence)
             .bind(event.recorded_at)
-            .bind(health_text(to))
+            .bind(to.as_str())
             .bind(reason)
             .execute(conn)
             .await?;
@@ -211,32 +211,9 @@ async fn apply_node(
     Ok(())
 }
 
-/// The API name of a health.
-pub fn health_text(health: Health) -> &'static str {
-    match health {
-        Health::Unknown => "unknown",
-        Health::Healthy => "healthy",
-        Health::Degraded => "degraded",
-        Health::Down => "down",
-    }
-}
-
-fn parse_state(state: &str) -> NodeState {
-    match state {
-        "ready" => NodeState::Ready,
-        "draining" => NodeState::Draining,
-        "decommissioned" => NodeState::Decommissioned,
-        _ => NodeState::Registered,
-    }
-}
-
-fn parse_health(health: &str) -> Health {
-    match health {
-        "healthy" => Health::Healthy,
-        "degraded" => Health::Degraded,
-        "down" => Health::Down,
-        _ => Health::Unknown,
-    }
+/// The state or health stored as `text`, read back; anything else is `fallback`.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, fallback: T) -> T {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(fallback)
 }
 
 type LoadRow = (Uuid, String, String, bool, i64, i64, i64, i64, i64, i64, i64);
@@ -259,8 +236,8 @@ pub async fn loads(pool: &PgPool) -> Result<Vec<NodeLoad>, sqlx::Error> {
         .into_iter()
         .map(|(id, state, health, blocked, mc, mem, disk, amc, amem, adisk, sites)| NodeLoad {
             id: NodeId::from_uuid(id),
-            state: parse_state(&state),
-            health: parse_health(&health),
+            state: parse(&state, NodeState::Registered),
+            health: parse(&health, Health::Unknown),
             blocked,
             capacity: Resources {
                 millicores: unsigned(mc),

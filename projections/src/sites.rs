@@ -4,7 +4,7 @@
 
 use berth_domain::allocation::Health;
 use berth_domain::node::NodeEvent;
-use berth_domain::site::{Operation, SiteEvent};
+use berth_domain::site::SiteEvent;
 use berth_eventstore::feed::FeedEvent;
 use sqlx::PgConnection;
 
@@ -227,19 +227,10 @@ async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent)
         SiteEvent::Deleted { took_ms } => {
             Change::new(Some("deleted")).pending(None).step("delete", "ok", Some(took_ms), None)
         }
-        SiteEvent::OperationFailed { operation, reason, status } => {
-            let step = match operation {
-                Operation::Suspend => "suspend",
-                Operation::Resume => "resume",
-                Operation::Delete => "delete",
-            };
-            Change::new(Some(status.as_str())).pending(None).error(Some(reason.clone())).step(
-                step,
-                "failed",
-                None,
-                Some(reason),
-            )
-        }
+        SiteEvent::OperationFailed { operation, reason, status } => Change::new(Some(status.as_str()))
+            .pending(None)
+            .error(Some(reason.clone()))
+            .step(operation.as_str(), "failed", None, Some(reason)),
     };
     sqlx::query(
         "UPDATE sites SET status = COALESCE($2, status),

@@ -103,12 +103,9 @@ async fn list(
     reader: Reader,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
-    let limit = PageParams { limit: params.limit, cursor: None }.limit()?;
-    let before = params
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| ApiError::field("cursor", "not a cursor from this list")))
-        .transpose()?;
+    let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
+    let limit = page.limit()?;
+    let before = page.after::<i64>()?;
     let (from, to) = (time_param("from", params.from.as_deref())?, time_param("to", params.to.as_deref())?);
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
     let rows: Vec<Row> = sqlx::query_as(

@@ -217,11 +217,7 @@ async fn list(
     one_of("health", params.health.as_deref(), &["unknown", "healthy", "degraded", "down"])?;
     let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
     let limit = page.limit()?;
-    let after = page
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<Uuid>().map_err(|_| ApiError::field("cursor", "not a cursor from this list")))
-        .transpose()?;
+    let after = page.after::<Uuid>()?;
     let mut tx = operator_tx(&state.pool).await?;
     let sql = format!(
         "{SELECT} WHERE ($1::uuid IS NULL OR n.id > $1) AND ($2::text IS NULL OR n.state = $2)

@@ -32,6 +32,14 @@ impl PageParams {
             Some(_) => Err(ApiError::field("limit", "must be between 1 and 200")),
         }
     }
+
+    /// The cursor read back as the list's key; one this list did not hand out is refused.
+    pub fn after<T: std::str::FromStr>(&self) -> Result<Option<T>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| c.parse().map_err(|_| ApiError::field("cursor", "not a cursor from this list")))
+            .transpose()
+    }
 }
 
 /// Cuts a fetched `limit + 1` rows down to a page, with the cursor taken from the last item.

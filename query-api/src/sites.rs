@@ -75,11 +75,7 @@ async fn list(
     one_of("type", params.kind.as_deref(), KINDS)?;
     let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
     let limit = page.limit()?;
-    let after = page
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<Uuid>().map_err(|_| ApiError::field("cursor", "not a cursor from this list")))
-        .transpose()?;
+    let after = page.after::<Uuid>()?;
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
     let rows: Vec<SiteView> = sqlx::query_as(
         "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at FROM proj_sites.sites

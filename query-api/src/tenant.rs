@@ -194,17 +194,10 @@ where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
     let limit = page.limit()?;
-    let after = cursor(page)?;
+    let after = page.after::<Uuid>()?;
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
     let rows =
         sqlx::query_as(sql).bind(reader.tenant_id).bind(after).bind(limit + 1).fetch_all(&mut *tx).await?;
     tx.commit().await?;
     Ok(Json(paginate(rows, limit, |row: &T| id_of(row).to_string())))
-}
-
-fn cursor(page: &PageParams) -> Result<Option<Uuid>, ApiError> {
-    page.cursor
-        .as_deref()
-        .map(|c| c.parse().map_err(|_| ApiError::field("cursor", "not a cursor from this list")))
-        .transpose()
 }

@@ -7,9 +7,7 @@ use berth_eventstore::consumer::HandlerError;
 use berth_eventstore::feed::FeedEvent;
 use berth_eventstore::steps::Step;
 
-use super::scripts::{self, ScriptError};
-use super::{retry_later, saga_metadata, NodeWork, TargetError};
-use crate::ssh::ShellError;
+use super::{retry_later, saga_metadata, scripts, NodeCallError, NodeWork, Script, TargetError};
 
 const SAGA: &str = "nodes";
 
@@ -33,15 +31,8 @@ impl Step for Bootstrap {
         let Ok(node_id) = event.aggregate_id.parse::<uuid::Uuid>().map(NodeId::from_uuid) else {
             return Ok(());
         };
-        let outcome = match self.work.target(node_id).await {
-            Ok(target) => scripts::install(&*self.work.shell, &target).await.map_err(|e| match e {
-                ScriptError::Shell(ShellError::HostKeyMismatch { presented }) => Err(presented),
-                other => Ok(other.to_string()),
-            }),
-            Err(TargetError::Store(error)) => return Err(retry_later(error)),
-            Err(other) => Err(Ok(other.to_string())),
-        };
-        let command = match outcome {
+        let meta = saga_metadata(event, SAGA, "host-key");
+        let command = match self.work.script(node_id, Script::Install, &meta).await {
             Ok(answer) => {
                 let version = answer["version"].as_str().unwrap_or_default().to_owned();
                 if version == scripts::VERSION.trim() {
@@ -55,12 +46,11 @@ impl Step for Bootstrap {
                     }
                 }
             }
-            Err(Err(presented)) => {
-                let meta = saga_metadata(event, SAGA, "host-key");
-                self.work.record_mismatch(node_id, &presented, &meta).await;
+            Err(NodeCallError::Target(TargetError::Store(error))) => return Err(retry_later(error)),
+            Err(error) if error.is_host_key_mismatch() => {
                 NodeCommand::FailBootstrap { reason: "the node presented another host key".into() }
             }
-            Err(Ok(reason)) => NodeCommand::FailBootstrap { reason },
+            Err(error) => NodeCommand::FailBootstrap { reason: error.to_string() },
         };
         if let NodeCommand::FailBootstrap { reason } = &command {
             tracing::warn!(node_id = %node_id, reason, "bootstrap failed");

@@ -13,8 +13,8 @@ use berth_projections::nodes;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::scripts::{self, ScriptError};
-use super::NodeWork;
+use super::scripts::ScriptError;
+use super::{NodeCallError, NodeWork, Script};
 use crate::ssh::ShellError;
 
 /// Free memory or disk below this share of the total makes a node degraded.
@@ -44,29 +44,23 @@ pub async fn run(work: NodeWork, shutdown: CancellationToken) {
 /// Probes one node and records what changed.
 pub async fn probe(work: &NodeWork, node_id: NodeId) {
     let label = node_id.to_string();
-    let answer = match work.target(node_id).await {
-        Ok(target) => {
-            let call = scripts::call(&*work.shell, &target, &["health"]);
-            match tokio::time::timeout(Duration::from_secs(30), call).await {
-                Ok(result) => result,
-                Err(_) => Err(ScriptError::Shell(ShellError::Timeout)),
-            }
-        }
-        Err(error) => {
-            tracing::debug!(%error, node_id = %node_id, "not probing");
-            return;
-        }
-    };
     let meta = CommandMetadata::new(None, "saga:health");
+    let probe = work.script(node_id, Script::Run(&["health"]), &meta);
+    let answer = match tokio::time::timeout(Duration::from_secs(30), probe).await {
+        Ok(answer) => answer,
+        Err(_) => Err(NodeCallError::Script(ScriptError::Shell(ShellError::Timeout))),
+    };
     let (health, reason) = match answer {
         Ok(report) => {
             record_samples(&label, &report);
             judge(&report)
         }
-        Err(ScriptError::Shell(ShellError::HostKeyMismatch { presented })) => {
-            work.record_mismatch(node_id, &presented, &meta).await;
+        // Not probed (unknown, blocked), or blocked just now: nothing to judge.
+        Err(NodeCallError::Target(error)) => {
+            tracing::debug!(%error, node_id = %node_id, "not probing");
             return;
         }
+        Err(error) if error.is_host_key_mismatch() => return,
         Err(error) => (Health::Down, error.to_string()),
     };
     metrics::gauge!("berth_node_up", "node" => label.clone()).set(if health == Health::Down {

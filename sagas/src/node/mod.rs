@@ -26,7 +26,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::ssh::{NodeShell, Target};
+use crate::ssh::{NodeShell, ShellError, Target};
+use scripts::ScriptError;
+use serde_json::Value;
 
 /// How node work is tuned.
 #[derive(Debug, Clone)]
@@ -69,6 +71,33 @@ pub enum TargetError {
     Store(#[from] berth_eventstore::error::StoreError),
 }
 
+/// A node script call.
+#[derive(Debug, Clone, Copy)]
+pub enum Script<'a> {
+    /// `berth-node <args>`.
+    Run(&'a [&'a str]),
+    /// Upload the script, then `berth-node bootstrap`.
+    Install,
+}
+
+/// Why a node script call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeCallError {
+    /// The node could not be worked on at all.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The script could not run, or it failed.
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+}
+
+impl NodeCallError {
+    /// Whether the node presented another host key.
+    pub fn is_host_key_mismatch(&self) -> bool {
+        matches!(self, Self::Script(ScriptError::Shell(ShellError::HostKeyMismatch { .. })))
+    }
+}
+
 impl NodeWork {
     /// How to reach `node_id`, with its private key opened.
     pub async fn target(&self, node_id: NodeId) -> Result<Target, TargetError> {
@@ -89,9 +118,28 @@ impl NodeWork {
         })
     }
 
+    /// Runs `script` on `node_id`. A node that presents another host key is recorded here,
+    /// for every caller alike (`meta` is that record's metadata).
+    pub async fn script(
+        &self,
+        node_id: NodeId,
+        script: Script<'_>,
+        meta: &CommandMetadata,
+    ) -> Result<Value, NodeCallError> {
+        let target = self.target(node_id).await?;
+        let result = match script {
+            Script::Run(args) => scripts::call_patiently(&*self.shell, &target, args).await,
+            Script::Install => scripts::install(&*self.shell, &target).await,
+        };
+        if let Err(ScriptError::Shell(ShellError::HostKeyMismatch { presented })) = &result {
+            self.record_mismatch(node_id, presented, meta).await;
+        }
+        Ok(result?)
+    }
+
     /// Records that `node_id` presented another host key: all work on it stops, and the
     /// alert `BerthNodeHostKeyMismatch` fires from the gauge set here.
-    pub async fn record_mismatch(&self, node_id: NodeId, presented: &str, meta: &CommandMetadata) {
+    async fn record_mismatch(&self, node_id: NodeId, presented: &str, meta: &CommandMetadata) {
         metrics::gauge!("berth_node_host_key_mismatch", "node" => node_id.to_string()).set(1.0);
         tracing::error!(node_id = %node_id, presented, "node presented another host key; work on it stopped");
         let command = NodeCommand::RecordHostKeyMismatch { presented: presented.to_owned() };

@@ -19,9 +19,7 @@ use berth_eventstore::steps::Step;
 use berth_eventstore::unit_of_work::{UnitError, UnitOfWork};
 use berth_projections::nodes;
 
-use super::scripts::{self, ScriptError};
-use super::{retry_later, saga_metadata, NodeWork, TargetError};
-use crate::ssh::ShellError;
+use super::{retry_later, saga_metadata, NodeCallError, NodeWork, Script, TargetError};
 
 const SAGA: &str = "provisioning";
 
@@ -69,10 +67,10 @@ enum Failure {
     Later(HandlerError),
 }
 
-impl From<TargetError> for Failure {
-    fn from(error: TargetError) -> Self {
+impl From<NodeCallError> for Failure {
+    fn from(error: NodeCallError) -> Self {
         match error {
-            TargetError::Store(e) => Self::Later(retry_later(e)),
+            NodeCallError::Target(TargetError::Store(e)) => Self::Later(retry_later(e)),
             other => Self::Final(other.to_string()),
         }
     }
@@ -89,15 +87,15 @@ impl Provisioning {
         if !matches!(site.status(), SiteStatus::Requested | SiteStatus::Provisioning) {
             return Ok(());
         }
-        let placement = match site.node() {
-            Some(placement) => placement.clone(),
+        let (placement, site) = match site.node() {
+            Some(placement) => (placement.clone(), site),
             None => match self.allocate(event, site_id, &site).await? {
-                Some(placement) => placement,
+                // Placing it moved the site on: read it again.
+                Some(placement) => (placement, self.load_site(site_id).await?),
                 None => return Ok(()),
             },
         };
         let node_id = placement.node_id;
-        let site = self.load_site(site_id).await?;
         if site.status() != SiteStatus::Provisioning {
             return Ok(());
         }
@@ -117,11 +115,10 @@ impl Provisioning {
         let started = Instant::now();
         if let Err(reason) = self.verify(&placement, &site).await {
             // Take down what the node set up, so the failed site leaves nothing half-made.
-            if let Ok(target) = self.work.target(node_id).await {
-                let args = ["site-delete", "--site", &site_id.to_string()];
-                if let Err(error) = scripts::call_patiently(&*self.work.shell, &target, &args).await {
-                    tracing::warn!(%error, "could not clean up after a failed verification");
-                }
+            let args = ["site-delete", "--site", &site_id.to_string()];
+            let meta = saga_metadata(event, SAGA, "host-key");
+            if let Err(error) = self.work.script(node_id, Script::Run(&args), &meta).await {
+                tracing::warn!(%error, "could not clean up after a failed verification");
             }
             return self.fail(event, site_id, Some(node_id), "verify", reason).await;
         }
@@ -205,7 +202,6 @@ impl Provisioning {
         site: &Site,
         event: &FeedEvent,
     ) -> Result<(), Failure> {
-        let target = self.work.target(node_id).await?;
         let (Some(kind), Some(domain)) = (site.kind(), site.domain()) else {
             return Err(Failure::Final("the site has no kind or domain".into()));
         };
@@ -216,21 +212,11 @@ impl Provisioning {
             args.extend(["--php", php.as_str()]);
         }
         let started = Instant::now();
-        let result = scripts::call_patiently(&*self.work.shell, &target, &args).await;
+        let meta = saga_metadata(event, SAGA, "host-key");
+        let result = self.work.script(node_id, Script::Run(&args), &meta).await;
         metrics::histogram!("berth_provisioning_step_seconds", "step" => "provision")
             .record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => Err(self.script_failure(node_id, error, event).await),
-        }
-    }
-
-    async fn script_failure(&self, node_id: NodeId, error: ScriptError, event: &FeedEvent) -> Failure {
-        if let ScriptError::Shell(ShellError::HostKeyMismatch { presented }) = &error {
-            let meta = saga_metadata(event, SAGA, "host-key");
-            self.work.record_mismatch(node_id, presented, &meta).await;
-        }
-        Failure::Final(error.to_string())
+        result.map(drop).map_err(Failure::from)
     }
 
     /// Asks the node for the site's domain until it answers with 2xx or 3xx (a new WordPress
@@ -351,18 +337,14 @@ impl Provisioning {
         operation: Operation,
         event: &FeedEvent,
     ) -> Result<(), Failure> {
-        let target = self.work.target(node_id).await?;
         let verb = match operation {
             Operation::Suspend => "site-suspend",
             Operation::Resume => "site-resume",
             Operation::Delete => "site-delete",
         };
-        match scripts::call_patiently(&*self.work.shell, &target, &[verb, "--site", &site_id.to_string()])
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error) => Err(self.script_failure(node_id, error, event).await),
-        }
+        let args = [verb, "--site", &site_id.to_string()];
+        let meta = saga_metadata(event, SAGA, "host-key");
+        self.work.script(node_id, Script::Run(&args), &meta).await.map(drop).map_err(Failure::from)
     }
 }
 

@@ -46,7 +46,7 @@ fn quote(arg: &str) -> String {
 }
 
 /// Runs `berth-node <args>` on the target and returns its JSON answer.
-pub async fn call(shell: &dyn NodeShell, target: &Target, args: &[&str]) -> Result<Value, ScriptError> {
+async fn call(shell: &dyn NodeShell, target: &Target, args: &[&str]) -> Result<Value, ScriptError> {
     let command = std::iter::once(PATH.to_owned()).chain(args.iter().map(|a| quote(a))).collect::<Vec<_>>();
     let output = shell.run(target, &command.join(" "), None).await?;
     read_answer(output.exit_status, &output.stdout, &output.stderr)

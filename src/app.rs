@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream;
 use berth_command_api::ratelimit::RateLimiter;
+use berth_eventstore::clock::{Clock, SystemClock};
 use berth_eventstore::execute::RetryPolicy;
 use berth_eventstore::feed::FeedNotifier;
 use berth_eventstore::relay::{Relay, RelaySettings};
@@ -15,9 +16,10 @@ use berth_eventstore::store::EventStore;
 use berth_eventstore::stream::StreamSettings;
 use berth_eventstore::vault::Vault;
 use berth_projections::runtime::{self, ProjectorSettings};
+use berth_sagas::context::SagaContext;
 use berth_sagas::node::NodeWorkSettings;
-use berth_sagas::registry::{self, NodeSagaSettings, SagaContext};
-use berth_sagas::ssh::SshSettings;
+use berth_sagas::registry;
+use berth_sagas::ssh::{SshBridge, SshSettings};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -72,13 +74,25 @@ pub struct Application {
     command_listener: Option<TcpListener>,
     query_listener: Option<TcpListener>,
     vault: Option<Vault>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Application {
     /// Connects to PostgreSQL and NATS and binds the API listeners of the selected roles.
     pub async fn build(settings: Settings, roles: Roles) -> anyhow::Result<Self> {
-        // The vault is checked first: a missing master key is a configuration error, found
-        // before anything connects.
+        let clock = SystemClock::shifted(time::Duration::seconds(settings.clock.offset_secs));
+        Self::build_with_clock(settings, roles, clock).await
+    }
+
+    /// Like [`Application::build`], reading "now" from `clock` (tests move a manual one).
+    pub async fn build_with_clock(
+        settings: Settings,
+        roles: Roles,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        // Configuration errors are found before anything connects: a missing master key, a
+        // saga setting that does not read.
+        settings.check_sagas().map_err(anyhow::Error::msg).context("invalid saga settings")?;
         let vault = match roles.command_api || roles.sagas {
             true => Some(vault(&settings)?),
             false => None,
@@ -93,7 +107,7 @@ impl Application {
             true => Some(bind(settings.query_api.addr, "query API").await?),
             false => None,
         };
-        Ok(Self { settings, roles, pool, nats, command_listener, query_listener, vault })
+        Ok(Self { settings, roles, pool, nats, command_listener, query_listener, vault, clock })
     }
 
     /// Where the command API listens (port 0 in settings picks a free one).
@@ -113,7 +127,7 @@ impl Application {
 
     /// Runs the selected roles until `shutdown` fires, then stops them gracefully.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { settings, roles, pool, nats, command_listener, query_listener, vault } = self;
+        let Self { settings, roles, pool, nats, command_listener, query_listener, vault, clock } = self;
         let mut tasks = JoinSet::new();
         let poll = Duration::from_millis(settings.eventstore.poll_interval_ms);
         let notifier = FeedNotifier::start(pool.clone(), poll, shutdown.clone());
@@ -124,7 +138,13 @@ impl Application {
             replicas: settings.nats.replicas,
             duplicate_window: Duration::from_secs(settings.nats.duplicate_window_secs),
         };
-        let ops_state = OpsState { pool: pool.clone(), nats: nats.clone(), metrics: telemetry::metrics() };
+        let ops_state = OpsState {
+            pool: pool.clone(),
+            nats: nats.clone(),
+            metrics: telemetry::metrics(),
+            clock: clock.clone(),
+        };
+        let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
 
         let api_limiter = Arc::new(RateLimiter::new(settings.limits.api_per_minute));
         if let Some(listener) = command_listener {
@@ -132,13 +152,12 @@ impl Application {
                 store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
                 pool: pool.clone(),
                 auth_limiter: Arc::new(RateLimiter::new(settings.limits.auth_per_minute)),
-                retry: RetryPolicy {
-                    max_attempts: settings.eventstore.max_attempts,
-                    ..RetryPolicy::default()
-                },
+                retry,
                 body_limit: settings.command_api.body_limit_bytes,
                 session_ttl: Duration::from_secs(settings.auth.session_ttl_hours * 3600),
                 vault: vault.clone().context("the command API needs the vault")?,
+                clock: clock.clone(),
+                idempotency_lapse: Duration::from_secs(settings.command_api.idempotency_lapse_secs.max(1)),
             };
             let api = berth_command_api::router(state);
             let doc = <berth_command_api::ApiDoc as utoipa::OpenApi>::openapi();
@@ -182,31 +201,34 @@ impl Application {
         }
         if roles.sagas {
             let nodes = &settings.nodes;
+            let ssh = SshSettings {
+                connect_timeout: Duration::from_secs(nodes.ssh_connect_timeout_secs),
+                command_timeout: Duration::from_secs(nodes.ssh_command_timeout_secs),
+                attempts: nodes.ssh_attempts.max(1),
+                backoff: Duration::from_millis(nodes.ssh_backoff_ms),
+                ..SshSettings::default()
+            };
             let context = SagaContext {
                 pool: pool.clone(),
                 store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
+                retry,
                 vault: vault.clone().context("the sagas need the vault")?,
-                nodes: NodeSagaSettings {
-                    ssh: SshSettings {
-                        connect_timeout: Duration::from_secs(nodes.ssh_connect_timeout_secs),
-                        command_timeout: Duration::from_secs(nodes.ssh_command_timeout_secs),
-                        attempts: nodes.ssh_attempts.max(1),
-                        backoff: Duration::from_millis(nodes.ssh_backoff_ms),
-                        ..SshSettings::default()
-                    },
-                    work: NodeWorkSettings {
-                        verify_timeout: Duration::from_secs(nodes.verify_timeout_secs),
-                        probe_interval: Duration::from_secs(nodes.probe_interval_secs.max(1)),
-                    },
-                    concurrency: nodes.concurrency.max(1),
-                    takeover: Duration::from_secs(nodes.step_takeover_secs.max(1)),
-                },
+                clock: clock.clone(),
+                notifier: notifier.clone(),
+                shell: Arc::new(SshBridge::new(ssh)),
+                nodes: NodeWorkSettings { verify_timeout: Duration::from_secs(nodes.verify_timeout_secs) },
                 jetstream: jetstream.clone(),
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
             };
-            let started = registry::start_all(&context, &mut tasks, &shutdown);
-            tracing::info!(sagas = started, "sagas started");
+            let entries = registry::all();
+            for entry in &entries {
+                entry
+                    .start(&context, settings.sagas.get(entry.name), &mut tasks, &shutdown)
+                    .map_err(anyhow::Error::msg)?;
+            }
+            let names: Vec<&str> = entries.iter().map(|e| e.name).collect();
+            tracing::info!(sagas = ?names, "sagas started");
         }
         tracing::info!(role = roles.label(), "berth is running");
         shutdown.cancelled().await;

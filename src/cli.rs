@@ -58,12 +58,15 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretsAction,
     },
-    /// Rebuild a projection from the start of the log and swap it in.
+    /// Rebuild projections from the start of the log and swap them in.
     Replay {
-        /// The projection's name (`audit`, `sites`).
+        /// The projection's name (see `berth registry`), or `all`.
         #[arg(long)]
         projection: String,
     },
+    /// List what Berth is made of: its views, its sagas and workers with their settings, and
+    /// every registered aggregate type.
+    Registry,
 }
 
 /// Operator subcommands.
@@ -132,6 +135,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Replay { projection } => return replay(&settings, &projection).await,
+        Command::Registry => {
+            print_registry();
+            return Ok(());
+        }
         Command::Bench { quick } => return crate::bench::run(&settings, quick).await,
         Command::Operator { action: OperatorAction::Add { email } } => {
             return add_operator(&settings, &email).await
@@ -145,21 +152,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {
-    let Some(projection) = berth_projections::projection::by_name(name) else {
+    let chosen: Vec<_> =
+        berth_projections::all().into_iter().filter(|p| name == "all" || p.name() == name).collect();
+    if chosen.is_empty() {
         let known: Vec<&str> = berth_projections::all().iter().map(|p| p.name()).collect();
-        anyhow::bail!("no projection named `{name}`; known: {}", known.join(", "));
-    };
+        anyhow::bail!("no projection named `{name}`; known: {}, or all", known.join(", "));
+    }
     let pool = connect::postgres(settings, "replay").await?;
-    let report = berth_projections::rebuild::rebuild(
-        &pool,
-        projection.as_ref(),
-        berth_projections::rebuild::DEFAULT_BATCH,
-    )
-    .await
-    .with_context(|| format!("rebuilding `{name}` failed"))?;
-    let rate = report.events as f64 / report.elapsed.as_secs_f64().max(1e-9);
-    println!("rebuilt {name}: {} events in {:.2?} ({rate:.0} events/s)", report.events, report.elapsed);
+    for projection in chosen {
+        let name = projection.name();
+        let report = berth_projections::rebuild::rebuild(
+            &pool,
+            projection.as_ref(),
+            berth_projections::rebuild::DEFAULT_BATCH,
+        )
+        .await
+        .with_context(|| format!("rebuilding `{name}` failed"))?;
+        let rate = report.events as f64 / report.elapsed.as_secs_f64().max(1e-9);
+        println!("rebuilt {name}: {} events in {:.2?} ({rate:.0} events/s)", report.events, report.elapsed);
+    }
     Ok(())
+}
+
+/// `berth registry`: the registries, as the binary sees them.
+fn print_registry() {
+    println!("views (berth replay --projection NAME):");
+    for projection in berth_projections::all() {
+        println!("  {:<12} layout v{}", projection.name(), projection.schema_version());
+    }
+    println!("sagas and workers ([sagas.NAME] settings, defaults shown):");
+    for entry in berth_sagas::registry::all() {
+        let consumes = if entry.consumes.is_empty() {
+            "a worker".to_owned()
+        } else {
+            format!("consumes {}", entry.consumes.join(", "))
+        };
+        println!("  {:<12} {consumes}; {}", entry.name, entry.default_settings());
+    }
+    println!("aggregates: {}", berth_domain::event::AGGREGATE_TYPES.join(", "));
 }
 
 async fn add_operator(settings: &Settings, email: &str) -> anyhow::Result<()> {
@@ -167,7 +197,7 @@ async fn add_operator(settings: &Settings, email: &str) -> anyhow::Result<()> {
     use berth_domain::email::Email;
     use berth_domain::ids::OperatorId;
     use berth_domain::operator::{Operator, OperatorCommand};
-    use berth_eventstore::append::{SideWrite, SqlArg};
+    use berth_eventstore::credentials::CredentialWrite;
     use berth_eventstore::execute::RetryPolicy;
     use berth_eventstore::metadata::CommandMetadata;
 
@@ -176,28 +206,12 @@ async fn add_operator(settings: &Settings, email: &str) -> anyhow::Result<()> {
     let store = berth_eventstore::store::EventStore::new(pool, settings.eventstore.snapshot_every);
     let operator_id = OperatorId::from_uuid(uuid::Uuid::now_v7());
     let token = new_token("bro");
-    let writes = [
-        SideWrite::Claim {
-            scope: "operator-email".into(),
-            value: email.canonical(),
-            owner: format!("operator:{operator_id}"),
-        },
-        SideWrite::Statement {
-            sql: "INSERT INTO credentials (id, kind, secret_hash, user_id) VALUES ($1, 'operator', $2, $1)",
-            args: vec![SqlArg::Uuid(Some(operator_id.as_uuid())), SqlArg::Text(Some(token_digest(&token)))],
-        },
-    ];
+    // The email is claimed by the operator's own `Added` event; the token rides along.
+    let writes = [CredentialWrite::Operator { operator: operator_id, digest: token_digest(&token) }.into()];
     let meta = CommandMetadata::new(None, "system:cli");
     let command = OperatorCommand::Add { operator_id, email };
     store
-        .execute_with::<Operator>(
-            &operator_id.to_string(),
-            command,
-            &(),
-            &meta,
-            RetryPolicy::default(),
-            &writes,
-        )
+        .execute_with::<Operator>(&operator_id.to_string(), command, &meta, RetryPolicy::default(), &writes)
         .await
         .map_err(|e| anyhow::anyhow!("cannot add the operator: {e}"))?;
     println!("operator {operator_id}");

@@ -10,9 +10,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use berth_command_api::error::ApiError;
 use berth_command_api::ratelimit::RateLimiter;
 use berth_eventstore::{lag, migrate};
+use berth_http::ApiError;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use sqlx::PgPool;
@@ -28,6 +28,8 @@ pub struct OpsState {
     pub nats: async_nats::Client,
     /// The Prometheus recorder's handle.
     pub metrics: PrometheusHandle,
+    /// Where "now" comes from (timers due).
+    pub clock: std::sync::Arc<dyn berth_eventstore::clock::Clock>,
 }
 
 /// The operational routes' OpenAPI description.
@@ -137,6 +139,11 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
     }
     if let Ok(Ok(head)) = tokio::time::timeout(Duration::from_secs(2), lag::head(&ops.pool)).await {
         metrics::gauge!("berth_event_log_head_position").set(head as f64);
+    }
+    let due = berth_eventstore::timers::due_summary(&ops.pool, ops.clock.now());
+    if let Ok(Ok((count, lag))) = tokio::time::timeout(Duration::from_secs(2), due).await {
+        metrics::gauge!("berth_timers_due").set(count as f64);
+        metrics::gauge!("berth_timer_lag_seconds").set(lag);
     }
     let body = ops.metrics.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

@@ -2,6 +2,7 @@
 //! environment variables (`BERTH_DATABASE__URL` sets `database.url`). It fails fast on a value
 //! of the wrong type and warns about `BERTH_` variables it does not know.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -18,7 +19,7 @@ pub struct Settings {
     /// NATS JetStream.
     pub nats: NatsSettings,
     /// The HTTP write side.
-    pub command_api: ApiSettings,
+    pub command_api: CommandApiSettings,
     /// The HTTP read side.
     pub query_api: ApiSettings,
     /// Command execution.
@@ -31,8 +32,23 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Secrets Berth keeps for itself.
     pub secrets: SecretSettings,
-    /// Managed nodes: SSH, probing, provisioning.
+    /// Managed nodes: SSH and verification, shared by every node saga.
     pub nodes: NodeSettings,
+    /// Where "now" comes from.
+    pub clock: ClockSettings,
+    /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
+    /// registry at start (see `berth_sagas::registry`).
+    #[serde(default)]
+    pub sagas: BTreeMap<String, serde_json::Value>,
+}
+
+/// Clock settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    /// Seconds added to the system clock: for drills and test processes that must live at
+    /// another time. Keep 0 in production.
+    pub offset_secs: i64,
 }
 
 /// Secrets settings.
@@ -49,8 +65,6 @@ pub struct SecretSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSettings {
-    /// Seconds between health probes of each node.
-    pub probe_interval_secs: u64,
     /// Seconds to wait for an SSH connection.
     pub ssh_connect_timeout_secs: u64,
     /// Seconds a node script may run.
@@ -59,10 +73,6 @@ pub struct NodeSettings {
     pub ssh_attempts: u32,
     /// First pause between attempts, in milliseconds; doubled each time.
     pub ssh_backoff_ms: u64,
-    /// Sites provisioned at once per sagas process.
-    pub concurrency: usize,
-    /// Seconds after which another sagas process takes over a step whose worker died.
-    pub step_takeover_secs: u64,
     /// Seconds the verification step waits for the node to answer for a new site.
     pub verify_timeout_secs: u64,
 }
@@ -113,7 +123,20 @@ pub struct NatsSettings {
     pub duplicate_window_secs: u64,
 }
 
-/// One HTTP API's settings.
+/// The command API's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandApiSettings {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Seconds an Idempotency-Key claim lasts without an answer before a retry may take it
+    /// over (its request died with its process).
+    pub idempotency_lapse_secs: u64,
+}
+
+/// The query API's settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSettings {
@@ -161,6 +184,7 @@ duplicate_window_secs = 120
 [command_api]
 addr = "127.0.0.1:8080"
 body_limit_bytes = 65536
+idempotency_lapse_secs = 30
 
 [query_api]
 addr = "127.0.0.1:8081"
@@ -186,48 +210,32 @@ session_ttl_hours = 12
 master_key = ""
 
 [nodes]
-probe_interval_secs = 15
 ssh_connect_timeout_secs = 5
 ssh_command_timeout_secs = 120
 ssh_attempts = 3
 ssh_backoff_ms = 500
-concurrency = 8
-step_takeover_secs = 30
 verify_timeout_secs = 15
+
+[clock]
+offset_secs = 0
 "#;
 
-/// Every key that can be set, as `section.key`, for warning about misspelt variables.
-const KNOWN_KEYS: &[&str] = &[
-    "database.url",
-    "database.max_connections",
-    "database.acquire_timeout_secs",
-    "nats.url",
-    "nats.stream",
-    "nats.subject_prefix",
-    "nats.replicas",
-    "nats.duplicate_window_secs",
-    "command_api.addr",
-    "command_api.body_limit_bytes",
-    "query_api.addr",
-    "query_api.body_limit_bytes",
-    "eventstore.snapshot_every",
-    "eventstore.max_attempts",
-    "eventstore.poll_interval_ms",
-    "log.format",
-    "log.filter",
-    "limits.api_per_minute",
-    "limits.auth_per_minute",
-    "auth.session_ttl_hours",
-    "secrets.master_key",
-    "nodes.probe_interval_secs",
-    "nodes.ssh_connect_timeout_secs",
-    "nodes.ssh_command_timeout_secs",
-    "nodes.ssh_attempts",
-    "nodes.ssh_backoff_ms",
-    "nodes.concurrency",
-    "nodes.step_takeover_secs",
-    "nodes.verify_timeout_secs",
-];
+/// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and
+/// worker's from the saga registry (so no list has to be kept in step by hand).
+fn known_keys() -> Vec<String> {
+    let mut keys = Vec::new();
+    let defaults = Config::builder()
+        .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize::<BTreeMap<String, BTreeMap<String, config::Value>>>());
+    if let Ok(sections) = defaults {
+        for (section, table) in sections {
+            keys.extend(table.keys().map(|key| format!("{section}.{key}")));
+        }
+    }
+    keys.extend(berth_sagas::registry::known_keys());
+    keys
+}
 
 /// Environment variables with the `BERTH_` prefix that are not settings.
 const OTHER_VARIABLES: &[&str] = &["BERTH_CONFIG"];
@@ -258,15 +266,30 @@ impl Settings {
 
     /// `BERTH_` variables that match no setting (likely misspelt).
     pub fn unknown_variables(vars: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+        let known = known_keys();
         vars.into_iter()
             .map(|(k, _)| k)
             .filter(|k| k.starts_with("BERTH_") && !k.starts_with("BERTH_DEV_"))
             .filter(|k| !OTHER_VARIABLES.contains(&k.as_str()))
             .filter(|k| {
                 let key = k["BERTH_".len()..].to_lowercase().replace("__", ".");
-                !KNOWN_KEYS.contains(&key.as_str())
+                !known.contains(&key)
             })
             .collect()
+    }
+
+    /// Checks every `[sagas.<name>]` section against the saga registry: an unknown saga or a
+    /// bad value stops the start, naming it.
+    pub fn check_sagas(&self) -> Result<(), String> {
+        let entries = berth_sagas::registry::all();
+        for (name, section) in &self.sagas {
+            let entry = entries.iter().find(|e| e.name == name).ok_or_else(|| {
+                let known: Vec<&str> = entries.iter().map(|e| e.name).collect();
+                format!("sagas.{name}: no such saga or worker; known: {}", known.join(", "))
+            })?;
+            entry.validate(Some(section))?;
+        }
+        Ok(())
     }
 }
 
@@ -304,8 +327,27 @@ mod tests {
             ("BERTH_DATABASE__URL", "x"),
             ("BERTH_DATABSE__URL", "x"),
             ("BERTH_DEV_PG_PORT", "1"),
+            ("BERTH_SAGAS__PROVISIONING__TAKEOVER_SECS", "3"),
+            ("BERTH_SAGAS__PROVISIONING__TAKEOVR_SECS", "3"),
             ("PATH", "/bin"),
         ]));
-        assert_eq!(unknown, vec!["BERTH_DATABSE__URL".to_owned()]);
+        assert_eq!(
+            unknown,
+            vec!["BERTH_DATABSE__URL".to_owned(), "BERTH_SAGAS__PROVISIONING__TAKEOVR_SECS".to_owned()]
+        );
+    }
+
+    #[test]
+    fn saga_sections_are_checked_against_the_registry() {
+        let good =
+            Settings::load_from(None, env(&[("BERTH_SAGAS__HEALTH__PROBE_INTERVAL_SECS", "2")])).unwrap();
+        assert_eq!(good.check_sagas(), Ok(()));
+        let typo = Settings::load_from(None, env(&[("BERTH_SAGAS__HEALTH__PROBE_EVERY", "2")])).unwrap();
+        assert!(typo.check_sagas().unwrap_err().contains("sagas.health"));
+        let unknown = Settings::load_from(None, env(&[("BERTH_SAGAS__BILLNG__X", "2")])).unwrap();
+        assert!(unknown.check_sagas().unwrap_err().contains("no such saga"));
+        let wrong =
+            Settings::load_from(None, env(&[("BERTH_SAGAS__PROVISIONING__CONCURRENCY", "many")])).unwrap();
+        assert!(wrong.check_sagas().unwrap_err().contains("sagas.provisioning"));
     }
 }

@@ -1,15 +1,17 @@
-//! Who is calling: the bearer token becomes a [`Caller`] with a tenant and a role.
+//! Who is calling: the bearer token becomes a [`Caller`] with a tenant and a role, or an
+//! [`Operator`].
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use berth_domain::ids::TenantId;
 use berth_domain::role::{Permission, Role};
+use berth_eventstore::credentials::{CredentialKind, Principal};
 use berth_eventstore::metadata::CommandMetadata;
-use berth_projections::identity::{self, Principal};
-use sha2::{Digest, Sha256};
+use berth_http::ApiError;
+use berth_projections::identity;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::idempotency::IdempotencyContext;
 use crate::AppState;
 
 /// An authenticated tenant user or API token.
@@ -23,7 +25,7 @@ pub struct Caller {
     pub role: Role,
     /// The request id set at the edge.
     pub request_id: Option<String>,
-    idempotency_key: Option<String>,
+    idempotency: Option<IdempotencyContext>,
 }
 
 impl Caller {
@@ -39,7 +41,7 @@ impl Caller {
     /// `user:<id>` for a session, `token:<id>` for an API token.
     pub fn actor(&self) -> String {
         match self.principal.user_id {
-            Some(user) if self.principal.kind == "session" => format!("user:{user}"),
+            Some(user) if self.principal.kind == CredentialKind::Session => format!("user:{user}"),
             _ => format!("token:{}", self.principal.credential_id),
         }
     }
@@ -47,22 +49,64 @@ impl Caller {
     /// Metadata for a command made by this caller. With an `Idempotency-Key`, the command id is
     /// derived from it, so even two racing retries append once.
     pub fn metadata(&self) -> CommandMetadata {
-        let mut metadata = CommandMetadata::new(Some(self.tenant_id.as_uuid()), self.actor());
-        if let Some(key) = &self.idempotency_key {
-            metadata.command_id = command_id_for(&self.principal.credential_id.to_string(), key);
-            metadata.correlation_id = metadata.command_id;
-        }
-        metadata.request_id.clone_from(&self.request_id);
-        metadata
+        metadata(Some(self.tenant_id.as_uuid()), self.actor(), self.idempotency, &self.request_id)
+    }
+
+    /// The id for a resource this request creates: with an `Idempotency-Key`, the one minted
+    /// with its claim (so a retry creates nothing new), else a fresh one.
+    pub fn new_id(&self) -> Uuid {
+        new_id(self.idempotency)
     }
 }
 
-/// A stable command id for an idempotency key within a scope.
-pub fn command_id_for(scope: &str, key: &str) -> Uuid {
-    let digest = Sha256::digest(format!("{scope}\n{key}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+fn metadata(
+    tenant: Option<Uuid>,
+    actor: String,
+    idempotency: Option<IdempotencyContext>,
+    request_id: &Option<String>,
+) -> CommandMetadata {
+    let mut metadata = CommandMetadata::new(tenant, actor);
+    if let Some(context) = idempotency {
+        metadata.command_id = context.command_id;
+        metadata.correlation_id = context.command_id;
+    }
+    metadata.request_id.clone_from(request_id);
+    metadata
+}
+
+fn new_id(idempotency: Option<IdempotencyContext>) -> Uuid {
+    idempotency.map_or_else(Uuid::now_v7, |c| c.resource_id)
+}
+
+/// What an unauthenticated request (registration, login, accepting an invitation) carries.
+#[derive(Debug, Clone)]
+pub struct Anonymous {
+    /// The request id set at the edge.
+    pub request_id: Option<String>,
+    idempotency: Option<IdempotencyContext>,
+}
+
+impl Anonymous {
+    /// Metadata for a command this request makes as `actor`.
+    pub fn metadata(&self, tenant: Option<Uuid>, actor: String) -> CommandMetadata {
+        metadata(tenant, actor, self.idempotency, &self.request_id)
+    }
+
+    /// The id for a resource this request creates (see [`Caller::new_id`]).
+    pub fn new_id(&self) -> Uuid {
+        new_id(self.idempotency)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Anonymous {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            request_id: request_id(&parts.headers),
+            idempotency: parts.extensions.get::<IdempotencyContext>().copied(),
+        })
+    }
 }
 
 /// The request id header's value.
@@ -75,44 +119,39 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let principal = bearer(parts, state).await?;
-        let (Some(tenant), Some(role)) =
-            (principal.tenant_id, principal.role.as_deref().and_then(Role::parse))
-        else {
+        let (Some(tenant), Some(role)) = (principal.tenant_id, principal.role) else {
             return Err(ApiError::Forbidden("platform operators use the operator routes".to_owned()));
         };
-        let idempotency_key =
-            parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
         Ok(Self {
             principal,
             tenant_id: TenantId::from_uuid(tenant),
             role,
             request_id: request_id(&parts.headers),
-            idempotency_key,
+            idempotency: parts.extensions.get::<IdempotencyContext>().copied(),
         })
     }
 }
 
 /// An authenticated platform operator (the provider's own staff): the only caller of the
-/// node routes.
+/// platform routes (nodes).
 #[derive(Debug, Clone)]
 pub struct Operator {
     /// The operator's credential.
     pub principal: Principal,
     request_id: Option<String>,
-    idempotency_key: Option<String>,
+    idempotency: Option<IdempotencyContext>,
 }
 
 impl Operator {
     /// Metadata for a command made by this operator (platform-level: no tenant).
     pub fn metadata(&self) -> CommandMetadata {
         let operator = self.principal.user_id.unwrap_or(self.principal.credential_id);
-        let mut metadata = CommandMetadata::new(None, format!("operator:{operator}"));
-        if let Some(key) = &self.idempotency_key {
-            metadata.command_id = command_id_for(&self.principal.credential_id.to_string(), key);
-            metadata.correlation_id = metadata.command_id;
-        }
-        metadata.request_id.clone_from(&self.request_id);
-        metadata
+        metadata(None, format!("operator:{operator}"), self.idempotency, &self.request_id)
+    }
+
+    /// The id for a resource this request creates (see [`Caller::new_id`]).
+    pub fn new_id(&self) -> Uuid {
+        new_id(self.idempotency)
     }
 }
 
@@ -121,17 +160,19 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let principal = bearer(parts, state).await?;
-        if principal.kind != "operator" {
+        if principal.kind != CredentialKind::Operator {
             return Err(ApiError::Forbidden("only platform operators manage nodes".to_owned()));
         }
-        let idempotency_key =
-            parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(Self { principal, request_id: request_id(&parts.headers), idempotency_key })
+        Ok(Self {
+            principal,
+            request_id: request_id(&parts.headers),
+            idempotency: parts.extensions.get::<IdempotencyContext>().copied(),
+        })
     }
 }
 
 /// The live credential behind the request's bearer token: 401 without one.
-async fn bearer(parts: &Parts, state: &AppState) -> Result<identity::Principal, ApiError> {
+async fn bearer(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
     identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
         identity::BearerError::Database(e) => ApiError::from(e),

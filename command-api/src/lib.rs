@@ -4,16 +4,14 @@
 //! with `application/problem+json` naming the field, before anything is appended), authorized
 //! against the permission matrix in `berth_domain::role`, and run through the event store's
 //! single entry point. `Idempotency-Key` is honoured on every POST ([`idempotency`]). One
-//! module per resource under [`routes`]; failures map to HTTP in [`error`] only.
+//! module per resource under [`routes`]; failures map to HTTP in `berth_http::error` only.
 //!
 //! The operational routes (`/healthz`, `/readyz`, `/metrics`) and per-token rate limits are
 //! added by the `berth` binary, which serves this router.
 #![forbid(unsafe_code)]
 
 pub mod auth;
-pub mod error;
 pub mod idempotency;
-pub mod json;
 pub mod ratelimit;
 pub mod routes;
 pub mod secrets;
@@ -47,6 +45,11 @@ pub struct AppState {
     pub session_ttl: Duration,
     /// Seals node keys at registration.
     pub vault: berth_eventstore::vault::Vault,
+    /// Where "now" comes from (session and invitation expiry).
+    pub clock: Arc<dyn berth_eventstore::clock::Clock>,
+    /// How long an Idempotency-Key claim lasts without an answer before a retry may take it
+    /// over (its request died with its process).
+    pub idempotency_lapse: Duration,
 }
 
 /// The usual answer to a command: the aggregate and its version after the command.
@@ -98,7 +101,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tokens::router())
         .merge(routes::members::router())
         .merge(routes::invitations::router())
-        .fallback(error::not_found)
+        .fallback(berth_http::error::not_found)
+        .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .with_state(state)
 }

@@ -35,6 +35,20 @@ pub fn dummy_verify(password: &str) {
     let _ = verify_password(password, phc);
 }
 
+/// A UUIDv7 for another resource created with `base` (the owner registered with a tenant):
+/// the same timestamp, so ids keep their time order, and the remaining bits from a hash of
+/// `base` and `purpose`, so a retry derives the same id.
+pub fn derived_id(base: uuid::Uuid, purpose: &str) -> uuid::Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest([base.as_bytes().as_slice(), purpose.as_bytes()].concat());
+    let mut bytes = *base.as_bytes();
+    bytes[6..].copy_from_slice(&digest[..10]);
+    uuid::Builder::from_bytes(bytes)
+        .with_version(uuid::Version::SortRand)
+        .with_variant(uuid::Variant::RFC4122)
+        .into_uuid()
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -50,6 +64,16 @@ mod tests {
         assert!(verify_password("correct horse battery staple", &phc));
         assert!(!verify_password("Correct horse battery staple", &phc));
         assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn derived_ids_keep_the_time_and_differ_by_purpose() {
+        let base = uuid::Uuid::now_v7();
+        let (owner, other) = (derived_id(base, "owner"), derived_id(base, "other"));
+        assert_eq!(owner, derived_id(base, "owner"));
+        assert_ne!(owner, other);
+        assert_eq!(owner.get_version_num(), 7);
+        assert_eq!(owner.get_timestamp(), base.get_timestamp());
     }
 
     #[test]

@@ -6,13 +6,19 @@
 //! event store (`berth-eventstore`) loads and persists these aggregates; everything else
 //! reads the events they emit.
 //!
-//! Layout: one module per aggregate (`organization`, `user`, `site`), value objects in their
-//! own modules (`ids`, `domain_name`, `email`, `php`), and the permission matrix in `role`.
+//! Layout: one module per aggregate (`organization`, `user`, `operator`, `site`, `node`,
+//! `timer`), value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
+//! the permission matrix in `role`, and the joints every aggregate shares: [`aggregate`] (what
+//! an event implies: unique values and timers), [`error`] (how a refusal is classified) and
+//! [`event`] (the registry every stored event is decoded and upcast through).
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
 pub mod allocation;
 pub mod domain_name;
 pub mod email;
+pub mod error;
+pub mod event;
 pub mod ids;
 pub mod money;
 pub mod name;
@@ -22,4 +28,6 @@ pub mod organization;
 pub mod php;
 pub mod role;
 pub mod site;
+pub mod timer;
+pub mod unique;
 pub mod user;

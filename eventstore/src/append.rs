@@ -1,14 +1,21 @@
-//! Appending: events of one or more aggregates, the command record, snapshots, uniqueness
-//! claims and other side writes, and the feed wake-up, all in one transaction.
+//! Appending: events of one or more aggregates, the command record, snapshots, the unique
+//! values and timers the events declare, typed side writes, and the feed wake-up, all in one
+//! transaction.
 
-use cqrs_es::{Aggregate, DomainEvent};
+use berth_domain::aggregate::Consequences;
+use berth_domain::timer::TimerChange;
+use berth_domain::unique::UniqueChange;
+use cqrs_es::DomainEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::credentials::CredentialWrite;
 use crate::error::{unique_violation, StoreError};
 use crate::metadata::CommandMetadata;
 use crate::store::{to_i64, EventStore, FEED_CHANNEL};
+use crate::timers::{self, StagedTimer, TimerFire};
+use crate::vault::SealedSecret;
 
 /// What a successful append did to one aggregate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,25 +43,31 @@ pub enum AppendError {
         /// The value.
         value: String,
     },
+    /// The timer being fired was moved, cancelled or fired since it was leased.
+    #[error("the timer changed since it was leased")]
+    StaleTimer,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Events decided for one aggregate, serialized and ready to append.
+/// Events decided for one aggregate, serialized and ready to append, with the unique values
+/// and timers they declare.
 #[derive(Debug, Clone)]
 pub struct Staged {
-    aggregate_type: &'static str,
-    aggregate_id: String,
-    expected_version: i64,
-    events: Vec<(String, String, Value)>,
-    snapshot: Option<Value>,
+    pub(crate) aggregate_type: &'static str,
+    pub(crate) aggregate_id: String,
+    pub(crate) expected_version: i64,
+    pub(crate) events: Vec<(String, String, Value)>,
+    pub(crate) snapshot: Option<Value>,
+    pub(crate) uniques: Vec<UniqueChange>,
+    pub(crate) timers: Vec<StagedTimer>,
 }
 
 impl Staged {
     /// Stages `events` for `aggregate_id` after `expected_version`; `state` is the aggregate
     /// after them, kept as a snapshot when the append crosses a multiple of `snapshot_every`.
-    pub fn new<A: Aggregate>(
+    pub fn new<A: Consequences>(
         aggregate_id: &str,
         expected_version: i64,
         events: &[A::Event],
@@ -62,19 +75,40 @@ impl Staged {
         snapshot_every: i64,
     ) -> Result<Self, StoreError> {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
-        let events = events
-            .iter()
-            .map(|e| Ok((e.event_type(), e.event_version(), serde_json::to_value(e).map_err(corrupt)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let new_version = expected_version + to_i64(events.len());
+        let mut uniques = Vec::new();
+        let mut timers = Vec::new();
+        let mut serialized = Vec::with_capacity(events.len());
+        for event in events {
+            serialized.push((
+                event.event_type(),
+                event.event_version(),
+                serde_json::to_value(event).map_err(corrupt)?,
+            ));
+            uniques.extend(state.uniques(event));
+            for change in A::timers(aggregate_id, event) {
+                timers.push(match change {
+                    TimerChange::Schedule { key, due_at, command } => StagedTimer::Schedule {
+                        key,
+                        due_at,
+                        aggregate_type: A::TYPE,
+                        aggregate_id: aggregate_id.to_owned(),
+                        command: serde_json::to_value(&command).map_err(corrupt)?,
+                    },
+                    TimerChange::Cancel { key } => StagedTimer::Cancel { key },
+                });
+            }
+        }
+        let new_version = expected_version + to_i64(serialized.len());
         let due = snapshot_every > 0 && new_version / snapshot_every > expected_version / snapshot_every;
         let snapshot = if due { Some(serde_json::to_value(state).map_err(corrupt)?) } else { None };
         Ok(Self {
             aggregate_type: A::TYPE,
             aggregate_id: aggregate_id.to_owned(),
             expected_version,
-            events,
+            events: serialized,
             snapshot,
+            uniques,
+            timers,
         })
     }
 
@@ -84,53 +118,29 @@ impl Staged {
     }
 }
 
-/// A value bound into a side write's SQL.
-#[derive(Debug, Clone)]
-pub enum SqlArg {
-    /// `text`
-    Text(Option<String>),
-    /// `uuid`
-    Uuid(Option<Uuid>),
-    /// `timestamptz`
-    Time(Option<OffsetDateTime>),
-    /// `bytea`
-    Bytes(Vec<u8>),
-}
-
-/// A write that must commit together with the events, or not at all.
+/// A write that must commit together with the events, or not at all. Unique values and timers
+/// are not here: the aggregates declare them next to their events.
 #[derive(Debug, Clone)]
 pub enum SideWrite {
-    /// Takes a platform-wide unique value (a domain, an email) for `owner`.
-    Claim {
-        /// What kind of value.
-        scope: String,
-        /// The value.
-        value: String,
-        /// Who takes it (`site:<id>`).
-        owner: String,
-    },
-    /// Gives a unique value back, if `owner` holds it.
-    Release {
-        /// What kind of value.
-        scope: String,
-        /// The value.
-        value: String,
-        /// Who held it.
-        owner: String,
-    },
-    /// Any other statement (credentials, for instance).
-    Statement {
-        /// The SQL, with `$1..$n` placeholders.
-        sql: &'static str,
-        /// The values for the placeholders.
-        args: Vec<SqlArg>,
-    },
+    /// A credential created, changed or revoked.
+    Credential(CredentialWrite),
+    /// A secret sealed under the master key.
+    Secret(SealedSecret),
+    /// The timer whose firing this command is: marked fired with the command's events.
+    FireTimer(TimerFire),
+}
+
+impl From<CredentialWrite> for SideWrite {
+    fn from(write: CredentialWrite) -> Self {
+        Self::Credential(write)
+    }
 }
 
 impl EventStore {
-    /// Appends every staged aggregate, records the command, applies the side writes and wakes
-    /// feed readers, in one transaction. Without side writes or a snapshot due, that is a
-    /// single statement (atomic on its own): one round trip per command.
+    /// Appends every staged aggregate, records the command, takes and gives back the declared
+    /// unique values, writes timers and side writes and wakes feed readers, in one transaction.
+    /// Without side writes, timers or a snapshot due, that is a single statement (atomic on its
+    /// own): one round trip per command.
     pub async fn commit(
         &self,
         staged: &[Staged],
@@ -140,38 +150,48 @@ impl EventStore {
         let Some(primary) = staged.first() else {
             return Err(AppendError::Store(StoreError::Corrupt("nothing staged".to_owned())));
         };
-        let total: usize = staged.iter().map(|s| s.events.len()).sum();
         let recorded_at = OffsetDateTime::now_utc();
         let mut columns = EventColumns::default();
         for one in staged {
             for (offset, (event_type, event_version, payload)) in one.events.iter().enumerate() {
-                columns.aggregate_type.push(one.aggregate_type.to_owned());
-                columns.aggregate_id.push(one.aggregate_id.clone());
-                columns.sequence.push(one.expected_version + to_i64(offset) + 1);
-                columns.event_type.push(event_type.clone());
-                columns.event_version.push(event_version.clone());
-                columns.payload.push(payload.clone());
-                let event_metadata = metadata.for_event(Uuid::now_v7(), recorded_at);
-                columns.metadata.push(serde_json::to_value(event_metadata).unwrap_or_default());
+                let sequence = one.expected_version + to_i64(offset) + 1;
+                columns.push(
+                    one.aggregate_type,
+                    &one.aggregate_id,
+                    sequence,
+                    event_type,
+                    event_version,
+                    payload,
+                );
+                columns.metadata.push(event_metadata(metadata, recorded_at));
             }
         }
-        // Claims and releases of unique values ride in the append statement; only other side
-        // writes and snapshots need a transaction around it.
         let mut claims = ClaimColumns::default();
         let mut releases = ClaimColumns::default();
-        let mut statements = Vec::new();
-        for write in side_writes {
-            match write {
-                SideWrite::Claim { scope, value, owner } => claims.push(scope, value, owner),
-                SideWrite::Release { scope, value, owner } => releases.push(scope, value, owner),
-                SideWrite::Statement { .. } => statements.push(write),
+        for change in staged.iter().flat_map(|s| &s.uniques) {
+            match change {
+                UniqueChange::Claim(u) => claims.push(u.scope.as_str(), &u.value, &u.owner),
+                UniqueChange::Release(u) => releases.push(u.scope.as_str(), &u.value, &u.owner),
             }
         }
-        let needs_transaction = !statements.is_empty() || staged.iter().any(|s| s.snapshot.is_some());
+        let staged_timers: Vec<&StagedTimer> = staged.iter().flat_map(|s| &s.timers).collect();
+        let needs_transaction = !side_writes.is_empty()
+            || !staged_timers.is_empty()
+            || staged.iter().any(|s| s.snapshot.is_some());
         let mut tx =
             if needs_transaction { Some(self.pool().begin().await.map_err(StoreError::from)?) } else { None };
-        // The command record and the events in one statement. The command row is written first,
-        // after the aggregates were read, so feed order keeps per-aggregate order.
+        // Timers first: their rows give the sequence numbers of the timer events, which ride in
+        // the same append statement as everything else.
+        if let Some(tx) = tx.as_mut() {
+            for timer in &staged_timers {
+                if let Some(event) = timers::stage(tx, timer, metadata).await? {
+                    columns.push_timer(event, event_metadata(metadata, recorded_at));
+                }
+            }
+        }
+        let total = columns.len();
+        // The command record and the events in one statement, written after the aggregates
+        // were read, so feed order keeps per-aggregate order.
         let append = sqlx::query(
             "WITH command AS (
                  INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
@@ -225,24 +245,18 @@ impl EventStore {
         if let Some(tx) = tx.as_mut() {
             for one in staged {
                 if let Some(state) = &one.snapshot {
-                    sqlx::query(
-                        "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, state)
-                         VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-                           SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, taken_at = now()
-                           WHERE aggregate_snapshots.sequence < EXCLUDED.sequence",
-                    )
-                    .bind(one.aggregate_type)
-                    .bind(&one.aggregate_id)
-                    .bind(one.new_version())
-                    .bind(state)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(StoreError::from)?;
+                    store_snapshot(tx, one, state).await?;
                 }
             }
-            for write in statements {
-                apply_side_write(tx, write).await?;
+            for write in side_writes {
+                match write {
+                    SideWrite::Credential(write) => write.apply(tx).await?,
+                    SideWrite::Secret(secret) => secret.store(&mut **tx).await?,
+                    SideWrite::FireTimer(fire) => {
+                        timers::mark_fired(tx, fire, &event_metadata(metadata, recorded_at), recorded_at)
+                            .await?
+                    }
+                }
             }
         }
         if let Some(tx) = tx {
@@ -251,9 +265,7 @@ impl EventStore {
         metrics::counter!("berth_events_appended_total").increment(total as u64);
         Ok(staged.iter().map(|s| Appended { version: s.new_version(), events: s.events.len() }).collect())
     }
-}
 
-impl EventStore {
     /// Which of `claims` someone else holds (asked only after a claim failed).
     async fn which_taken(&self, claims: &ClaimColumns) -> AppendError {
         let taken: Result<Option<(String, String)>, sqlx::Error> = sqlx::query_as(
@@ -274,6 +286,28 @@ impl EventStore {
             Err(error) => AppendError::Store(error.into()),
         }
     }
+}
+
+/// The metadata stored with one event of a command: its own fresh id and the command's.
+pub(crate) fn event_metadata(metadata: &CommandMetadata, recorded_at: OffsetDateTime) -> Value {
+    serde_json::to_value(metadata.for_event(Uuid::now_v7(), recorded_at)).unwrap_or_default()
+}
+
+async fn store_snapshot(tx: &mut sqlx::PgConnection, one: &Staged, state: &Value) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, state)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+           SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, taken_at = now()
+           WHERE aggregate_snapshots.sequence < EXCLUDED.sequence",
+    )
+    .bind(one.aggregate_type)
+    .bind(&one.aggregate_id)
+    .bind(one.new_version())
+    .bind(state)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Unique values to claim or release, column by column.
@@ -304,28 +338,38 @@ struct EventColumns {
     metadata: Vec<Value>,
 }
 
-async fn apply_side_write(tx: &mut sqlx::PgConnection, write: &SideWrite) -> Result<(), AppendError> {
-    run_statement(tx, write).await.map_err(AppendError::from)
-}
-
-/// Runs a [`SideWrite::Statement`] on its own (claims and releases belong in an append and are
-/// ignored here), for writes that need no event, such as a login session.
-pub async fn run_statement<'e>(
-    executor: impl sqlx::PgExecutor<'e>,
-    write: &SideWrite,
-) -> Result<(), StoreError> {
-    let SideWrite::Statement { sql, args } = write else {
-        return Ok(());
-    };
-    let mut query = sqlx::query(sql);
-    for arg in args {
-        query = match arg {
-            SqlArg::Text(v) => query.bind(v.clone()),
-            SqlArg::Uuid(v) => query.bind(*v),
-            SqlArg::Time(v) => query.bind(*v),
-            SqlArg::Bytes(v) => query.bind(v.clone()),
-        };
+impl EventColumns {
+    fn push(
+        &mut self,
+        kind: &str,
+        id: &str,
+        sequence: i64,
+        event_type: &str,
+        version: &str,
+        payload: &Value,
+    ) {
+        self.aggregate_type.push(kind.to_owned());
+        self.aggregate_id.push(id.to_owned());
+        self.sequence.push(sequence);
+        self.event_type.push(event_type.to_owned());
+        self.event_version.push(version.to_owned());
+        self.payload.push(payload.clone());
     }
-    query.execute(executor).await?;
-    Ok(())
+
+    fn push_timer(&mut self, event: timers::TimerEventRow, metadata: Value) {
+        let (event_type, version, payload) = event.serialized;
+        self.push(
+            <berth_domain::timer::Timer as cqrs_es::Aggregate>::TYPE,
+            &event.key,
+            event.sequence,
+            &event_type,
+            &version,
+            &payload,
+        );
+        self.metadata.push(metadata);
+    }
+
+    fn len(&self) -> usize {
+        self.sequence.len()
+    }
 }

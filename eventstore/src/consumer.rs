@@ -1,36 +1,14 @@
-//! Durable JetStream pull consumers: the runtime sagas and live streams are built on.
-//!
-//! Each message is handled in a PostgreSQL transaction that also records its event id as
-//! processed for this consumer, so a redelivered or republished event is recognized and
-//! acknowledged without running the handler again (the stream's duplicate window is finite;
-//! this table is not). A handler failure is negatively acknowledged with a growing delay; after
-//! the last allowed delivery the message is written to `dead_letters` and terminated.
+//! Durable JetStream pull consumers: their settings, decoding, and how a failed message is
+//! settled (redelivered after a growing delay, or after the last allowed delivery written to
+//! `dead_letters` and terminated). The saga runtime in [`crate::steps`] is built on them.
 
-use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
-use futures::StreamExt;
-use sqlx::{PgConnection, PgPool};
-use tokio_util::sync::CancellationToken;
+use sqlx::PgPool;
 
 use crate::feed::FeedEvent;
-use crate::shutdown::pause;
 use crate::stream;
-
-/// What a handler returns when it cannot handle an event now.
-pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Reacts to events delivered by a consumer.
-pub trait EventHandler: Send + Sync + 'static {
-    /// Handles one event. Database work goes through `tx`, which commits together with the
-    /// record that the event was processed.
-    fn handle<'a>(
-        &'a self,
-        event: &'a FeedEvent,
-        tx: &'a mut PgConnection,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
-}
 
 /// How a consumer is set up on the stream.
 #[derive(Debug, Clone)]
@@ -48,18 +26,15 @@ pub struct ConsumerSettings {
 }
 
 impl ConsumerSettings {
-    /// Settings with the defaults: 5 deliveries, backoff 1 s, 5 s, 30 s, 60 s.
+    /// Settings with the defaults: 60 deliveries, 1 s, 2 s, 5 s, 10 s, 30 s apart and then every
+    /// 60 s, so a passing outage (PostgreSQL restarting, a node rebooting) is waited out for
+    /// about an hour before an event is given up on.
     pub fn new(name: impl Into<String>, filter_subject: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             filter_subject: filter_subject.into(),
-            max_deliver: 5,
-            backoff: vec![
-                Duration::from_secs(1),
-                Duration::from_secs(5),
-                Duration::from_secs(30),
-                Duration::from_secs(60),
-            ],
+            max_deliver: 60,
+            backoff: [1, 2, 5, 10, 30, 60].into_iter().map(Duration::from_secs).collect(),
             ack_wait: Duration::from_secs(30),
         }
     }
@@ -81,47 +56,6 @@ pub enum Disposition {
     Retry,
     /// Failed for the last time; recorded in `dead_letters`.
     DeadLettered,
-}
-
-/// Runs `handler` on the consumer `settings` of `stream_name` until `shutdown`.
-pub async fn run<H: EventHandler>(
-    pool: PgPool,
-    jetstream: jetstream::Context,
-    stream_name: String,
-    settings: ConsumerSettings,
-    handler: H,
-    shutdown: CancellationToken,
-) {
-    while !shutdown.is_cancelled() {
-        if let Err(error) = consume(&pool, &jetstream, &stream_name, &settings, &handler, &shutdown).await {
-            tracing::warn!(%error, consumer = %settings.name, "consumer interrupted; reconnecting");
-            pause(&shutdown, Duration::from_secs(1)).await;
-        }
-    }
-}
-
-async fn consume<H: EventHandler>(
-    pool: &PgPool,
-    jetstream: &jetstream::Context,
-    stream_name: &str,
-    settings: &ConsumerSettings,
-    handler: &H,
-    shutdown: &CancellationToken,
-) -> Result<(), async_nats::Error> {
-    let mut messages = subscribe(jetstream, stream_name, settings, None).await?;
-    loop {
-        let message = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = messages.next() => match next {
-                Some(message) => message?,
-                None => return Ok(()),
-            },
-        };
-        let disposition = process(pool, settings, handler, &message).await?;
-        metrics::counter!("berth_consumer_messages_total", "consumer" => settings.name.clone(),
-            "disposition" => format!("{disposition:?}").to_lowercase())
-        .increment(1);
-    }
 }
 
 /// Creates (or finds) the durable consumer `settings` describes and returns its messages;
@@ -146,44 +80,6 @@ pub(crate) async fn subscribe(
     }
     let consumer = stream.get_or_create_consumer(&settings.name, config).await?;
     Ok(consumer.messages().await?)
-}
-
-/// Handles one message and acknowledges it as its outcome requires.
-async fn process<H: EventHandler>(
-    pool: &PgPool,
-    settings: &ConsumerSettings,
-    handler: &H,
-    message: &jetstream::Message,
-) -> Result<Disposition, async_nats::Error> {
-    let Some(event) = decode(pool, settings, message).await? else {
-        return Ok(Disposition::DeadLettered);
-    };
-    let mut tx = pool.begin().await?;
-    let fresh = sqlx::query(
-        "INSERT INTO consumer_processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(&settings.name)
-    .bind(event.event_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !fresh {
-        tx.rollback().await?;
-        message.ack().await?;
-        return Ok(Disposition::Duplicate);
-    }
-    match handler.handle(&event, &mut tx).await {
-        Ok(()) => {
-            tx.commit().await?;
-            message.ack().await?;
-            Ok(Disposition::Handled)
-        }
-        Err(error) => {
-            tx.rollback().await?;
-            settle_failure(pool, settings, message, &event, &error).await
-        }
-    }
 }
 
 /// Decodes a message's event; one that does not decode is dead-lettered and terminated
@@ -212,14 +108,14 @@ pub(crate) async fn settle_failure(
     settings: &ConsumerSettings,
     message: &jetstream::Message,
     event: &FeedEvent,
-    error: &HandlerError,
+    error: &str,
 ) -> Result<Disposition, async_nats::Error> {
     let info = message.info()?;
     let (delivered, sequence) = (info.delivered, info.stream_sequence);
     if delivered >= settings.max_deliver {
         tracing::error!(%error, consumer = %settings.name, event_id = %event.event_id, "giving up on event");
         let id = Some(event.event_id);
-        dead_letter(pool, settings, message, id, delivered, sequence, &error.to_string()).await?;
+        dead_letter(pool, settings, message, id, delivered, sequence, error).await?;
         message.ack_with(AckKind::Term).await?;
         Ok(Disposition::DeadLettered)
     } else {
@@ -229,7 +125,7 @@ pub(crate) async fn settle_failure(
     }
 }
 
-async fn dead_letter(
+pub(crate) async fn dead_letter(
     pool: &PgPool,
     settings: &ConsumerSettings,
     message: &jetstream::Message,

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use berth_domain::aggregate::Consequences;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use tracing::instrument;
@@ -50,6 +51,9 @@ pub enum ExecuteError<E: std::error::Error> {
     /// The command id was used before for another aggregate.
     #[error("command id {0} was already used for another aggregate")]
     CommandIdReused(uuid::Uuid),
+    /// The timer this command fires was moved, cancelled or fired since it was leased.
+    #[error("the timer changed since it was leased")]
+    TimerChanged,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -72,39 +76,28 @@ impl Default for RetryPolicy {
 
 impl EventStore {
     /// Runs `command` on the aggregate `aggregate_id` of type `A` with `metadata`.
-    pub async fn execute<A>(
+    pub async fn execute<A: Consequences>(
         &self,
         aggregate_id: &str,
         command: A::Command,
-        services: &A::Services,
         metadata: &CommandMetadata,
         retry: RetryPolicy,
-    ) -> Result<CommandOutcome, ExecuteError<A::Error>>
-    where
-        A: Aggregate,
-        A::Command: Clone,
-    {
-        self.execute_with::<A>(aggregate_id, command, services, metadata, retry, &[]).await
+    ) -> Result<CommandOutcome, ExecuteError<A::Error>> {
+        self.execute_with::<A>(aggregate_id, command, metadata, retry, &[]).await
     }
 
     /// Like [`EventStore::execute`], with writes that commit together with the events.
     #[instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id = %aggregate_id, command_id = %metadata.command_id))]
-    pub async fn execute_with<A>(
+    pub async fn execute_with<A: Consequences>(
         &self,
         aggregate_id: &str,
         command: A::Command,
-        services: &A::Services,
         metadata: &CommandMetadata,
         retry: RetryPolicy,
         side_writes: &[SideWrite],
-    ) -> Result<CommandOutcome, ExecuteError<A::Error>>
-    where
-        A: Aggregate,
-        A::Command: Clone,
-    {
+    ) -> Result<CommandOutcome, ExecuteError<A::Error>> {
         let started = Instant::now();
-        let result =
-            self.execute_inner::<A>(aggregate_id, command, services, metadata, retry, side_writes).await;
+        let result = self.execute_inner::<A>(aggregate_id, command, metadata, retry, side_writes).await;
         let outcome = match &result {
             Ok(o) if o.duplicate => "duplicate",
             Ok(_) => "applied",
@@ -112,6 +105,7 @@ impl EventStore {
             Err(ExecuteError::Conflict { .. }) => "conflict",
             Err(ExecuteError::CommandIdReused(_)) => "reused_id",
             Err(ExecuteError::Taken { .. }) => "taken",
+            Err(ExecuteError::TimerChanged) => "stale_timer",
             Err(ExecuteError::Store(_)) => "error",
         };
         metrics::counter!("berth_commands_total", "aggregate" => A::TYPE, "outcome" => outcome).increment(1);
@@ -120,19 +114,14 @@ impl EventStore {
         result
     }
 
-    async fn execute_inner<A>(
+    async fn execute_inner<A: Consequences>(
         &self,
         aggregate_id: &str,
         command: A::Command,
-        services: &A::Services,
         metadata: &CommandMetadata,
         retry: RetryPolicy,
         side_writes: &[SideWrite],
-    ) -> Result<CommandOutcome, ExecuteError<A::Error>>
-    where
-        A: Aggregate,
-        A::Command: Clone,
-    {
+    ) -> Result<CommandOutcome, ExecuteError<A::Error>> {
         // A repeated command id is recognised when it matters (the aggregate refuses the repeat,
         // or the command record collides), not with an extra query before every command.
         let mut attempt = 0;
@@ -141,7 +130,7 @@ impl EventStore {
             let loaded = self.load::<A>(aggregate_id).await?;
             let mut aggregate = loaded.aggregate;
             let sink = EventSink::default();
-            if let Err(refusal) = aggregate.handle(command.clone(), services, &sink).await {
+            if let Err(refusal) = aggregate.handle(command.clone(), &(), &sink).await {
                 return match self.previous_outcome::<A>(aggregate_id, metadata).await? {
                     Some(outcome) => Ok(outcome),
                     None => Err(ExecuteError::Rejected(refusal)),
@@ -171,6 +160,7 @@ impl EventStore {
                 }
                 Err(AppendError::Conflict) if attempt < retry.max_attempts => {}
                 Err(AppendError::Conflict) => return Err(ExecuteError::Conflict { attempts: attempt }),
+                Err(AppendError::StaleTimer) => return Err(ExecuteError::TimerChanged),
                 Err(AppendError::Store(error)) => return Err(error.into()),
             }
             tokio::time::sleep(backoff(retry.base_delay, attempt)).await;

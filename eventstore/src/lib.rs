@@ -10,8 +10,14 @@
 //! - [`feed`] is the commit-ordered, gap-safe read of the whole log, with LISTEN/NOTIFY
 //!   wake-ups and a polling fallback; [`checkpoint`] stores where each reader has got to;
 //! - [`relay`] publishes the feed to NATS JetStream under an advisory-lock leadership;
-//! - [`consumer`] runs durable JetStream pull consumers for sagas and live streams, and
-//!   [`steps`] those whose work happens outside the database (SSH, HTTP);
+//! - [`recorded`] decodes stored events through the domain's event registry into the typed
+//!   envelopes views and sagas receive;
+//! - [`consumer`] sets up durable JetStream pull consumers and settles their failures, and
+//!   [`steps`] is the saga runtime built on them (work outside the database: SSH, HTTP);
+//! - [`timers`] keeps the durable timers aggregates declare, and fires them once; [`clock`] is
+//!   where "now" comes from;
+//! - [`credentials`] holds credentials and memberships (written with the events that change
+//!   them) and the lookups that authenticate with them;
 //! - [`migrate`] applies the SQL migrations in `migrations/`;
 //! - [`vault`] keeps secrets (node SSH keys) encrypted at rest, outside the events.
 //!
@@ -21,17 +27,21 @@
 
 pub mod append;
 pub mod checkpoint;
+pub mod clock;
 pub mod consumer;
+pub mod credentials;
 pub mod error;
 pub mod execute;
 pub mod feed;
 pub mod lag;
 pub mod metadata;
 pub mod migrate;
+pub mod recorded;
 pub mod relay;
 pub mod shutdown;
 pub mod steps;
 pub mod store;
 pub mod stream;
+pub mod timers;
 pub mod unit_of_work;
 pub mod vault;

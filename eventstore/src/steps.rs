@@ -1,11 +1,13 @@
-//! Consumers whose work happens outside the database: saga steps that run commands over SSH or
-//! wait for HTTP answers, for seconds at a time.
+//! The saga runtime: a durable JetStream consumer whose handler receives typed events
+//! ([`Recorded`], decoded once through the registry) and answers with an [`Outcome`].
 //!
-//! Unlike [`crate::consumer::run`], no transaction is held while a step runs (a long one would
-//! hold back the feed's `pg_snapshot_xmin` bound for every reader). A step must therefore be
-//! safe to run again: it records its outcomes as commands with ids derived from the event and
-//! the step, and its side effects are idempotent. The event is marked processed only after the
-//! step succeeded. While a step runs, the message's ack deadline is extended every third of
+//! No transaction is held while a step runs (steps run commands over SSH or wait for HTTP
+//! answers for seconds, and an open transaction would hold back the feed's
+//! `pg_snapshot_xmin` bound for every reader). A step must therefore be safe to run again: it
+//! records its outcomes as commands with ids derived from the event and the step, and its side
+//! effects are idempotent. The event is marked processed only once the step is done; "retry
+//! later" leaves it unacknowledged for a redelivery after a growing delay, and "failed" records
+//! it in `dead_letters` at once. While a step runs, the message's ack deadline is extended every third of
 //! `ack_wait`; if the process dies, the deadline lapses and another instance takes the event
 //! over after `ack_wait`. Several events are worked on at once, up to `concurrency`.
 
@@ -20,14 +22,35 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{decode, settle_failure, subscribe, ConsumerSettings, Disposition, HandlerError};
-use crate::feed::FeedEvent;
+use crate::consumer::{dead_letter, decode, settle_failure, subscribe, ConsumerSettings, Disposition};
+use crate::recorded::Recorded;
 use crate::shutdown::pause;
+
+/// How a saga's handling of one event ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (including "nothing to do"): the event is acknowledged and not seen again.
+    Done,
+    /// Not now (storage or a node unreachable for a moment, a lost race): redelivered later.
+    RetryLater(String),
+    /// Never: recorded in `dead_letters` with the reason, and not redelivered.
+    Failed(String),
+}
+
+impl Outcome {
+    /// "Retry later" for any displayable cause.
+    pub fn later(cause: impl std::fmt::Display) -> Self {
+        Self::RetryLater(cause.to_string())
+    }
+}
 
 /// Work triggered by an event, done outside the database and safe to repeat.
 pub trait Step: Send + Sync + 'static {
-    /// Does the work for `event`. An error is retried with the consumer's backoff.
-    fn run<'a>(&'a self, event: &'a FeedEvent) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+    /// Whether this step cares about `event` at all (others are acknowledged untouched).
+    fn wants(&self, event: &Recorded) -> bool;
+
+    /// Does the work for `event`.
+    fn run<'a>(&'a self, event: &'a Recorded) -> impl Future<Output = Outcome> + Send + 'a;
 }
 
 /// Runs `step` on the consumer `settings` of `stream_name`, `concurrency` events at a time,
@@ -102,9 +125,24 @@ async fn process<S: Step>(
     step: &S,
     message: &jetstream::Message,
 ) -> Result<Disposition, async_nats::Error> {
-    let Some(event) = decode(pool, settings, message).await? else {
+    let Some(raw) = decode(pool, settings, message).await? else {
         return Ok(Disposition::DeadLettered);
     };
+    let event = match Recorded::decode(&raw) {
+        Ok(event) => event,
+        Err(error) => {
+            let info = message.info()?;
+            let (delivered, sequence) = (info.delivered, info.stream_sequence);
+            let reason = error.to_string();
+            dead_letter(pool, settings, message, Some(raw.event_id), delivered, sequence, &reason).await?;
+            message.ack_with(AckKind::Term).await?;
+            return Ok(Disposition::DeadLettered);
+        }
+    };
+    if !step.wants(&event) {
+        message.ack().await?;
+        return Ok(Disposition::Handled);
+    }
     let seen: Option<(i32,)> =
         sqlx::query_as("SELECT 1 FROM consumer_processed WHERE consumer = $1 AND event_id = $2")
             .bind(&settings.name)
@@ -131,7 +169,7 @@ async fn process<S: Step>(
         }
     };
     match outcome {
-        Ok(()) => {
+        Outcome::Done => {
             sqlx::query(
                 "INSERT INTO consumer_processed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             )
@@ -142,6 +180,14 @@ async fn process<S: Step>(
             message.ack().await?;
             Ok(Disposition::Handled)
         }
-        Err(error) => settle_failure(pool, settings, message, &event, &error).await,
+        Outcome::RetryLater(reason) => settle_failure(pool, settings, message, &raw, &reason).await,
+        Outcome::Failed(reason) => {
+            tracing::error!(reason, consumer = %settings.name, event_id = %event.event_id, "saga step failed for good");
+            let info = message.info()?;
+            let (delivered, sequence) = (info.delivered, info.stream_sequence);
+            dead_letter(pool, settings, message, Some(event.event_id), delivered, sequence, &reason).await?;
+            message.ack_with(AckKind::Term).await?;
+            Ok(Disposition::DeadLettered)
+        }
     }
 }

@@ -6,8 +6,10 @@
 //! `persist` cannot do. We also never use cqrs-es's snapshot store (it applies new events to
 //! the aggregate a second time); our snapshot is the aggregate exactly as `handle` left it.
 
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError};
-use cqrs_es::{Aggregate, EventEnvelope};
+use berth_domain::aggregate::Consequences;
+use berth_domain::event::upcast;
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::EventEnvelope;
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -48,8 +50,9 @@ impl EventStore {
         &self.pool
     }
 
-    /// Loads an aggregate from its latest snapshot and the events after it.
-    pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
+    /// Loads an aggregate from its latest snapshot and the events after it. A snapshot that no
+    /// longer reads (the state's shape changed) is ignored: the aggregate is replayed instead.
+    pub async fn load<A: Consequences>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
         let snapshot: Option<(i64, serde_json::Value)> = sqlx::query_as(
             "SELECT sequence, state FROM aggregate_snapshots WHERE aggregate_type = $1 AND aggregate_id = $2",
         )
@@ -57,11 +60,13 @@ impl EventStore {
         .bind(aggregate_id)
         .fetch_optional(&self.pool)
         .await?;
-        let (aggregate, version) = match snapshot {
-            Some((sequence, state)) => {
-                let aggregate: A =
-                    serde_json::from_value(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                (aggregate, sequence)
+        let (aggregate, version) = match snapshot
+            .map(|(sequence, state)| (sequence, serde_json::from_value::<A>(state)))
+        {
+            Some((sequence, Ok(aggregate))) => (aggregate, sequence),
+            Some((_, Err(error))) => {
+                tracing::warn!(%error, aggregate = A::TYPE, aggregate_id, "snapshot does not read; replaying");
+                (A::default(), 0)
             }
             None => (A::default(), 0),
         };
@@ -74,7 +79,7 @@ impl EventStore {
     }
 
     /// Loads an aggregate by replaying every one of its events, ignoring snapshots.
-    pub async fn load_full<A: Aggregate>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
+    pub async fn load_full<A: Consequences>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
         let events = self.reader.get_events::<A>(aggregate_id).await.map_err(persistence_error)?;
         replay_onto(A::default(), 0, events)
     }
@@ -113,14 +118,18 @@ pub struct RecordedCommand {
     pub events: usize,
 }
 
-/// Applies stored events to `aggregate` (at `version`), in order.
-fn replay_onto<A: Aggregate>(
+/// Applies stored events to `aggregate` (at `version`), in order, upcasting older versions
+/// through the event registry.
+fn replay_onto<A: Consequences>(
     mut aggregate: A,
     mut version: i64,
-    events: Vec<cqrs_es::persist::SerializedEvent>,
+    events: Vec<SerializedEvent>,
 ) -> Result<Loaded<A>, StoreError> {
     let replayed = events.len();
-    for event in events {
+    for mut event in events {
+        let (current, payload) = upcast::<A::Event>(&event.event_type, &event.event_version, event.payload)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        (event.event_version, event.payload) = (current, payload);
         let envelope = EventEnvelope::<A>::try_from(event).map_err(persistence_error)?;
         version = to_i64(envelope.sequence);
         aggregate.apply(envelope.payload);

@@ -6,8 +6,9 @@
 //! side writes and one command record in a single transaction. It is meant for commands whose
 //! aggregates are new or rarely contended: a conflict is reported, not retried.
 
+use berth_domain::aggregate::Consequences;
+use berth_domain::error::Refused;
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 
 use crate::append::{AppendError, SideWrite, Staged};
 use crate::error::StoreError;
@@ -18,9 +19,9 @@ use crate::store::EventStore;
 /// Why a unit of work did not commit.
 #[derive(Debug, thiserror::Error)]
 pub enum UnitError {
-    /// An aggregate refused its command (the message is the aggregate's error).
+    /// An aggregate refused its command; the refusal keeps its type (`downcast_ref`).
     #[error("{0}")]
-    Rejected(String),
+    Rejected(Refused),
     /// Another writer changed one of the aggregates meanwhile.
     #[error("an aggregate was changed concurrently")]
     Conflict,
@@ -51,16 +52,18 @@ impl<'s> UnitOfWork<'s> {
     }
 
     /// Loads the aggregate and decides `command` against it.
-    pub async fn decide<A: Aggregate>(
+    pub async fn decide<A: Consequences>(
         &mut self,
         aggregate_id: &str,
         command: A::Command,
-        services: &A::Services,
     ) -> Result<&mut Self, UnitError> {
         let loaded = self.store.load::<A>(aggregate_id).await?;
         let mut aggregate = loaded.aggregate;
         let sink = EventSink::default();
-        aggregate.handle(command, services, &sink).await.map_err(|e| UnitError::Rejected(e.to_string()))?;
+        aggregate
+            .handle(command, &(), &sink)
+            .await
+            .map_err(|e| UnitError::Rejected(Refused::new(A::TYPE, e)))?;
         let events = sink.collect().await;
         let staged =
             Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.store.snapshot_every())?;
@@ -69,8 +72,8 @@ impl<'s> UnitOfWork<'s> {
     }
 
     /// Adds a write that commits with the events.
-    pub fn side_write(&mut self, write: SideWrite) -> &mut Self {
-        self.side_writes.push(write);
+    pub fn side_write(&mut self, write: impl Into<SideWrite>) -> &mut Self {
+        self.side_writes.push(write.into());
         self
     }
 
@@ -84,7 +87,7 @@ impl<'s> UnitOfWork<'s> {
                 events: appended.iter().map(|a| a.events).sum(),
                 duplicate: false,
             }),
-            Err(AppendError::Conflict) => Err(UnitError::Conflict),
+            Err(AppendError::Conflict | AppendError::StaleTimer) => Err(UnitError::Conflict),
             Err(AppendError::Taken { scope, value }) => {
                 self.repeat(metadata).await?.ok_or(UnitError::Taken { scope, value })
             }

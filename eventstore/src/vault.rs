@@ -17,7 +17,41 @@ use sqlx::PgPool;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::append::{SideWrite, SqlArg};
+use crate::append::SideWrite;
+use crate::error::StoreError;
+
+/// A secret sealed under the master key, to be stored with the command that makes it.
+#[derive(Clone)]
+pub struct SealedSecret {
+    id: Uuid,
+    purpose: String,
+    nonce: Vec<u8>,
+    sealed: Vec<u8>,
+}
+
+// Written by hand: even sealed bytes stay out of logs.
+impl fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedSecret")
+            .field("id", &self.id)
+            .field("purpose", &self.purpose)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SealedSecret {
+    /// Stores it in `sealed_secrets`.
+    pub(crate) async fn store<'e>(&self, executor: impl sqlx::PgExecutor<'e>) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sealed_secrets (id, purpose, nonce, ciphertext) VALUES ($1, $2, $3, $4)")
+            .bind(self.id)
+            .bind(&self.purpose)
+            .bind(&self.nonce)
+            .bind(&self.sealed)
+            .execute(executor)
+            .await?;
+        Ok(())
+    }
+}
 
 /// Why a secret could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
@@ -78,15 +112,12 @@ impl Vault {
                 &mut sealed,
             )
             .expect("a secret under AES-GCM's size limit seals");
-        SideWrite::Statement {
-            sql: "INSERT INTO sealed_secrets (id, purpose, nonce, ciphertext) VALUES ($1, $2, $3, $4)",
-            args: vec![
-                SqlArg::Uuid(Some(id)),
-                SqlArg::Text(Some(purpose.to_owned())),
-                SqlArg::Bytes(nonce_bytes.to_vec()),
-                SqlArg::Bytes(sealed),
-            ],
-        }
+        SideWrite::Secret(SealedSecret {
+            id,
+            purpose: purpose.to_owned(),
+            nonce: nonce_bytes.to_vec(),
+            sealed,
+        })
     }
 
     /// Opens the secret stored under `id`.

@@ -1,6 +1,6 @@
 //! The audit trail: one row per event, with who did it, to what, and from which request.
 
-use berth_eventstore::feed::FeedEvent;
+use berth_eventstore::recorded::Recorded;
 use sqlx::PgConnection;
 
 use crate::projection::{ApplyFuture, Projection};
@@ -41,10 +41,9 @@ impl Projection for AuditTrail {
         ]
     }
 
-    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [FeedEvent]) -> ApplyFuture<'a> {
+    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [Recorded]) -> ApplyFuture<'a> {
         Box::pin(async move {
             // One statement per batch: the trail is append-only, one row per event.
-            let uuid = |e: &FeedEvent, key: &str| e.meta(key).and_then(|v| uuid::Uuid::parse_str(v).ok());
             sqlx::query(
                 "INSERT INTO audit_entries (global_position, event_id, tenant_id, recorded_at, actor, action,
                      target_type, target_id, target_version, request_id, command_id, correlation_id, payload)
@@ -52,26 +51,26 @@ impl Projection for AuditTrail {
                      $7::text[], $8::text[], $9::bigint[], $10::text[], $11::uuid[], $12::uuid[], $13::jsonb[])
                  ON CONFLICT (global_position) DO NOTHING",
             )
-            .bind(events.iter().map(|e| e.global_position).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.position.global_position).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.meta("actor").unwrap_or("unknown").to_owned()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.meta.actor.clone()).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
             .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.meta("request_id").map(str::to_owned)).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| uuid(e, "command_id")).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| uuid(e, "correlation_id")).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.meta.request_id.clone()).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.meta.command_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.meta.correlation_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|e| e.stored_payload.clone()).collect::<Vec<_>>())
             .execute(conn)
             .await?;
             Ok(())
         })
     }
 
-    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a> {
         self.apply_all(conn, std::slice::from_ref(event))
     }
 }

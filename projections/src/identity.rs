@@ -1,11 +1,12 @@
-//! The identity view: tenants, their members, invitations and API tokens; and the lookup
-//! that turns a bearer token into a principal (from the `credentials` table, which is written
-//! in the same transaction as the events, so a token works the moment its command returns).
+//! The identity view: tenants, their members, invitations and API tokens; and the bearer
+//! check both APIs authenticate with (against the `credentials` table, which is written in the
+//! same transaction as the events, so a token works the moment its command returns).
 
+use berth_domain::event::Event;
 use berth_domain::organization::OrganizationEvent;
-use berth_eventstore::feed::FeedEvent;
+pub use berth_eventstore::credentials::{token_digest, CredentialKind, Principal};
+use berth_eventstore::recorded::Recorded;
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 use crate::projection::{ApplyFuture, Projection};
 
@@ -60,13 +61,9 @@ impl Projection for IdentityView {
         ]
     }
 
-    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a> {
         Box::pin(async move {
-            if event.aggregate_type != "organization" {
-                return Ok(());
-            }
-            let Ok(org_event) = serde_json::from_value::<OrganizationEvent>(event.payload.clone()) else {
-                tracing::error!(event_id = %event.event_id, "unreadable organization event skipped");
+            let Event::Organization(org_event) = event.event.clone() else {
                 return Ok(());
             };
             let tenant = event.tenant_id;
@@ -115,6 +112,10 @@ impl Projection for IdentityView {
                     sqlx::query("UPDATE invitations SET status = 'revoked' WHERE invitation_id = $1")
                         .bind(invitation_id.as_uuid())
                 }
+                E::InvitationExpired { invitation_id } => {
+                    sqlx::query("UPDATE invitations SET status = 'expired' WHERE invitation_id = $1")
+                        .bind(invitation_id.as_uuid())
+                }
                 E::MemberRoleChanged { user_id, role } => {
                     sqlx::query("UPDATE members SET role = $3 WHERE tenant_id = $1 AND user_id = $2")
                         .bind(tenant)
@@ -148,33 +149,6 @@ impl Projection for IdentityView {
     }
 }
 
-/// Who a bearer token speaks for.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Principal {
-    /// The credential's id (the token id for API tokens, a session id for logins).
-    pub credential_id: Uuid,
-    /// `api_token`, `session` or `operator`.
-    pub kind: String,
-    /// The tenant it acts in (`None` for platform operators).
-    pub tenant_id: Option<Uuid>,
-    /// The user behind a session or an operator, if any.
-    pub user_id: Option<Uuid>,
-    /// The role, as its API name.
-    pub role: Option<String>,
-}
-
-/// Resolves a bearer token's SHA-256 digest (hex) to a live principal.
-pub async fn authenticate(pool: &PgPool, secret_hash: &str) -> Result<Option<Principal>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id AS credential_id, kind, tenant_id, user_id, role FROM credentials
-          WHERE secret_hash = $1 AND kind IN ('api_token', 'session', 'operator')
-            AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
-    )
-    .bind(secret_hash)
-    .fetch_optional(pool)
-    .await
-}
-
 /// Why a request's bearer token does not authenticate.
 #[derive(Debug, thiserror::Error)]
 pub enum BearerError {
@@ -201,11 +175,5 @@ pub async fn authenticate_bearer(pool: &PgPool, header: Option<&[u8]>) -> Result
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(BearerError::Malformed)?;
-    authenticate(pool, &token_digest(token)).await?.ok_or(BearerError::Unknown)
-}
-
-/// The SHA-256 digest (hex) a bearer token is stored and looked up as.
-pub fn token_digest(token: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    berth_eventstore::credentials::authenticate(pool, &token_digest(token)).await?.ok_or(BearerError::Unknown)
 }

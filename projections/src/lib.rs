@@ -4,9 +4,10 @@
 //! creates from code, because a rebuild must be able to create them anew. The [`runtime`]
 //! follows the commit-ordered feed and applies each batch together with the projection's
 //! checkpoint in one transaction; [`rebuild`] replays the log into a fresh schema and swaps it
-//! in atomically. The views themselves are in [`audit`], [`identity`] and [`sites`]. Every
-//! table with a `tenant_id` gets row-level security, enforced for the `berth_reader` role the
-//! query API reads as.
+//! in atomically. Views receive typed events (decoded once through the domain's event
+//! registry) and are listed in one registry, [`projection::all`]; each is a module of its own.
+//! Every table with a `tenant_id` gets row-level security, enforced for the `berth_reader` role
+//! the query API reads as.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -16,5 +17,6 @@ pub mod projection;
 pub mod rebuild;
 pub mod runtime;
 pub mod sites;
+pub mod timers;
 
 pub use projection::{all, Projection};

@@ -6,10 +6,11 @@
 //! has the last word on whether a reservation fits.
 
 use berth_domain::allocation::{Health, NodeLoad, NodeState, Resources};
+use berth_domain::event::Event;
 use berth_domain::ids::NodeId;
 use berth_domain::node::NodeEvent;
 use berth_domain::site::SiteEvent;
-use berth_eventstore::feed::FeedEvent;
+use berth_eventstore::recorded::Recorded;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -71,31 +72,21 @@ impl Projection for NodesView {
         ]
     }
 
-    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a> {
         Box::pin(async move {
-            let id = Uuid::parse_str(&event.aggregate_id).ok();
-            match event.aggregate_type.as_str() {
-                "node" => match serde_json::from_value::<NodeEvent>(event.payload.clone()) {
-                    Ok(node) => apply_node(conn, event, id, node).await,
-                    Err(error) => {
-                        tracing::error!(%error, event_id = %event.event_id, "unreadable node event skipped");
-                        Ok(())
-                    }
-                },
-                "site" => {
-                    if let Ok(SiteEvent::Created { domain, kind, .. }) =
-                        serde_json::from_value(event.payload.clone())
-                    {
-                        sqlx::query(
-                            "INSERT INTO node_site_names (site_id, domain, kind) VALUES ($1, $2, $3)
-                             ON CONFLICT DO NOTHING",
-                        )
-                        .bind(id)
-                        .bind(domain.as_str())
-                        .bind(kind.as_str())
-                        .execute(conn)
-                        .await?;
-                    }
+            let id = event.aggregate_uuid();
+            match &event.event {
+                Event::Node(node) => apply_node(conn, event, id, node.clone()).await,
+                Event::Site(SiteEvent::Created { domain, kind, .. }) => {
+                    sqlx::query(
+                        "INSERT INTO node_site_names (site_id, domain, kind) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(domain.as_str())
+                    .bind(kind.as_str())
+                    .execute(conn)
+                    .await?;
                     Ok(())
                 }
                 _ => Ok(()),
@@ -110,7 +101,7 @@ fn to_i64(n: u64) -> i64 {
 
 async fn apply_node(
     conn: &mut PgConnection,
-    event: &FeedEvent,
+    event: &Recorded,
     id: Option<Uuid>,
     node: NodeEvent,
 ) -> Result<(), sqlx::Error> {

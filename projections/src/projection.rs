@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use berth_eventstore::feed::FeedEvent;
+use berth_eventstore::recorded::Recorded;
 use sqlx::PgConnection;
 
 /// A future borrowed from a projection for one event.
@@ -23,12 +23,13 @@ pub trait Projection: Send + Sync + 'static {
     /// The statements that create the tables (unqualified names).
     fn ddl(&self) -> &'static [&'static str];
 
-    /// Applies one event. Must be idempotent per event: a rebuild replays everything.
-    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a>;
+    /// Applies one event, typed by the event registry. Must be idempotent per event: a rebuild
+    /// replays everything.
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a>;
 
     /// Applies a batch, in order. One event at a time by default; a view whose rows are
     /// independent inserts can write the whole batch in one statement.
-    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [FeedEvent]) -> ApplyFuture<'a> {
+    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [Recorded]) -> ApplyFuture<'a> {
         Box::pin(async move {
             for event in events {
                 self.apply(&mut *conn, event).await?;
@@ -38,13 +39,15 @@ pub trait Projection: Send + Sync + 'static {
     }
 }
 
-/// Every projection, in the order they are started.
+/// Every projection, in the order they are started: the one registry the binary, `berth
+/// replay`, the tests and the docs iterate over. A new view is its module plus one line here.
 pub fn all() -> Vec<Box<dyn Projection>> {
     vec![
         Box::new(crate::audit::AuditTrail),
         Box::new(crate::identity::IdentityView),
         Box::new(crate::sites::SitesView),
         Box::new(crate::nodes::NodesView),
+        Box::new(crate::timers::TimersView),
     ]
 }
 

@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use berth_eventstore::feed::{self, FeedNotifier};
+use berth_eventstore::recorded::Recorded;
 use berth_eventstore::{checkpoint, shutdown::pause};
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -109,16 +110,17 @@ pub(crate) async fn apply_batch(
 ) -> Result<Batch, sqlx::Error> {
     set_search_path(conn, schema).await?;
     let position = checkpoint::load(&mut *conn, checkpoint).await?;
-    let events = feed::read_after(&mut *conn, position, batch_size).await?;
-    let Some(last) = events.last() else {
+    let raw = feed::read_after(&mut *conn, position, batch_size).await?;
+    let Some(last) = raw.last() else {
         return Ok(Batch { count: 0, last_recorded: None });
     };
     let (last_position, last_recorded) = (last.position(), last.recorded_at);
     let started = Instant::now();
+    let events = Recorded::decode_all(&raw, projection.name());
     projection.apply_all(&mut *conn, &events).await?;
     checkpoint::store(&mut *conn, checkpoint, last_position).await?;
     tracing::debug!(projection = projection.name(), events = events.len(), elapsed = ?started.elapsed(), "batch applied");
-    Ok(Batch { count: events.len(), last_recorded: Some(last_recorded) })
+    Ok(Batch { count: raw.len(), last_recorded: Some(last_recorded) })
 }
 
 /// Points unqualified table names at `schema` for the rest of the transaction.

@@ -3,9 +3,10 @@
 //! impacted.
 
 use berth_domain::allocation::Health;
+use berth_domain::event::Event;
 use berth_domain::node::NodeEvent;
 use berth_domain::site::SiteEvent;
-use berth_eventstore::feed::FeedEvent;
+use berth_eventstore::recorded::Recorded;
 use sqlx::PgConnection;
 
 use crate::projection::{ApplyFuture, Projection};
@@ -20,7 +21,8 @@ impl Projection for SitesView {
 
     fn schema_version(&self) -> i32 {
         // 2: row-level security and the reader role's grants. 3: node, steps, impact.
-        3
+        // 4: the failure code of a failed provisioning step.
+        4
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -41,6 +43,7 @@ impl Projection for SitesView {
                 node_address text,
                 pending     text,
                 last_error  text,
+                error_code  text,
                 impacted    boolean     NOT NULL DEFAULT false
             )",
             "CREATE INDEX sites_tenant_idx ON sites (tenant_id, id)",
@@ -59,20 +62,20 @@ impl Projection for SitesView {
         ]
     }
 
-    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [FeedEvent]) -> ApplyFuture<'a> {
+    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [Recorded]) -> ApplyFuture<'a> {
         Box::pin(async move {
             // New sites are independent rows: runs of them go in one statement; anything else
             // is applied in order, one event at a time.
             let mut created = NewSites::default();
             for event in events {
-                match parse(event) {
-                    Some(SiteEvent::Created { tenant_id, domain, kind, php_version, .. }) => {
+                match &event.event {
+                    Event::Site(SiteEvent::Created { tenant_id, domain, kind, php_version, .. }) => {
                         created.push(
                             event,
                             tenant_id.as_uuid(),
                             domain.to_string(),
-                            json_text(&kind),
-                            php_version.map(|v| json_text(&v)),
+                            kind.as_str().to_owned(),
+                            php_version.map(|v| v.as_str().to_owned()),
                         );
                     }
                     _ => {
@@ -85,27 +88,18 @@ impl Projection for SitesView {
         })
     }
 
-    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a FeedEvent) -> ApplyFuture<'a> {
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a> {
         Box::pin(async move {
-            match event.aggregate_type.as_str() {
-                "site" => match parse(event) {
-                    Some(site) => apply_site(conn, event, site).await,
-                    None => {
-                        tracing::error!(event_id = %event.event_id, "unreadable site event skipped");
-                        Ok(())
-                    }
-                },
-                "node" => match serde_json::from_value(event.payload.clone()) {
-                    Ok(NodeEvent::HealthChanged { to, .. }) => {
-                        sqlx::query("UPDATE sites SET impacted = $2 WHERE node_id = $1")
-                            .bind(uuid::Uuid::parse_str(&event.aggregate_id).ok())
-                            .bind(to == Health::Down)
-                            .execute(conn)
-                            .await?;
-                        Ok(())
-                    }
-                    _ => Ok(()),
-                },
+            match &event.event {
+                Event::Site(site) => apply_site(conn, event, site.clone()).await,
+                Event::Node(NodeEvent::HealthChanged { to, .. }) => {
+                    sqlx::query("UPDATE sites SET impacted = $2 WHERE node_id = $1")
+                        .bind(event.aggregate_uuid())
+                        .bind(*to == Health::Down)
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                }
                 _ => Ok(()),
             }
         })
@@ -113,11 +107,11 @@ impl Projection for SitesView {
 }
 
 /// What one site event changes in the row: the new status (if any), the pending operation, the
-/// last error, and the step it records.
+/// last error and its code, and the step it records.
 struct Change {
     status: Option<&'static str>,
     pending: Option<Option<&'static str>>,
-    error: Option<Option<String>>,
+    error: Option<(Option<String>, Option<&'static str>)>,
     step: Option<(&'static str, &'static str, Option<u64>, Option<String>)>,
 }
 
@@ -130,7 +124,11 @@ impl Change {
         self
     }
     fn error(mut self, error: Option<String>) -> Self {
-        self.error = Some(error);
+        self.error = Some((error, None));
+        self
+    }
+    fn coded_error(mut self, error: String, code: &'static str) -> Self {
+        self.error = Some((Some(error), Some(code)));
         self
     }
     fn step(
@@ -145,8 +143,8 @@ impl Change {
     }
 }
 
-async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent) -> Result<(), sqlx::Error> {
-    let id = uuid::Uuid::parse_str(&event.aggregate_id).ok();
+async fn apply_site(conn: &mut PgConnection, event: &Recorded, site: SiteEvent) -> Result<(), sqlx::Error> {
+    let id = event.aggregate_uuid();
     let change = match site {
         SiteEvent::Created { tenant_id, domain, kind, php_version, .. } => {
             sqlx::query(
@@ -157,8 +155,8 @@ async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent)
             .bind(id)
             .bind(tenant_id.as_uuid())
             .bind(domain.as_str())
-            .bind(json_text(&kind))
-            .bind(php_version.map(|v| json_text(&v)))
+            .bind(kind.as_str())
+            .bind(php_version.map(|v| v.as_str()))
             .bind(event.sequence)
             .bind(event.recorded_at)
             .execute(conn)
@@ -172,7 +170,7 @@ async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent)
                   WHERE id = $1 AND version < $4",
             )
             .bind(id)
-            .bind(php_version.map(|v| json_text(&v)))
+            .bind(php_version.map(|v| v.as_str()))
             .bind(label.map(String::from))
             .bind(event.sequence)
             .bind(event.recorded_at)
@@ -203,14 +201,9 @@ async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent)
         SiteEvent::Activated { took_ms } => {
             Change::new(Some("active")).step("verify", "ok", Some(took_ms), None)
         }
-        SiteEvent::ProvisioningFailed { step, reason } => {
-            let step = match step.as_str() {
-                "allocate" => "allocate",
-                "verify" => "verify",
-                _ => "provision",
-            };
-            Change::new(Some("failed")).error(Some(reason.clone())).step(step, "failed", None, Some(reason))
-        }
+        SiteEvent::ProvisioningFailed { step, code, reason } => Change::new(Some("failed"))
+            .coded_error(reason.clone(), code.as_str())
+            .step(step.as_str(), "failed", None, Some(reason)),
         SiteEvent::ProvisioningRetried => Change::new(Some("requested")).step("retry", "ok", None, None),
         SiteEvent::DeletionRequested => Change::new(Some("deleting")).pending(Some("delete")),
         SiteEvent::SuspensionRequested => Change::new(None).pending(Some("suspend")),
@@ -236,6 +229,7 @@ async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent)
         "UPDATE sites SET status = COALESCE($2, status),
                 pending = CASE WHEN $3 THEN $4 ELSE pending END,
                 last_error = CASE WHEN $5 THEN $6 ELSE last_error END,
+                error_code = CASE WHEN $5 THEN $9 ELSE error_code END,
                 version = $7, updated_at = $8
           WHERE id = $1 AND version < $7",
     )
@@ -244,9 +238,10 @@ async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent)
     .bind(change.pending.is_some())
     .bind(change.pending.flatten())
     .bind(change.error.is_some())
-    .bind(change.error.flatten())
+    .bind(change.error.as_ref().and_then(|(e, _)| e.clone()))
     .bind(event.sequence)
     .bind(event.recorded_at)
+    .bind(change.error.and_then(|(_, code)| code))
     .execute(&mut *conn)
     .await?;
     if let Some((step, outcome, took, detail)) = change.step {
@@ -268,11 +263,6 @@ async fn apply_site(conn: &mut PgConnection, event: &FeedEvent, site: SiteEvent)
     Ok(())
 }
 
-/// The site event in `event`, if it is one that reads.
-fn parse(event: &FeedEvent) -> Option<SiteEvent> {
-    (event.aggregate_type == "site").then(|| serde_json::from_value(event.payload.clone()).ok()).flatten()
-}
-
 /// Site creations waiting to be inserted together.
 #[derive(Default)]
 struct NewSites {
@@ -288,13 +278,13 @@ struct NewSites {
 impl NewSites {
     fn push(
         &mut self,
-        event: &FeedEvent,
+        event: &Recorded,
         tenant: uuid::Uuid,
         domain: String,
         kind: String,
         php: Option<String>,
     ) {
-        self.id.push(uuid::Uuid::parse_str(&event.aggregate_id).ok());
+        self.id.push(event.aggregate_uuid());
         self.tenant.push(tenant);
         self.domain.push(domain);
         self.kind.push(kind);
@@ -325,14 +315,5 @@ impl NewSites {
         .await?;
         *self = Self::default();
         Ok(())
-    }
-}
-
-/// The JSON string form of a serde enum (`"wordpress"`, `"8.3"`).
-fn json_text<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
     }
 }

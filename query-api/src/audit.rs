@@ -1,18 +1,19 @@
 //! `/v1/audit`: every event of the tenant, newest first, with who, what, to what and from
 //! which request.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use berth_http::extract::ApiQuery;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Reader;
-use crate::error::ApiError;
 use crate::page::{paginate, Page, PageParams};
 use crate::scope::tenant_tx;
 use crate::AppState;
+use berth_http::ApiError;
 
 /// The audit route.
 pub fn router() -> Router<AppState> {
@@ -97,11 +98,11 @@ fn time_param(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>
         .transpose()
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams), responses((status = 200, description = "A page of audit entries, newest first", body = Page<AuditEntry>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams), responses((status = 200, description = "A page of audit entries, newest first", body = Page<AuditEntry>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     reader: Reader,
-    Query(params): Query<AuditParams>,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
     let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
     let limit = page.limit()?;

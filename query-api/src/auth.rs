@@ -5,8 +5,8 @@ use axum::http::request::Parts;
 use berth_projections::identity;
 use uuid::Uuid;
 
-use crate::error::ApiError;
 use crate::AppState;
+use berth_http::ApiError;
 
 /// An authenticated caller of the read side; every query is scoped to its tenant.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +34,7 @@ impl FromRequestParts<AppState> for OperatorReader {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let principal = bearer(parts, state).await?;
-        if principal.kind != "operator" {
+        if principal.kind != berth_projections::identity::CredentialKind::Operator {
             return Err(ApiError::Forbidden("only platform operators read nodes".to_owned()));
         }
         Ok(Self)

@@ -11,13 +11,13 @@
 
 pub mod audit;
 pub mod auth;
-pub mod error;
 pub mod live;
 pub mod nodes;
 pub mod page;
 pub mod scope;
 pub mod sites;
 pub mod tenant;
+pub mod timers;
 
 use axum::Router;
 use sqlx::PgPool;
@@ -52,7 +52,8 @@ pub struct AppState {
         tenant::tokens,
         tenant::invitations,
         audit::list,
-        live::stream
+        live::stream,
+        timers::list
     )
 )]
 pub struct ApiDoc;
@@ -65,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .merge(tenant::router())
         .merge(audit::router())
         .merge(live::router())
-        .fallback(error::not_found)
+        .merge(timers::router())
+        .fallback(berth_http::error::not_found)
+        .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .with_state(state)
 }

@@ -8,17 +8,18 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull::OrderedConfig, DeliverPolicy};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::Router;
+use berth_http::extract::ApiQuery;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
 use crate::auth::Reader;
-use crate::error::ApiError;
 use crate::AppState;
+use berth_http::ApiError;
 
 /// The live stream route.
 pub fn router() -> Router<AppState> {
@@ -34,12 +35,12 @@ pub struct StreamParams {
     pub last_event_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/events/stream", tag = "events", params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"), StreamParams), responses((status = 200, description = "Server-Sent Events: id = stream sequence, event = event type, data = the event", content_type = "text/event-stream", body = String), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/events/stream", tag = "events", params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"), StreamParams), responses((status = 200, description = "Server-Sent Events: id = stream sequence, event = event type, data = the event", content_type = "text/event-stream", body = String), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn stream(
     State(state): State<AppState>,
     reader: Reader,
     headers: HeaderMap,
-    Query(params): Query<StreamParams>,
+    ApiQuery(params): ApiQuery<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let last = headers
         .get("last-event-id")
@@ -53,7 +54,12 @@ async fn stream(
         })
         .transpose()?;
     let deliver_policy = match last {
-        Some(sequence) => DeliverPolicy::ByStartSequence { start_sequence: sequence + 1 },
+        Some(sequence) => {
+            let start_sequence = sequence
+                .checked_add(1)
+                .ok_or_else(|| ApiError::field("Last-Event-ID", "not an id from this stream"))?;
+            DeliverPolicy::ByStartSequence { start_sequence }
+        }
         None => DeliverPolicy::New,
     };
     let stream = state.jetstream.get_stream(&state.stream).await.map_err(|_| ApiError::Unavailable)?;

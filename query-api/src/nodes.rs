@@ -1,19 +1,20 @@
 //! `/v1/nodes` and `/v1/nodes/{id}` (operators only): capacity, what is reserved, lifecycle
 //! state, health and the sites each node holds.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use berth_http::extract::{ApiPath, ApiQuery};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::OperatorReader;
-use crate::error::ApiError;
 use crate::page::{one_of, paginate, Page, PageParams};
 use crate::scope::{at_version, operator_tx};
 use crate::sites::DetailParams;
 use crate::AppState;
+use berth_http::ApiError;
 
 /// The node routes.
 pub fn router() -> Router<AppState> {
@@ -207,11 +208,11 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/nodes", tag = "nodes", params(ListParams), responses((status = 200, description = "A page of nodes", body = Page<NodeView>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/nodes", tag = "nodes", params(ListParams), responses((status = 200, description = "A page of nodes", body = Page<NodeView>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     _operator: OperatorReader,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<NodeView>>, ApiError> {
     one_of("state", params.state.as_deref(), &["registered", "ready", "draining", "decommissioned"])?;
     one_of("health", params.health.as_deref(), &["unknown", "healthy", "degraded", "down"])?;
@@ -235,12 +236,12 @@ async fn list(
     Ok(Json(paginate(views, limit, |n| n.id.to_string())))
 }
 
-#[utoipa::path(get, path = "/v1/nodes/{id}", tag = "nodes", params(("id" = String, Path, description = "The node id"), DetailParams), responses((status = 200, description = "The node and its sites", body = NodeDetail), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/nodes/{id}", tag = "nodes", params(("id" = String, Path, description = "The node id"), DetailParams), responses((status = 200, description = "The node and its sites", body = NodeDetail), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     _operator: OperatorReader,
-    Path(id): Path<String>,
-    Query(params): Query<DetailParams>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<DetailParams>,
 ) -> Result<Json<NodeDetail>, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {

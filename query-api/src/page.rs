@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use berth_http::ApiError;
 
 /// A page of a list.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

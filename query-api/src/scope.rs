@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use berth_http::ApiError;
 
 /// Begins a read-only transaction as `berth_reader` with `berth.tenant_id` set: whatever a
 /// query forgets, the policies still only show this tenant's rows.
@@ -41,6 +41,9 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, ApiError>>,
 {
+    if min_version.is_some_and(|v| v < 0) {
+        return Err(ApiError::field("min_version", "must be a version, 0 or more"));
+    }
     let wanted = min_version.unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

@@ -1,17 +1,18 @@
 //! `/v1/sites` and `/v1/sites/{id}`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use berth_http::extract::{ApiPath, ApiQuery};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Reader;
-use crate::error::ApiError;
 use crate::page::{one_of, paginate, Page, PageParams};
 use crate::scope::{at_version, tenant_tx};
 use crate::AppState;
+use berth_http::ApiError;
 
 /// The site routes.
 pub fn router() -> Router<AppState> {
@@ -65,11 +66,11 @@ const STATUSES: &[&str] =
     &["requested", "provisioning", "active", "suspended", "deleting", "deleted", "failed"];
 const KINDS: &[&str] = &["wordpress", "php", "laravel", "static"];
 
-#[utoipa::path(get, path = "/v1/sites", tag = "sites", params(ListParams), responses((status = 200, description = "A page of sites", body = Page<SiteView>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/sites", tag = "sites", params(ListParams), responses((status = 200, description = "A page of sites", body = Page<SiteView>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     reader: Reader,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<SiteView>>, ApiError> {
     one_of("status", params.status.as_deref(), STATUSES)?;
     one_of("type", params.kind.as_deref(), KINDS)?;
@@ -160,12 +161,12 @@ struct DetailRow {
     impacted: bool,
 }
 
-#[utoipa::path(get, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The site id"), DetailParams), responses((status = 200, description = "The site, its node and its steps", body = SiteDetail), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The site id"), DetailParams), responses((status = 200, description = "The site, its node and its steps", body = SiteDetail), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     reader: Reader,
-    Path(id): Path<String>,
-    Query(params): Query<DetailParams>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<DetailParams>,
 ) -> Result<Json<SiteDetail>, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {

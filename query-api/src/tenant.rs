@@ -1,18 +1,19 @@
 //! `/v1/tenant`, `/v1/members`, `/v1/tokens`, `/v1/invitations`.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use berth_http::extract::ApiQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Reader;
-use crate::error::ApiError;
 use crate::page::{paginate, Page, PageParams};
 use crate::scope::{at_version, tenant_tx};
 use crate::AppState;
+use berth_http::ApiError;
 
 /// The tenant routes.
 pub fn router() -> Router<AppState> {
@@ -32,11 +33,11 @@ pub struct OverviewParams {
     pub min_version: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/tenant", tag = "tenant", params(OverviewParams), responses((status = 200, description = "The tenant with counts", body = serde_json::Value), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/tenant", tag = "tenant", params(OverviewParams), responses((status = 200, description = "The tenant with counts", body = serde_json::Value), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn overview(
     State(state): State<AppState>,
     reader: Reader,
-    Query(params): Query<OverviewParams>,
+    ApiQuery(params): ApiQuery<OverviewParams>,
 ) -> Result<Json<Value>, ApiError> {
     let read = || async {
         let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
@@ -94,11 +95,11 @@ pub struct Member {
     pub joined_at: OffsetDateTime,
 }
 
-#[utoipa::path(get, path = "/v1/members", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of members", body = Page<Member>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/members", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of members", body = Page<Member>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn members(
     State(state): State<AppState>,
     reader: Reader,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<Member>>, ApiError> {
     id_page(
         &state,
@@ -131,11 +132,11 @@ pub struct Token {
     pub created_at: OffsetDateTime,
 }
 
-#[utoipa::path(get, path = "/v1/tokens", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of API tokens", body = Page<Token>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/tokens", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of API tokens", body = Page<Token>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn tokens(
     State(state): State<AppState>,
     reader: Reader,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<Token>>, ApiError> {
     id_page(
         &state,
@@ -164,11 +165,11 @@ pub struct Invitation {
     pub expires_at: OffsetDateTime,
 }
 
-#[utoipa::path(get, path = "/v1/invitations", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of invitations", body = Page<Invitation>), (status = 400, description = "Bad parameter, naming it", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = crate::error::ProblemDoc, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/invitations", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of invitations", body = Page<Invitation>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn invitations(
     State(state): State<AppState>,
     reader: Reader,
-    Query(page): Query<PageParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<Invitation>>, ApiError> {
     id_page(
         &state,

@@ -1,14 +1,20 @@
 //! `berth-sagas`: process managers for work that spans aggregates or touches the world.
 //!
-//! Every saga is a JetStream durable consumer (`berth_eventstore::consumer`) that keeps its
-//! own state as events and reports outcomes back as commands. [`registry`] lists the sagas the
-//! `sagas` role runs.
+//! A saga ([`saga::Saga`]) consumes typed events from a durable JetStream consumer, keeps its
+//! state as events and reports every outcome back as a command; a worker ([`saga::Worker`])
+//! runs on its own schedule (firing timers, probing nodes). Both are listed once in
+//! [`registry`], which the binary, settings validation and the tests iterate over;
+//! [`context`] holds what they are built from.
 //!
 //! The adapters that touch the world live here too: [`ssh`] runs commands on nodes over SSH
 //! (russh) with a pinned host key; [`node`] holds the node sagas (bootstrap, provisioning,
-//! health) built on it and on the node scripts in `deploy/node/`.
+//! health) built on it and on the node scripts in `deploy/node/`; [`timers`] fires durable
+//! timers.
 #![forbid(unsafe_code)]
 
+pub mod context;
 pub mod node;
 pub mod registry;
+pub mod saga;
 pub mod ssh;
+pub mod timers;

@@ -1,87 +1,147 @@
-//! The sagas the `sagas` role runs.
+//! The one registry of sagas and workers: the binary starts them from it, settings are
+//! validated and documented from it, and the tests iterate over it. A new saga is its module
+//! plus one line in [`all`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_nats::jetstream;
 use berth_eventstore::consumer::ConsumerSettings;
 use berth_eventstore::steps::run_steps;
-use berth_eventstore::store::EventStore;
-use berth_eventstore::vault::Vault;
-use sqlx::PgPool;
+use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::SagaContext;
 use crate::node::bootstrap::Bootstrap;
+use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
-use crate::node::{health, NodeWork, NodeWorkSettings};
-use crate::ssh::{SshBridge, SshSettings};
+use crate::saga::{Saga, Worker};
+use crate::timers::TimerFiring;
 
-/// How the node sagas are tuned.
-#[derive(Debug, Clone)]
-pub struct NodeSagaSettings {
-    /// The SSH bridge's timeouts and retries.
-    pub ssh: SshSettings,
-    /// Verification and probing.
-    pub work: NodeWorkSettings,
-    /// Sites worked on at once per process.
-    pub concurrency: usize,
-    /// How long a step may go without a sign of life before another process takes it over.
-    pub takeover: Duration,
+/// Every saga and worker, in the order they start.
+pub fn all() -> Vec<Entry> {
+    vec![saga::<Provisioning>(), saga::<Bootstrap>(), worker::<HealthProbe>(), worker::<TimerFiring>()]
 }
 
-/// What every saga needs to run.
-#[derive(Clone)]
-pub struct SagaContext {
-    /// The database (event store and saga deadlines).
-    pub pool: PgPool,
-    /// The event store sagas record outcomes in.
-    pub store: EventStore,
-    /// JetStream, where sagas consume events.
-    pub jetstream: jetstream::Context,
-    /// The event stream's name.
-    pub stream: String,
-    /// The event subjects' prefix.
-    pub subject_prefix: String,
-    /// Opens node keys.
-    pub vault: Vault,
-    /// Node saga tuning.
-    pub nodes: NodeSagaSettings,
+/// A registered saga or worker, with what the registry needs to validate and start it.
+pub struct Entry {
+    /// Its name (settings section `[sagas.<name>]`).
+    pub name: &'static str,
+    /// The aggregate types whose events it consumes (empty for a worker).
+    pub consumes: &'static [&'static str],
+    defaults: fn() -> Value,
+    check: fn(Option<&Value>) -> Result<(), String>,
+    start: Starter,
 }
 
-/// Starts every registered saga on `tasks` and returns how many: provisioning (site events),
-/// node bootstrap (node events) and the node health prober.
-pub fn start_all(context: &SagaContext, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) -> usize {
-    let work = NodeWork {
-        store: context.store.clone(),
-        pool: context.pool.clone(),
-        vault: context.vault.clone(),
-        shell: Arc::new(SshBridge::new(context.nodes.ssh.clone())),
-        settings: context.nodes.work.clone(),
-    };
-    let consumer = |name: &str, aggregate: &str| {
-        let mut settings = ConsumerSettings::new(name, format!("{}.*.{aggregate}.*", context.subject_prefix));
-        settings.ack_wait = context.nodes.takeover;
-        settings
-    };
-    tasks.spawn(run_steps(
-        context.pool.clone(),
-        context.jetstream.clone(),
-        context.stream.clone(),
-        consumer("saga_provisioning", "site"),
-        Arc::new(Provisioning::new(work.clone())),
-        context.nodes.concurrency,
-        shutdown.clone(),
-    ));
-    tasks.spawn(run_steps(
-        context.pool.clone(),
-        context.jetstream.clone(),
-        context.stream.clone(),
-        consumer("saga_nodes", "node"),
-        Arc::new(Bootstrap::new(work.clone())),
-        context.nodes.concurrency,
-        shutdown.clone(),
-    ));
-    tasks.spawn(health::run(work, shutdown.clone()));
-    3
+/// Starts an entry from its settings section on a task set.
+type Starter = fn(&SagaContext, Option<&Value>, &mut JoinSet<()>, &CancellationToken) -> Result<(), String>;
+
+impl Entry {
+    /// Its settings with every default, as they would be written in `berth.toml`.
+    pub fn default_settings(&self) -> Value {
+        (self.defaults)()
+    }
+
+    /// Checks its settings section (`None` when absent: the defaults apply).
+    pub fn validate(&self, section: Option<&Value>) -> Result<(), String> {
+        (self.check)(section).map_err(|e| format!("sagas.{}: {e}", self.name))
+    }
+
+    /// Starts it on `tasks` with its settings section.
+    pub fn start(
+        &self,
+        context: &SagaContext,
+        section: Option<&Value>,
+        tasks: &mut JoinSet<()>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), String> {
+        (self.start)(context, section, tasks, shutdown).map_err(|e| format!("sagas.{}: {e}", self.name))
+    }
+}
+
+/// Every setting key the registry knows, as `sagas.<name>.<key>`.
+pub fn known_keys() -> Vec<String> {
+    all()
+        .iter()
+        .flat_map(|entry| {
+            let keys: Vec<String> = match entry.default_settings() {
+                Value::Object(map) => map.keys().map(|k| format!("sagas.{}.{k}", entry.name)).collect(),
+                _ => Vec::new(),
+            };
+            keys
+        })
+        .collect()
+}
+
+fn parse<T: crate::saga::SagaSettings>(section: Option<&Value>) -> Result<T, String> {
+    match section {
+        None => Ok(T::default()),
+        Some(value) => serde_json::from_value(value.clone()).map_err(|e| e.to_string()),
+    }
+}
+
+fn defaults<T: crate::saga::SagaSettings>() -> Value {
+    serde_json::to_value(T::default()).unwrap_or(Value::Null)
+}
+
+fn saga<S: Saga>() -> Entry {
+    Entry {
+        name: S::NAME,
+        consumes: S::AGGREGATES,
+        defaults: defaults::<S::Settings>,
+        check: |section| parse::<S::Settings>(section).map(drop),
+        start: |context, section, tasks, shutdown| {
+            let settings = parse::<S::Settings>(section)?;
+            let tuning = S::tuning(&settings);
+            // One aggregate type: let JetStream filter; several: take everything and let
+            // `wants` choose (a server before 2.10 has no multi-subject filters).
+            let aggregate = match S::AGGREGATES {
+                [one] => *one,
+                _ => "*",
+            };
+            let mut consumer = ConsumerSettings::new(
+                format!("saga_{}", S::NAME),
+                format!("{}.*.{aggregate}.*", context.subject_prefix),
+            );
+            consumer.ack_wait = tuning.takeover;
+            let step = Arc::new(SagaStep(S::build(context, &settings)));
+            tasks.spawn(run_steps(
+                context.pool.clone(),
+                context.jetstream.clone(),
+                context.stream.clone(),
+                consumer,
+                step,
+                tuning.concurrency,
+                shutdown.clone(),
+            ));
+            Ok(())
+        },
+    }
+}
+
+fn worker<W: Worker>() -> Entry {
+    Entry {
+        name: W::NAME,
+        consumes: &[],
+        defaults: defaults::<W::Settings>,
+        check: |section| parse::<W::Settings>(section).map(drop),
+        start: |context, section, tasks, shutdown| {
+            let settings = parse::<W::Settings>(section)?;
+            tasks.spawn(W::build(context, &settings).run(shutdown.clone()));
+            Ok(())
+        },
+    }
+}
+
+/// Adapts a [`Saga`] to the event store's step runtime.
+struct SagaStep<S>(S);
+
+impl<S: Saga> berth_eventstore::steps::Step for SagaStep<S> {
+    fn wants(&self, event: &berth_eventstore::recorded::Recorded) -> bool {
+        S::AGGREGATES.contains(&event.aggregate_type.as_str()) && self.0.wants(event)
+    }
+
+    async fn run(&self, event: &berth_eventstore::recorded::Recorded) -> berth_eventstore::steps::Outcome {
+        self.0.handle(event).await
+    }
 }

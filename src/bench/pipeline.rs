@@ -33,7 +33,7 @@ async fn create(store: &EventStore, tenant: TenantId) -> anyhow::Result<SiteId> 
         php_version: None,
     };
     let meta = CommandMetadata::new(Some(tenant.as_uuid()), "bench");
-    store.execute::<Site>(&id.to_string(), command, &(), &meta, RetryPolicy::default()).await?;
+    store.execute::<Site>(&id.to_string(), command, &meta, RetryPolicy::default()).await?;
     Ok(id)
 }
 
@@ -41,7 +41,7 @@ async fn relabel(store: &EventStore, tenant: TenantId, id: SiteId, label: &str) 
     let command = SiteCommand::Update { php_version: None, label: Some(SiteLabel::parse(label)?) };
     let meta = CommandMetadata::new(Some(tenant.as_uuid()), "bench");
     let started = Instant::now();
-    store.execute::<Site>(&id.to_string(), command, &(), &meta, RetryPolicy::default()).await?;
+    store.execute::<Site>(&id.to_string(), command, &meta, RetryPolicy::default()).await?;
     Ok(started.elapsed())
 }
 

@@ -30,7 +30,7 @@ async fn thirty_two_concurrent_writers_lose_no_update() {
             let meta = CommandMetadata::new(Some(tenant.as_uuid()), format!("user:writer-{writer}"));
             let retry = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(1) };
             let result = store
-                .execute::<Site>(&site.to_string(), label(&format!("writer-{writer}")), &(), &meta, retry)
+                .execute::<Site>(&site.to_string(), label(&format!("writer-{writer}")), &meta, retry)
                 .await;
             (writer, meta, result)
         }));
@@ -71,7 +71,7 @@ async fn thirty_two_concurrent_writers_lose_no_update() {
 
     // A repeated command id returns the first outcome and appends nothing.
     let again = store
-        .execute::<Site>(&site.to_string(), label("something else"), &(), &last_meta, RetryPolicy::default())
+        .execute::<Site>(&site.to_string(), label("something else"), &last_meta, RetryPolicy::default())
         .await
         .unwrap();
     assert!(again.duplicate);
@@ -94,7 +94,7 @@ async fn a_command_id_sent_concurrently_is_applied_once() {
         let (store, meta) = (store.clone(), meta.clone());
         tasks.push(tokio::spawn(async move {
             store
-                .execute::<Site>(&site.to_string(), label("once"), &(), &meta, RetryPolicy::default())
+                .execute::<Site>(&site.to_string(), label("once"), &meta, RetryPolicy::default())
                 .await
                 .unwrap()
         }));
@@ -109,8 +109,7 @@ async fn a_command_id_sent_concurrently_is_applied_once() {
 
     // The same id on another aggregate is refused rather than silently ignored.
     let other = create_site(&store, tenant).await;
-    let reused =
-        store.execute::<Site>(&other.to_string(), label("x"), &(), &meta, RetryPolicy::default()).await;
+    let reused = store.execute::<Site>(&other.to_string(), label("x"), &meta, RetryPolicy::default()).await;
     assert!(matches!(reused, Err(ExecuteError::CommandIdReused(_))));
     env.cleanup().await;
 }
@@ -122,7 +121,11 @@ async fn a_rejected_command_appends_nothing() {
     let store = env.store();
     let tenant = TenantId::from_uuid(Uuid::now_v7());
     let site = create_site(&store, tenant).await;
-    let failed = SiteCommand::FailProvisioning { step: "allocate".into(), reason: "no node".into() };
+    let failed = SiteCommand::FailProvisioning {
+        step: berth_domain::site::ProvisioningStep::Allocate,
+        code: berth_domain::site::FailureCode::NoRoom,
+        reason: "no node".into(),
+    };
     run_site(&store, tenant, site, failed, RetryPolicy::default()).await.unwrap();
     run_site(&store, tenant, site, SiteCommand::Delete, RetryPolicy::default()).await.unwrap();
     let refused = run_site(&store, tenant, site, label("too late"), RetryPolicy::default()).await;

@@ -242,7 +242,7 @@ pub async fn run_site(
     retry: RetryPolicy,
 ) -> Result<CommandOutcome, ExecuteError<SiteError>> {
     let meta = CommandMetadata::new(Some(tenant.as_uuid()), "user:test");
-    store.execute::<Site>(&id.to_string(), command, &(), &meta, retry).await
+    store.execute::<Site>(&id.to_string(), command, &meta, retry).await
 }
 
 /// A TCP proxy that can be cut, to take a dependency away from one process without stopping it

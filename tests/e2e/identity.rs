@@ -133,7 +133,7 @@ async fn api_tokens_are_shown_once_listed_and_revoked() {
     let (admin, _, _) = api.invite_and_join(&owner, "admin@tokens.test", "admin").await;
     let too_high =
         api.send(Method::POST, "/v1/tokens", Some(&admin), Some(json!({"name": "x", "role": "owner"}))).await;
-    problem(too_high, 409).await;
+    assert_eq!(problem(too_high, 422).await["type"], "https://berth.dev/problems/role-too-high");
     api.stop().await;
 }
 

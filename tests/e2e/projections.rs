@@ -117,7 +117,11 @@ async fn a_rebuild_swaps_in_identical_tables_while_readers_keep_reading() {
         .unwrap();
         sites.push(site);
     }
-    let failed = SiteCommand::FailProvisioning { step: "allocate".into(), reason: "no node".into() };
+    let failed = SiteCommand::FailProvisioning {
+        step: berth_domain::site::ProvisioningStep::Allocate,
+        code: berth_domain::site::FailureCode::NoRoom,
+        reason: "no node".into(),
+    };
     run_site(&store, tenant, sites[0], failed, RetryPolicy::default()).await.unwrap();
     run_site(&store, tenant, sites[0], SiteCommand::Delete, RetryPolicy::default()).await.unwrap();
     catch_up(&env).await;

@@ -1,6 +1,6 @@
 //! `/v1/nodes` (operators only): register a node, bootstrap, drain and decommission it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -9,15 +9,14 @@ use berth_domain::ids::NodeId;
 use berth_domain::money::{Currency, Money};
 use berth_domain::name::DisplayName;
 use berth_domain::node::{HostKey, Node, NodeCommand, NodeSpec};
-use berth_eventstore::append::SideWrite;
 use berth_eventstore::vault::SshKeyPair;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::Operator;
-use crate::error::ApiError;
-use crate::json::ApiJson;
 use crate::{Accepted, AppState};
+use berth_http::extract::{ApiJson, ApiPath};
+use berth_http::ApiError;
 
 /// The node routes.
 pub fn router() -> Router<AppState> {
@@ -147,26 +146,23 @@ impl RegisterNode {
     }
 }
 
-#[utoipa::path(post, path = "/v1/nodes", tag = "nodes", request_body = RegisterNode, responses((status = 202, description = "Registered; authorize `ssh_public_key` on the node", body = Registered), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Name or address in use", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/nodes", tag = "nodes", request_body = RegisterNode, responses((status = 202, description = "Registered; authorize `ssh_public_key` on the node", body = Registered), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Name or address in use", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn register(
     State(state): State<AppState>,
     operator: Operator,
     ApiJson(body): ApiJson<RegisterNode>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
-    let node_id = NodeId::from_uuid(Uuid::now_v7());
+    let node_id = NodeId::from_uuid(operator.new_id());
     let key_id = Uuid::now_v7();
     let spec = body.into_spec(key_id)?;
     let keys = SshKeyPair::generate(&format!("berth-node-{}", spec.name.as_str()));
-    let mut side_writes: Vec<SideWrite> = claims(node_id, &spec)
-        .into_iter()
-        .map(|(scope, value, owner)| SideWrite::Claim { scope, value, owner })
-        .collect();
-    side_writes.push(state.vault.seal(key_id, &format!("ssh-key:node:{node_id}"), keys.seed.as_slice()));
+    // The name and address are claimed by the node's own `Registered` event, in this commit.
+    let sealed = state.vault.seal(key_id, &format!("ssh-key:node:{node_id}"), keys.seed.as_slice());
     let command = NodeCommand::Register { node_id, spec: Box::new(spec) };
     let meta = operator.metadata();
     let outcome = state
         .store
-        .execute_with::<Node>(&node_id.to_string(), command, &(), &meta, state.retry, &side_writes)
+        .execute_with::<Node>(&node_id.to_string(), command, &meta, state.retry, &[sealed])
         .await?;
     // A replayed registration (same Idempotency-Key) answers with the first key pair's public
     // half: the idempotency layer returns the first response, never this fresh one.
@@ -187,59 +183,35 @@ async fn node_command(
     command: NodeCommand,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let node_id: NodeId = crate::routes::parse_id(id)?;
-    let loaded = state.store.load::<Node>(&node_id.to_string()).await?;
-    let Some(spec) = loaded.aggregate.spec() else {
-        return Err(ApiError::NotFound);
-    };
-    // A retired node's name and address are free again: a replacement VPS often gets the
-    // same address, and the name should be reusable.
-    let side_writes: Vec<SideWrite> = match command {
-        NodeCommand::Decommission => claims(node_id, spec)
-            .into_iter()
-            .map(|(scope, value, owner)| SideWrite::Release { scope, value, owner })
-            .collect(),
-        _ => Vec::new(),
-    };
+    // A retired node's name and address are given back by its own `Decommissioned` event.
     let meta = operator.metadata();
-    let outcome = state
-        .store
-        .execute_with::<Node>(&node_id.to_string(), command, &(), &meta, state.retry, &side_writes)
-        .await?;
+    let outcome = state.store.execute::<Node>(&node_id.to_string(), command, &meta, state.retry).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: node_id.to_string(), version: outcome.version })))
 }
 
-/// The unique values a node holds: its name and its address with port.
-fn claims(node_id: NodeId, spec: &NodeSpec) -> [(String, String, String); 2] {
-    let owner = format!("node:{node_id}");
-    [
-        ("node-name".to_owned(), spec.name.as_str().to_lowercase(), owner.clone()),
-        ("node-address".to_owned(), format!("{}:{}", spec.address, spec.ssh_port), owner),
-    ]
-}
-
-#[utoipa::path(post, path = "/v1/nodes/{id}/bootstrap", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Bootstrap requested", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/nodes/{id}/bootstrap", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Bootstrap requested", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn bootstrap(
     State(state): State<AppState>,
     operator: Operator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     node_command(&state, &operator, &id, NodeCommand::RequestBootstrap).await
 }
 
-#[utoipa::path(post, path = "/v1/nodes/{id}/drain", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Draining: no new sites", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/nodes/{id}/drain", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Draining: no new sites", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn drain(
     State(state): State<AppState>,
     operator: Operator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     node_command(&state, &operator, &id, NodeCommand::Drain).await
 }
 
-#[utoipa::path(post, path = "/v1/nodes/{id}/decommission", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Retired", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "The node still holds sites", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/nodes/{id}/decommission", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Retired", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "The node still holds sites", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn decommission(
     State(state): State<AppState>,
     operator: Operator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     node_command(&state, &operator, &id, NodeCommand::Decommission).await
 }

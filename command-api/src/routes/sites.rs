@@ -1,6 +1,6 @@
 //! `/v1/sites`: create, change and delete sites.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{patch, post};
 use axum::{Json, Router};
@@ -9,14 +9,12 @@ use berth_domain::ids::SiteId;
 use berth_domain::php::{PhpVersion, SiteKind};
 use berth_domain::role::Permission;
 use berth_domain::site::{Site, SiteCommand, SiteLabel};
-use berth_eventstore::append::SideWrite;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::json::ApiJson;
 use crate::{Accepted, AppState};
+use berth_http::extract::{ApiJson, ApiPath};
+use berth_http::ApiError;
 
 /// The site routes.
 pub fn router() -> Router<AppState> {
@@ -91,34 +89,26 @@ impl CreateSite {
     }
 }
 
-#[utoipa::path(post, path = "/v1/sites", tag = "sites", request_body = CreateSite, responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/sites", tag = "sites", request_body = CreateSite, responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateSite>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     caller.require(Permission::ManageSites)?;
-    let site_id = SiteId::from_uuid(Uuid::now_v7());
+    let site_id = SiteId::from_uuid(caller.new_id());
     let command = body.into_command(site_id, caller.tenant_id)?;
-    let SiteCommand::Create { domain, .. } = &command else { unreachable!("into_command builds a Create") };
-    let claim = SideWrite::Claim {
-        scope: "domain".into(),
-        value: domain.to_string(),
-        owner: format!("site:{site_id}"),
-    };
+    // The domain is claimed by the site's own `Created` event, in the same commit.
     let meta = caller.metadata();
-    let outcome = state
-        .store
-        .execute_with::<Site>(&site_id.to_string(), command, &(), &meta, state.retry, &[claim])
-        .await?;
+    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &meta, state.retry).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
-#[utoipa::path(patch, path = "/v1/sites/{id}", tag = "sites", request_body = UpdateSite, params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/v1/sites/{id}", tag = "sites", request_body = UpdateSite, params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateSite>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     caller.require(Permission::ManageSites)?;
@@ -129,44 +119,44 @@ async fn update(
         body.label.as_deref().map(SiteLabel::parse).transpose().map_err(|e| ApiError::field("label", e))?;
     let meta = caller.metadata();
     let command = SiteCommand::Update { php_version, label };
-    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &(), &meta, state.retry).await?;
+    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &meta, state.retry).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
-#[utoipa::path(delete, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     // The domain is given back when the node has removed the site (a failed deletion leaves
     // the site as it was, domain included).
     site_command(&state, &caller, &id, SiteCommand::Delete).await
 }
 
-#[utoipa::path(post, path = "/v1/sites/{id}/suspend", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/sites/{id}/suspend", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     site_command(&state, &caller, &id, SiteCommand::Suspend).await
 }
 
-#[utoipa::path(post, path = "/v1/sites/{id}/resume", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/sites/{id}/resume", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn resume(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     site_command(&state, &caller, &id, SiteCommand::Resume).await
 }
 
-#[utoipa::path(post, path = "/v1/sites/{id}/retry", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/sites/{id}/retry", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     site_command(&state, &caller, &id, SiteCommand::RetryProvisioning).await
 }
@@ -181,7 +171,7 @@ async fn site_command(
     let site_id: SiteId = crate::routes::parse_id(id)?;
     owned_site(state, caller, site_id).await?;
     let meta = caller.metadata();
-    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &(), &meta, state.retry).await?;
+    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &meta, state.retry).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
 }
 
@@ -203,7 +193,7 @@ mod tests {
 
     fn parse(body: &str) -> Result<SiteCommand, ApiError> {
         let dto: CreateSite = serde_json::from_str(body).map_err(|e| ApiError::field("body", e))?;
-        dto.into_command(SiteId::from_uuid(Uuid::nil()), TenantId::from_uuid(Uuid::nil()))
+        dto.into_command(SiteId::from_uuid(uuid::Uuid::nil()), TenantId::from_uuid(uuid::Uuid::nil()))
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `/v1/tokens`: API tokens. The secret is shown once, in the answer that creates it, and
 //! stored only as a digest.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
@@ -9,16 +9,15 @@ use berth_domain::ids::TokenId;
 use berth_domain::name::DisplayName;
 use berth_domain::organization::OrganizationCommand;
 use berth_domain::role::Permission;
-use berth_eventstore::append::{SideWrite, SqlArg};
+use berth_eventstore::credentials::CredentialWrite;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::json::ApiJson;
 use crate::routes::{parse_id, parse_role, parse_time};
 use crate::secrets::{new_token, token_digest};
 use crate::AppState;
+use berth_http::extract::{ApiJson, ApiPath};
+use berth_http::ApiError;
 
 /// The token routes.
 pub fn router() -> Router<AppState> {
@@ -48,7 +47,7 @@ pub struct IssuedToken {
     pub token: String,
 }
 
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = IssueToken, responses((status = 202, description = "Issued; the secret is shown once", body = IssuedToken), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = IssueToken, responses((status = 202, description = "Issued; the secret is shown once", body = IssuedToken), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn issue(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,41 +57,35 @@ async fn issue(
     let name = DisplayName::parse(&body.name).map_err(|e| ApiError::field("name", e))?;
     let role = parse_role(&body.role)?;
     let expires_at = parse_time("expires_at", body.expires_at.as_deref())?;
-    if expires_at.is_some_and(|at| at <= time::OffsetDateTime::now_utc()) {
+    if expires_at.is_some_and(|at| at <= state.clock.now()) {
         return Err(ApiError::field("expires_at", "must lie in the future"));
     }
-    let token_id = TokenId::from_uuid(Uuid::now_v7());
+    let token_id = TokenId::from_uuid(caller.new_id());
     let secret = new_token("brt");
-    let credential = SideWrite::Statement {
-        sql: "INSERT INTO credentials (id, kind, secret_hash, tenant_id, role, expires_at) VALUES ($1, 'api_token', $2, $3, $4, $5)",
-        args: vec![
-            SqlArg::Uuid(Some(token_id.as_uuid())),
-            SqlArg::Text(Some(token_digest(&secret))),
-            SqlArg::Uuid(Some(caller.tenant_id.as_uuid())),
-            SqlArg::Text(Some(role.as_str().to_owned())),
-            SqlArg::Time(expires_at),
-        ],
+    let credential = CredentialWrite::ApiToken {
+        token: token_id,
+        digest: token_digest(&secret),
+        tenant: caller.tenant_id,
+        role,
+        expires_at,
     };
     let command = OrganizationCommand::IssueToken { token_id, name, role, expires_at, by_role: caller.role };
-    let outcome = super::run_org(&state, &caller, command, &[credential]).await?;
+    let outcome = super::run_org(&state, &caller, command, &[credential.into()]).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(IssuedToken { id: token_id.to_string(), version: outcome.version, token: secret }),
     ))
 }
 
-#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = crate::error::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = crate::error::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = crate::error::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = crate::error::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = crate::error::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<crate::Accepted>), ApiError> {
     caller.require(Permission::ManageTokens)?;
     let token_id: TokenId = parse_id(&id)?;
-    let revoke = SideWrite::Statement {
-        sql: "UPDATE credentials SET revoked_at = now() WHERE id = $1 AND kind = 'api_token' AND tenant_id = $2",
-        args: vec![SqlArg::Uuid(Some(token_id.as_uuid())), SqlArg::Uuid(Some(caller.tenant_id.as_uuid()))],
-    };
+    let revoke = CredentialWrite::RevokeApiToken { token: token_id, tenant: caller.tenant_id }.into();
     let outcome =
         super::run_org(&state, &caller, OrganizationCommand::RevokeToken { token_id }, &[revoke]).await?;
     Ok((StatusCode::ACCEPTED, Json(crate::Accepted { id: token_id.to_string(), version: outcome.version })))

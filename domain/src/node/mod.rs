@@ -21,9 +21,11 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use crate::allocation::{Health, NodeLoad, NodeState, Resources};
+use crate::error::{Refusal, RefusalKind};
 use crate::ids::{NodeId, SiteId};
 use crate::money::Money;
 use crate::name::DisplayName;
+use crate::unique::{Unique, UniqueChange, UniqueScope};
 
 /// Where a node is and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +127,45 @@ impl Node {
             allocated: self.allocations.values().fold(Resources::default(), |sum, r| sum.plus(r)),
             sites: u32::try_from(self.allocations.len()).unwrap_or(u32::MAX),
         })
+    }
+}
+
+impl Refusal for NodeError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyRegistered => "node-exists",
+            Self::NotFound => "node-not-found",
+            Self::WrongState(_) => "node-wrong-state",
+            Self::NotEmpty(_) => "node-not-empty",
+            Self::Blocked => "node-blocked",
+            Self::Down => "node-down",
+            Self::NoRoom => "node-full",
+        }
+    }
+
+    fn kind(&self) -> RefusalKind {
+        match self {
+            Self::NotFound => RefusalKind::NotFound,
+            _ => RefusalKind::Conflict,
+        }
+    }
+}
+
+impl crate::aggregate::Consequences for Node {
+    fn uniques(&self, event: &NodeEvent) -> Vec<UniqueChange> {
+        let (Some(id), Some(spec)) = (self.id, self.spec()) else { return Vec::new() };
+        let owner = format!("node:{id}");
+        let held = [
+            Unique::new(UniqueScope::NodeName, spec.name.as_str().to_lowercase(), owner.clone()),
+            Unique::new(UniqueScope::NodeAddress, format!("{}:{}", spec.address, spec.ssh_port), owner),
+        ];
+        match event {
+            NodeEvent::Registered { .. } => held.into_iter().map(UniqueChange::Claim).collect(),
+            // A retired node's name and address are free again: a replacement VPS often gets
+            // the same address, and the name should be reusable.
+            NodeEvent::Decommissioned => held.into_iter().map(UniqueChange::Release).collect(),
+            _ => Vec::new(),
+        }
     }
 }
 

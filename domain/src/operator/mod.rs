@@ -6,7 +6,9 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
+use crate::error::{Refusal, RefusalKind};
 use crate::ids::OperatorId;
+use crate::unique::{Unique, UniqueChange, UniqueScope};
 
 /// What can be asked of an operator record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,10 +52,28 @@ pub enum OperatorError {
     AlreadyExists,
 }
 
+impl Refusal for OperatorError {
+    fn code(&self) -> &'static str {
+        "operator-exists"
+    }
+    fn kind(&self) -> RefusalKind {
+        RefusalKind::Conflict
+    }
+}
+
 /// The operator's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {
     id: Option<OperatorId>,
+}
+
+impl crate::aggregate::Consequences for Operator {
+    fn uniques(&self, event: &OperatorEvent) -> Vec<UniqueChange> {
+        let OperatorEvent::Added { operator_id, email } = event;
+        let unique =
+            Unique::new(UniqueScope::OperatorEmail, email.canonical(), format!("operator:{operator_id}"));
+        vec![UniqueChange::Claim(unique)]
+    }
 }
 
 impl Aggregate for Operator {

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::{InvitationStatus, Organization, OrganizationEvent as E};
 use crate::email::Email;
+use crate::error::{Refusal, RefusalKind};
 use crate::ids::{InvitationId, TenantId, TokenId, UserId};
 use crate::name::DisplayName;
 use crate::role::Role;
@@ -28,6 +29,8 @@ pub enum OrganizationCommand {
     AcceptInvitation { invitation_id: InvitationId, user_id: UserId, email: Email, now: OffsetDateTime },
     /// Withdraw a pending invitation.
     RevokeInvitation { invitation_id: InvitationId },
+    /// Mark a pending invitation expired (its timer fires at `expires_at`).
+    ExpireInvitation { invitation_id: InvitationId, now: OffsetDateTime },
     /// Change a member's role.
     ChangeRole { user_id: UserId, role: Role, by_role: Role },
     /// Remove a member.
@@ -88,6 +91,36 @@ pub enum OrganizationError {
     TokenAlreadyRevoked,
 }
 
+impl Refusal for OrganizationError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyRegistered => "organization-exists",
+            Self::NotFound => "organization-not-found",
+            Self::InvitationNotFound => "invitation-not-found",
+            Self::InvitationNotPending => "invitation-not-pending",
+            Self::InvitationExpired => "invitation-expired",
+            Self::EmailMismatch => "invitation-email-mismatch",
+            Self::AlreadyMember => "already-member",
+            Self::MemberNotFound => "member-not-found",
+            Self::LastOwner => "last-owner",
+            Self::RoleTooHigh(..) => "role-too-high",
+            Self::ExpiryInPast => "expiry-in-past",
+            Self::TokenNotFound => "token-not-found",
+            Self::TokenAlreadyRevoked => "token-revoked",
+        }
+    }
+
+    fn kind(&self) -> RefusalKind {
+        match self {
+            Self::NotFound | Self::InvitationNotFound | Self::MemberNotFound | Self::TokenNotFound => {
+                RefusalKind::NotFound
+            }
+            Self::RoleTooHigh(..) | Self::ExpiryInPast | Self::EmailMismatch => RefusalKind::Rule,
+            _ => RefusalKind::Conflict,
+        }
+    }
+}
+
 /// Decides the events for `command`. Pure.
 pub(super) fn decide(org: &Organization, command: OrganizationCommand) -> Result<Vec<E>, OrganizationError> {
     use OrganizationCommand as C;
@@ -123,6 +156,16 @@ pub(super) fn decide(org: &Organization, command: OrganizationCommand) -> Result
                 return Err(Error::AlreadyMember);
             }
             Ok(vec![E::InvitationAccepted { invitation_id, user_id, email, role: invitation.role }])
+        }
+        C::ExpireInvitation { invitation_id, now } => {
+            let invitation = org.invitations.get(&invitation_id).ok_or(Error::InvitationNotFound)?;
+            match invitation.status {
+                InvitationStatus::Pending if invitation.expires_at <= now => {
+                    Ok(vec![E::InvitationExpired { invitation_id }])
+                }
+                // Accepted or revoked meanwhile, or fired early: nothing to do.
+                _ => Ok(Vec::new()),
+            }
         }
         C::RevokeInvitation { invitation_id } => {
             let invitation = org.invitations.get(&invitation_id).ok_or(Error::InvitationNotFound)?;

@@ -51,6 +51,11 @@ pub enum OrganizationEvent {
         /// The invitation.
         invitation_id: InvitationId,
     },
+    /// An invitation's time ran out before it was accepted.
+    InvitationExpired {
+        /// The invitation.
+        invitation_id: InvitationId,
+    },
     /// A member's role changed.
     MemberRoleChanged {
         /// The member.
@@ -89,6 +94,7 @@ impl DomainEvent for OrganizationEvent {
             Self::MemberInvited { .. } => "MemberInvited",
             Self::InvitationAccepted { .. } => "InvitationAccepted",
             Self::InvitationRevoked { .. } => "InvitationRevoked",
+            Self::InvitationExpired { .. } => "InvitationExpired",
             Self::MemberRoleChanged { .. } => "MemberRoleChanged",
             Self::MemberRemoved { .. } => "MemberRemoved",
             Self::TokenIssued { .. } => "TokenIssued",

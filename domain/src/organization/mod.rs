@@ -19,6 +19,7 @@ use crate::email::Email;
 use crate::ids::{InvitationId, TenantId, TokenId, UserId};
 use crate::name::DisplayName;
 use crate::role::Role;
+use crate::timer::{TimerChange, TimerKey};
 
 /// Where an invitation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +31,8 @@ pub enum InvitationStatus {
     Accepted,
     /// Withdrawn.
     Revoked,
+    /// Not accepted in time.
+    Expired,
 }
 
 /// An invitation as the organization remembers it.
@@ -68,6 +71,31 @@ impl Organization {
     /// Whether the organization exists.
     pub fn exists(&self) -> bool {
         self.id.is_some()
+    }
+}
+
+/// The timer that expires an invitation.
+pub fn invitation_timer(invitation_id: InvitationId) -> TimerKey {
+    TimerKey::for_id("invitation-expiry", invitation_id.as_uuid())
+}
+
+impl crate::aggregate::Consequences for Organization {
+    fn timers(_id: &str, event: &OrganizationEvent) -> Vec<TimerChange<OrganizationCommand>> {
+        use OrganizationEvent as E;
+        match event {
+            E::MemberInvited { invitation_id, expires_at, .. } => vec![TimerChange::Schedule {
+                key: invitation_timer(*invitation_id),
+                due_at: *expires_at,
+                command: OrganizationCommand::ExpireInvitation {
+                    invitation_id: *invitation_id,
+                    now: *expires_at,
+                },
+            }],
+            E::InvitationAccepted { invitation_id, .. } | E::InvitationRevoked { invitation_id } => {
+                vec![TimerChange::Cancel { key: invitation_timer(*invitation_id) }]
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -111,6 +139,11 @@ impl Aggregate for Organization {
             E::InvitationRevoked { invitation_id } => {
                 if let Some(invitation) = self.invitations.get_mut(&invitation_id) {
                     invitation.status = InvitationStatus::Revoked;
+                }
+            }
+            E::InvitationExpired { invitation_id } => {
+                if let Some(invitation) = self.invitations.get_mut(&invitation_id) {
+                    invitation.status = InvitationStatus::Expired;
                 }
             }
             E::MemberRoleChanged { user_id, role } => {

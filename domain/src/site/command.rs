@@ -22,6 +22,9 @@ impl SiteLabel {
         if trimmed.chars().count() > Self::MAX {
             return Err(SiteError::LabelTooLong { max: Self::MAX });
         }
+        if trimmed.chars().any(char::is_control) {
+            return Err(SiteError::LabelControl);
+        }
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -98,9 +101,11 @@ pub enum SiteCommand {
     },
     /// Record that provisioning gave up at `step`.
     FailProvisioning {
-        /// `allocate`, `provision` or `verify`.
-        step: String,
-        /// Why.
+        /// Which step.
+        step: super::ProvisioningStep,
+        /// Why, for programs.
+        code: super::FailureCode,
+        /// Why, for people.
         reason: String,
     },
     /// Record that the node carried out the pending operation.
@@ -176,9 +181,9 @@ pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>
             SiteStatus::Active => Ok(Vec::new()),
             other => Err(SiteError::WrongStatus(other.as_str())),
         },
-        SiteCommand::FailProvisioning { step, reason } => match site.status {
+        SiteCommand::FailProvisioning { step, code, reason } => match site.status {
             SiteStatus::Requested | SiteStatus::Provisioning => {
-                Ok(vec![SiteEvent::ProvisioningFailed { step, reason }])
+                Ok(vec![SiteEvent::ProvisioningFailed { step, code, reason }])
             }
             SiteStatus::Failed => Ok(Vec::new()),
             other => Err(SiteError::WrongStatus(other.as_str())),

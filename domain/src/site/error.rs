@@ -1,5 +1,6 @@
 //! Why a site command was refused.
 
+use crate::error::{Refusal, RefusalKind};
 use crate::php::SiteKind;
 
 /// A site command that breaks a rule.
@@ -32,4 +33,36 @@ pub enum SiteError {
         /// The limit.
         max: usize,
     },
+    /// A label holding control characters (NUL, newlines).
+    #[error("the label must not hold control characters")]
+    LabelControl,
+}
+
+impl Refusal for SiteError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyExists => "site-exists",
+            Self::NotFound => "site-not-found",
+            Self::Deleted => "site-deleted",
+            Self::PhpVersionRequired(_) => "php-version-required",
+            Self::PhpVersionNotAllowed => "php-version-not-allowed",
+            Self::WrongStatus(_) => "site-wrong-status",
+            Self::Busy(_) => "site-busy",
+            Self::LabelTooLong { .. } => "label-too-long",
+            Self::LabelControl => "label-control-characters",
+        }
+    }
+
+    fn kind(&self) -> RefusalKind {
+        match self {
+            Self::NotFound => RefusalKind::NotFound,
+            Self::AlreadyExists | Self::Deleted | Self::WrongStatus(_) | Self::Busy(_) => {
+                RefusalKind::Conflict
+            }
+            Self::PhpVersionRequired(_)
+            | Self::PhpVersionNotAllowed
+            | Self::LabelTooLong { .. }
+            | Self::LabelControl => RefusalKind::Rule,
+        }
+    }
 }

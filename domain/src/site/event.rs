@@ -56,11 +56,14 @@ pub enum SiteEvent {
         /// How long the verification took, in milliseconds.
         took_ms: u64,
     },
-    /// Provisioning gave up; any capacity reserved was released.
+    /// Provisioning gave up; any capacity reserved was released. Version 2 (version 1 had
+    /// no `code`; its upcaster derives one from the reason).
     ProvisioningFailed {
-        /// The step that failed: `allocate`, `provision` or `verify`.
-        step: String,
-        /// Why.
+        /// The step that failed.
+        step: ProvisioningStep,
+        /// What went wrong, for programs.
+        code: FailureCode,
+        /// What went wrong, for people.
         reason: String,
     },
     /// Provisioning starts over after a failure.
@@ -93,6 +96,85 @@ pub enum SiteEvent {
         /// The status the site is back in.
         status: SiteStatus,
     },
+}
+
+/// A step of provisioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisioningStep {
+    /// Choosing a node and reserving capacity there.
+    Allocate,
+    /// Setting the site up on the node.
+    Provision,
+    /// Checking that the node answers for the site.
+    Verify,
+}
+
+impl ProvisioningStep {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allocate => "allocate",
+            Self::Provision => "provision",
+            Self::Verify => "verify",
+        }
+    }
+}
+
+/// Why provisioning failed, for programs (the reason says it for people).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCode {
+    /// No ready node has room for the site.
+    NoRoom,
+    /// The node has no php-fpm for the site's PHP version.
+    UnsupportedPhp,
+    /// The node's disk is full.
+    DiskFull,
+    /// The node refused the request as malformed.
+    BadInput,
+    /// A service on the node did not answer.
+    ServiceDown,
+    /// The node could not be reached over SSH.
+    NodeUnreachable,
+    /// The node refused Berth's SSH key.
+    AuthRefused,
+    /// The node presented another host key than the pinned one.
+    HostKeyMismatch,
+    /// Work on the node is stopped (after a host key mismatch).
+    NodeBlocked,
+    /// The node did not finish in time.
+    Timeout,
+    /// The node did not serve the site after setting it up.
+    NotServing,
+    /// Anything else (and every code a newer version may add).
+    #[serde(other)]
+    Unknown,
+}
+
+impl FailureCode {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoRoom => "no_room",
+            Self::UnsupportedPhp => "unsupported_php",
+            Self::DiskFull => "disk_full",
+            Self::BadInput => "bad_input",
+            Self::ServiceDown => "service_down",
+            Self::NodeUnreachable => "node_unreachable",
+            Self::AuthRefused => "auth_refused",
+            Self::HostKeyMismatch => "host_key_mismatch",
+            Self::NodeBlocked => "node_blocked",
+            Self::Timeout => "timeout",
+            Self::NotServing => "not_serving",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The code named `name`; unknown names are [`FailureCode::Unknown`].
+    pub fn from_name(name: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).unwrap_or(Self::Unknown)
+    }
 }
 
 /// Work on a live site that a node carries out after the command.
@@ -140,6 +222,49 @@ impl DomainEvent for SiteEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        match self {
+            Self::ProvisioningFailed { .. } => "2",
+            _ => "1",
+        }
+        .to_owned()
     }
+}
+
+impl crate::event::Versioned for SiteEvent {
+    const UPCASTERS: &'static [crate::event::Upcaster] = &[crate::event::Upcaster {
+        event_type: "SiteProvisioningFailed",
+        from: "1",
+        to: "2",
+        upcast: provisioning_failed_v1_to_v2,
+    }];
+}
+
+/// Version 1 of `SiteProvisioningFailed` had a free-text step and no code. The code is
+/// recovered from the reason as version 1 wrote it: node script failures started with the
+/// script's own code (`disk_full: ...`), the others with fixed phrases.
+fn provisioning_failed_v1_to_v2(mut payload: serde_json::Value) -> Result<serde_json::Value, String> {
+    let body = payload
+        .get_mut("ProvisioningFailed")
+        .and_then(serde_json::Value::as_object_mut)
+        .ok_or("not a ProvisioningFailed payload")?;
+    let reason = body.get("reason").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let step = match body.get("step").and_then(serde_json::Value::as_str) {
+        Some("allocate") => "allocate",
+        Some("verify") => "verify",
+        _ => "provision",
+    };
+    let code = if reason.starts_with("no ready node has room") {
+        FailureCode::NoRoom
+    } else if reason.starts_with("node unreachable") {
+        FailureCode::NodeUnreachable
+    } else if reason.contains("presented host key") || reason.contains("presented another host key") {
+        FailureCode::HostKeyMismatch
+    } else if step == "verify" {
+        FailureCode::NotServing
+    } else {
+        reason.split_once(':').map_or(FailureCode::Unknown, |(prefix, _)| FailureCode::from_name(prefix))
+    };
+    body.insert("step".to_owned(), step.into());
+    body.insert("code".to_owned(), code.as_str().into());
+    Ok(payload)
 }

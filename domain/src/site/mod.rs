@@ -12,7 +12,7 @@ mod tests;
 
 pub use command::{SiteCommand, SiteLabel};
 pub use error::SiteError;
-pub use event::{Operation, SiteEvent};
+pub use event::{FailureCode, Operation, ProvisioningStep, SiteEvent};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain_name::DomainName;
 use crate::ids::{NodeId, SiteId, TenantId};
 use crate::php::{PhpVersion, SiteKind};
+use crate::unique::{Unique, UniqueChange, UniqueScope};
 
 /// Where a site is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -132,6 +133,19 @@ impl Site {
     /// The display label, if one was set.
     pub fn label(&self) -> Option<&SiteLabel> {
         self.label.as_ref()
+    }
+}
+
+impl crate::aggregate::Consequences for Site {
+    fn uniques(&self, event: &SiteEvent) -> Vec<UniqueChange> {
+        let (Some(domain), Some(id)) = (&self.domain, self.id) else { return Vec::new() };
+        let unique = || Unique::new(UniqueScope::Domain, domain.as_str(), format!("site:{id}"));
+        match event {
+            SiteEvent::Created { .. } => vec![UniqueChange::Claim(unique())],
+            // Given back only once no node serves the site any more.
+            SiteEvent::Deleted { .. } => vec![UniqueChange::Release(unique())],
+            _ => Vec::new(),
+        }
     }
 }
 

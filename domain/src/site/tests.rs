@@ -132,7 +132,11 @@ fn a_failed_site_can_be_retried_or_deleted_but_not_suspended() {
     let failed = vec![
         created(),
         assigned(),
-        SiteEvent::ProvisioningFailed { step: "provision".into(), reason: "unreachable".into() },
+        SiteEvent::ProvisioningFailed {
+            step: ProvisioningStep::Provision,
+            code: FailureCode::NodeUnreachable,
+            reason: "node unreachable".into(),
+        },
     ];
     TestFramework::<Site>::with(())
         .given(failed.clone())
@@ -151,7 +155,11 @@ fn a_failed_site_can_be_retried_or_deleted_but_not_suspended() {
         .given(vec![
             created(),
             assigned(),
-            SiteEvent::ProvisioningFailed { step: "verify".into(), reason: "no answer".into() },
+            SiteEvent::ProvisioningFailed {
+                step: ProvisioningStep::Verify,
+                code: FailureCode::NotServing,
+                reason: "no answer".into(),
+            },
             SiteEvent::ProvisioningRetried,
         ])
         .when(node())
@@ -207,4 +215,41 @@ fn a_failed_deletion_puts_the_site_back_as_it_was() {
         .given(deleting)
         .when(SiteCommand::Resume)
         .then_expect_events(vec![SiteEvent::ResumptionRequested]);
+}
+
+#[test]
+fn a_version_1_provisioning_failure_reads_as_version_2_through_the_registry() {
+    use crate::event::Event;
+    let stored = serde_json::json!({"ProvisioningFailed": {
+        "step": "provision", "reason": "disk_full: no space left on device: tar"}});
+    let event = Event::decode("site", "SiteProvisioningFailed", "1", stored).unwrap();
+    assert_eq!(
+        event,
+        Event::Site(SiteEvent::ProvisioningFailed {
+            step: ProvisioningStep::Provision,
+            code: FailureCode::DiskFull,
+            reason: "disk_full: no space left on device: tar".into(),
+        })
+    );
+    let no_room = serde_json::json!({"ProvisioningFailed": {
+        "step": "allocate", "reason": "no ready node has room for a static site"}});
+    let Event::Site(SiteEvent::ProvisioningFailed { step, code, .. }) =
+        Event::decode("site", "SiteProvisioningFailed", "1", no_room).unwrap()
+    else {
+        panic!("not a provisioning failure")
+    };
+    assert_eq!((step, code), (ProvisioningStep::Allocate, FailureCode::NoRoom));
+}
+
+#[test]
+fn the_current_version_round_trips_through_the_registry() {
+    use cqrs_es::DomainEvent;
+    let event = SiteEvent::ProvisioningFailed {
+        step: ProvisioningStep::Verify,
+        code: FailureCode::NotServing,
+        reason: "the node answered 502".into(),
+    };
+    let payload = serde_json::to_value(&event).unwrap();
+    let read = crate::event::Event::decode("site", &event.event_type(), &event.event_version(), payload);
+    assert_eq!(read, Ok(crate::event::Event::Site(event)));
 }

@@ -6,7 +6,9 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
+use crate::error::{Refusal, RefusalKind};
 use crate::ids::UserId;
+use crate::unique::{Unique, UniqueChange, UniqueScope};
 
 /// What can be asked of a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +52,15 @@ pub enum UserError {
     AlreadyRegistered,
 }
 
+impl Refusal for UserError {
+    fn code(&self) -> &'static str {
+        "user-exists"
+    }
+    fn kind(&self) -> RefusalKind {
+        RefusalKind::Conflict
+    }
+}
+
 /// The user's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -61,6 +72,17 @@ impl User {
     /// The email address, once registered.
     pub fn email(&self) -> Option<&Email> {
         self.email.as_ref()
+    }
+}
+
+impl crate::aggregate::Consequences for User {
+    fn uniques(&self, event: &UserEvent) -> Vec<UniqueChange> {
+        let UserEvent::Registered { user_id, email } = event;
+        vec![UniqueChange::Claim(Unique::new(
+            UniqueScope::Email,
+            email.canonical(),
+            format!("user:{user_id}"),
+        ))]
     }
 }
 

@@ -1,37 +1,68 @@
 //! Node bootstrap: upload the node scripts, let them install or check what the node needs,
 //! and mark the node ready (or record why not).
 
+use std::time::Duration;
+
+use berth_domain::event::Event;
 use berth_domain::ids::NodeId;
-use berth_domain::node::{Node, NodeCommand};
-use berth_eventstore::consumer::HandlerError;
-use berth_eventstore::feed::FeedEvent;
-use berth_eventstore::steps::Step;
+use berth_domain::node::{Node, NodeCommand, NodeEvent};
+use berth_eventstore::recorded::Recorded;
+use serde::{Deserialize, Serialize};
 
-use super::{retry_later, saga_metadata, scripts, NodeCallError, NodeWork, Script, TargetError};
+use super::{saga_metadata, scripts, NodeCallError, NodeWork, Script, TargetError};
+use crate::context::SagaContext;
+use crate::saga::{Outcome, Saga, Tuning};
 
-const SAGA: &str = "nodes";
+/// The name its commands' metadata and ids carry (kept from before sagas had their own
+/// registry names, so redelivered events keep their command ids).
+const ACTOR: &str = "nodes";
 
-/// The bootstrap step runner (consumes node events).
+/// The bootstrap saga (consumes node events).
 pub struct Bootstrap {
     work: NodeWork,
 }
 
-impl Bootstrap {
-    /// The step over `work`.
-    pub fn new(work: NodeWork) -> Self {
-        Self { work }
+/// `[sagas.bootstrap]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootstrapSettings {
+    /// Nodes bootstrapped at once per sagas process.
+    pub concurrency: usize,
+    /// Seconds after which another sagas process takes over a bootstrap whose worker died.
+    pub takeover_secs: u64,
+}
+
+impl Default for BootstrapSettings {
+    fn default() -> Self {
+        Self { concurrency: 4, takeover_secs: 30 }
     }
 }
 
-impl Step for Bootstrap {
-    async fn run(&self, event: &FeedEvent) -> Result<(), HandlerError> {
-        if event.aggregate_type != "node" || event.event_type != "NodeBootstrapRequested" {
-            return Ok(());
+impl Saga for Bootstrap {
+    const NAME: &'static str = "bootstrap";
+    const AGGREGATES: &'static [&'static str] = &["node"];
+    type Settings = BootstrapSettings;
+
+    fn build(context: &SagaContext, _: &BootstrapSettings) -> Self {
+        Self { work: NodeWork::new(context) }
+    }
+
+    fn tuning(settings: &BootstrapSettings) -> Tuning {
+        Tuning {
+            concurrency: settings.concurrency.max(1),
+            takeover: Duration::from_secs(settings.takeover_secs.max(1)),
         }
-        let Ok(node_id) = event.aggregate_id.parse::<uuid::Uuid>().map(NodeId::from_uuid) else {
-            return Ok(());
+    }
+
+    fn wants(&self, event: &Recorded) -> bool {
+        matches!(event.event, Event::Node(NodeEvent::BootstrapRequested))
+    }
+
+    async fn handle(&self, event: &Recorded) -> Outcome {
+        let Some(node_id) = event.aggregate_uuid().map(NodeId::from_uuid) else {
+            return Outcome::Failed(format!("`{}` is not a node id", event.aggregate_id));
         };
-        let meta = saga_metadata(event, SAGA, "host-key");
+        let meta = saga_metadata(event, ACTOR, "host-key");
         let command = match self.work.script(node_id, Script::Install, &meta).await {
             Ok(answer) => {
                 let version = answer["version"].as_str().unwrap_or_default().to_owned();
@@ -46,7 +77,7 @@ impl Step for Bootstrap {
                     }
                 }
             }
-            Err(NodeCallError::Target(TargetError::Store(error))) => return Err(retry_later(error)),
+            Err(NodeCallError::Target(TargetError::Store(error))) => return Outcome::later(error),
             Err(error) if error.is_host_key_mismatch() => {
                 NodeCommand::FailBootstrap { reason: "the node presented another host key".into() }
             }
@@ -55,7 +86,7 @@ impl Step for Bootstrap {
         if let NodeCommand::FailBootstrap { reason } = &command {
             tracing::warn!(node_id = %node_id, reason, "bootstrap failed");
         }
-        let meta = saga_metadata(event, SAGA, "bootstrap");
+        let meta = saga_metadata(event, ACTOR, "bootstrap");
         self.work.record::<Node>(&node_id.to_string(), command, &meta).await
     }
 }

@@ -7,22 +7,60 @@ use std::time::Duration;
 use berth_domain::allocation::Health;
 use berth_domain::ids::NodeId;
 use berth_domain::node::{Node, NodeCommand};
-use berth_eventstore::execute::RetryPolicy;
 use berth_eventstore::metadata::CommandMetadata;
 use berth_projections::nodes;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::scripts::ScriptError;
 use super::{NodeCallError, NodeWork, Script};
+use crate::context::SagaContext;
+use crate::saga::Worker;
 use crate::ssh::ShellError;
 
 /// Free memory or disk below this share of the total makes a node degraded.
 const LOW_SHARE: f64 = 0.10;
 
-/// Probes every watched node each `probe_interval` until `shutdown`.
-pub async fn run(work: NodeWork, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(work.settings.probe_interval);
+/// The health prober: a worker, not driven by events.
+pub struct HealthProbe {
+    work: NodeWork,
+    interval: Duration,
+}
+
+/// `[sagas.health]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthSettings {
+    /// Seconds between health probes of each node.
+    pub probe_interval_secs: u64,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self { probe_interval_secs: 15 }
+    }
+}
+
+impl Worker for HealthProbe {
+    const NAME: &'static str = "health";
+    type Settings = HealthSettings;
+
+    fn build(context: &SagaContext, settings: &HealthSettings) -> Self {
+        Self {
+            work: NodeWork::new(context),
+            interval: Duration::from_secs(settings.probe_interval_secs.max(1)),
+        }
+    }
+
+    async fn run(self, shutdown: CancellationToken) {
+        run(self.work, self.interval, shutdown).await;
+    }
+}
+
+/// Probes every watched node each `interval` until `shutdown`.
+async fn run(work: NodeWork, interval: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -69,8 +107,7 @@ pub async fn probe(work: &NodeWork, node_id: NodeId) {
         1.0
     });
     let command = NodeCommand::RecordHealth { health, reason };
-    if let Err(error) = work.store.execute::<Node>(&label, command, &(), &meta, RetryPolicy::default()).await
-    {
+    if let Err(error) = work.store.execute::<Node>(&label, command, &meta, work.retry).await {
         tracing::warn!(%error, node_id = %node_id, "could not record node health");
     }
 }

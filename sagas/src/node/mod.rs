@@ -13,15 +13,15 @@ pub mod scripts;
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_domain::aggregate::Consequences;
 use berth_domain::ids::NodeId;
 use berth_domain::node::{Node, NodeCommand};
-use berth_eventstore::consumer::HandlerError;
 use berth_eventstore::execute::{ExecuteError, RetryPolicy};
-use berth_eventstore::feed::FeedEvent;
 use berth_eventstore::metadata::CommandMetadata;
+use berth_eventstore::recorded::Recorded;
+use berth_eventstore::steps::Outcome;
 use berth_eventstore::store::EventStore;
 use berth_eventstore::vault::{Vault, VaultError};
-use cqrs_es::Aggregate;
 use sqlx::PgPool;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -30,13 +30,11 @@ use crate::ssh::{NodeShell, ShellError, Target};
 use scripts::ScriptError;
 use serde_json::Value;
 
-/// How node work is tuned.
+/// How node work is tuned (the `[nodes]` settings every node saga shares).
 #[derive(Debug, Clone)]
 pub struct NodeWorkSettings {
     /// How long the verification step waits for the node to answer for a new site.
     pub verify_timeout: Duration,
-    /// Time between health probes.
-    pub probe_interval: Duration,
 }
 
 /// What every node step needs.
@@ -52,6 +50,22 @@ pub struct NodeWork {
     pub shell: Arc<dyn NodeShell>,
     /// Tuning.
     pub settings: NodeWorkSettings,
+    /// How hard outcomes retry a lost race.
+    pub retry: RetryPolicy,
+}
+
+impl NodeWork {
+    /// Node work over the shared parts of the sagas role.
+    pub fn new(context: &crate::context::SagaContext) -> Self {
+        Self {
+            store: context.store.clone(),
+            pool: context.pool.clone(),
+            vault: context.vault.clone(),
+            shell: context.shell.clone(),
+            settings: context.nodes.clone(),
+            retry: context.retry,
+        }
+    }
 }
 
 /// Why a node could not be worked on.
@@ -143,10 +157,7 @@ impl NodeWork {
         metrics::gauge!("berth_node_host_key_mismatch", "node" => node_id.to_string()).set(1.0);
         tracing::error!(node_id = %node_id, presented, "node presented another host key; work on it stopped");
         let command = NodeCommand::RecordHostKeyMismatch { presented: presented.to_owned() };
-        let result = self
-            .store
-            .execute::<Node>(&node_id.to_string(), command, &(), meta, RetryPolicy::default())
-            .await;
+        let result = self.store.execute::<Node>(&node_id.to_string(), command, meta, self.retry).await;
         if let Err(error) = result {
             tracing::error!(%error, node_id = %node_id, "could not record the host key mismatch");
         }
@@ -156,42 +167,36 @@ impl NodeWork {
 /// Metadata for a command a saga issues in reaction to `event` at `step`: its id is derived
 /// from both, so a repeated step repeats no command; it is caused by the event and carries its
 /// tenant, correlation and request ids on.
-pub fn saga_metadata(event: &FeedEvent, saga: &str, step: &str) -> CommandMetadata {
+pub fn saga_metadata(event: &Recorded, saga: &str, step: &str) -> CommandMetadata {
     let name = format!("{}:{saga}:{step}", event.event_id);
     let command_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes());
-    let text = |key: &str| event.metadata.get(key).and_then(|v| v.as_str()).map(str::to_owned);
     CommandMetadata {
         tenant_id: event.tenant_id,
         actor: format!("saga:{saga}"),
         command_id,
-        correlation_id: text("correlation_id").and_then(|c| c.parse().ok()).unwrap_or(event.event_id),
+        correlation_id: event.meta.correlation_id.unwrap_or(event.event_id),
         causation_id: Some(event.event_id),
-        request_id: text("request_id"),
+        request_id: event.meta.request_id.clone(),
     }
-}
-
-/// A handler error from anything displayable.
-pub fn retry_later(error: impl std::fmt::Display) -> HandlerError {
-    error.to_string().into()
 }
 
 impl NodeWork {
     /// Records a saga's outcome as `command` on the aggregate `id`. A refusal means the state
-    /// moved on (the site was deleted meanwhile, say) and is not an error; anything else is
-    /// retried with the event.
-    pub async fn record<A>(
+    /// moved on (the site was deleted meanwhile, say) and is an answer, not an error; a storage
+    /// failure or a lost race is retried with the event, never read as a refusal.
+    pub async fn record<A: Consequences>(
         &self,
         id: &str,
         command: A::Command,
         meta: &CommandMetadata,
-    ) -> Result<(), HandlerError>
-    where
-        A: Aggregate<Services = ()>,
-        A::Command: Clone,
-    {
-        match self.store.execute::<A>(id, command, &(), meta, RetryPolicy::default()).await {
-            Ok(_) | Err(ExecuteError::Rejected(_)) => Ok(()),
-            Err(error) => Err(retry_later(error)),
+    ) -> Outcome {
+        match self.store.execute::<A>(id, command, meta, self.retry).await {
+            Ok(_) => Outcome::Done,
+            Err(ExecuteError::Rejected(refusal)) => {
+                tracing::debug!(%refusal, aggregate = A::TYPE, id, "outcome not recorded: the state moved on");
+                Outcome::Done
+            }
+            Err(error) => Outcome::later(error),
         }
     }
 }

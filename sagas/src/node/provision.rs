@@ -9,80 +9,152 @@
 use std::time::{Duration, Instant};
 
 use berth_domain::allocation::{self, NodeLoad};
+use berth_domain::event::Event;
 use berth_domain::ids::{NodeId, SiteId};
 use berth_domain::node::{Node, NodeCommand};
-use berth_domain::site::{Operation, Placement, Site, SiteCommand, SiteStatus};
-use berth_eventstore::append::SideWrite;
-use berth_eventstore::consumer::HandlerError;
-use berth_eventstore::feed::FeedEvent;
-use berth_eventstore::steps::Step;
+use berth_domain::site::{
+    FailureCode, Operation, Placement, ProvisioningStep, Site, SiteCommand, SiteEvent, SiteStatus,
+};
+use berth_eventstore::recorded::Recorded;
 use berth_eventstore::unit_of_work::{UnitError, UnitOfWork};
 use berth_projections::nodes;
+use serde::{Deserialize, Serialize};
 
-use super::{retry_later, saga_metadata, NodeCallError, NodeWork, Script, TargetError};
+use super::{saga_metadata, NodeCallError, NodeWork, Script, TargetError};
+use crate::context::SagaContext;
+use crate::saga::{Outcome, Saga, Tuning};
+use crate::ssh::ShellError;
 
 const SAGA: &str = "provisioning";
 
-/// The provisioning saga's step runner (consumes site events).
+/// The provisioning saga (consumes site events).
 pub struct Provisioning {
     work: NodeWork,
     http: reqwest::Client,
 }
 
-impl Provisioning {
-    /// The saga over `work`.
-    pub fn new(work: NodeWork) -> Self {
+/// `[sagas.provisioning]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvisioningSettings {
+    /// Sites worked on at once per sagas process.
+    pub concurrency: usize,
+    /// Seconds after which another sagas process takes over a step whose worker died.
+    pub takeover_secs: u64,
+}
+
+impl Default for ProvisioningSettings {
+    fn default() -> Self {
+        Self { concurrency: 8, takeover_secs: 30 }
+    }
+}
+
+impl Saga for Provisioning {
+    const NAME: &'static str = SAGA;
+    const AGGREGATES: &'static [&'static str] = &["site"];
+    type Settings = ProvisioningSettings;
+
+    fn build(context: &SagaContext, _: &ProvisioningSettings) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(5))
             .build()
             .expect("a plain HTTP client builds");
-        Self { work, http }
+        Self { work: NodeWork::new(context), http }
     }
-}
 
-impl Step for Provisioning {
-    async fn run(&self, event: &FeedEvent) -> Result<(), HandlerError> {
-        if event.aggregate_type != "site" {
-            return Ok(());
+    fn tuning(settings: &ProvisioningSettings) -> Tuning {
+        Tuning {
+            concurrency: settings.concurrency.max(1),
+            takeover: Duration::from_secs(settings.takeover_secs.max(1)),
         }
-        let Ok(site_id) = event.aggregate_id.parse::<uuid::Uuid>().map(SiteId::from_uuid) else {
-            return Ok(());
+    }
+
+    fn wants(&self, event: &Recorded) -> bool {
+        matches!(
+            event.event,
+            Event::Site(
+                SiteEvent::Created { .. }
+                    | SiteEvent::ProvisioningRetried
+                    | SiteEvent::DeletionRequested
+                    | SiteEvent::SuspensionRequested
+                    | SiteEvent::ResumptionRequested
+            )
+        )
+    }
+
+    async fn handle(&self, event: &Recorded) -> Outcome {
+        let Some(site_id) = event.aggregate_uuid().map(SiteId::from_uuid) else {
+            return Outcome::Failed(format!("`{}` is not a site id", event.aggregate_id));
         };
-        match event.event_type.as_str() {
-            "SiteCreated" | "SiteProvisioningRetried" => self.provision(event, site_id).await,
-            "SiteDeletionRequested" => self.operate(event, site_id, Operation::Delete).await,
-            "SiteSuspensionRequested" => self.operate(event, site_id, Operation::Suspend).await,
-            "SiteResumptionRequested" => self.operate(event, site_id, Operation::Resume).await,
+        let result = match &event.event {
+            Event::Site(SiteEvent::Created { .. } | SiteEvent::ProvisioningRetried) => {
+                self.provision(event, site_id).await
+            }
+            Event::Site(SiteEvent::DeletionRequested) => {
+                self.operate(event, site_id, Operation::Delete).await
+            }
+            Event::Site(SiteEvent::SuspensionRequested) => {
+                self.operate(event, site_id, Operation::Suspend).await
+            }
+            Event::Site(SiteEvent::ResumptionRequested) => {
+                self.operate(event, site_id, Operation::Resume).await
+            }
             _ => Ok(()),
+        };
+        match result {
+            Ok(()) => Outcome::Done,
+            Err(outcome) => outcome,
         }
     }
 }
 
-/// How a step ended when it did not succeed.
+/// A step's early end: an [`Outcome`] other than done.
+type Step<T> = Result<T, Outcome>;
+
+/// How a node-side step ended when it did not succeed.
 enum Failure {
     /// Record it on the site (and release its capacity).
-    Final(String),
+    Final(FailureCode, String),
     /// Leave it to a redelivery (storage trouble, a lost race).
-    Later(HandlerError),
+    Later(Outcome),
+}
+
+/// The failure code for a node call that failed for good.
+fn failure_code(error: &NodeCallError) -> FailureCode {
+    match error {
+        NodeCallError::Target(TargetError::Blocked(_)) => FailureCode::NodeBlocked,
+        NodeCallError::Target(_) => FailureCode::Unknown,
+        NodeCallError::Script(super::scripts::ScriptError::Shell(shell)) => match shell {
+            ShellError::HostKeyMismatch { .. } => FailureCode::HostKeyMismatch,
+            ShellError::Unreachable(_) => FailureCode::NodeUnreachable,
+            ShellError::Auth(_) => FailureCode::AuthRefused,
+            ShellError::Timeout => FailureCode::Timeout,
+        },
+        NodeCallError::Script(super::scripts::ScriptError::Failed { code, .. }) => {
+            FailureCode::from_name(code)
+        }
+        NodeCallError::Script(super::scripts::ScriptError::Garbled { .. }) => FailureCode::Unknown,
+    }
 }
 
 impl From<NodeCallError> for Failure {
     fn from(error: NodeCallError) -> Self {
         match error {
-            NodeCallError::Target(TargetError::Store(e)) => Self::Later(retry_later(e)),
-            other => Self::Final(other.to_string()),
+            // The node is fine; Berth's own storage is not: try again, do not fail the site.
+            NodeCallError::Target(TargetError::Store(e)) => Self::Later(Outcome::later(e)),
+            other => Self::Final(failure_code(&other), other.to_string()),
         }
     }
 }
 
 impl Provisioning {
-    async fn load_site(&self, site_id: SiteId) -> Result<Site, HandlerError> {
-        Ok(self.work.store.load::<Site>(&site_id.to_string()).await.map_err(retry_later)?.aggregate)
+    async fn load_site(&self, site_id: SiteId) -> Step<Site> {
+        Ok(self.work.store.load::<Site>(&site_id.to_string()).await.map_err(Outcome::later)?.aggregate)
     }
 
     #[tracing::instrument(skip_all, fields(site_id = %site_id))]
-    async fn provision(&self, event: &FeedEvent, site_id: SiteId) -> Result<(), HandlerError> {
+    async fn provision(&self, event: &Recorded, site_id: SiteId) -> Step<()> {
         let site = self.load_site(site_id).await?;
         if !matches!(site.status(), SiteStatus::Requested | SiteStatus::Provisioning) {
             return Ok(());
@@ -103,10 +175,12 @@ impl Provisioning {
             let started = Instant::now();
             match self.create_on_node(node_id, site_id, &site, event).await {
                 Ok(()) => {}
-                Err(Failure::Final(reason)) => {
-                    return self.fail(event, site_id, Some(node_id), "provision", reason).await
+                Err(Failure::Final(code, reason)) => {
+                    return self
+                        .fail(event, site_id, Some(node_id), ProvisioningStep::Provision, code, reason)
+                        .await
                 }
-                Err(Failure::Later(error)) => return Err(error),
+                Err(Failure::Later(outcome)) => return Err(outcome),
             }
             let took_ms = elapsed_ms(started);
             let command = SiteCommand::RecordProvisioned { took_ms };
@@ -120,20 +194,17 @@ impl Provisioning {
             if let Err(error) = self.work.script(node_id, Script::Run(&args), &meta).await {
                 tracing::warn!(%error, "could not clean up after a failed verification");
             }
-            return self.fail(event, site_id, Some(node_id), "verify", reason).await;
+            let (step, code) = (ProvisioningStep::Verify, FailureCode::NotServing);
+            return self.fail(event, site_id, Some(node_id), step, code, reason).await;
         }
         let command = SiteCommand::Activate { took_ms: elapsed_ms(started) };
         self.site_command(event, site_id, "activated", command).await
     }
 
     /// Reserves capacity on the best node and places the site there, in one commit. `None`
-    /// when the site no longer needs it or no node can take it (recorded as a failure).
-    async fn allocate(
-        &self,
-        event: &FeedEvent,
-        site_id: SiteId,
-        site: &Site,
-    ) -> Result<Option<Placement>, HandlerError> {
+    /// when the site no longer needs it or no node can take it (recorded as a failure). A
+    /// storage failure anywhere here is "retry later", never "the node is full".
+    async fn allocate(&self, event: &Recorded, site_id: SiteId, site: &Site) -> Step<Option<Placement>> {
         let started = Instant::now();
         let Some(kind) = site.kind() else { return Ok(None) };
         let demand = allocation::demand(kind);
@@ -141,17 +212,18 @@ impl Provisioning {
         for _ in 0..32 {
             let loads: Vec<NodeLoad> = nodes::loads(&self.work.pool)
                 .await
-                .map_err(retry_later)?
+                .map_err(Outcome::later)?
                 .into_iter()
                 .filter(|n| !excluded.contains(&n.id))
                 .collect();
             let Some(node_id) = allocation::place(&loads, kind) else {
                 let reason = format!("no ready node has room for a {} site", kind.as_str());
-                self.fail(event, site_id, None, "allocate", reason).await?;
+                let (step, code) = (ProvisioningStep::Allocate, FailureCode::NoRoom);
+                self.fail(event, site_id, None, step, code, reason).await?;
                 return Ok(None);
             };
             let node =
-                self.work.store.load::<Node>(&node_id.to_string()).await.map_err(retry_later)?.aggregate;
+                self.work.store.load::<Node>(&node_id.to_string()).await.map_err(Outcome::later)?.aggregate;
             let Some(spec) = node.spec() else {
                 excluded.push(node_id);
                 continue;
@@ -162,14 +234,14 @@ impl Provisioning {
                 address: spec.address.clone(),
             };
             let mut unit = UnitOfWork::new(&self.work.store);
-            if unit
-                .decide::<Node>(&node_id.to_string(), NodeCommand::Allocate { site_id, demand }, &())
-                .await
-                .is_err()
-            {
+            match unit.decide::<Node>(&node_id.to_string(), NodeCommand::Allocate { site_id, demand }).await {
+                Ok(_) => {}
                 // The view was behind: the node is full, draining or down after all.
-                excluded.push(node_id);
-                continue;
+                Err(UnitError::Rejected(_)) => {
+                    excluded.push(node_id);
+                    continue;
+                }
+                Err(other) => return Err(Outcome::later(other)),
             }
             let assign = SiteCommand::AssignNode {
                 node_id,
@@ -177,8 +249,11 @@ impl Provisioning {
                 address: placement.address.clone(),
                 took_ms: elapsed_ms(started),
             };
-            if unit.decide::<Site>(&site_id.to_string(), assign, &()).await.is_err() {
-                return Ok(None);
+            match unit.decide::<Site>(&site_id.to_string(), assign).await {
+                Ok(_) => {}
+                // Placed already, or deleted meanwhile: nothing more to do here.
+                Err(UnitError::Rejected(_)) => return Ok(None),
+                Err(other) => return Err(Outcome::later(other)),
             }
             let meta = saga_metadata(event, SAGA, &format!("allocate:{node_id}"));
             match unit.commit(&meta).await {
@@ -189,10 +264,10 @@ impl Provisioning {
                 }
                 // Another site took room on the node meanwhile: decide again on fresh state.
                 Err(UnitError::Conflict) => continue,
-                Err(other) => return Err(retry_later(other)),
+                Err(other) => return Err(Outcome::later(other)),
             }
         }
-        Err("placement kept losing races; will retry".into())
+        Err(Outcome::later("placement kept losing races"))
     }
 
     async fn create_on_node(
@@ -200,10 +275,10 @@ impl Provisioning {
         node_id: NodeId,
         site_id: SiteId,
         site: &Site,
-        event: &FeedEvent,
+        event: &Recorded,
     ) -> Result<(), Failure> {
         let (Some(kind), Some(domain)) = (site.kind(), site.domain()) else {
-            return Err(Failure::Final("the site has no kind or domain".into()));
+            return Err(Failure::Final(FailureCode::Unknown, "the site has no kind or domain".into()));
         };
         let id = site_id.to_string();
         let mut args =
@@ -243,46 +318,50 @@ impl Provisioning {
     /// Records a provisioning failure, releasing the site's capacity in the same commit.
     async fn fail(
         &self,
-        event: &FeedEvent,
+        event: &Recorded,
         site_id: SiteId,
         node_id: Option<NodeId>,
-        step: &str,
+        step: ProvisioningStep,
+        code: FailureCode,
         reason: String,
-    ) -> Result<(), HandlerError> {
-        tracing::warn!(site_id = %site_id, step, reason, "provisioning failed");
-        metrics::counter!("berth_provisioning_failures_total", "step" => step.to_owned()).increment(1);
+    ) -> Step<()> {
+        tracing::warn!(site_id = %site_id, step = step.as_str(), code = code.as_str(), reason, "provisioning failed");
+        metrics::counter!("berth_provisioning_failures_total", "step" => step.as_str(), "code" => code.as_str())
+            .increment(1);
         let mut unit = UnitOfWork::new(&self.work.store);
-        let command = SiteCommand::FailProvisioning { step: step.to_owned(), reason };
-        if unit.decide::<Site>(&site_id.to_string(), command, &()).await.is_err() {
-            return Ok(());
+        let command = SiteCommand::FailProvisioning { step, code, reason };
+        match unit.decide::<Site>(&site_id.to_string(), command).await {
+            Ok(_) => {}
+            // Failed already, or the site moved on: nothing to record.
+            Err(UnitError::Rejected(_)) => return Ok(()),
+            Err(other) => return Err(Outcome::later(other)),
         }
         if let Some(node_id) = node_id {
-            unit.decide::<Node>(&node_id.to_string(), NodeCommand::Release { site_id }, &())
+            unit.decide::<Node>(&node_id.to_string(), NodeCommand::Release { site_id })
                 .await
-                .map_err(retry_later)?;
+                .map_err(Outcome::later)?;
         }
-        unit.commit(&saga_metadata(event, SAGA, "failed")).await.map_err(retry_later)?;
+        unit.commit(&saga_metadata(event, SAGA, "failed")).await.map_err(Outcome::later)?;
         Ok(())
     }
 
     async fn site_command(
         &self,
-        event: &FeedEvent,
+        event: &Recorded,
         site_id: SiteId,
         step: &str,
         command: SiteCommand,
-    ) -> Result<(), HandlerError> {
-        self.work.record::<Site>(&site_id.to_string(), command, &saga_metadata(event, SAGA, step)).await
+    ) -> Step<()> {
+        match self.work.record::<Site>(&site_id.to_string(), command, &saga_metadata(event, SAGA, step)).await
+        {
+            Outcome::Done => Ok(()),
+            other => Err(other),
+        }
     }
 
     /// Carries out a suspension, resumption or deletion on the site's node.
     #[tracing::instrument(skip_all, fields(site_id = %site_id, operation = operation.as_str()))]
-    async fn operate(
-        &self,
-        event: &FeedEvent,
-        site_id: SiteId,
-        operation: Operation,
-    ) -> Result<(), HandlerError> {
+    async fn operate(&self, event: &Recorded, site_id: SiteId, operation: Operation) -> Step<()> {
         let site = self.load_site(site_id).await?;
         if site.pending() != Some(operation) {
             return Ok(());
@@ -299,34 +378,28 @@ impl Provisioning {
                 let took_ms = elapsed_ms(started);
                 let mut unit = UnitOfWork::new(&self.work.store);
                 let done = SiteCommand::CompleteOperation { operation, took_ms };
-                if unit.decide::<Site>(&site_id.to_string(), done, &()).await.is_err() {
-                    return Ok(());
+                match unit.decide::<Site>(&site_id.to_string(), done).await {
+                    Ok(_) => {}
+                    Err(UnitError::Rejected(_)) => return Ok(()),
+                    Err(other) => return Err(Outcome::later(other)),
                 }
-                if operation == Operation::Delete {
-                    if let Some(placement) = site.node() {
-                        let release = NodeCommand::Release { site_id };
-                        unit.decide::<Node>(&placement.node_id.to_string(), release, &())
-                            .await
-                            .map_err(retry_later)?;
-                    }
-                    // The domain becomes free only now that no node serves it.
-                    if let Some(domain) = site.domain() {
-                        unit.side_write(SideWrite::Release {
-                            scope: "domain".into(),
-                            value: domain.to_string(),
-                            owner: format!("site:{site_id}"),
-                        });
-                    }
+                // The domain is given back by the site's own `Deleted` event, now that no
+                // node serves it; the node's capacity in the same commit.
+                if let (Operation::Delete, Some(placement)) = (operation, site.node()) {
+                    let release = NodeCommand::Release { site_id };
+                    unit.decide::<Node>(&placement.node_id.to_string(), release)
+                        .await
+                        .map_err(Outcome::later)?;
                 }
-                unit.commit(&meta).await.map_err(retry_later)?;
+                unit.commit(&meta).await.map_err(Outcome::later)?;
                 Ok(())
             }
-            Err(Failure::Final(reason)) => {
+            Err(Failure::Final(_, reason)) => {
                 tracing::warn!(reason, "site operation failed");
                 let command = SiteCommand::FailOperation { operation, reason };
                 self.site_command(event, site_id, &format!("{}-failed", operation.as_str()), command).await
             }
-            Err(Failure::Later(error)) => Err(error),
+            Err(Failure::Later(outcome)) => Err(outcome),
         }
     }
 
@@ -335,7 +408,7 @@ impl Provisioning {
         node_id: NodeId,
         site_id: SiteId,
         operation: Operation,
-        event: &FeedEvent,
+        event: &Recorded,
     ) -> Result<(), Failure> {
         let verb = match operation {
             Operation::Suspend => "site-suspend",

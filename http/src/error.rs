@@ -1,9 +1,14 @@
-//! The one place where failures become HTTP answers (RFC 9457 problem details).
+//! The one place where failures become HTTP answers (RFC 9457 problem details), for both APIs.
+//!
+//! A domain refusal keeps its own problem type (`https://berth.dev/problems/site-busy`) and
+//! gets its status from its kind: a broken rule 422, a state conflict 409, a missing thing 404.
+//! A storage failure is never a refusal: it is 503 (unavailable) or 500, logged, not shown.
 
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use berth_domain::error::{Refusal, RefusalKind, Refused};
 use berth_eventstore::error::StoreError;
 use berth_eventstore::execute::ExecuteError;
 use berth_eventstore::unit_of_work::UnitError;
@@ -12,7 +17,8 @@ use serde::Serialize;
 /// An error answered as `application/problem+json`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// The request is malformed; `field` names the offending part when there is one.
+    /// The request is malformed; `field` names the offending part (a body field, a query or
+    /// path parameter, a header) when there is one.
     #[error("{detail}")]
     BadRequest {
         /// What is wrong.
@@ -20,6 +26,9 @@ pub enum ApiError {
         /// The offending field.
         field: Option<String>,
     },
+    /// A read asked for a version the view has not reached within the wait.
+    #[error("the view has not reached version {0} yet; retry")]
+    NotYet(i64),
     /// No usable credentials.
     #[error("{0}")]
     Unauthorized(String),
@@ -29,9 +38,16 @@ pub enum ApiError {
     /// No such resource (also for other tenants' resources: never reveal they exist).
     #[error("no such resource")]
     NotFound,
-    /// A domain rule refused the command.
-    #[error("{0}")]
-    Rejected(String),
+    /// The domain refused the command; `code` names the refusal (its problem type).
+    #[error("{detail}")]
+    Refused {
+        /// The refusal's stable code (`site-busy`, `node-full`).
+        code: &'static str,
+        /// Rule, state conflict or missing thing.
+        kind: RefusalKind,
+        /// The refusal in words.
+        detail: String,
+    },
     /// A unique value (a domain, an email) is taken.
     #[error("{scope} `{value}` is already in use")]
     Taken {
@@ -52,6 +68,9 @@ pub enum ApiError {
     /// The body is not JSON-typed.
     #[error("the body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// The route exists, but not for this method.
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
     /// The body is over the size limit.
     #[error("the body is too large")]
     PayloadTooLarge,
@@ -66,36 +85,47 @@ pub enum ApiError {
     Internal(String),
 }
 
-/// An RFC 9457 problem detail, as every error is answered.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Problem<'a> {
-    /// A URI naming the kind of problem.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// A short summary of the kind.
-    pub title: &'a str,
-    /// The HTTP status.
-    pub status: u16,
-    /// What went wrong this time.
-    pub detail: String,
-    /// The offending field, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'a str>,
-}
-
 impl ApiError {
     /// A bad request about `field`.
     pub fn field(field: &str, detail: impl std::fmt::Display) -> Self {
         Self::BadRequest { detail: format!("{field}: {detail}"), field: Some(field.to_owned()) }
     }
+}
 
+/// An RFC 9457 problem detail, as every error of both APIs is answered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`https://berth.dev/problems/<code>`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong this time.
+    pub detail: String,
+    /// The offending field, parameter or header, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request is not valid"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "No such resource"),
-            Self::Rejected(_) => (StatusCode::CONFLICT, "rejected", "The command breaks a rule"),
+            Self::NotYet(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-yet", "Not caught up yet"),
+            Self::Refused { code, kind: RefusalKind::Rule, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, code, "The command breaks a rule")
+            }
+            Self::Refused { code, kind: RefusalKind::Conflict, .. } => {
+                (StatusCode::CONFLICT, code, "The command does not fit the current state")
+            }
+            Self::Refused { code, kind: RefusalKind::NotFound, .. } => {
+                (StatusCode::NOT_FOUND, code, "No such resource")
+            }
             Self::Taken { .. } => (StatusCode::CONFLICT, "taken", "Already in use"),
             Self::Conflict => (StatusCode::CONFLICT, "conflict", "Concurrent modification"),
             Self::IdempotencyMismatch => {
@@ -106,6 +136,9 @@ impl ApiError {
             }
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            }
+            Self::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
             }
             Self::PayloadTooLarge => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
@@ -124,12 +157,12 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error");
         }
         let field = match &self {
-            Self::BadRequest { field, .. } => field.as_deref(),
+            Self::BadRequest { field, .. } => field.clone(),
             _ => None,
         };
         let body = Problem {
             kind: format!("https://berth.dev/problems/{kind}"),
-            title,
+            title: title.to_owned(),
             status: status.as_u16(),
             detail: self.to_string(),
             field,
@@ -138,22 +171,38 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         let retry_after = match &self {
-            Self::Conflict | Self::Unavailable | Self::IdempotencyInFlight => Some(1),
+            Self::Conflict | Self::Unavailable | Self::IdempotencyInFlight | Self::NotYet(_) => Some(1),
             Self::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
             _ => None,
         };
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if matches!(self, Self::Unauthorized(_)) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"berth\""));
+        }
         response
     }
 }
 
-impl<E: std::error::Error> From<ExecuteError<E>> for ApiError {
+impl ApiError {
+    /// The answer to a domain refusal: its own problem type, and a status from its kind.
+    pub fn refused(refusal: &impl Refusal) -> Self {
+        Self::Refused { code: refusal.code(), kind: refusal.kind(), detail: refusal.to_string() }
+    }
+}
+
+impl From<Refused> for ApiError {
+    fn from(refusal: Refused) -> Self {
+        Self::Refused { code: refusal.code(), kind: refusal.kind(), detail: refusal.to_string() }
+    }
+}
+
+impl<E: Refusal> From<ExecuteError<E>> for ApiError {
     fn from(error: ExecuteError<E>) -> Self {
         match error {
-            ExecuteError::Rejected(e) => Self::Rejected(e.to_string()),
-            ExecuteError::Conflict { .. } => Self::Conflict,
+            ExecuteError::Rejected(e) => Self::refused(&e),
+            ExecuteError::Conflict { .. } | ExecuteError::TimerChanged => Self::Conflict,
             ExecuteError::Taken { scope, value } => Self::Taken { scope, value },
             ExecuteError::CommandIdReused(_) => Self::IdempotencyMismatch,
             ExecuteError::Store(e) => e.into(),
@@ -164,7 +213,7 @@ impl<E: std::error::Error> From<ExecuteError<E>> for ApiError {
 impl From<UnitError> for ApiError {
     fn from(error: UnitError) -> Self {
         match error {
-            UnitError::Rejected(message) => Self::Rejected(message),
+            UnitError::Rejected(refusal) => refusal.into(),
             UnitError::Conflict => Self::Conflict,
             UnitError::Taken { scope, value } => Self::Taken { scope, value },
             UnitError::Store(e) => e.into(),
@@ -183,11 +232,20 @@ impl From<StoreError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        StoreError::from(error).into()
+        match &error {
+            // A view not installed yet (the first seconds after a first start) or being swapped.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Self::Unavailable,
+            _ => StoreError::from(error).into(),
+        }
     }
 }
 
 /// The answer for an unknown route.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+/// The answer for a known route asked with a method it does not take.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

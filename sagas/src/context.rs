@@ -1,0 +1,41 @@
+//! What every saga and worker is built from.
+
+use std::sync::Arc;
+
+use async_nats::jetstream;
+use berth_eventstore::clock::Clock;
+use berth_eventstore::execute::RetryPolicy;
+use berth_eventstore::feed::FeedNotifier;
+use berth_eventstore::store::EventStore;
+use berth_eventstore::vault::Vault;
+use sqlx::PgPool;
+
+use crate::node::NodeWorkSettings;
+use crate::ssh::NodeShell;
+
+/// The shared parts of the sagas role in one process.
+#[derive(Clone)]
+pub struct SagaContext {
+    /// The database (event store, timers, views read-only).
+    pub pool: PgPool,
+    /// The event store sagas record outcomes in.
+    pub store: EventStore,
+    /// How hard a saga's command retries a lost race.
+    pub retry: RetryPolicy,
+    /// JetStream, where sagas consume events.
+    pub jetstream: jetstream::Context,
+    /// The event stream's name.
+    pub stream: String,
+    /// The event subjects' prefix.
+    pub subject_prefix: String,
+    /// Opens node keys.
+    pub vault: Vault,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Wakes workers when the log moves.
+    pub notifier: FeedNotifier,
+    /// Runs commands on nodes (the SSH bridge, or a stand-in in tests).
+    pub shell: Arc<dyn NodeShell>,
+    /// How node work is done (verification, timeouts).
+    pub nodes: NodeWorkSettings,
+}

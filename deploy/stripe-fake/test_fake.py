@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -264,6 +265,21 @@ class ParametersOverHttpTest(FakeTestCase):
         self.assertEqual(status, 400)
         self.assertEqual(self.admin("GET", "/_fake/health")[2]["ok"], True)
 
+    def test_a_broken_request_line_gets_a_stripe_error(self):
+        host, port = self.fake.url.split("//")[1].split(":")
+        for raw in (b"GARBAGE\r\n\r\n", b"BREW /v1/x HTTP/1.1\r\nHost: x\r\n\r\n"):
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(raw)
+                answer = b""
+                while chunk := conn.recv(65536):
+                    answer += chunk
+            if raw.startswith(b"GARBAGE"):
+                head, body = b"", answer  # read as HTTP/0.9, which has no headers
+            else:
+                head, _, body = answer.partition(b"\r\n\r\n")
+                self.assertIn(b"Request-Id: req_", head)
+            self.assertIn("message", json.loads(body)["error"])
+
 
 # --- authentication and idempotency ----------------------------------------------------
 
@@ -425,6 +441,14 @@ class PaymentTest(FakeTestCase):
         status, _, body = self.api("POST", "/v1/payment_intents/%s/cancel" % intent["id"])
         self.assertEqual((status, body["error"]["code"]), (400, "payment_intent_unexpected_state"))
 
+    def test_an_update_that_fails_validation_changes_nothing(self):
+        intent = self.api("POST", "/v1/payment_intents", {"amount": 800, "currency": "eur"})[2]
+        status, _, _ = self.api("POST", "/v1/payment_intents/" + intent["id"], {
+            "description": "changed", "amount": 900, "payment_method": "pm_missing"})
+        self.assertEqual(status, 404)
+        after = self.api("GET", "/v1/payment_intents/" + intent["id"])[2]
+        self.assertEqual(after, intent)
+
     def test_list_filters_by_customer_and_search_finds_metadata(self):
         self.paid_intent(**{"metadata[invoice]": "inv_A"})
         self.api("POST", "/v1/payment_intents", {"amount": 700, "currency": "eur",
@@ -437,6 +461,18 @@ class PaymentTest(FakeTestCase):
         self.assertEqual([pi["metadata"]["invoice"] for pi in found["data"]], ["inv_B"])
         counts = self.admin("GET", "/_fake/payment_intents", query={"metadata[invoice]": "inv_A"})
         self.assertEqual((counts[2]["count"], counts[2]["succeeded"]), (1, 1))
+
+    def test_lists_page_with_cursors_and_expand_under_data(self):
+        first, second = self.paid_intent(), self.paid_intent()
+        page = self.api("GET", "/v1/payment_intents",
+                        [("limit", "1"), ("expand[]", "data.latest_charge")])[2]
+        self.assertEqual(([pi["id"] for pi in page["data"]], page["has_more"]),
+                         ([second["id"]], True))
+        self.assertEqual(page["data"][0]["latest_charge"]["object"], "charge")
+        rest = self.api("GET", "/v1/payment_intents",
+                        {"limit": 1, "starting_after": second["id"]})[2]
+        self.assertEqual(([pi["id"] for pi in rest["data"]], rest["has_more"]),
+                         ([first["id"]], False))
 
     def test_refunds_are_bounded_by_what_was_charged(self):
         intent = self.paid_intent(amount=1000)
@@ -662,6 +698,20 @@ class RestartTest(unittest.TestCase):
             self.assertEqual(headers["Idempotent-Replayed"], "true")
         finally:
             fake.stop()
+
+    def test_an_unreadable_state_file_is_set_aside(self):
+        state_dir = tempfile.mkdtemp(prefix="stripe-fake-test-")
+        self.addCleanup(shutil.rmtree, state_dir, True)
+        with open(os.path.join(state_dir, "state.json"), "w") as handle:
+            handle.write("{half a file")
+        fake = Fake(state_dir).start()
+        try:
+            listed = call(fake.url, "GET", "/v1/payment_intents")[2]
+            self.assertEqual(listed["data"], [])
+        finally:
+            fake.stop()
+        self.assertTrue(any(name.startswith("state.json.broken-")
+                            for name in os.listdir(state_dir)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ succeed, the `pm_card_chargeDeclined*` family declines with the documented codes
 `authentication_required`). As in test mode, each use of such a name makes a new `pm_...`.
 """
 
+import copy
 from collections import namedtuple
 
 from .errors import StripeError
@@ -95,7 +96,7 @@ def charge_details(pm):
         "card": {
             "amount_authorization": None,
             "brand": card["brand"],
-            "checks": card["checks"],
+            "checks": dict(card["checks"]),
             "country": card["country"],
             "exp_month": card["exp_month"],
             "exp_year": card["exp_year"],
@@ -123,7 +124,7 @@ def new_charge(store, intent, pm, decline=None, capture=True):
         "application_fee": None,
         "application_fee_amount": None,
         "balance_transaction": new_id("txn_") if paid and capture else None,
-        "billing_details": pm["billing_details"],
+        "billing_details": copy.deepcopy(pm["billing_details"]),
         "calculated_statement_descriptor": "BERTH",
         "captured": paid and capture,
         "created": store.now(),

@@ -86,10 +86,14 @@ class Delivery:
             self._stopped = True
             self._cond.notify_all()
 
-    def enqueue(self, event_id, endpoint_id, attempt=1, delay_secs=0.0):
+    def enqueue(self, event_id, endpoint_id, attempt=1, delay_secs=0.0, generation=None):
         with self._cond:
+            if generation is None:
+                generation = self._generation
+            elif generation != self._generation:
+                return  # a retry of work from before a reset
             heapq.heappush(self._jobs, (time.monotonic() + delay_secs, next(self._seq),
-                                        event_id, endpoint_id, attempt, self._generation))
+                                        event_id, endpoint_id, attempt, generation))
             self._cond.notify_all()
 
     def clear(self):
@@ -147,7 +151,7 @@ class Delivery:
         entry = self.attempt(event_id, endpoint_id, attempt, "automatic", generation)
         if entry and not entry["ok"] and attempt < self.max_attempts:
             delay = self.retry_delay_ms * (2 ** (attempt - 1)) / 1000.0
-            self.enqueue(event_id, endpoint_id, attempt + 1, delay)
+            self.enqueue(event_id, endpoint_id, attempt + 1, delay, generation)
 
     def attempt(self, event_id, endpoint_id, attempt, mode, generation=None):
         """One signed POST of one event to one endpoint, recorded in the delivery log."""

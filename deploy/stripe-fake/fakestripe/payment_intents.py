@@ -42,6 +42,9 @@ ALWAYS_UPDATABLE = {"metadata", "description", "receipt_email", "shipping", "exp
 CONFIRM_PARAMS = PASSIVE | {"payment_method", "off_session", "receipt_email",
                             "setup_future_usage", "shipping", "payment_method_types",
                             "capture_method", "payment_method_data", "confirmation_token"}
+# What confirm may set on the way (the rest of CONFIRM_PARAMS only steers the attempt).
+CONFIRM_SETS = ("receipt_email", "setup_future_usage", "shipping", "payment_method_types",
+                "capture_method")
 PAST = {"confirm": "confirmed", "capture": "captured", "cancel": "canceled"}
 SEARCH_FIELDS = {"amount": "number", "created": "number", "currency": "string",
                  "customer": "string", "status": "string"}
@@ -95,23 +98,29 @@ def _unsupported(params):
                                 "payment method such as pm_card_visa instead." % name, name)
 
 
-def _apply_common(ctx, intent, params):
-    """Fields that create and update set the same way."""
+def _common_changes(params, metadata):
+    """Fields that create, update and confirm set the same way, checked before any is set.
+
+    Answering the changes instead of applying them keeps a request that fails validation
+    from changing the PaymentIntent halfway, as Stripe's requests are all-or-nothing.
+    """
+    changes = {}
     for name in ("description", "receipt_email", "statement_descriptor",
                  "statement_descriptor_suffix"):
         if name in params:
-            intent[name] = forms.string(params, name) or None
+            changes[name] = forms.string(params, name) or None
     if "setup_future_usage" in params:
-        intent["setup_future_usage"] = forms.choice(params, "setup_future_usage",
-                                                    ("off_session", "on_session"))
+        changes["setup_future_usage"] = forms.choice(params, "setup_future_usage",
+                                                     ("off_session", "on_session"))
     if "capture_method" in params:
-        intent["capture_method"] = forms.choice(
+        changes["capture_method"] = forms.choice(
             params, "capture_method", ("automatic", "automatic_async", "manual")) or "automatic"
     if "payment_method_types" in params:
-        intent["payment_method_types"] = forms.as_list(params, "payment_method_types")
+        changes["payment_method_types"] = forms.as_list(params, "payment_method_types")
     if "shipping" in params:
-        intent["shipping"] = params["shipping"] or None
-    intent["metadata"] = forms.metadata(params, intent["metadata"])
+        changes["shipping"] = params["shipping"] or None
+    changes["metadata"] = forms.metadata(params, metadata)
+    return changes
 
 
 # --- handlers (called with the store lock held) ------------------------------------------
@@ -153,7 +162,7 @@ def create(ctx, params):
         "statement_descriptor": None, "statement_descriptor_suffix": None,
         "status": "requires_payment_method", "transfer_data": None, "transfer_group": None,
     }
-    _apply_common(ctx, intent, params)
+    intent.update(_common_changes(params, {}))
     automatic = params.get("automatic_payment_methods")
     if isinstance(automatic, dict) and automatic.get("enabled") == "true":
         intent["automatic_payment_methods"] = {
@@ -183,24 +192,23 @@ def update(ctx, params, intent_id):
                 raise unexpected_state(
                     "You cannot update %s on this PaymentIntent because it has a status of "
                     "%s." % (name, intent["status"]), param=name, payment_intent=intent)
-    currency = _currency(params, required=False) or intent["currency"]
-    amount = _amount(params, currency, required=False)
-    if amount is not None:
-        intent["amount"] = amount
-    intent["currency"] = currency
+    changes = _common_changes(params, intent["metadata"])
+    changes["currency"] = _currency(params, required=False) or intent["currency"]
+    changes["amount"] = _amount(params, changes["currency"], required=False) or intent["amount"]
+    customer = intent["customer"]
     if "customer" in params:
         customer = forms.string(params, "customer") or None
         if customer:
             ctx.app.upstream.check_customer(customer, ctx.authorization)
-        intent["customer"] = customer
-    _apply_common(ctx, intent, params)
+        changes["customer"] = customer
     if "payment_method" in params:
         payment_method_id = forms.string(params, "payment_method")
         if payment_method_id:
-            pm = payment_methods.for_payment(ctx, payment_method_id, intent["customer"])
-            intent["payment_method"], intent["status"] = pm["id"], "requires_confirmation"
+            pm = payment_methods.for_payment(ctx, payment_method_id, customer)
+            changes.update(payment_method=pm["id"], status="requires_confirmation")
         else:
-            intent["payment_method"], intent["status"] = None, "requires_payment_method"
+            changes.update(payment_method=None, status="requires_payment_method")
+    intent.update(changes)
     return 200, render(ctx, intent, params)
 
 
@@ -210,13 +218,13 @@ def confirm(ctx, params, intent_id):
     intent = _intent(ctx, intent_id)
     _check_status(intent, CONFIRMABLE, "confirm")
     off_session = _off_session(params)
-    _apply_common(ctx, intent, {k: v for k, v in params.items()
-                                if k in ("receipt_email", "setup_future_usage", "shipping",
-                                         "payment_method_types", "capture_method")})
+    changes = _common_changes({k: v for k, v in params.items() if k in CONFIRM_SETS},
+                              intent["metadata"])
     payment_method_id = forms.string(params, "payment_method")
     if payment_method_id:
-        intent["payment_method"] = payment_methods.for_payment(
+        changes["payment_method"] = payment_methods.for_payment(
             ctx, payment_method_id, intent["customer"])["id"]
+    intent.update(changes)
     _confirm(ctx, intent, off_session)
     return 200, render(ctx, intent, params)
 

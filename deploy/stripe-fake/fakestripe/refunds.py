@@ -8,8 +8,7 @@ server forwards the request unchanged.
 from . import events, forms
 from .errors import invalid, invalid_param, no_such, unexpected_state
 from .store import expand, list_page, new_id, newest_first
-
-PROXY = object()
+from .upstream import PROXY
 REFUND_PARAMS = {"payment_intent", "charge", "amount", "reason", "metadata", "expand",
                  "instructions_email", "origin", "refund_application_fee", "reverse_transfer",
                  "currency", "customer"}

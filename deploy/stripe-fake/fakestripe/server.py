@@ -21,6 +21,7 @@ from . import refunds
 from .errors import StripeError, unauthorized
 from .idempotency import fingerprint
 from .store import new_id
+from .upstream import PROXY
 
 log = logging.getLogger("stripe-fake")
 MAX_BODY = 1024 * 1024
@@ -132,6 +133,24 @@ def error_answer(error, request_id):
 class Handler(BaseHTTPRequestHandler):
     server_version = "stripe-fake"
     app = None  # set by make_server
+    timeout = 30  # a client that promises a body and never sends it must not hold a thread
+
+    def send_error(self, code, message=None, explain=None):
+        """Errors http.server finds itself (bad request line, method): in Stripe's shape."""
+        body = json.dumps({"error": {"type": "invalid_request_error",
+                                     "message": message or explain or "Bad request"}}).encode()
+        self.close_connection = True
+        try:
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Request-Id", new_id("req_", 14))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body)
+        except OSError:
+            pass
 
     def do_GET(self):
         self._serve("GET")
@@ -205,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _execute(self, ctx, method, parts, params, body):
         handler, path_args = find_route(method, parts.path)
-        result = refunds.PROXY
+        result = PROXY
         if handler is not None:
             store = self.app.store
             with store.lock:
@@ -214,7 +233,7 @@ class Handler(BaseHTTPRequestHandler):
                 finally:
                     if method != "GET":
                         store.save()  # a decline (402) also changed state
-        if result is refunds.PROXY:
+        if result is PROXY:
             return self._proxy(method, parts, body)
         status, obj = result
         return Answer(status, obj)

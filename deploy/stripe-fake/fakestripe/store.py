@@ -181,6 +181,8 @@ def expand(store, obj, params, fields):
         wanted = list(wanted.values())
     result = copy.deepcopy(obj)
     for field in wanted:
+        if isinstance(field, str) and field.startswith("data."):
+            field = field[len("data."):]  # lists and searches name fields under `data.`
         kind = fields.get(field)
         value = result.get(field)
         if kind and isinstance(value, str) and value in store.objects(kind):

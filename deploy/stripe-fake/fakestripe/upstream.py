@@ -11,6 +11,10 @@ from urllib.parse import urlsplit
 
 from .errors import api_error, no_such
 
+# What a resource handler answers for a request that is not its own (an upstream charge's
+# refund, say): the server then forwards it unchanged.
+PROXY = object()
+
 FORWARDED_REQUEST_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key",
                              "Stripe-Version", "Stripe-Account", "Accept", "User-Agent")
 # Stripe-Version is not among them: the fake sends its own on every answer.

@@ -107,12 +107,15 @@ class Fake:
     def start(self):
         command = [sys.executable, os.path.join(HERE, "fake.py"), "--listen", "127.0.0.1:0",
                    "--state-dir", self.state_dir, "--retry-delay-ms", "20"] + list(self.extra)
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # The log goes to a file: a pipe nobody reads could fill up and stall the fake.
+        self.log = open(os.path.join(self.state_dir, "fake.log"), "a+")
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log,
                                         text=True)
         line = self.process.stdout.readline()
         if "listening on" not in line:
             self.process.kill()
-            raise RuntimeError("fake did not start: %r %s" % (line, self.process.stderr.read()))
+            self.log.seek(0)
+            raise RuntimeError("fake did not start: %r %s" % (line, self.log.read()))
         self.url = line.strip().split("listening on ")[1].rstrip("/")
         return self
 
@@ -120,7 +123,7 @@ class Fake:
         self.process.terminate()
         self.process.wait(timeout=10)
         self.process.stdout.close()
-        self.process.stderr.close()
+        self.log.close()
 
 
 def call(base, method, path, params=None, key=KEY, headers=None, raw=None, json_body=None):

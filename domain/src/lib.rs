@@ -15,6 +15,7 @@
 
 pub mod aggregate;
 pub mod allocation;
+pub mod billing;
 pub mod domain_name;
 pub mod email;
 pub mod error;

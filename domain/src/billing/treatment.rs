@@ -18,12 +18,15 @@
 //! OSS presumes the seller is registered for it (or over the EU-wide threshold of art. 59c).
 //!
 //! Outside the EU the supply is out of scope of EU VAT, which EN 16931 would call `O` ("not
-//! subject to VAT"). The validators refuse `O` on a Romanian invoice, though: rule BR-O-02
-//! forbids the seller's VAT id on any document with an `O` line, while a VAT-registered
-//! Romanian seller must print its VAT id on every invoice (Codul fiscal art. 319) and CIUS-RO
-//! needs a seller tax id. `G` ("export outside the EU, VAT not charged", reason `VATEX-EU-G`)
-//! is the zero-VAT category the EN 16931 and CIUS-RO rules accept with the seller's VAT id and
-//! without a buyer VAT id, so Berth uses it for every supply to a buyer outside the EU.
+//! subject to VAT"). The validators refuse `O` on a Romanian seller's invoice, though: rule
+//! BR-O-02 forbids the seller's VAT id on any document with an `O` line (ANAF's guidance keeps
+//! `O` for sellers not registered for VAT), while a VAT-registered Romanian seller must print
+//! its VAT id on every invoice (Codul fiscal art. 319) and CIUS-RO needs a seller tax id. Of
+//! the zero-VAT categories the EN 16931 and CIUS-RO rules accept with the seller's VAT id and
+//! no buyer VAT id, `E` would claim an exemption, which this supply is not; `G` ("export
+//! outside the EU, VAT not charged", reason `VATEX-EU-G`) says what happens, a supply that
+//! leaves the EU without VAT and keeps the seller's right to deduct, so Berth uses `G` for
+//! every supply to a buyer outside the EU.
 
 use serde::{Deserialize, Serialize};
 use time::Date;

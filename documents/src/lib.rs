@@ -7,10 +7,15 @@
 //!
 //! - [`ubl`]: UBL 2.1 XML for Romania's e-Factura (EN 16931 with the CIUS-RO customization),
 //!   produced by a small hand-written XML writer.
+//! - [`pdf`]: a one- or multi-page A4 PDF with every mention Romanian and EU law want on an
+//!   invoice, text in an embedded, subset TrueType font so diacritics survive copy and
+//!   `pdftotext`.
 //! - `format`: how amounts, quantities, rates and dates are spelled in each.
 #![forbid(unsafe_code)]
 
 mod format;
+pub mod pdf;
 pub mod ubl;
 
+pub use pdf::{PdfError, PdfRenderer};
 pub use ubl::{render_ubl, UblError, CIUS_RO_CUSTOMIZATION_ID};

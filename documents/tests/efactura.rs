@@ -15,18 +15,26 @@ use berth_documents::{render_ubl, UblError};
 /// first runs from installing into the same place at once.
 static VALIDATOR: Mutex<()> = Mutex::new(());
 
-fn kit() -> PathBuf {
-    let kit = match std::env::var_os("BERTH_EFACTURA_KIT") {
+/// The kit folder named by `variable` (the value of `BERTH_EFACTURA_KIT`), or the default
+/// beside the repository; an error naming the variable and the path when it has no validator.
+fn kit_at(variable: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    let kit = match variable {
         Some(path) => PathBuf::from(path),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/efactura"),
     };
     let script = kit.join("validate");
-    assert!(
-        script.is_file(),
-        "the e-Factura validation kit is missing: no {} (set BERTH_EFACTURA_KIT to the folder that holds `validate`)",
-        script.display()
-    );
-    kit
+    if script.is_file() {
+        Ok(kit)
+    } else {
+        Err(format!(
+            "the e-Factura validation kit is missing: no {} (set BERTH_EFACTURA_KIT to the folder that holds `validate`)",
+            script.display()
+        ))
+    }
+}
+
+fn kit() -> PathBuf {
+    kit_at(std::env::var_os("BERTH_EFACTURA_KIT")).unwrap_or_else(|message| panic!("{message}"))
 }
 
 /// Writes the document's UBL to a temporary folder and runs the full validator on it once.
@@ -118,6 +126,13 @@ fn a_credit_note_refers_to_the_invoice_it_corrects() {
     assert!(xml.contains("<cbc:CreditNoteTypeCode>381</cbc:CreditNoteTypeCode>"));
     let reference = "<cac:InvoiceDocumentReference>\n      <cbc:ID>BRT000123</cbc:ID>\n      <cbc:IssueDate>2025-10-01</cbc:IssueDate>";
     assert!(xml.contains(reference), "{xml}");
+}
+
+#[test]
+fn a_missing_kit_fails_naming_the_variable_and_the_path() {
+    let message = kit_at(Some("/nonexistent/efactura-kit".into())).unwrap_err();
+    assert!(message.contains("BERTH_EFACTURA_KIT"), "{message}");
+    assert!(message.contains("/nonexistent/efactura-kit/validate"), "{message}");
 }
 
 #[test]

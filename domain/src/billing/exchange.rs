@@ -28,6 +28,7 @@ pub enum ExchangeRateError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ExchangeRate {
     lei_millionths: i64,
+    #[serde(with = "super::iso_date")]
     date: Date,
 }
 

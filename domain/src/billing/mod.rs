@@ -38,6 +38,10 @@ mod vat_rates;
 #[cfg(test)]
 mod tests;
 
+// Dates in stored billing values are ISO 8601 calendar dates (`2025-09-01`), readable like
+// the RFC 3339 times elsewhere in Berth's events, not the `time` crate's compact tuples.
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
 pub use category::{Exemption, LineTax, LineTaxError, VatCategory};
 pub use country::{CountryCode, CountryError};
 pub use discount::{Coupon, CouponValue};

@@ -26,7 +26,9 @@ pub struct ServicePeriod {
 
 #[derive(Serialize, Deserialize)]
 struct RawPeriod {
+    #[serde(with = "super::iso_date")]
     start: Date,
+    #[serde(with = "super::iso_date")]
     end: Date,
 }
 

@@ -37,8 +37,10 @@ pub struct RatePeriod {
     /// The rate.
     pub rate: Percent,
     /// The first date of supply the rate applies to.
+    #[serde(with = "super::iso_date")]
     pub from: Date,
     /// The last date of supply it applies to; `None` while it is in force.
+    #[serde(with = "super::iso_date::option")]
     pub until: Option<Date>,
 }
 

@@ -47,6 +47,7 @@ pub struct InvoiceReference {
     /// Its number.
     pub number: DocumentNumber,
     /// Its issue date.
+    #[serde(with = "crate::billing::iso_date")]
     pub issue_date: Date,
 }
 
@@ -60,8 +61,11 @@ pub struct IssuedDocument(Body);
 struct Body {
     kind: DocumentKind,
     number: DocumentNumber,
+    #[serde(with = "crate::billing::iso_date")]
     issue_date: Date,
+    #[serde(with = "crate::billing::iso_date::option")]
     due_date: Option<Date>,
+    #[serde(with = "crate::billing::iso_date")]
     supply_date: Date,
     period: Option<ServicePeriod>,
     currency: Currency,

@@ -146,3 +146,26 @@ fn numbers_print_with_their_series() {
     assert!(Series::parse("brt").is_err());
     assert!(DocumentNumber::new(Series::parse("BRT").unwrap(), 0).is_err());
 }
+
+#[test]
+fn dates_are_stored_as_iso_calendar_dates() {
+    let json = serde_json::to_value(IssuedDocument::issue(ron_invoice()).unwrap()).unwrap();
+    assert_eq!(json["issue_date"], "2025-09-01");
+    assert_eq!(json["due_date"], "2025-09-15");
+    assert_eq!(json["supply_date"], "2025-09-01");
+}
+
+#[test]
+fn the_stored_shape_is_frozen() {
+    // Issued documents live inside events for good: renaming or reshaping a field breaks
+    // every stored invoice. If this fails, add a new event version instead of editing this.
+    let mut d = ron_invoice();
+    d.lines[0].period =
+        Some(crate::billing::ServicePeriod::new(date!(2025 - 08 - 01), date!(2025 - 08 - 31)).unwrap());
+    d.lines[0].discount = Some(LineDiscount::Percent(Percent::from_basis_points(1000).unwrap()));
+    d.coupon = Some(Coupon::new("Cupon", CouponValue::Amount(money(500, "RON"))).unwrap());
+    d.notes = vec!["Mulțumim!".into()];
+    let json = serde_json::to_value(IssuedDocument::issue(d).unwrap()).unwrap();
+    let frozen: serde_json::Value = serde_json::from_str(include_str!("frozen_shape.json")).unwrap();
+    assert_eq!(json, frozen, "{}", serde_json::to_string_pretty(&json).unwrap());
+}

@@ -55,9 +55,9 @@ pub enum DocumentError {
     /// document with one.
     #[error("a document in a currency other than RON gives the exchange rate to RON, and only then")]
     ExchangeRate,
-    /// A note that is empty, too long or holds control characters.
+    /// A note or the bank name is empty, too long or holds control characters.
     #[error(transparent)]
-    Note(#[from] TextError),
+    Text(#[from] TextError),
     /// More than 20 notes, counting the legal mentions added automatically.
     #[error("a document has at most {max} notes")]
     TooManyNotes {

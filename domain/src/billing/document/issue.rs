@@ -80,6 +80,11 @@ impl IssuedDocument {
             return Err(DocumentError::TooManyLines { max: MAX_LINES });
         }
         let category = check_category(&draft)?;
+        // The variant's fields are public, so a bank name may not have come through
+        // `PaymentMeans::bank_transfer`; it is printed, so it is checked here too.
+        if let PaymentMeans::BankTransfer { bank_name: Some(name), .. } = &draft.payment {
+            checked("the bank name", name, 100)?;
+        }
         let foreign = currency != ron() && draft.seller.address().country() == CountryCode::ROMANIA;
         if foreign != draft.exchange_rate.is_some() {
             return Err(DocumentError::ExchangeRate);

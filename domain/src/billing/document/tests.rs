@@ -169,3 +169,19 @@ fn the_stored_shape_is_frozen() {
     let frozen: serde_json::Value = serde_json::from_str(include_str!("frozen_shape.json")).unwrap();
     assert_eq!(json, frozen, "{}", serde_json::to_string_pretty(&json).unwrap());
 }
+
+#[test]
+fn notes_and_bank_names_are_checked_text() {
+    let mut d = ron_invoice();
+    d.notes = vec!["x".repeat(301)];
+    assert!(matches!(IssuedDocument::issue(d), Err(DocumentError::Text(_))));
+    let mut d = ron_invoice();
+    d.notes = vec!["o notă".into(); 21];
+    assert_eq!(IssuedDocument::issue(d), Err(DocumentError::TooManyNotes { max: 20 }));
+    let mut d = ron_invoice();
+    d.payment = PaymentMeans::BankTransfer {
+        iban: Iban::parse("RO49AAAA1B31007593840000").unwrap(),
+        bank_name: Some("Banca\u{0}".into()),
+    };
+    assert!(matches!(IssuedDocument::issue(d), Err(DocumentError::Text(_))));
+}

@@ -164,7 +164,7 @@ pub async fn add_node(api: &Api, operator: &str, node: &LocalNode, capacity: (u3
         (view["state"] == "ready").then_some(view)
     })
     .await;
-    assert_eq!(ready["scripts_version"], "1");
+    assert_eq!(ready["scripts_version"], "2");
     id
 }
 

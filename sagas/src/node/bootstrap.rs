@@ -9,7 +9,7 @@ use berth_domain::node::{Node, NodeCommand, NodeEvent};
 use berth_eventstore::recorded::Recorded;
 use serde::{Deserialize, Serialize};
 
-use super::{saga_metadata, scripts, NodeCallError, NodeWork, Script, TargetError};
+use super::{bundle, contract, saga_metadata, NodeCallError, NodeWork, TargetError};
 use crate::context::SagaContext;
 use crate::saga::{Outcome, Saga, Tuning};
 
@@ -63,20 +63,17 @@ impl Saga for Bootstrap {
             return Outcome::Failed(format!("`{}` is not a node id", event.aggregate_id));
         };
         let meta = saga_metadata(event, ACTOR, "host-key");
-        let command = match self.work.script(node_id, Script::Install, &meta).await {
-            Ok(answer) => {
-                let version = answer["version"].as_str().unwrap_or_default().to_owned();
-                if version == scripts::VERSION.trim() {
-                    NodeCommand::MarkReady { scripts_version: version }
-                } else {
-                    NodeCommand::FailBootstrap {
-                        reason: format!(
-                            "the node runs scripts version {version:?}, not {}",
-                            scripts::VERSION.trim()
-                        ),
-                    }
-                }
+        let command = match self.work.call(node_id, contract::Bootstrap, &meta).await {
+            Ok(reply) if reply.version == bundle::version() => {
+                NodeCommand::MarkReady { scripts_version: reply.version }
             }
+            Ok(reply) => NodeCommand::FailBootstrap {
+                reason: format!(
+                    "the node runs scripts version {:?}, not {}",
+                    reply.version,
+                    bundle::version()
+                ),
+            },
             Err(NodeCallError::Target(TargetError::Store(error))) => return Outcome::later(error),
             Err(error) if error.is_host_key_mismatch() => {
                 NodeCommand::FailBootstrap { reason: "the node presented another host key".into() }

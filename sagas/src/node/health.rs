@@ -10,11 +10,12 @@ use berth_domain::node::{Node, NodeCommand};
 use berth_eventstore::metadata::CommandMetadata;
 use berth_projections::nodes;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::contract;
+use super::reply::HealthReport;
 use super::scripts::ScriptError;
-use super::{NodeCallError, NodeWork, Script};
+use super::{NodeCallError, NodeWork};
 use crate::context::SagaContext;
 use crate::saga::Worker;
 use crate::ssh::ShellError;
@@ -83,7 +84,7 @@ async fn run(work: NodeWork, interval: Duration, shutdown: CancellationToken) {
 pub async fn probe(work: &NodeWork, node_id: NodeId) {
     let label = node_id.to_string();
     let meta = CommandMetadata::new(None, "saga:health");
-    let probe = work.script(node_id, Script::Run(&["health"]), &meta);
+    let probe = work.call(node_id, contract::Health, &meta);
     let answer = match tokio::time::timeout(Duration::from_secs(30), probe).await {
         Ok(answer) => answer,
         Err(_) => Err(NodeCallError::Script(ScriptError::Shell(ShellError::Timeout))),
@@ -112,43 +113,34 @@ pub async fn probe(work: &NodeWork, node_id: NodeId) {
     }
 }
 
-fn record_samples(node: &str, report: &Value) {
-    for (name, key) in [
-        ("berth_node_load1", "load1"),
-        ("berth_node_memory_total_mb", "memory_total_mb"),
-        ("berth_node_memory_available_mb", "memory_available_mb"),
-        ("berth_node_disk_total_mb", "disk_total_mb"),
-        ("berth_node_disk_free_mb", "disk_free_mb"),
-        ("berth_node_sites", "sites"),
-    ] {
-        if let Some(value) = report[key].as_f64() {
-            metrics::gauge!(name, "node" => node.to_owned()).set(value);
-        }
+fn record_samples(node: &str, report: &HealthReport) {
+    // Gauges are floats; MiB and site counts stay far below where f64 loses integers.
+    let samples = [
+        ("berth_node_load1", report.load1),
+        ("berth_node_memory_total_mb", report.memory_total_mb as f64),
+        ("berth_node_memory_available_mb", report.memory_available_mb as f64),
+        ("berth_node_disk_total_mb", report.disk_total_mb as f64),
+        ("berth_node_disk_free_mb", report.disk_free_mb as f64),
+        ("berth_node_sites", report.sites as f64),
+    ];
+    for (name, value) in samples {
+        metrics::gauge!(name, "node" => node.to_owned()).set(value);
     }
 }
 
 /// Healthy, degraded or down, with the reason, from a health report.
-pub fn judge(report: &Value) -> (Health, String) {
-    let mut problems = Vec::new();
-    if let Some(services) = report["services"].as_object() {
-        for (service, state) in services {
-            if state.as_str() != Some("up") {
-                problems.push(format!("{service} is down"));
-            }
-        }
-    }
-    let share = |free: &str, total: &str| match (report[free].as_f64(), report[total].as_f64()) {
-        (Some(free), Some(total)) if total > 0.0 => Some(free / total),
-        _ => None,
-    };
-    if share("memory_available_mb", "memory_total_mb").is_some_and(|s| s < LOW_SHARE) {
+pub fn judge(report: &HealthReport) -> (Health, String) {
+    let mut problems: Vec<String> =
+        report.services.down().into_iter().map(|service| format!("{service} is down")).collect();
+    let share = |free: u64, total: u64| (total > 0).then(|| free as f64 / total as f64);
+    if share(report.memory_available_mb, report.memory_total_mb).is_some_and(|s| s < LOW_SHARE) {
         problems.push("memory is low".to_owned());
     }
-    if share("disk_free_mb", "disk_total_mb").is_some_and(|s| s < LOW_SHARE) {
+    if share(report.disk_free_mb, report.disk_total_mb).is_some_and(|s| s < LOW_SHARE) {
         problems.push("disk is nearly full".to_owned());
     }
-    let cpus = report["cpus"].as_f64().unwrap_or(1.0).max(1.0);
-    if report["load5"].as_f64().is_some_and(|load| load > 2.0 * cpus) {
+    let cpus = f64::from(report.cpus.max(1));
+    if report.load5 > 2.0 * cpus {
         problems.push("load is high".to_owned());
     }
     if problems.is_empty() {
@@ -160,20 +152,48 @@ pub fn judge(report: &Value) -> (Health, String) {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
+    use super::super::reply::{ServiceState, Services};
     use super::*;
+
+    fn good() -> HealthReport {
+        let up = ServiceState::Up;
+        HealthReport {
+            load1: 0.4,
+            load5: 0.5,
+            cpus: 2,
+            memory_total_mb: 1000,
+            memory_available_mb: 500,
+            disk_total_mb: 1000,
+            disk_free_mb: 500,
+            services: Services { nginx: up, php_fpm: up, mariadb: up },
+            sites: 3,
+            version: "2".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_report_with_everything_up_and_room_to_spare_is_healthy() {
+        assert_eq!(judge(&good()), (Health::Healthy, "all services up".to_owned()));
+    }
 
     #[test]
     fn reports_are_judged_by_services_memory_disk_and_load() {
-        let good = json!({"cpus": 2, "load5": 0.5, "memory_total_mb": 1000, "memory_available_mb": 500,
-            "disk_total_mb": 1000, "disk_free_mb": 500, "services": {"nginx": "up", "mariadb": "up"}});
-        assert_eq!(judge(&good).0, Health::Healthy);
-        let mut bad = good.clone();
-        bad["services"]["mariadb"] = json!("down");
-        bad["disk_free_mb"] = json!(50);
+        let mut bad = good();
+        bad.services.mariadb = ServiceState::Down;
+        bad.disk_free_mb = 50;
+        bad.memory_available_mb = 20;
+        bad.load5 = 4.5;
+
         let (health, reason) = judge(&bad);
+
         assert_eq!(health, Health::Degraded);
-        assert!(reason.contains("mariadb is down") && reason.contains("disk"), "{reason}");
+        assert_eq!(reason, "mariadb is down; memory is low; disk is nearly full; load is high");
+    }
+
+    #[test]
+    fn a_report_with_zero_totals_or_cpus_is_not_misjudged() {
+        let odd = HealthReport { memory_total_mb: 0, disk_total_mb: 0, cpus: 0, load5: 1.5, ..good() };
+
+        assert_eq!(judge(&odd).0, Health::Healthy);
     }
 }

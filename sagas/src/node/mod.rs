@@ -4,10 +4,17 @@
 //! [`NodeShell`], and reports the outcome as a command whose id is derived from the event that
 //! started it and the step, so a redelivered event repeats no command. Node scripts are
 //! idempotent, so repeating their side of a step is safe.
+//!
+//! Node-side work is typed: [`contract`] has the requests and verbs, [`reply`] one answer type
+//! per verb, [`scripts`] the calling and the errors, [`bundle`] the scripts themselves. A step
+//! calls [`NodeWork::call`] with a verb and gets that verb's reply.
 
 pub mod bootstrap;
+pub mod bundle;
+pub mod contract;
 pub mod health;
 pub mod provision;
+pub mod reply;
 pub mod scripts;
 
 use std::sync::Arc;
@@ -27,8 +34,8 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::ssh::{NodeShell, ShellError, Target};
-use scripts::ScriptError;
-use serde_json::Value;
+use contract::NodeVerb;
+use scripts::{ErrorCode, ScriptError};
 
 /// How node work is tuned (the `[nodes]` settings every node saga shares).
 #[derive(Debug, Clone)]
@@ -85,15 +92,6 @@ pub enum TargetError {
     Store(#[from] berth_eventstore::error::StoreError),
 }
 
-/// A node script call.
-#[derive(Debug, Clone, Copy)]
-pub enum Script<'a> {
-    /// `berth-node <args>`.
-    Run(&'a [&'a str]),
-    /// Upload the script, then `berth-node bootstrap`.
-    Install,
-}
-
 /// Why a node script call did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeCallError {
@@ -109,6 +107,14 @@ impl NodeCallError {
     /// Whether the node presented another host key.
     pub fn is_host_key_mismatch(&self) -> bool {
         matches!(self, Self::Script(ScriptError::Shell(ShellError::HostKeyMismatch { .. })))
+    }
+
+    /// The node scripts' error code, when they ran and refused or failed.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            Self::Script(error) => error.code(),
+            Self::Target(_) => None,
+        }
     }
 }
 
@@ -132,19 +138,16 @@ impl NodeWork {
         })
     }
 
-    /// Runs `script` on `node_id`. A node that presents another host key is recorded here,
-    /// for every caller alike (`meta` is that record's metadata).
-    pub async fn script(
+    /// Runs `verb` on `node_id` and returns its reply. A node that presents another host key
+    /// is recorded here, for every caller alike (`meta` is that record's metadata).
+    pub async fn call<V: NodeVerb>(
         &self,
         node_id: NodeId,
-        script: Script<'_>,
+        verb: V,
         meta: &CommandMetadata,
-    ) -> Result<Value, NodeCallError> {
+    ) -> Result<V::Reply, NodeCallError> {
         let target = self.target(node_id).await?;
-        let result = match script {
-            Script::Run(args) => scripts::call_patiently(&*self.shell, &target, args).await,
-            Script::Install => scripts::install(&*self.shell, &target).await,
-        };
+        let result = scripts::call(&*self.shell, &target, &verb).await;
         if let Err(ScriptError::Shell(ShellError::HostKeyMismatch { presented })) = &result {
             self.record_mismatch(node_id, presented, meta).await;
         }

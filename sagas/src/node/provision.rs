@@ -20,7 +20,8 @@ use berth_eventstore::unit_of_work::{UnitError, UnitOfWork};
 use berth_projections::nodes;
 use serde::{Deserialize, Serialize};
 
-use super::{saga_metadata, NodeCallError, NodeWork, Script, TargetError};
+use super::contract::{SiteCreate, SiteDelete, SiteResume, SiteSuspend};
+use super::{saga_metadata, NodeCallError, NodeWork, TargetError};
 use crate::context::SagaContext;
 use crate::saga::{Outcome, Saga, Tuning};
 use crate::ssh::ShellError;
@@ -132,9 +133,9 @@ fn failure_code(error: &NodeCallError) -> FailureCode {
             ShellError::Timeout => FailureCode::Timeout,
         },
         NodeCallError::Script(super::scripts::ScriptError::Failed { code, .. }) => {
-            FailureCode::from_name(code)
+            FailureCode::from_name(code.as_str())
         }
-        NodeCallError::Script(super::scripts::ScriptError::Garbled { .. }) => FailureCode::Unknown,
+        NodeCallError::Script(_) => FailureCode::Unknown,
     }
 }
 
@@ -189,9 +190,8 @@ impl Provisioning {
         let started = Instant::now();
         if let Err(reason) = self.verify(&placement, &site).await {
             // Take down what the node set up, so the failed site leaves nothing half-made.
-            let args = ["site-delete", "--site", &site_id.to_string()];
             let meta = saga_metadata(event, SAGA, "host-key");
-            if let Err(error) = self.work.script(node_id, Script::Run(&args), &meta).await {
+            if let Err(error) = self.work.call(node_id, SiteDelete { site: site_id }, &meta).await {
                 tracing::warn!(%error, "could not clean up after a failed verification");
             }
             let (step, code) = (ProvisioningStep::Verify, FailureCode::NotServing);
@@ -280,18 +280,15 @@ impl Provisioning {
         let (Some(kind), Some(domain)) = (site.kind(), site.domain()) else {
             return Err(Failure::Final(FailureCode::Unknown, "the site has no kind or domain".into()));
         };
-        let id = site_id.to_string();
-        let mut args =
-            vec!["site-create", "--site", &id, "--domain", domain.as_str(), "--kind", kind.as_str()];
-        if let Some(php) = site.php_version() {
-            args.extend(["--php", php.as_str()]);
-        }
+        let verb = SiteCreate { site: site_id, domain: domain.clone(), kind, php: site.php_version() };
         let started = Instant::now();
         let meta = saga_metadata(event, SAGA, "host-key");
-        let result = self.work.script(node_id, Script::Run(&args), &meta).await;
+        let result = self.work.call(node_id, verb, &meta).await;
         metrics::histogram!("berth_provisioning_step_seconds", "step" => "provision")
             .record(started.elapsed().as_secs_f64());
-        result.map(drop).map_err(Failure::from)
+        let created = result.map_err(Failure::from)?;
+        tracing::debug!(user = %created.user, root = %created.root, new = created.created, "site set up on its node");
+        Ok(())
     }
 
     /// Asks the node for the site's domain until it answers with 2xx or 3xx (a new WordPress
@@ -410,14 +407,14 @@ impl Provisioning {
         operation: Operation,
         event: &Recorded,
     ) -> Result<(), Failure> {
-        let verb = match operation {
-            Operation::Suspend => "site-suspend",
-            Operation::Resume => "site-resume",
-            Operation::Delete => "site-delete",
-        };
-        let args = [verb, "--site", &site_id.to_string()];
         let meta = saga_metadata(event, SAGA, "host-key");
-        self.work.script(node_id, Script::Run(&args), &meta).await.map(drop).map_err(Failure::from)
+        let site = site_id;
+        let result = match operation {
+            Operation::Suspend => self.work.call(node_id, SiteSuspend { site }, &meta).await.map(drop),
+            Operation::Resume => self.work.call(node_id, SiteResume { site }, &meta).await.map(drop),
+            Operation::Delete => self.work.call(node_id, SiteDelete { site }, &meta).await.map(drop),
+        };
+        result.map_err(Failure::from)
     }
 }
 

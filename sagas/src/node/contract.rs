@@ -1,0 +1,304 @@
+//! The node contract on Berth's side: one [`NodeRequest`] variant per verb of the node scripts
+//! (`deploy/node/`), and one small struct per verb implementing [`NodeVerb`], which names the
+//! reply type that verb answers with (see [`super::reply`]).
+//!
+//! Requests hold only the domain's value objects ([`SiteId`], [`DomainName`], [`SiteKind`],
+//! [`PhpVersion`]), so every argument that reaches a node's shell has been parsed and checked
+//! before the request could even be built; the node scripts check them again on their side.
+
+use berth_domain::domain_name::DomainName;
+use berth_domain::ids::SiteId;
+use berth_domain::php::{PhpVersion, SiteKind};
+use serde::de::DeserializeOwned;
+
+use super::reply::{BootstrapReply, HealthReport, SiteCreated, SiteDeleted, SiteToggled, VersionReply};
+
+/// One call of the node scripts: a verb and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeRequest {
+    /// `version`: which scripts version the node runs.
+    Version,
+    /// `bootstrap`: install or check the node's services and lay out its directories.
+    Bootstrap,
+    /// `site-create`: set up a site (idempotent: a repeat changes nothing).
+    SiteCreate {
+        /// The site.
+        site: SiteId,
+        /// The host name it answers for.
+        domain: DomainName,
+        /// What runs it.
+        kind: SiteKind,
+        /// Its PHP version; `None` for static sites.
+        php: Option<PhpVersion>,
+    },
+    /// `site-delete`: remove everything of a site (a site that is not there is no error).
+    SiteDelete {
+        /// The site.
+        site: SiteId,
+    },
+    /// `site-suspend`: serve 503 instead of the site.
+    SiteSuspend {
+        /// The site.
+        site: SiteId,
+    },
+    /// `site-resume`: serve the site again.
+    SiteResume {
+        /// The site.
+        site: SiteId,
+    },
+    /// `health`: load, memory, disk, services and site count.
+    Health,
+}
+
+impl NodeRequest {
+    /// The verb as the node scripts spell it.
+    pub const fn verb(&self) -> &'static str {
+        match self {
+            Self::Version => "version",
+            Self::Bootstrap => "bootstrap",
+            Self::SiteCreate { .. } => "site-create",
+            Self::SiteDelete { .. } => "site-delete",
+            Self::SiteSuspend { .. } => "site-suspend",
+            Self::SiteResume { .. } => "site-resume",
+            Self::Health => "health",
+        }
+    }
+
+    /// The arguments of `berth-node`: the verb, then `--key value` pairs.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = vec![self.verb().to_owned()];
+        let mut pair = |key: &str, value: &str| argv.extend([format!("--{key}"), value.to_owned()]);
+        match self {
+            Self::Version | Self::Bootstrap | Self::Health => {}
+            Self::SiteCreate { site, domain, kind, php } => {
+                pair("site", &site.to_string());
+                pair("domain", domain.as_str());
+                pair("kind", kind.as_str());
+                if let Some(php) = php {
+                    pair("php", php.as_str());
+                }
+            }
+            Self::SiteDelete { site } | Self::SiteSuspend { site } | Self::SiteResume { site } => {
+                pair("site", &site.to_string());
+            }
+        }
+        argv
+    }
+
+    /// Whether the scripts are uploaded right before this call: bootstrap is what (re)installs
+    /// a node, so it always runs the scripts this binary carries.
+    pub const fn installs_bundle(&self) -> bool {
+        matches!(self, Self::Bootstrap)
+    }
+}
+
+/// A verb of the node scripts, tied to the type of its successful answer, so that a call's
+/// result is typed by what was asked: `work.call(node, SiteCreate { .. }, &meta)` yields a
+/// [`SiteCreated`].
+pub trait NodeVerb {
+    /// What the node answers on success.
+    type Reply: DeserializeOwned;
+
+    /// The request to send.
+    fn request(&self) -> NodeRequest;
+}
+
+/// `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version;
+
+/// `bootstrap`, preceded by an upload of the scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bootstrap;
+
+/// `site-create`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteCreate {
+    /// The site.
+    pub site: SiteId,
+    /// The host name it answers for.
+    pub domain: DomainName,
+    /// What runs it.
+    pub kind: SiteKind,
+    /// Its PHP version; `None` for static sites.
+    pub php: Option<PhpVersion>,
+}
+
+/// `site-delete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteDelete {
+    /// The site.
+    pub site: SiteId,
+}
+
+/// `site-suspend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteSuspend {
+    /// The site.
+    pub site: SiteId,
+}
+
+/// `site-resume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteResume {
+    /// The site.
+    pub site: SiteId,
+}
+
+/// `health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health;
+
+impl NodeVerb for Version {
+    type Reply = VersionReply;
+    fn request(&self) -> NodeRequest {
+        NodeRequest::Version
+    }
+}
+
+impl NodeVerb for Bootstrap {
+    type Reply = BootstrapReply;
+    fn request(&self) -> NodeRequest {
+        NodeRequest::Bootstrap
+    }
+}
+
+impl NodeVerb for SiteCreate {
+    type Reply = SiteCreated;
+    fn request(&self) -> NodeRequest {
+        NodeRequest::SiteCreate {
+            site: self.site,
+            domain: self.domain.clone(),
+            kind: self.kind,
+            php: self.php,
+        }
+    }
+}
+
+impl NodeVerb for SiteDelete {
+    type Reply = SiteDeleted;
+    fn request(&self) -> NodeRequest {
+        NodeRequest::SiteDelete { site: self.site }
+    }
+}
+
+impl NodeVerb for SiteSuspend {
+    type Reply = SiteToggled;
+    fn request(&self) -> NodeRequest {
+        NodeRequest::SiteSuspend { site: self.site }
+    }
+}
+
+impl NodeVerb for SiteResume {
+    type Reply = SiteToggled;
+    fn request(&self) -> NodeRequest {
+        NodeRequest::SiteResume { site: self.site }
+    }
+}
+
+impl NodeVerb for Health {
+    type Reply = HealthReport;
+    fn request(&self) -> NodeRequest {
+        NodeRequest::Health
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> SiteId {
+        "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d".parse().unwrap()
+    }
+
+    #[test]
+    fn site_create_renders_every_argument_as_its_own_word() {
+        let request = SiteCreate {
+            site: site(),
+            domain: DomainName::parse("Blog.Example.COM.").unwrap(),
+            kind: SiteKind::Wordpress,
+            php: Some(PhpVersion::V8_2),
+        }
+        .request();
+
+        assert_eq!(
+            request.argv(),
+            [
+                "site-create",
+                "--site",
+                "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d",
+                "--domain",
+                "blog.example.com",
+                "--kind",
+                "wordpress",
+                "--php",
+                "8.2"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_static_site_has_no_php_argument() {
+        let domain = DomainName::parse("www.example.org").unwrap();
+        let request = SiteCreate { site: site(), domain, kind: SiteKind::Static, php: None }.request();
+
+        assert!(!request.argv().contains(&"--php".to_owned()), "{:?}", request.argv());
+    }
+
+    #[test]
+    fn an_internationalized_domain_goes_to_the_node_as_punycode() {
+        let domain = DomainName::parse("Bücher.Example").unwrap();
+        let request = SiteCreate { site: site(), domain, kind: SiteKind::Static, php: None }.request();
+
+        assert_eq!(request.argv()[4], "xn--bcher-kva.example");
+    }
+
+    #[test]
+    fn site_operations_and_plain_verbs_render_their_verb() {
+        let cases = [
+            (SiteDelete { site: site() }.request(), "site-delete"),
+            (SiteSuspend { site: site() }.request(), "site-suspend"),
+            (SiteResume { site: site() }.request(), "site-resume"),
+        ];
+        for (request, verb) in cases {
+            assert_eq!(request.argv(), [verb, "--site", "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d"]);
+        }
+        assert_eq!(Version.request().argv(), ["version"]);
+        assert_eq!(Bootstrap.request().argv(), ["bootstrap"]);
+        assert_eq!(Health.request().argv(), ["health"]);
+        assert!(Bootstrap.request().installs_bundle());
+        assert!(!Health.request().installs_bundle());
+    }
+
+    /// Values that would mean something to a shell, to nginx or to SQL cannot become a
+    /// `DomainName` at all, so no request can carry them.
+    #[test]
+    fn hostile_domains_cannot_be_constructed() {
+        for hostile in [
+            "a.com; rm -rf /",
+            "$(touch /tmp/x).example",
+            "`id`.example",
+            "a.com'--",
+            "a.com\" OR 1=1",
+            "a.com\nserver_name evil",
+            "a.com\\",
+            "a.com --kind php",
+            "--site.example",
+            "a.com\0",
+            "a b.com",
+            "../../etc.example",
+            "*.example.com",
+            "a.com;",
+            "{a,b}.example",
+        ] {
+            assert!(DomainName::parse(hostile).is_err(), "{hostile:?} parsed as a domain");
+        }
+    }
+
+    #[test]
+    fn hostile_site_ids_do_not_parse() {
+        for hostile in ["", "x$(id)", "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d; id", "'; DROP TABLE x; --"] {
+            assert!(hostile.parse::<SiteId>().is_err(), "{hostile:?} parsed as a site id");
+        }
+    }
+}

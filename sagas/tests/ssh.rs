@@ -1,6 +1,8 @@
 //! The SSH bridge against a real OpenSSH server, started privately on loopback per test.
 //!
-//! Needs `/usr/sbin/sshd` (Debian's openssh-server) and root, as on the CI machine.
+//! Needs `/usr/sbin/sshd` (Debian's openssh-server) and root, as on the CI machine. Sessions
+//! see `BERTH_NODE_ROOT` pointing into the test's directory, so the node scripts can be
+//! uploaded and called as on a node without touching this machine's `/opt`.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -9,8 +11,11 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_domain::ids::NodeId;
+use berth_domain::ids::{NodeId, SiteId};
 use berth_domain::node::HostKey;
+use berth_sagas::node::bundle;
+use berth_sagas::node::contract::{SiteSuspend, Version};
+use berth_sagas::node::scripts::{self, ErrorCode, ScriptError};
 use berth_sagas::ssh::{NodeShell, ShellError, SshBridge, SshSettings, Target};
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::PrivateKey;
@@ -45,7 +50,7 @@ impl Sshd {
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {dir}/host\nPidFile {dir}/sshd.pid\n\
              AuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-             LogLevel ERROR\nSetEnv HOME={dir}\n",
+             LogLevel ERROR\nSetEnv HOME={dir} BERTH_NODE_ROOT={dir}/node\n",
             dir = dir.display()
         );
         std::fs::write(dir.join("sshd_config"), config).unwrap();
@@ -309,4 +314,36 @@ async fn reports_a_key_the_node_does_not_authorize() {
     assert!(matches!(error, ShellError::Auth(_)), "got {error:?}");
     assert!(!error.is_transient());
     assert_eq!(bridge.connect_attempts(), 1);
+}
+
+/// The node scripts go up as one bundle, replacing the single script of version 1; repeated
+/// uploads keep only the live bundle and the one before it; the call reads a typed answer.
+#[tokio::test]
+async fn uploads_the_node_scripts_and_reads_typed_answers() {
+    let seed = random_seed();
+    let sshd = Sshd::start(&[public_line(&seed)]).await;
+    let bridge = SshBridge::new(settings());
+    let target = sshd.target(seed);
+    let opt = sshd.dir.join("node/opt/berth");
+    std::fs::create_dir_all(opt.join("bin")).unwrap();
+    std::fs::write(opt.join("bin/berth-node"), "#!/bin/sh\necho version 1\n").unwrap();
+
+    for _ in 0..3 {
+        bundle::upload(&bridge, &target).await.unwrap();
+    }
+    let reply = scripts::call(&bridge, &target, &Version).await.unwrap();
+    let site: SiteId = "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d".parse().unwrap();
+    let refused = scripts::call(&bridge, &target, &SiteSuspend { site }).await.unwrap_err();
+
+    assert_eq!(reply.version, bundle::version());
+    assert!(matches!(refused, ScriptError::Failed { temporary: false, .. }), "{refused:?}");
+    assert_eq!(refused.code(), Some(&ErrorCode::NotFound));
+    let entry = std::fs::read_link(opt.join("bin/berth-node")).unwrap();
+    assert_eq!(entry, Path::new("../current/berth-node"));
+    let current = opt.join(std::fs::read_link(opt.join("current")).unwrap());
+    for file in bundle::FILES {
+        assert_eq!(std::fs::read_to_string(current.join(file.name)).unwrap(), file.text, "{}", file.name);
+    }
+    let kept = std::fs::read_dir(opt.join("bundles")).unwrap().count();
+    assert_eq!(kept, 2, "the live bundle and the one before it");
 }

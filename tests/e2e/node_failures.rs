@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::api::{problem, Api};
 use crate::common::kill9;
 use crate::nodes_harness::{
-    add_node, create_site, one_at_a_time, operator_token, site_action, wait_for, wait_for_status,
+    add_node, create_site, one_at_a_time, operator_token, site_action, spawn_role, wait_for, wait_for_status,
     wait_for_status_after, LocalNode, NODE_SETTINGS,
 };
 
@@ -197,22 +197,7 @@ async fn a_killed_sagas_process_is_taken_over() {
     let _serial = one_at_a_time().await;
     let node = LocalNode::up("ttake").await;
     let api = Api::start_roles(NODE_SETTINGS, Roles { sagas: false, ..Roles::ALL }).await;
-    let vars: Vec<(String, String)> =
-        NODE_SETTINGS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    let spawn = || {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth"));
-        child
-            .arg("sagas")
-            .envs(api.env.env_vars())
-            .envs(vars.clone())
-            .env("RUST_LOG", "warn")
-            .kill_on_drop(true)
-            .stdin(std::process::Stdio::null());
-        if std::env::var_os("TEST_LOG").is_none() {
-            child.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-        }
-        child.spawn().unwrap()
-    };
+    let spawn = || spawn_role(&api, "sagas", &[]);
     let mut first = spawn();
     let operator = operator_token(&api).await;
     let node_id = add_node(&api, &operator, &node, (2, 4096, 40)).await;

@@ -123,6 +123,24 @@ impl Drop for LocalNode {
     }
 }
 
+/// Starts `berth <role>` as a child process against `api`'s world with the node test settings
+/// and `extra` on top (later settings win).
+pub fn spawn_role(api: &Api, role: &str, extra: &[(&str, &str)]) -> tokio::process::Child {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_berth"));
+    child
+        .arg(role)
+        .envs(api.env.env_vars())
+        .envs(NODE_SETTINGS.iter().copied())
+        .envs(extra.iter().copied())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null());
+    if std::env::var_os("TEST_LOG").is_none() {
+        child.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    }
+    child.spawn().expect("spawn berth")
+}
+
 /// A fresh platform operator's token (through `berth operator add`, as a provider would).
 pub async fn operator_token(api: &Api) -> String {
     let email = format!("ops-{}@berth.test", uuid::Uuid::now_v7().simple());

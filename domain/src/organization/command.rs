@@ -78,7 +78,7 @@ pub enum OrganizationError {
     #[error("an organization keeps at least one owner")]
     LastOwner,
     /// The caller tried to grant (or touch) a role above their own.
-    #[error("a {0:?} cannot grant or change the {1:?} role")]
+    #[error("the {} role cannot grant or change the {} role", .0.as_str(), .1.as_str())]
     RoleTooHigh(Role, Role),
     /// An expiry in the past.
     #[error("the expiry must lie in the future")]

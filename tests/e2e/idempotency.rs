@@ -14,16 +14,16 @@ use crate::common::{kill9, TestEnv};
 
 /// POSTs `body` with `key` until the answer is not "in flight" (following its Retry-After, as
 /// a client would), and returns the status and body.
-async fn post_until_settled(http: &reqwest::Client, url: &str, token: &str, key: &str, body: &Value) -> (u16, Value) {
+async fn post_until_settled(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> (u16, Value) {
     for _ in 0..120 {
-        let response = http
-            .post(url)
-            .bearer_auth(token)
-            .header("Idempotency-Key", key)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let response =
+            http.post(url).bearer_auth(token).header("Idempotency-Key", key).json(body).send().await.unwrap();
         let status = response.status().as_u16();
         let wait = response
             .headers()
@@ -76,7 +76,8 @@ async fn a_client_that_hangs_up_leaves_a_key_its_retry_resolves() {
     let url = format!("{}/v1/sites", api.command);
     let mut answered = HashSet::new();
     for n in 0..30 {
-        let (status, answer) = post_until_settled(&api.http, &url, &owner.token, &format!("hang-up-{n}"), &body(n)).await;
+        let (status, answer) =
+            post_until_settled(&api.http, &url, &owner.token, &format!("hang-up-{n}"), &body(n)).await;
         assert_eq!(status, 202, "hang-up-{n}: {answer}");
         answered.insert(answer["id"].as_str().unwrap().to_owned());
     }
@@ -134,11 +135,16 @@ async fn requests_in_flight_when_the_server_is_killed_are_resolved_by_their_retr
     for n in 0..100 {
         let (http, url, token, body) = (http.clone(), url.clone(), token.clone(), body(n));
         in_flight.spawn(async move {
-            let sent = http.post(&url).bearer_auth(&token).header("Idempotency-Key", format!("killed-{n}")).json(&body);
+            let sent = http
+                .post(&url)
+                .bearer_auth(&token)
+                .header("Idempotency-Key", format!("killed-{n}"))
+                .json(&body);
             sent.send().await.ok().map(|r| r.status().as_u16())
         });
     }
-    crate::common::eventually(Duration::from_secs(10), || async { !created_sites(&env).await.is_empty() }).await;
+    crate::common::eventually(Duration::from_secs(10), || async { !created_sites(&env).await.is_empty() })
+        .await;
     kill9(&mut server).await;
     while in_flight.join_next().await.is_some() {}
     let before_retry = created_sites(&env).await.len();
@@ -146,7 +152,8 @@ async fn requests_in_flight_when_the_server_is_killed_are_resolved_by_their_retr
     assert!(crate::common::eventually(Duration::from_secs(30), ready).await);
     let mut answered = HashSet::new();
     for n in 0..100 {
-        let (status, answer) = post_until_settled(&http, &url, &token, &format!("killed-{n}"), &body(n)).await;
+        let (status, answer) =
+            post_until_settled(&http, &url, &token, &format!("killed-{n}"), &body(n)).await;
         assert_eq!(status, 202, "killed-{n}: {answer}");
         answered.insert(answer["id"].as_str().unwrap().to_owned());
     }

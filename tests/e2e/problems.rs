@@ -19,8 +19,14 @@ async fn bodies_with_control_characters_are_refused_naming_the_field() {
     let owner = api.register("Controls").await;
     let site = api.create_site(&owner.token, "nul.controls.test").await;
     let before = api.events().await;
-    let patch =
-        api.send(Method::PATCH, &format!("/v1/sites/{site}"), Some(&owner.token), Some(json!({"label": "a\u{0}b"}))).await;
+    let patch = api
+        .send(
+            Method::PATCH,
+            &format!("/v1/sites/{site}"),
+            Some(&owner.token),
+            Some(json!({"label": "a\u{0}b"})),
+        )
+        .await;
     insta::assert_json_snapshot!("nul_in_a_body", problem(patch, 400).await);
     assert_eq!(api.events().await, before, "nothing was appended");
     api.stop().await;
@@ -38,7 +44,10 @@ async fn query_strings_are_checked_parameter_by_parameter() {
         read_problem(&api, "/v1/sites?limit=99999999999999999999", t, 400).await
     );
     insta::assert_json_snapshot!("negative_limit", read_problem(&api, "/v1/sites?limit=-1", t, 400).await);
-    insta::assert_json_snapshot!("unknown_parameter", read_problem(&api, "/v1/sites?colour=red", t, 400).await);
+    insta::assert_json_snapshot!(
+        "unknown_parameter",
+        read_problem(&api, "/v1/sites?colour=red", t, 400).await
+    );
     let site = api.create_site(t, "versions.queries.test").await;
     insta::assert_json_snapshot!(
         "negative_min_version",

@@ -12,8 +12,10 @@ use crate::common::{create_site, run_site, TestEnv};
 /// Every table of every registered projection (`proj_<name>.<table>`), optionally only those
 /// with a `column`: the registry, not a list kept here, says what the views are.
 pub async fn view_tables(env: &TestEnv, column: Option<&str>) -> Vec<String> {
-    let schemas: Vec<String> =
-        berth_projections::all().iter().map(|p| berth_projections::projection::live_schema(p.name())).collect();
+    let schemas: Vec<String> = berth_projections::all()
+        .iter()
+        .map(|p| berth_projections::projection::live_schema(p.name()))
+        .collect();
     sqlx::query_scalar(
         "SELECT DISTINCT table_schema || '.' || table_name FROM information_schema.columns
           WHERE table_schema = ANY($1) AND ($2::text IS NULL OR column_name = $2) ORDER BY 1",

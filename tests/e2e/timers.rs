@@ -21,7 +21,11 @@ use crate::common::{eventually, kill9, TestEnv};
 
 /// An organization with `invitations` invitations expiring at `expires_at`, each of which
 /// schedules its own expiry timer.
-async fn org_with_invitations(store: &EventStore, invitations: usize, expires_at: OffsetDateTime) -> TenantId {
+async fn org_with_invitations(
+    store: &EventStore,
+    invitations: usize,
+    expires_at: OffsetDateTime,
+) -> TenantId {
     let tenant = TenantId::from_uuid(Uuid::now_v7());
     let meta = || CommandMetadata::new(Some(tenant.as_uuid()), "user:test");
     let register = OrganizationCommand::Register {
@@ -80,7 +84,10 @@ async fn assert_fired_once(env: &TestEnv, timers: i64) {
         timers,
         "a timer fired twice"
     );
-    assert_eq!(scalar(env, "SELECT count(*) FROM events WHERE event_type = 'InvitationExpired'").await, timers);
+    assert_eq!(
+        scalar(env, "SELECT count(*) FROM events WHERE event_type = 'InvitationExpired'").await,
+        timers
+    );
     let twice = scalar(
         env,
         "SELECT count(*) FROM (SELECT payload FROM events WHERE event_type = 'InvitationExpired'
@@ -126,9 +133,10 @@ async fn ten_thousand_timers_due_at_once_all_fire() {
     let due = OffsetDateTime::now_utc() + time::Duration::minutes(10);
     seed(&env, 1000, 10, due).await;
     let clock = ManualClock::at(OffsetDateTime::now_utc());
-    let app = Application::build_with_clock(env.settings(), Roles { sagas: true, ..Roles::NONE }, clock.clone())
-        .await
-        .unwrap();
+    let app =
+        Application::build_with_clock(env.settings(), Roles { sagas: true, ..Roles::NONE }, clock.clone())
+            .await
+            .unwrap();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
@@ -158,7 +166,8 @@ async fn timers_follow_the_test_clock_and_cancellations() {
     let store = env.store();
     let tenant = org_with_invitations(&store, 2, now + time::Duration::hours(1)).await;
     // Keys hold UUIDv7 invitation ids, so they sort in the order the invitations were made.
-    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM timers ORDER BY key").fetch_all(&env.pool).await.unwrap();
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM timers ORDER BY key").fetch_all(&env.pool).await.unwrap();
     let accepted: Uuid = keys[0].strip_prefix("invitation-expiry:").unwrap().parse().unwrap();
     let accept = OrganizationCommand::AcceptInvitation {
         invitation_id: InvitationId::from_uuid(accepted),
@@ -169,9 +178,13 @@ async fn timers_follow_the_test_clock_and_cancellations() {
     let meta = CommandMetadata::new(Some(tenant.as_uuid()), "user:test");
     store.execute::<Organization>(&tenant.to_string(), accept, &meta, RetryPolicy::default()).await.unwrap();
     let clock = ManualClock::at(now);
-    let app = Application::build_with_clock(env.settings(), Roles { sagas: true, projections: true, ..Roles::NONE }, clock.clone())
-        .await
-        .unwrap();
+    let app = Application::build_with_clock(
+        env.settings(),
+        Roles { sagas: true, projections: true, ..Roles::NONE },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
@@ -198,7 +211,11 @@ async fn timers_follow_the_test_clock_and_cancellations() {
             .unwrap_or_default()
     };
     let expected = vec![(keys[0].clone(), "cancelled".to_owned()), (keys[1].clone(), "fired".to_owned())];
-    assert!(eventually(Duration::from_secs(20), || async { view().await == expected }).await, "{:?}", view().await);
+    assert!(
+        eventually(Duration::from_secs(20), || async { view().await == expected }).await,
+        "{:?}",
+        view().await
+    );
     shutdown.cancel();
     running.await.unwrap().unwrap();
     env.cleanup().await;

@@ -86,6 +86,7 @@ async fn consume<S: Step>(
     let pending = i64::try_from(permits.available_permits()).unwrap_or(64).max(1) * 4;
     let mut messages = subscribe(jetstream, stream_name, settings, Some(pending)).await?;
     let mut running = JoinSet::new();
+    let in_flight = InFlight::default();
     loop {
         let permit = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -99,8 +100,9 @@ async fn consume<S: Step>(
             },
         };
         let (pool, settings, step) = (pool.clone(), settings.clone(), step.clone());
+        let in_flight = in_flight.clone();
         running.spawn(async move {
-            let disposition = process(&pool, &settings, &*step, &message).await;
+            let disposition = process(&pool, &settings, &*step, &message, &in_flight).await;
             drop(permit);
             match disposition {
                 Ok(disposition) => {
@@ -119,11 +121,36 @@ async fn consume<S: Step>(
     Ok(())
 }
 
+/// The event ids this process is working on: a copy of one of them (republished, or
+/// redelivered while its first delivery still runs) waits instead of running alongside it.
+#[derive(Clone, Default)]
+struct InFlight(Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>);
+
+impl InFlight {
+    /// Marks `id` in flight; `None` if it already is. The mark goes with the guard.
+    fn enter(&self, id: uuid::Uuid) -> Option<InFlightGuard> {
+        let mut ids = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.insert(id).then(|| InFlightGuard { set: self.clone(), id })
+    }
+}
+
+struct InFlightGuard {
+    set: InFlight,
+    id: uuid::Uuid,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.set.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
+    }
+}
+
 async fn process<S: Step>(
     pool: &PgPool,
     settings: &ConsumerSettings,
     step: &S,
     message: &jetstream::Message,
+    in_flight: &InFlight,
 ) -> Result<Disposition, async_nats::Error> {
     let Some(raw) = decode(pool, settings, message).await? else {
         return Ok(Disposition::DeadLettered);
@@ -143,6 +170,11 @@ async fn process<S: Step>(
         message.ack().await?;
         return Ok(Disposition::Handled);
     }
+    let Some(_running) = in_flight.enter(event.event_id) else {
+        // Its other copy may finish it: look again in a moment (then it is a duplicate).
+        message.ack_with(AckKind::Nak(Some(Duration::from_millis(500)))).await?;
+        return Ok(Disposition::Retry);
+    };
     let seen: Option<(i32,)> =
         sqlx::query_as("SELECT 1 FROM consumer_processed WHERE consumer = $1 AND event_id = $2")
             .bind(&settings.name)

@@ -28,7 +28,7 @@ async fn node_failures_end_in_clear_states_and_release_capacity() {
     let _serial = one_at_a_time().await;
     let node = LocalNode::up("tfail").await;
     let mut settings = NODE_SETTINGS.to_vec();
-    settings.push(("BERTH_NODES__PROBE_INTERVAL_SECS", "3600"));
+    settings.push(("BERTH_SAGAS__HEALTH__PROBE_INTERVAL_SECS", "3600"));
     let api = Api::start_roles(&settings, Roles::ALL).await;
     let operator = operator_token(&api).await;
     let node_id = add_node(&api, &operator, &node, (4, 8192, 80)).await;

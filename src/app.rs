@@ -221,7 +221,8 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
             };
-            let entries = registry::all();
+            let entries: Vec<_> =
+                registry::all().into_iter().filter(|e| e.enabled(settings.sagas.get(e.name))).collect();
             for entry in &entries {
                 entry
                     .start(&context, settings.sagas.get(entry.name), &mut tasks, &shutdown)

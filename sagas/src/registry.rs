@@ -44,7 +44,14 @@ impl Entry {
 
     /// Checks its settings section (`None` when absent: the defaults apply).
     pub fn validate(&self, section: Option<&Value>) -> Result<(), String> {
-        (self.check)(section).map_err(|e| format!("sagas.{}: {e}", self.name))
+        enabled(section).map_err(|e| format!("sagas.{}: {e}", self.name))?;
+        (self.check)(own(section).as_ref()).map_err(|e| format!("sagas.{}: {e}", self.name))
+    }
+
+    /// Whether its section leaves it switched on (`enabled = false` switches it off, for a
+    /// process that must not run it: a benchmark without nodes, say).
+    pub fn enabled(&self, section: Option<&Value>) -> bool {
+        enabled(section).unwrap_or(true)
     }
 
     /// Starts it on `tasks` with its settings section.
@@ -55,8 +62,28 @@ impl Entry {
         tasks: &mut JoinSet<()>,
         shutdown: &CancellationToken,
     ) -> Result<(), String> {
-        (self.start)(context, section, tasks, shutdown).map_err(|e| format!("sagas.{}: {e}", self.name))
+        (self.start)(context, own(section).as_ref(), tasks, shutdown)
+            .map_err(|e| format!("sagas.{}: {e}", self.name))
     }
+}
+
+/// The `enabled` switch every section may hold.
+fn enabled(section: Option<&Value>) -> Result<bool, String> {
+    match section.and_then(|s| s.get("enabled")) {
+        None => Ok(true),
+        Some(Value::Bool(on)) => Ok(*on),
+        Some(other) => Err(format!("enabled must be true or false, not {other}")),
+    }
+}
+
+/// The section without the switch: what the saga's own settings type reads.
+fn own(section: Option<&Value>) -> Option<Value> {
+    section.map(|s| match s {
+        Value::Object(map) => Value::Object(
+            map.iter().filter(|(k, _)| *k != "enabled").map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
+        other => other.clone(),
+    })
 }
 
 /// Every setting key the registry knows, as `sagas.<name>.<key>`.
@@ -64,10 +91,11 @@ pub fn known_keys() -> Vec<String> {
     all()
         .iter()
         .flat_map(|entry| {
-            let keys: Vec<String> = match entry.default_settings() {
+            let mut keys: Vec<String> = match entry.default_settings() {
                 Value::Object(map) => map.keys().map(|k| format!("sagas.{}.{k}", entry.name)).collect(),
                 _ => Vec::new(),
             };
+            keys.push(format!("sagas.{}.enabled", entry.name));
             keys
         })
         .collect()

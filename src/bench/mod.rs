@@ -10,6 +10,7 @@ mod limits;
 mod load;
 mod pipeline;
 mod queries;
+mod timers;
 mod world;
 
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub struct Plan {
     pub sites_per_tenant: i64,
     /// Events on the long aggregate.
     pub long_aggregate: usize,
+    /// Timers falling due at once.
+    pub timers: usize,
 }
 
 impl Plan {
@@ -47,6 +50,7 @@ impl Plan {
                 tenants: 1_000,
                 sites_per_tenant: 10,
                 long_aggregate: 2_000,
+                timers: 2_000,
             }
         } else {
             Self {
@@ -57,6 +61,7 @@ impl Plan {
                 tenants: 10_000,
                 sites_per_tenant: 10,
                 long_aggregate: 10_000,
+                timers: 10_000,
             }
         }
     }
@@ -117,6 +122,7 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
         "# berth bench{} — every ratio is to a limit measured in this same run",
         if plan.window.as_secs() < 10 { " --quick" } else { "" }
     );
+    println!("# berth serve runs without the provisioning saga: no node takes part in the bench");
 
     let insert_limit = limits::raw_inserts(world, 64, plan.window).await?;
     report.add("raw insert tx/s (64 clients)", insert_limit, "", None);
@@ -180,6 +186,8 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
         "",
         None,
     );
+    let timers = timers::fire_rate(world, plan.timers).await?;
+    report.add(format!("timers fired/s ({} due at once)", plan.timers), timers, "", None);
 
     Ok(())
 }

@@ -24,6 +24,8 @@ pub struct World {
     pub jetstream: async_nats::jetstream::Context,
     pub stream: String,
     pub subject_prefix: String,
+    /// The run's own master key: the bench needs none configured.
+    pub master_key: String,
 }
 
 impl World {
@@ -59,6 +61,7 @@ impl World {
             jetstream: async_nats::jetstream::new(client),
             stream: format!("BENCH_{tag}"),
             subject_prefix: format!("bench{tag}.evt"),
+            master_key: berth_eventstore::vault::Vault::generate_key(),
         })
     }
 
@@ -71,22 +74,36 @@ impl World {
             .await;
     }
 
+    /// The settings a Berth process of this run reads: its database and streams, a throwaway
+    /// master key of its own, and no rate limits.
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        [
+            ("BERTH_DATABASE__URL", self.database_url.clone()),
+            ("BERTH_DATABASE__MAX_CONNECTIONS", "64".to_owned()),
+            ("BERTH_NATS__URL", self.nats_url.clone()),
+            ("BERTH_NATS__STREAM", self.stream.clone()),
+            ("BERTH_NATS__SUBJECT_PREFIX", self.subject_prefix.clone()),
+            ("BERTH_LIMITS__API_PER_MINUTE", "1000000000".to_owned()),
+            ("BERTH_LIMITS__AUTH_PER_MINUTE", "1000000".to_owned()),
+            ("BERTH_LOG__FILTER", "warn".to_owned()),
+            ("BERTH_SECRETS__MASTER_KEY", self.master_key.clone()),
+            // No node takes part in a run: placing its sites would only fail, on the same cores.
+            ("BERTH_SAGAS__PROVISIONING__ENABLED", "false".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     /// Starts `berth serve` against this world and waits until it is ready.
     pub async fn spawn_server(&self) -> anyhow::Result<Server> {
         let free = || TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
         let (command_port, query_port) = (free()?, free()?);
         let child = Command::new(std::env::current_exe()?)
             .arg("serve")
-            .env("BERTH_DATABASE__URL", &self.database_url)
-            .env("BERTH_DATABASE__MAX_CONNECTIONS", "64")
-            .env("BERTH_NATS__URL", &self.nats_url)
-            .env("BERTH_NATS__STREAM", &self.stream)
-            .env("BERTH_NATS__SUBJECT_PREFIX", &self.subject_prefix)
+            .envs(self.env_vars())
             .env("BERTH_COMMAND_API__ADDR", format!("127.0.0.1:{command_port}"))
             .env("BERTH_QUERY_API__ADDR", format!("127.0.0.1:{query_port}"))
-            .env("BERTH_LIMITS__API_PER_MINUTE", "1000000000")
-            .env("BERTH_LIMITS__AUTH_PER_MINUTE", "1000000")
-            .env("BERTH_LOG__FILTER", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

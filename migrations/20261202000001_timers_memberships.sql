@@ -65,3 +65,5 @@ SELECT tenant, member, role, joined
 -- `lease_until` says when a claim whose request never finished may be taken over.
 ALTER TABLE idempotency_keys ADD COLUMN resource_id uuid;
 ALTER TABLE idempotency_keys ADD COLUMN lease_until timestamptz;
+-- The first answer's headers a replay repeats (Location, Content-Type).
+ALTER TABLE idempotency_keys ADD COLUMN headers jsonb;

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream;
-use berth_command_api::ratelimit::RateLimiter;
 use berth_eventstore::clock::{Clock, SystemClock};
 use berth_eventstore::execute::RetryPolicy;
 use berth_eventstore::feed::FeedNotifier;
@@ -15,6 +14,8 @@ use berth_eventstore::relay::{Relay, RelaySettings};
 use berth_eventstore::store::EventStore;
 use berth_eventstore::stream::StreamSettings;
 use berth_eventstore::vault::Vault;
+use berth_http::contract::Side;
+use berth_http::ratelimit::RateLimiter;
 use berth_projections::runtime::{self, ProjectorSettings};
 use berth_sagas::context::SagaContext;
 use berth_sagas::node::NodeWorkSettings;
@@ -147,6 +148,17 @@ impl Application {
         let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
 
         let api_limiter = Arc::new(RateLimiter::new(settings.limits.api_per_minute));
+        let public = |configured: &str, listener: &Option<TcpListener>, fallback: std::net::SocketAddr| {
+            if configured.is_empty() {
+                let addr = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(fallback);
+                format!("http://{addr}")
+            } else {
+                configured.trim_end_matches('/').to_owned()
+            }
+        };
+        let command_url =
+            public(&settings.command_api.public_url, &command_listener, settings.command_api.addr);
+        let query_url = public(&settings.query_api.public_url, &query_listener, settings.query_api.addr);
         if let Some(listener) = command_listener {
             let state = berth_command_api::AppState {
                 store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
@@ -158,9 +170,15 @@ impl Application {
                 vault: vault.clone().context("the command API needs the vault")?,
                 clock: clock.clone(),
                 idempotency_lapse: Duration::from_secs(settings.command_api.idempotency_lapse_secs.max(1)),
+                links: berth_command_api::Links::new(query_url.clone()),
+                require_if_match: settings.command_api.require_if_match,
             };
             let api = berth_command_api::router(state);
-            let doc = <berth_command_api::ApiDoc as utoipa::OpenApi>::openapi();
+            let doc = ops::describe(
+                <berth_command_api::ApiDoc as utoipa::OpenApi>::openapi(),
+                Side::Command,
+                &command_url,
+            );
             let limit = settings.command_api.body_limit_bytes;
             let app = ops::wrap(api, ops_state.clone(), limit, api_limiter.clone(), doc);
             tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
@@ -172,7 +190,11 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
             });
-            let doc = <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi();
+            let doc = ops::describe(
+                <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
+                Side::Query,
+                &query_url,
+            );
             let limit = settings.query_api.body_limit_bytes;
             let app = ops::wrap(api, ops_state.clone(), limit, api_limiter.clone(), doc);
             tasks.spawn(serve(listener, app, shutdown.clone(), "query API"));

@@ -67,6 +67,12 @@ pub enum Command {
     /// List what Berth is made of: its views, its sagas and workers with their settings, and
     /// every registered aggregate type.
     Registry,
+    /// Print an API's OpenAPI document (what clients are generated from), without starting it.
+    Openapi {
+        /// `command` or `query`.
+        #[arg(long, value_parser = ["command", "query"])]
+        api: String,
+    },
 }
 
 /// Operator subcommands.
@@ -139,6 +145,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print_registry();
             return Ok(());
         }
+        Command::Openapi { api } => {
+            println!("{}", serde_json::to_string_pretty(&openapi(&settings, &api))?);
+            return Ok(());
+        }
         Command::Bench { quick } => return crate::bench::run(&settings, quick).await,
         Command::Operator { action: OperatorAction::Add { email } } => {
             return add_operator(&settings, &email).await
@@ -172,6 +182,31 @@ async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {
         println!("rebuilt {name}: {} events in {:.2?} ({rate:.0} events/s)", report.events, report.elapsed);
     }
     Ok(())
+}
+
+/// An API's OpenAPI document, with `servers` from the settings.
+fn openapi(settings: &Settings, api: &str) -> serde_json::Value {
+    use berth_http::contract::Side;
+    use utoipa::OpenApi as _;
+    let url = |public: &str, addr: std::net::SocketAddr| {
+        if public.is_empty() {
+            format!("http://{addr}")
+        } else {
+            public.trim_end_matches('/').to_owned()
+        }
+    };
+    match api {
+        "command" => crate::ops::describe(
+            berth_command_api::ApiDoc::openapi(),
+            Side::Command,
+            &url(&settings.command_api.public_url, settings.command_api.addr),
+        ),
+        _ => crate::ops::describe(
+            berth_query_api::ApiDoc::openapi(),
+            Side::Query,
+            &url(&settings.query_api.public_url, settings.query_api.addr),
+        ),
+    }
 }
 
 /// `berth registry`: the registries, as the binary sees them.

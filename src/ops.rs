@@ -10,11 +10,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use berth_command_api::ratelimit::RateLimiter;
 use berth_eventstore::{lag, migrate};
-use berth_http::ApiError;
+use berth_http::contract::{self, Side};
+use berth_http::ratelimit::{limit_per_token, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::json;
 use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -37,15 +36,17 @@ pub struct OpsState {
 #[openapi(paths(healthz, readyz, render_metrics, openapi_json))]
 struct OpsDoc;
 
-/// An API's full description: its own operations, the operational routes, and the bearer
-/// scheme its operations refer to. OpenAPI 3.1.
-pub fn describe(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+/// An API's full description, OpenAPI 3.1: its own operations, the operational routes, the
+/// bearer scheme its operations refer to, and the contract every operation shares (problem
+/// responses, headers, servers: `berth_http::contract`).
+pub fn describe(mut doc: utoipa::openapi::OpenApi, side: Side, server_url: &str) -> serde_json::Value {
     use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
     use utoipa::OpenApi as _;
     doc.merge(OpsDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
-    doc
+    let doc = serde_json::to_value(&doc).unwrap_or_default();
+    contract::complete(doc, side, server_url)
 }
 
 /// Adds the operational routes, `/openapi.json` and the common layers to an API router.
@@ -54,9 +55,9 @@ pub fn wrap(
     ops: OpsState,
     body_limit: usize,
     limiter: Arc<RateLimiter>,
-    doc: utoipa::openapi::OpenApi,
+    doc: serde_json::Value,
 ) -> Router {
-    let doc = Arc::new(describe(doc));
+    let doc = Arc::new(doc);
     let ops_routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -73,15 +74,67 @@ pub fn wrap(
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = String)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations", responses((status = 200, description = "Alive", body = String)))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when PostgreSQL answers, NATS is connected and every migration is applied.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, description = "Ready, with each check", body = serde_json::Value),
-    (status = 503, description = "Not ready, naming what fails", body = serde_json::Value, content_type = "application/problem+json")))]
+/// Whether each dependency of a process answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Checks {
+    /// PostgreSQL answers.
+    #[schema(value_type = CheckState)]
+    postgres: &'static str,
+    /// NATS is connected.
+    #[schema(value_type = CheckState)]
+    nats: &'static str,
+    /// Every migration is applied.
+    #[schema(value_type = CheckState)]
+    migrations: &'static str,
+}
+
+/// One check's state.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "only its schema is used")]
+enum CheckState {
+    /// It answers.
+    #[schema(rename = "ok")]
+    Ok,
+    /// It does not.
+    #[schema(rename = "unavailable")]
+    Unavailable,
+}
+
+/// A ready process.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Ready {
+    /// Always `ready`.
+    #[schema(example = "ready")]
+    status: &'static str,
+    /// Each check.
+    checks: Checks,
+}
+
+/// A process that is not ready: a problem detail naming what fails, with each check.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct NotReady {
+    /// `https://berth.dev/problems/not-ready`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// `Not ready`.
+    title: &'static str,
+    /// 503.
+    status: u16,
+    /// What fails.
+    detail: String,
+    /// Each check.
+    checks: Checks,
+}
+
+/// Readiness: PostgreSQL answers, NATS is connected and every migration is applied.
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations", responses(
+    (status = 200, description = "Ready, with each check", body = Ready),
+    (status = 503, description = "Not ready, naming what fails", body = NotReady, content_type = "application/problem+json")))]
 async fn readyz(State(ops): State<OpsState>) -> Response {
     let postgres = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&ops.pool))
         .await
@@ -92,34 +145,32 @@ async fn readyz(State(ops): State<OpsState>) -> Response {
             .await
             .is_ok_and(|r| r.unwrap_or(false));
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let checks = json!({ "postgres": word(postgres), "nats": word(nats), "migrations": word(migrations) });
+    let checks = Checks { postgres: word(postgres), nats: word(nats), migrations: word(migrations) };
     if postgres && nats && migrations {
-        (StatusCode::OK, Json(json!({ "status": "ready", "checks": checks }))).into_response()
-    } else {
-        let failing: Vec<&str> = [("postgres", postgres), ("nats", nats), ("migrations", migrations)]
-            .into_iter()
-            .filter(|(_, ok)| !ok)
-            .map(|(name, _)| name)
-            .collect();
-        let body = json!({
-            "type": "https://berth.dev/problems/not-ready",
-            "title": "Not ready",
-            "status": 503,
-            "detail": format!("not ready: {}", failing.join(", ")),
-            "checks": checks,
-        });
-        let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        response
+        return (StatusCode::OK, Json(Ready { status: "ready", checks })).into_response();
     }
+    let failing: Vec<&str> = [("postgres", postgres), ("nats", nats), ("migrations", migrations)]
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| name)
+        .collect();
+    let body = NotReady {
+        kind: "https://berth.dev/problems/not-ready",
+        title: "Not ready",
+        status: 503,
+        detail: format!("not ready: {}", failing.join(", ")),
+        checks,
+    };
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
 }
 
-/// Prometheus metrics (text format).
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
-/// Prometheus text format. Lag is measured in the database at scrape time, so any process
-/// reports the relay's and every projection's lag, whichever process runs them.
+/// Prometheus metrics, text format.
+///
+/// Lag is measured in the database at scrape time, so any process reports the relay's and
+/// every projection's lag, whichever process runs them.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
 async fn render_metrics(State(ops): State<OpsState>) -> Response {
     if let Ok(Ok(lags)) = tokio::time::timeout(Duration::from_secs(2), lag::all(&ops.pool)).await {
         for entry in lags {
@@ -149,21 +200,9 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-/// Refuses a bearer token's requests beyond its per-minute allowance with 429 and
-/// `Retry-After`. Keyed by the token's digest, so it runs before (and without) authentication.
-async fn limit_per_token(State(limiter): State<Arc<RateLimiter>>, request: Request, next: Next) -> Response {
-    if let Some(auth) = request.headers().get(header::AUTHORIZATION) {
-        let key = berth_command_api::secrets::token_digest(&String::from_utf8_lossy(auth.as_bytes()));
-        if let Err(wait) = limiter.check(&key) {
-            return ApiError::TooManyRequests(wait).into_response();
-        }
-    }
-    next.run(request).await
-}
-
-/// This API's OpenAPI 3.1 description.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "The OpenAPI document", body = serde_json::Value)))]
-async fn openapi_json(State(doc): State<Arc<utoipa::openapi::OpenApi>>) -> Json<utoipa::openapi::OpenApi> {
+/// This API's OpenAPI 3.1 description (what clients are generated from).
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "operations", responses((status = 200, description = "The OpenAPI document", body = serde_json::Value)))]
+async fn openapi_json(State(doc): State<Arc<serde_json::Value>>) -> Json<serde_json::Value> {
     Json(doc.as_ref().clone())
 }
 

@@ -134,6 +134,11 @@ pub struct CommandApiSettings {
     /// Seconds an Idempotency-Key claim lasts without an answer before a retry may take it
     /// over (its request died with its process).
     pub idempotency_lapse_secs: u64,
+    /// Whether changes of existing resources must carry `If-Match` (428 without it).
+    pub require_if_match: bool,
+    /// The URL clients reach this API at (`servers` in its OpenAPI document); empty: `http://`
+    /// and the address it listens on.
+    pub public_url: String,
 }
 
 /// The query API's settings.
@@ -144,6 +149,9 @@ pub struct ApiSettings {
     pub addr: SocketAddr,
     /// The largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// The URL clients reach this API at (`servers` in its OpenAPI document, and the
+    /// `Location` of every command's answer); empty: `http://` and the address it listens on.
+    pub public_url: String,
 }
 
 /// Command execution settings.
@@ -185,10 +193,13 @@ duplicate_window_secs = 120
 addr = "127.0.0.1:8080"
 body_limit_bytes = 65536
 idempotency_lapse_secs = 30
+require_if_match = false
+public_url = ""
 
 [query_api]
 addr = "127.0.0.1:8081"
 body_limit_bytes = 65536
+public_url = ""
 
 [eventstore]
 snapshot_every = 100

@@ -131,8 +131,13 @@ impl Claim {
         if let Some(resource_id) = fresh {
             return Ok(Taken::Ours(resource_id));
         }
-        let (stored_hash, status, body): (String, i32, serde_json::Value) = sqlx::query_as(
-            "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+        let (stored_hash, status, body, headers): (
+            String,
+            i32,
+            serde_json::Value,
+            Option<serde_json::Value>,
+        ) = sqlx::query_as(
+            "SELECT request_hash, status, body, headers FROM idempotency_keys WHERE scope = $1 AND key = $2",
         )
         .bind(&self.scope)
         .bind(&self.key)
@@ -144,7 +149,16 @@ impl Claim {
         if status != 0 {
             let status = StatusCode::from_u16(u16::try_from(status).unwrap_or(500)).unwrap_or(StatusCode::OK);
             let mut replay = (status, axum::Json(body)).into_response();
-            replay.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            let replayed = replay.headers_mut();
+            for (name, value) in headers.as_ref().and_then(|h| h.as_object()).into_iter().flatten() {
+                if let (Ok(name), Some(Ok(value))) = (
+                    axum::http::HeaderName::try_from(name.as_str()),
+                    value.as_str().map(HeaderValue::from_str),
+                ) {
+                    replayed.insert(name, value);
+                }
+            }
+            replayed.insert("idempotent-replayed", HeaderValue::from_static("true"));
             return Ok(Taken::Answered(replay));
         }
         // Still unanswered: take it over only once its lease has lapsed (its request died).
@@ -175,13 +189,22 @@ impl Claim {
                 .await
         } else {
             let stored: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+            let headers: serde_json::Map<String, serde_json::Value> = ["location", "content-type", "etag"]
+                .into_iter()
+                .filter_map(|name| {
+                    let value = parts.headers.get(name)?.to_str().ok()?;
+                    Some((name.to_owned(), serde_json::Value::String(value.to_owned())))
+                })
+                .collect();
             sqlx::query(
-                "UPDATE idempotency_keys SET status = $3, body = $4, lease_until = NULL WHERE scope = $1 AND key = $2",
+                "UPDATE idempotency_keys SET status = $3, body = $4, headers = $5, lease_until = NULL
+                  WHERE scope = $1 AND key = $2",
             )
             .bind(&self.scope)
             .bind(&self.key)
             .bind(i32::from(parts.status.as_u16()))
             .bind(stored)
+            .bind(serde_json::Value::Object(headers))
             .execute(&self.state.pool)
             .await
         };

@@ -10,9 +10,9 @@
 //! added by the `berth` binary, which serves this router.
 #![forbid(unsafe_code)]
 
+pub mod accepted;
 pub mod auth;
 pub mod idempotency;
-pub mod ratelimit;
 pub mod routes;
 pub mod secrets;
 
@@ -23,10 +23,9 @@ use axum::middleware::from_fn_with_state;
 use axum::Router;
 use berth_eventstore::execute::RetryPolicy;
 use berth_eventstore::store::EventStore;
-use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::ratelimit::RateLimiter;
+use berth_http::ratelimit::RateLimiter;
 
 /// What every command handler can reach.
 #[derive(Clone)]
@@ -50,16 +49,13 @@ pub struct AppState {
     /// How long an Idempotency-Key claim lasts without an answer before a retry may take it
     /// over (its request died with its process).
     pub idempotency_lapse: Duration,
+    /// Where the query API is, for the `Location` of every answer.
+    pub links: Links,
+    /// Whether changes of existing resources must carry `If-Match` (428 without it).
+    pub require_if_match: bool,
 }
 
-/// The usual answer to a command: the aggregate and its version after the command.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Accepted {
-    /// The aggregate's id.
-    pub id: String,
-    /// Its version: ask the query API for `?min_version=` this to read your write.
-    pub version: i64,
-}
+pub use accepted::{Accepted, Links, View};
 
 /// The command API's OpenAPI description, generated from the handlers' annotations.
 #[derive(utoipa::OpenApi)]

@@ -75,6 +75,9 @@ pub enum NodeState {
 }
 
 impl NodeState {
+    /// Every value, in the order the APIs list them.
+    pub const ALL: [Self; 4] = [Self::Registered, Self::Ready, Self::Draining, Self::Decommissioned];
+
     /// The lowercase name, as the APIs show it.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -101,6 +104,9 @@ pub enum Health {
 }
 
 impl Health {
+    /// Every value, in the order the APIs list them.
+    pub const ALL: [Self; 4] = [Self::Unknown, Self::Healthy, Self::Degraded, Self::Down];
+
     /// The lowercase name, as the APIs show it.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -17,6 +17,9 @@ pub enum SiteKind {
 }
 
 impl SiteKind {
+    /// Every value, in the order the APIs list them.
+    pub const ALL: [Self; 4] = [Self::Wordpress, Self::Php, Self::Laravel, Self::Static];
+
     /// The API name: `wordpress`, `php`, `laravel` or `static`.
     pub const fn as_str(self) -> &'static str {
         match self {

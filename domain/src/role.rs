@@ -71,8 +71,11 @@ impl Role {
 
     /// Parses a role name.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Owner, Self::Admin, Self::Member, Self::Viewer].into_iter().find(|r| r.as_str() == name)
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
     }
+
+    /// Every role, most powerful first.
+    pub const ALL: [Self; 4] = [Self::Owner, Self::Admin, Self::Member, Self::Viewer];
 }
 
 #[cfg(test)]

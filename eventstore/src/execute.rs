@@ -54,6 +54,15 @@ pub enum ExecuteError<E: std::error::Error> {
     /// The timer this command fires was moved, cancelled or fired since it was leased.
     #[error("the timer changed since it was leased")]
     TimerChanged,
+    /// The caller made the command conditional on a version the aggregate is no longer (or
+    /// not yet) at.
+    #[error("the resource is at version {current}, not {expected}")]
+    PreconditionFailed {
+        /// The version the caller expected.
+        expected: i64,
+        /// The version it is at.
+        current: i64,
+    },
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -87,7 +96,6 @@ impl EventStore {
     }
 
     /// Like [`EventStore::execute`], with writes that commit together with the events.
-    #[instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id = %aggregate_id, command_id = %metadata.command_id))]
     pub async fn execute_with<A: Consequences>(
         &self,
         aggregate_id: &str,
@@ -96,8 +104,25 @@ impl EventStore {
         retry: RetryPolicy,
         side_writes: &[SideWrite],
     ) -> Result<CommandOutcome, ExecuteError<A::Error>> {
+        self.execute_at::<A>(aggregate_id, command, metadata, retry, side_writes, None).await
+    }
+
+    /// Like [`EventStore::execute_with`], only if the aggregate is at version `expected` when the
+    /// command is decided (a caller's `If-Match`): another version is a precondition failure,
+    /// and a concurrent writer that wins the race makes it one too.
+    #[instrument(skip_all, fields(aggregate = A::TYPE, aggregate_id = %aggregate_id, command_id = %metadata.command_id))]
+    pub async fn execute_at<A: Consequences>(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &CommandMetadata,
+        retry: RetryPolicy,
+        side_writes: &[SideWrite],
+        expected: Option<i64>,
+    ) -> Result<CommandOutcome, ExecuteError<A::Error>> {
         let started = Instant::now();
-        let result = self.execute_inner::<A>(aggregate_id, command, metadata, retry, side_writes).await;
+        let result =
+            self.execute_inner::<A>(aggregate_id, command, metadata, retry, side_writes, expected).await;
         let outcome = match &result {
             Ok(o) if o.duplicate => "duplicate",
             Ok(_) => "applied",
@@ -106,6 +131,7 @@ impl EventStore {
             Err(ExecuteError::CommandIdReused(_)) => "reused_id",
             Err(ExecuteError::Taken { .. }) => "taken",
             Err(ExecuteError::TimerChanged) => "stale_timer",
+            Err(ExecuteError::PreconditionFailed { .. }) => "precondition_failed",
             Err(ExecuteError::Store(_)) => "error",
         };
         metrics::counter!("berth_commands_total", "aggregate" => A::TYPE, "outcome" => outcome).increment(1);
@@ -121,6 +147,7 @@ impl EventStore {
         metadata: &CommandMetadata,
         retry: RetryPolicy,
         side_writes: &[SideWrite],
+        expected: Option<i64>,
     ) -> Result<CommandOutcome, ExecuteError<A::Error>> {
         // A repeated command id is recognised when it matters (the aggregate refuses the repeat,
         // or the command record collides), not with an extra query before every command.
@@ -128,6 +155,13 @@ impl EventStore {
         loop {
             attempt += 1;
             let loaded = self.load::<A>(aggregate_id).await?;
+            if let Some(expected) = expected.filter(|v| *v != loaded.version) {
+                // A repeat of a command that already ran moved the version itself.
+                return match self.previous_outcome::<A>(aggregate_id, metadata).await? {
+                    Some(outcome) => Ok(outcome),
+                    None => Err(ExecuteError::PreconditionFailed { expected, current: loaded.version }),
+                };
+            }
             let mut aggregate = loaded.aggregate;
             let sink = EventSink::default();
             if let Err(refusal) = aggregate.handle(command.clone(), &(), &sink).await {

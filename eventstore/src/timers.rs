@@ -379,6 +379,9 @@ impl<E: Refusal> ExecuteError<E> {
             Self::Taken { scope, value } => ExecuteError::Taken { scope, value },
             Self::CommandIdReused(id) => ExecuteError::CommandIdReused(id),
             Self::TimerChanged => ExecuteError::TimerChanged,
+            Self::PreconditionFailed { expected, current } => {
+                ExecuteError::PreconditionFailed { expected, current }
+            }
             Self::Store(e) => ExecuteError::Store(e),
         }
     }

@@ -26,6 +26,17 @@ pub enum ApiError {
         /// The offending field.
         field: Option<String>,
     },
+    /// `If-Match` named a version the resource is no longer (or not yet) at.
+    #[error("the resource is at version {current}, not {expected}: read it again and retry")]
+    PreconditionFailed {
+        /// The version the caller named.
+        expected: i64,
+        /// The version it is at.
+        current: i64,
+    },
+    /// The provider requires `If-Match` on changes, and it is missing.
+    #[error("send If-Match with the ETag of the version this change is meant for")]
+    PreconditionRequired,
     /// A read asked for a version the view has not reached within the wait.
     #[error("the view has not reached version {0} yet; retry")]
     NotYet(i64),
@@ -117,6 +128,12 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "No such resource"),
             Self::NotYet(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-yet", "Not caught up yet"),
+            Self::PreconditionFailed { .. } => {
+                (StatusCode::PRECONDITION_FAILED, "precondition-failed", "The resource changed")
+            }
+            Self::PreconditionRequired => {
+                (StatusCode::PRECONDITION_REQUIRED, "precondition-required", "If-Match required")
+            }
             Self::Refused { code, kind: RefusalKind::Rule, .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, code, "The command breaks a rule")
             }
@@ -205,6 +222,9 @@ impl<E: Refusal> From<ExecuteError<E>> for ApiError {
             ExecuteError::Conflict { .. } | ExecuteError::TimerChanged => Self::Conflict,
             ExecuteError::Taken { scope, value } => Self::Taken { scope, value },
             ExecuteError::CommandIdReused(_) => Self::IdempotencyMismatch,
+            ExecuteError::PreconditionFailed { expected, current } => {
+                Self::PreconditionFailed { expected, current }
+            }
             ExecuteError::Store(e) => e.into(),
         }
     }

@@ -29,13 +29,16 @@ pub struct AuditParams {
     pub actor: Option<String>,
     /// Only changes to this target id.
     pub target: Option<String>,
-    /// Only changes at or after this time (RFC 3339).
+    /// Only changes at or after this time.
+    #[param(format = DateTime)]
     pub from: Option<String>,
-    /// Only changes before this time (RFC 3339).
+    /// Only changes before this time.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
-    /// Where to continue.
+    /// Where to continue: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -69,7 +72,9 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
     /// The command that caused it.
     pub command_id: Option<Uuid>,
-    /// The event's payload.
+    /// The event's own fields, as written at its version (a flat object: `{"domain": ..,
+    /// "kind": ..}` for `SiteCreated`; empty for events that carry none).
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
     #[serde(skip)]
     position: i64,
@@ -98,7 +103,9 @@ fn time_param(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>
         .transpose()
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams), responses((status = 200, description = "A page of audit entries, newest first", body = Page<AuditEntry>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// The tenant's audit trail, newest first.
+#[utoipa::path(get, path = "/v1/audit", operation_id = "list_audit_entries", tag = "audit", params(AuditParams),
+    responses((status = 200, description = "A page of audit entries, newest first", body = Page<AuditEntry>)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     reader: Reader,
@@ -111,7 +118,11 @@ async fn list(
     let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT global_position, event_id, recorded_at, actor, action, target_type, target_id, target_version,
-                request_id, command_id, payload
+                request_id, command_id,
+                -- The payload without its type tag (a unit variant is a bare string: no fields).
+                CASE jsonb_typeof(payload)
+                     WHEN 'object' THEN COALESCE((SELECT value FROM jsonb_each(payload) LIMIT 1), '{}'::jsonb)
+                     ELSE '{}'::jsonb END
            FROM proj_audit.audit_entries
           WHERE tenant_id = $1 AND ($2::bigint IS NULL OR global_position < $2)
             AND ($3::text IS NULL OR actor = $3) AND ($4::text IS NULL OR target_id = $4)

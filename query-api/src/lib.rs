@@ -54,7 +54,8 @@ pub struct AppState {
         audit::list,
         live::stream,
         timers::list
-    )
+    ),
+    components(schemas(live::StreamEvent))
 )]
 pub struct ApiDoc;
 

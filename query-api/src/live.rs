@@ -31,11 +31,52 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamParams {
-    /// Same as the `Last-Event-ID` header.
+    /// Same as the `Last-Event-ID` header, for clients that cannot set headers.
+    #[param(pattern = "^[0-9]{1,20}$")]
     pub last_event_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/events/stream", tag = "events", params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"), StreamParams), responses((status = 200, description = "Server-Sent Events: id = stream sequence, event = event type, data = the event", content_type = "text/event-stream", body = String), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// One event on the live stream: the `data` of each Server-Sent Event, as JSON.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StreamEvent {
+    /// The id of the transaction that wrote it (the feed orders by this, then the position).
+    pub transaction_id: i64,
+    /// Its position in the whole log.
+    pub global_position: i64,
+    /// Its id.
+    pub event_id: uuid::Uuid,
+    /// The tenant it belongs to.
+    pub tenant_id: Option<uuid::Uuid>,
+    /// The aggregate type (`site`, `organization`, `timer`, …).
+    pub aggregate_type: String,
+    /// The aggregate's id.
+    pub aggregate_id: String,
+    /// Its sequence within the aggregate, from 1.
+    pub sequence: i64,
+    /// Its type (`SiteCreated`), also the SSE `event` field.
+    pub event_type: String,
+    /// The version of its payload's shape.
+    pub event_version: String,
+    /// The event as stored: `{"<Variant>": {<fields>}}`.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// Who and what caused it: `actor`, `command_id`, `correlation_id`, `causation_id`,
+    /// `request_id`, `recorded_at`.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub metadata: serde_json::Value,
+    /// When it was recorded.
+    #[schema(format = DateTime)]
+    pub recorded_at: String,
+}
+
+/// The tenant's events, live, as Server-Sent Events.
+///
+/// Each SSE `id` is the stream sequence, `event` the event type and `data` a `StreamEvent`
+/// (see the schema). Reconnecting with `Last-Event-ID` resumes right after that event.
+#[utoipa::path(get, path = "/v1/events/stream", operation_id = "stream_events", tag = "events",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (an SSE id from this stream)"), StreamParams),
+    responses((status = 200, description = "Server-Sent Events: id = stream sequence, event = event type, data = a StreamEvent", content_type = "text/event-stream", body = String)),
+    security(("bearer" = [])))]
 async fn stream(
     State(state): State<AppState>,
     reader: Reader,

@@ -2,8 +2,10 @@
 //! state, health and the sites each node holds.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use berth_http::conditional::{versioned, IfNoneMatch};
 use berth_http::extract::{ApiPath, ApiQuery};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -58,8 +60,10 @@ pub struct NodeView {
     /// Its currency.
     pub currency: String,
     /// `registered`, `ready`, `draining` or `decommissioned`.
+    #[schema(value_type = berth_http::schema::NodeStateName)]
     pub state: String,
     /// `unknown`, `healthy`, `degraded` or `down`.
+    #[schema(value_type = berth_http::schema::HealthName)]
     pub health: String,
     /// Why, as last probed.
     pub health_reason: Option<String>,
@@ -96,6 +100,7 @@ pub struct NodeSite {
     pub domain: Option<String>,
     /// Its type.
     #[serde(rename = "type")]
+    #[schema(value_type = Option<berth_http::schema::SiteType>)]
     pub kind: Option<String>,
     /// CPU it reserves, thousandths of a core.
     pub millicores: i64,
@@ -199,16 +204,21 @@ const SELECT: &str = "SELECT n.id, n.name, n.address, n.ssh_port, n.ssh_user, n.
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only nodes in this state.
+    #[param(value_type = Option<berth_http::schema::NodeStateName>)]
     pub state: Option<String>,
     /// Only nodes with this health.
+    #[param(value_type = Option<berth_http::schema::HealthName>)]
     pub health: Option<String>,
     /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
-    /// Where to continue.
+    /// Where to continue: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/nodes", tag = "nodes", params(ListParams), responses((status = 200, description = "A page of nodes", body = Page<NodeView>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// List the nodes (operators only).
+#[utoipa::path(get, path = "/v1/nodes", operation_id = "list_nodes", tag = "nodes", params(ListParams),
+    responses((status = 200, description = "A page of nodes", body = Page<NodeView>)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     _operator: OperatorReader,
@@ -236,13 +246,16 @@ async fn list(
     Ok(Json(paginate(views, limit, |n| n.id.to_string())))
 }
 
-#[utoipa::path(get, path = "/v1/nodes/{id}", tag = "nodes", params(("id" = String, Path, description = "The node id"), DetailParams), responses((status = 200, description = "The node and its sites", body = NodeDetail), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// A node with its capacity and sites (operators only).
+#[utoipa::path(get, path = "/v1/nodes/{id}", operation_id = "get_node", tag = "nodes", params(("id" = uuid::Uuid, Path, description = "The node's id"), DetailParams),
+    responses((status = 200, description = "The node and its sites", body = NodeDetail)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     _operator: OperatorReader,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<DetailParams>,
-) -> Result<Json<NodeDetail>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {
         let mut tx = operator_tx(&state.pool).await?;
@@ -265,5 +278,6 @@ async fn detail(
         tx.commit().await?;
         Ok(Some(NodeDetail { node: NodeView::from(row), site_list }))
     };
-    at_version(params.min_version, |n: &NodeDetail| n.node.version, read).await.map(Json)
+    let detail = at_version(params.min_version, |n: &NodeDetail| n.node.version, read).await?;
+    Ok(versioned(detail.node.version, detail, &if_none_match))
 }

@@ -16,10 +16,12 @@ pub struct Page<T> {
 /// The `limit` and `cursor` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PageParams {
-    /// Items per page, 1 to 200 (50 if absent).
+    /// Items per page.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
-    /// Where to continue.
+    /// Where to continue: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -1,8 +1,10 @@
 //! `/v1/sites` and `/v1/sites/{id}`.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use berth_http::conditional::{versioned, IfNoneMatch};
 use berth_http::extract::{ApiPath, ApiQuery};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -26,17 +28,21 @@ pub struct SiteView {
     pub id: Uuid,
     /// Its host name.
     pub domain: String,
-    /// `wordpress`, `php`, `laravel` or `static`.
+    /// What runs it.
     #[serde(rename = "type")]
     #[sqlx(rename = "kind")]
+    #[schema(value_type = berth_http::schema::SiteType)]
     pub kind: String,
     /// Its PHP version.
+    #[schema(value_type = Option<berth_http::schema::PhpVersionName>)]
     pub php_version: Option<String>,
     /// Its display label.
     pub label: Option<String>,
     /// Its lifecycle state.
+    #[schema(value_type = berth_http::schema::SiteStatusName)]
     pub status: String,
-    /// The aggregate version this row reflects.
+    /// The aggregate version this row reflects (its ETag).
+    #[schema(minimum = 1)]
     pub version: i64,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
@@ -52,13 +58,16 @@ pub struct SiteView {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only sites in this state.
+    #[param(value_type = Option<berth_http::schema::SiteStatusName>)]
     pub status: Option<String>,
     /// Only sites of this type.
     #[serde(rename = "type")]
+    #[param(value_type = Option<berth_http::schema::SiteType>)]
     pub kind: Option<String>,
     /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
-    /// Where to continue.
+    /// Where to continue: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -66,7 +75,9 @@ const STATUSES: &[&str] =
     &["requested", "provisioning", "active", "suspended", "deleting", "deleted", "failed"];
 const KINDS: &[&str] = &["wordpress", "php", "laravel", "static"];
 
-#[utoipa::path(get, path = "/v1/sites", tag = "sites", params(ListParams), responses((status = 200, description = "A page of sites", body = Page<SiteView>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// List the tenant's sites, in pages, by status and type.
+#[utoipa::path(get, path = "/v1/sites", operation_id = "list_sites", tag = "sites", params(ListParams),
+    responses((status = 200, description = "A page of sites", body = Page<SiteView>)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     reader: Reader,
@@ -100,7 +111,8 @@ async fn list(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DetailParams {
-    /// Wait (up to 5 s) until the view reflects at least this version.
+    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
+    #[param(minimum = 0)]
     pub min_version: Option<i64>,
 }
 
@@ -118,9 +130,11 @@ pub struct SiteNode {
 /// One provisioning or operation step.
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SiteStep {
-    /// `allocate`, `provision`, `verify`, `retry`, `suspend`, `resume` or `delete`.
+    /// Which step.
+    #[schema(value_type = berth_http::schema::SiteStepName)]
     pub step: String,
-    /// `ok` or `failed`.
+    /// How it ended.
+    #[schema(value_type = berth_http::schema::OutcomeName)]
     pub outcome: String,
     /// How long it took, in milliseconds.
     pub took_ms: Option<i64>,
@@ -139,10 +153,14 @@ pub struct SiteDetail {
     pub site: SiteView,
     /// Its node, once placed.
     pub node: Option<SiteNode>,
-    /// Work asked for and not yet carried out by the node (`suspend`, `resume`, `delete`).
+    /// Work asked for and not yet carried out by the node.
+    #[schema(value_type = Option<berth_http::schema::OperationName>)]
     pub pending: Option<String>,
     /// Why the last step failed, if it did.
     pub last_error: Option<String>,
+    /// What failed, for programs, when provisioning failed.
+    #[schema(value_type = Option<berth_http::schema::FailureCodeName>)]
+    pub error_code: Option<String>,
     /// Whether its node is down.
     pub impacted: bool,
     /// Its steps, oldest first.
@@ -158,22 +176,26 @@ struct DetailRow {
     node_address: Option<String>,
     pending: Option<String>,
     last_error: Option<String>,
+    error_code: Option<String>,
     impacted: bool,
 }
 
-#[utoipa::path(get, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The site id"), DetailParams), responses((status = 200, description = "The site, its node and its steps", body = SiteDetail), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// A site: where it runs and how it got there.
+#[utoipa::path(get, path = "/v1/sites/{id}", operation_id = "get_site", tag = "sites", params(("id" = uuid::Uuid, Path, description = "The site's id"), DetailParams),
+    responses((status = 200, description = "The site, its node and its steps", body = SiteDetail)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     reader: Reader,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<DetailParams>,
-) -> Result<Json<SiteDetail>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {
         let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
         let row: Option<DetailRow> = sqlx::query_as(
             "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at,
-                    node_id, node_name, node_address, pending, last_error, impacted
+                    node_id, node_name, node_address, pending, last_error, error_code, impacted
                FROM proj_sites.sites WHERE tenant_id = $1 AND id = $2",
         )
         .bind(reader.tenant_id)
@@ -202,9 +224,11 @@ async fn detail(
             node,
             pending: row.pending,
             last_error: row.last_error,
+            error_code: row.error_code,
             impacted: row.impacted,
             steps,
         }))
     };
-    at_version(params.min_version, |d: &SiteDetail| d.site.version, read).await.map(Json)
+    let detail = at_version(params.min_version, |d: &SiteDetail| d.site.version, read).await?;
+    Ok(versioned(detail.site.version, detail, &if_none_match))
 }

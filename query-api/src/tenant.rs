@@ -4,8 +4,11 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use berth_http::extract::ApiQuery;
+use std::collections::BTreeMap;
+
+use axum::response::Response;
+use berth_http::conditional::{versioned, IfNoneMatch};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -29,16 +32,53 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OverviewParams {
-    /// Wait (up to 5 s) until the organization's views reflect at least this version.
+    /// Wait (up to 5 s) until the tenant's views reflect at least this version.
+    #[param(minimum = 0)]
     pub min_version: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/tenant", tag = "tenant", params(OverviewParams), responses((status = 200, description = "The tenant with counts", body = serde_json::Value), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// A tenant with counts of what it holds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantOverview {
+    /// The tenant's id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// The version of its members, tokens and invitations (its ETag; `If-Match` on their
+    /// changes).
+    pub version: i64,
+    /// When it registered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// What it holds.
+    pub counts: TenantCounts,
+}
+
+/// Counts of what a tenant holds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantCounts {
+    /// Sites, whatever their status.
+    pub sites: i64,
+    /// Sites per status (statuses with none are left out).
+    #[schema(value_type = std::collections::BTreeMap<berth_http::schema::SiteStatusName, i64>)]
+    pub sites_by_status: BTreeMap<String, i64>,
+    /// Members.
+    pub members: i64,
+    /// API tokens neither revoked nor expired.
+    pub active_tokens: i64,
+    /// Invitations still pending.
+    pub pending_invitations: i64,
+}
+
+/// The caller's tenant, with counts.
+#[utoipa::path(get, path = "/v1/tenant", operation_id = "get_tenant", tag = "tenant", params(OverviewParams),
+    responses((status = 200, description = "The tenant with counts", body = TenantOverview)), security(("bearer" = [])))]
 async fn overview(
     State(state): State<AppState>,
     reader: Reader,
     ApiQuery(params): ApiQuery<OverviewParams>,
-) -> Result<Json<Value>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let read = || async {
         let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
         let tenant: Option<(String, i64, OffsetDateTime)> = sqlx::query_as(
@@ -58,7 +98,7 @@ async fn overview(
     .bind(reader.tenant_id)
     .fetch_all(&mut *tx)
     .await?;
-    let (members, tokens, invitations): (i64, i64, i64) = sqlx::query_as(
+    let (members, active_tokens, pending_invitations): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM proj_identity.members WHERE tenant_id = $1),
                 (SELECT count(*) FROM proj_identity.tokens WHERE tenant_id = $1 AND revoked_at IS NULL
                     AND (expires_at IS NULL OR expires_at > now())),
@@ -69,16 +109,16 @@ async fn overview(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let sites: i64 = by_status.iter().map(|(_, n)| n).sum();
-    let by_status: serde_json::Map<String, Value> =
-        by_status.into_iter().map(|(s, n)| (s, json!(n))).collect();
-    Ok(Json(json!({
-        "id": reader.tenant_id,
-        "name": name,
-        "version": version,
-        "created_at": created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "counts": { "sites": sites, "sites_by_status": by_status, "members": members, "active_tokens": tokens, "pending_invitations": invitations },
-    })))
+    let sites = by_status.iter().map(|(_, n)| n).sum();
+    let counts = TenantCounts {
+        sites,
+        sites_by_status: by_status.into_iter().collect(),
+        members,
+        active_tokens,
+        pending_invitations,
+    };
+    let overview = TenantOverview { id: reader.tenant_id, name, version, created_at, counts };
+    Ok(versioned(version, overview, &if_none_match))
 }
 
 /// A member.
@@ -89,13 +129,16 @@ pub struct Member {
     /// Their email.
     pub email: String,
     /// Their role.
+    #[schema(value_type = berth_http::schema::RoleName)]
     pub role: String,
     /// When they joined.
     #[serde(with = "time::serde::rfc3339")]
     pub joined_at: OffsetDateTime,
 }
 
-#[utoipa::path(get, path = "/v1/members", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of members", body = Page<Member>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// List the tenant's members.
+#[utoipa::path(get, path = "/v1/members", operation_id = "list_members", tag = "tenant", params(PageParams),
+    responses((status = 200, description = "A page of members", body = Page<Member>)), security(("bearer" = [])))]
 async fn members(
     State(state): State<AppState>,
     reader: Reader,
@@ -120,6 +163,7 @@ pub struct Token {
     /// Its name.
     pub name: String,
     /// Its role.
+    #[schema(value_type = berth_http::schema::RoleName)]
     pub role: String,
     /// When it expires.
     #[serde(with = "time::serde::rfc3339::option")]
@@ -132,7 +176,9 @@ pub struct Token {
     pub created_at: OffsetDateTime,
 }
 
-#[utoipa::path(get, path = "/v1/tokens", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of API tokens", body = Page<Token>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// List the tenant's API tokens (never their secrets).
+#[utoipa::path(get, path = "/v1/tokens", operation_id = "list_tokens", tag = "tenant", params(PageParams),
+    responses((status = 200, description = "A page of API tokens", body = Page<Token>)), security(("bearer" = [])))]
 async fn tokens(
     State(state): State<AppState>,
     reader: Reader,
@@ -157,15 +203,19 @@ pub struct Invitation {
     /// Whom.
     pub email: String,
     /// With which role.
+    #[schema(value_type = berth_http::schema::RoleName)]
     pub role: String,
-    /// `pending`, `accepted` or `revoked`.
+    /// Where it stands.
+    #[schema(value_type = berth_http::schema::InvitationStatusName)]
     pub status: String,
     /// Until when.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 
-#[utoipa::path(get, path = "/v1/invitations", tag = "tenant", params(PageParams), responses((status = 200, description = "A page of invitations", body = Page<Invitation>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable, or not caught up yet", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// List the tenant's invitations (never their tokens).
+#[utoipa::path(get, path = "/v1/invitations", operation_id = "list_invitations", tag = "tenant", params(PageParams),
+    responses((status = 200, description = "A page of invitations", body = Page<Invitation>)), security(("bearer" = [])))]
 async fn invitations(
     State(state): State<AppState>,
     reader: Reader,

@@ -59,7 +59,9 @@ pub struct ListParams {
 
 const STATUSES: &[&str] = &["scheduled", "fired", "refused", "cancelled"];
 
-#[utoipa::path(get, path = "/v1/ops/timers", tag = "operations", params(ListParams), responses((status = 200, description = "A page of timers, soonest due first", body = Page<TimerView>), (status = 400, description = "Bad parameter, naming it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// The durable timers, soonest due first (operators only).
+#[utoipa::path(get, path = "/v1/ops/timers", operation_id = "list_timers", tag = "operations", params(ListParams),
+    responses((status = 200, description = "A page of timers, soonest due first", body = Page<TimerView>)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
     _operator: OperatorReader,

@@ -12,8 +12,7 @@ use super::world::{ClientOnly, Server, World};
 
 /// Registers a tenant and returns its owner's token.
 pub async fn register(server: &Server) -> anyhow::Result<String> {
-    let body =
-        json!({"organization": "Bench", "email": "bench@bench.test", "password": "benchmark password"});
+    let body = json!({"name": "Bench", "email": "bench@bench.test", "password": "benchmark password"});
     let response =
         server.http.post(format!("{}/v1/auth/register", server.command)).json(&body).send().await?;
     anyhow::ensure!(response.status().as_u16() == 201, "registration failed: {}", response.text().await?);

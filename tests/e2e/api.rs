@@ -109,7 +109,7 @@ impl Api {
                 Method::POST,
                 "/v1/auth/register",
                 None,
-                Some(json!({"organization": organization, "email": email, "password": "a long enough password"})),
+                Some(json!({"name": organization, "email": email, "password": "a long enough password"})),
             )
             .await;
         assert_eq!(response.status(), 201);

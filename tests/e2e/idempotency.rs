@@ -119,7 +119,7 @@ async fn requests_in_flight_when_the_server_is_killed_are_resolved_by_their_retr
     assert!(crate::common::eventually(Duration::from_secs(30), ready).await);
     let registered: Value = http
         .post(format!("{base}/v1/auth/register"))
-        .json(&json!({"organization": "Killed", "email": "owner@killed.test", "password": "a long enough password"}))
+        .json(&json!({"name": "Killed", "email": "owner@killed.test", "password": "a long enough password"}))
         .send()
         .await
         .unwrap()

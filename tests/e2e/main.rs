@@ -5,6 +5,7 @@ mod api;
 mod commands;
 mod common;
 mod consumer;
+mod contract;
 mod feed;
 mod idempotency;
 mod identity;

@@ -139,12 +139,14 @@ async fn an_idempotent_retry_appends_nothing() {
     };
     let first = post(body.clone()).await.unwrap();
     assert_eq!(first.status(), 202);
+    let location = first.headers()["location"].clone();
     let first: Value = first.json().await.unwrap();
     let events = api.events().await;
 
     let retry = post(body.clone()).await.unwrap();
     assert_eq!(retry.status(), 202);
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(retry.headers()["location"], location, "the replay repeats the first answer's Location");
     assert_eq!(retry.json::<Value>().await.unwrap(), first);
     assert_eq!(api.events().await, events);
 
@@ -157,7 +159,7 @@ async fn an_idempotent_retry_appends_nothing() {
         api.http
             .post(format!("{}/v1/auth/register", api.command))
             .header("Idempotency-Key", key)
-            .json(&json!({"organization": "Once", "email": "once@retry.test", "password": "a long enough password"}))
+            .json(&json!({"name": "Once", "email": "once@retry.test", "password": "a long enough password"}))
             .send()
     };
     let first = register("reg-1").await.unwrap();
@@ -223,7 +225,7 @@ async fn bad_input_is_refused_with_a_problem_naming_it() {
             Method::POST,
             "/v1/auth/register",
             None,
-            Some(json!({"organization": "X", "email": "nope", "password": "a long enough password"})),
+            Some(json!({"name": "X", "email": "nope", "password": "a long enough password"})),
         )
         .await;
     assert_eq!(problem(register, 400).await["field"], "email");
@@ -232,7 +234,7 @@ async fn bad_input_is_refused_with_a_problem_naming_it() {
             Method::POST,
             "/v1/auth/register",
             None,
-            Some(json!({"organization": "X", "email": "a@b.test", "password": "short"})),
+            Some(json!({"name": "X", "email": "a@b.test", "password": "short"})),
         )
         .await;
     assert_eq!(problem(short, 400).await["field"], "password");

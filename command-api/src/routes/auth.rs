@@ -21,9 +21,10 @@ use berth_http::ApiError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::accepted::Located;
 use crate::auth::Anonymous;
 use crate::secrets::{derived_id, dummy_verify, hash_password, new_token, token_digest, verify_password};
-use crate::AppState;
+use crate::{AppState, View};
 
 /// The authentication routes.
 pub fn router() -> Router<AppState> {
@@ -33,12 +34,16 @@ pub fn router() -> Router<AppState> {
 /// `POST /v1/auth/register` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Acme", "email": "me@acme.test", "password": "a long password"}))]
 pub struct Register {
-    /// The organization's name.
-    pub organization: String,
+    /// The tenant's name.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
     /// The owner's email.
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
-    /// The owner's password (10 to 1024 characters).
+    /// The owner's password.
+    #[schema(min_length = 10, max_length = 1024, format = Password)]
     pub password: String,
 }
 
@@ -46,9 +51,9 @@ pub struct Register {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Registered {
     /// The tenant.
-    pub tenant_id: String,
+    pub tenant_id: Uuid,
     /// The user.
-    pub user_id: String,
+    pub user_id: Uuid,
     /// A session token for the user in that tenant.
     pub token: String,
 }
@@ -57,9 +62,9 @@ pub struct Registered {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Joined {
     /// The tenant joined.
-    pub tenant_id: String,
+    pub tenant_id: Uuid,
     /// The user (new or existing).
-    pub user_id: String,
+    pub user_id: Uuid,
     /// A session token for the user in that tenant.
     pub token: String,
     /// The organization's version: ask `/v1/tenant?min_version=` this to read your write.
@@ -71,10 +76,13 @@ pub struct Joined {
 #[serde(deny_unknown_fields)]
 pub struct Login {
     /// The email.
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
     /// The password.
+    #[schema(format = Password)]
     pub password: String,
     /// Which of the user's tenants to act in (the first one joined if absent).
+    #[schema(format = Uuid)]
     pub tenant_id: Option<String>,
 }
 
@@ -84,7 +92,7 @@ pub struct LoggedIn {
     /// A session token.
     pub token: String,
     /// The tenant it acts in.
-    pub tenant_id: String,
+    pub tenant_id: Uuid,
 }
 
 /// `POST /v1/invitations/accept` body.
@@ -94,8 +102,10 @@ pub struct AcceptInvitation {
     /// The invitation's one-time token.
     pub token: String,
     /// The invitee's email (must be the invited address).
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
-    /// Their password: a new one for a new user, or their existing one.
+    /// Their password: a new one for a new user (10 to 1024 characters), or their existing one.
+    #[schema(format = Password)]
     pub password: String,
 }
 
@@ -126,16 +136,18 @@ fn password(user: UserId, password: &str) -> Result<CredentialWrite, ApiError> {
     Ok(CredentialWrite::Password { user, phc })
 }
 
-#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = Register, responses((status = 201, description = "Registered", body = Registered), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")))]
+/// Register a tenant and its first owner; the answer holds the owner's session token.
+#[utoipa::path(post, path = "/v1/auth/register", operation_id = "register_tenant", tag = "auth", request_body = Register,
+    responses((status = 201, description = "Registered", body = Registered)))]
 async fn register(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     anonymous: Anonymous,
     ApiJson(body): ApiJson<Register>,
-) -> Result<(StatusCode, Json<Registered>), ApiError> {
+) -> Result<Located<Registered>, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     limit(&state, client, &email.canonical())?;
-    let name = DisplayName::parse(&body.organization).map_err(|e| ApiError::field("organization", e))?;
+    let name = DisplayName::parse(&body.name).map_err(|e| ApiError::field("name", e))?;
     check_password(&body.password)?;
     let tenant_uuid = anonymous.new_id();
     let (tenant, user) =
@@ -150,14 +162,17 @@ async fn register(
     unit.side_write(password(user, &body.password)?);
     unit.side_write(CredentialWrite::Membership { tenant, user, role: Role::Owner });
     unit.side_write(session_write);
-    unit.commit(&anonymous.metadata(Some(tenant.as_uuid()), format!("user:{user}"))).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Registered { tenant_id: tenant.to_string(), user_id: user.to_string(), token }),
-    ))
+    let outcome = unit.commit(&anonymous.metadata(Some(tenant.as_uuid()), format!("user:{user}"))).await?;
+    let location = state.links.to(View::Tenant, outcome.version);
+    let registered = Registered { tenant_id: tenant.as_uuid(), user_id: user.as_uuid(), token };
+    Ok(Located::new(StatusCode::CREATED, location, registered))
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login, responses((status = 200, description = "Logged in", body = LoggedIn), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")))]
+/// Log in with an email and password; the answer holds a session token for one tenant.
+#[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "auth", request_body = Login,
+    responses((status = 200, description = "Logged in", body = LoggedIn),
+        (status = 401, description = "Wrong email or password", body = berth_http::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of that tenant", body = berth_http::Problem, content_type = "application/problem+json")))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -183,12 +198,13 @@ async fn login(
         .ok_or_else(|| ApiError::Forbidden("the account is not a member of that organization".to_owned()))?;
     let (write, token) = session(&state, tenant, user, role);
     write.apply_alone(&state.pool).await?;
-    Ok(Json(LoggedIn { token, tenant_id: tenant.to_string() }))
+    Ok(Json(LoggedIn { token, tenant_id: tenant.as_uuid() }))
 }
 
-/// `POST /v1/invitations/accept`: join a tenant with an invitation token, as a new user or an
-/// existing one.
-#[utoipa::path(post, path = "/v1/invitations/accept", tag = "invitations", request_body = AcceptInvitation, responses((status = 200, description = "Joined", body = Joined), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")))]
+/// Join a tenant with an invitation's one-time token, as a new user or an existing one.
+#[utoipa::path(post, path = "/v1/invitations/accept", operation_id = "accept_invitation", tag = "invitations", request_body = AcceptInvitation,
+    responses((status = 200, description = "Joined", body = Joined),
+        (status = 401, description = "The token is unknown, used, revoked or expired, or the password is wrong", body = berth_http::Problem, content_type = "application/problem+json")))]
 pub(crate) async fn accept_invitation(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -237,8 +253,8 @@ pub(crate) async fn accept_invitation(
         .commit(&anonymous.metadata(Some(invitation.tenant_id.as_uuid()), format!("user:{user}")))
         .await?;
     Ok(Json(Joined {
-        tenant_id: invitation.tenant_id.to_string(),
-        user_id: user.to_string(),
+        tenant_id: invitation.tenant_id.as_uuid(),
+        user_id: user.as_uuid(),
         token,
         version: outcome.version,
     }))

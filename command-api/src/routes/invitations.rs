@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::Router;
 use berth_domain::email::Email;
 use berth_domain::ids::InvitationId;
 use berth_domain::organization::OrganizationCommand;
@@ -16,7 +16,10 @@ use time::{Duration, OffsetDateTime};
 use crate::auth::Caller;
 use crate::routes::{parse_id, parse_role};
 use crate::secrets::{new_token, token_digest};
-use crate::AppState;
+use berth_http::conditional::Precondition;
+
+use crate::accepted::Located;
+use crate::{Accepted, AppState, View};
 use berth_http::extract::{ApiJson, ApiPath};
 use berth_http::ApiError;
 
@@ -31,12 +34,16 @@ pub fn router() -> Router<AppState> {
 /// `POST /v1/invitations` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ann@acme.test", "role": "member"}))]
 pub struct Invite {
     /// Whom to invite.
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
     /// Their role once they accept: at most the caller's own.
+    #[schema(value_type = berth_http::schema::RoleName)]
     pub role: String,
-    /// Hours the invitation stays valid (1 to 720; 168 if absent).
+    /// Hours the invitation stays valid.
+    #[schema(minimum = 1, maximum = 720, default = 168)]
     pub expires_in_hours: Option<i64>,
 }
 
@@ -44,7 +51,7 @@ pub struct Invite {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Invited {
     /// The invitation's id.
-    pub id: String,
+    pub id: uuid::Uuid,
     /// The organization's version after the command.
     pub version: i64,
     /// The one-time token the invitee accepts with (send it to them; it is not shown again).
@@ -54,12 +61,14 @@ pub struct Invited {
     pub expires_at: OffsetDateTime,
 }
 
-#[utoipa::path(post, path = "/v1/invitations", tag = "invitations", request_body = Invite, responses((status = 202, description = "Invited; the token is shown once", body = Invited), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Invite someone by email; the answer holds the one-time token to send them.
+#[utoipa::path(post, path = "/v1/invitations", operation_id = "invite_member", tag = "invitations", request_body = Invite,
+    responses((status = 202, description = "Invited", body = Invited)), security(("bearer" = [])))]
 async fn invite(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Invite>,
-) -> Result<(StatusCode, Json<Invited>), ApiError> {
+) -> Result<Located<Invited>, ApiError> {
     caller.require(Permission::ManageInvitations)?;
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
     let role = parse_role(&body.role)?;
@@ -79,28 +88,32 @@ async fn invite(
     };
     let command =
         OrganizationCommand::Invite { invitation_id, email, role, expires_at, by_role: caller.role };
-    let outcome = super::run_org(&state, &caller, command, &[credential.into()]).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Invited { id: invitation_id.to_string(), version: outcome.version, token: secret, expires_at }),
-    ))
+    let outcome = super::run_org(&state, &caller, command, &[credential.into()], None).await?;
+    let location = state.links.to(View::Tenant, outcome.version);
+    let invited =
+        Invited { id: invitation_id.as_uuid(), version: outcome.version, token: secret, expires_at };
+    Ok(Located::new(StatusCode::ACCEPTED, location, invited))
 }
 
-#[utoipa::path(delete, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Withdraw a pending invitation.
+///
+/// `If-Match` is the tenant's ETag (`GET /v1/tenant`).
+#[utoipa::path(delete, path = "/v1/invitations/{id}", operation_id = "revoke_invitation", tag = "invitations",
+    params(("id" = uuid::Uuid, Path, description = "The invitation's id")),
+    responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<crate::Accepted>), ApiError> {
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
     caller.require(Permission::ManageInvitations)?;
     let invitation_id: InvitationId = parse_id(&id)?;
     // Refused for an invitation of another tenant (the organization does not know it), so the
     // credential's tenant need not be checked here.
     let revoke = CredentialWrite::RevokeInvitation { invitation: invitation_id }.into();
     let command = OrganizationCommand::RevokeInvitation { invitation_id };
-    let outcome = super::run_org(&state, &caller, command, &[revoke]).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(crate::Accepted { id: invitation_id.to_string(), version: outcome.version }),
-    ))
+    let expected = precondition.expected(state.require_if_match)?;
+    let outcome = super::run_org(&state, &caller, command, &[revoke], expected).await?;
+    Ok(state.links.accepted(invitation_id.as_uuid(), outcome.version, View::Tenant))
 }

@@ -46,9 +46,10 @@ pub(crate) async fn run_org(
     caller: &crate::auth::Caller,
     command: berth_domain::organization::OrganizationCommand,
     writes: &[berth_eventstore::append::SideWrite],
+    expected: Option<i64>,
 ) -> Result<berth_eventstore::execute::CommandOutcome, berth_http::ApiError> {
     use berth_domain::organization::Organization;
     let meta = caller.metadata();
     let tenant = caller.tenant_id.to_string();
-    Ok(state.store.execute_with::<Organization>(&tenant, command, &meta, state.retry, writes).await?)
+    Ok(state.store.execute_at::<Organization>(&tenant, command, &meta, state.retry, writes, expected).await?)
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use berth_domain::allocation::Resources;
 use berth_domain::ids::NodeId;
 use berth_domain::money::{Currency, Money};
@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::Operator;
-use crate::{Accepted, AppState};
+use berth_http::conditional::Precondition;
+
+use crate::accepted::Located;
+use crate::{Accepted, AppState, View};
 use berth_http::extract::{ApiJson, ApiPath};
 use berth_http::ApiError;
 
@@ -32,10 +35,13 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct Capacity {
     /// CPU cores.
+    #[schema(minimum = 1)]
     pub vcpus: u32,
     /// Memory in MiB.
+    #[schema(minimum = 1)]
     pub memory_mb: u64,
     /// Disk in GiB.
+    #[schema(minimum = 1)]
     pub disk_gb: u64,
 }
 
@@ -43,9 +49,11 @@ pub struct Capacity {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cost {
-    /// Minor units (cents).
+    /// Minor units (cents), never negative.
+    #[schema(minimum = 0)]
     pub amount_minor: i64,
-    /// ISO 4217 code.
+    /// An ISO 4217 code.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
 }
 
@@ -54,30 +62,36 @@ pub struct Cost {
 #[serde(deny_unknown_fields)]
 pub struct RegisterNode {
     /// A name for people, unique.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Host name or IP address Berth reaches it on.
+    #[schema(min_length = 1, max_length = 253)]
     pub address: String,
-    /// SSH port (default 22).
+    /// SSH port.
+    #[schema(minimum = 1, maximum = 65535, default = 22)]
     pub ssh_port: Option<u16>,
-    /// SSH user (default root).
+    /// SSH user.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,32}$", default = "root")]
     pub ssh_user: Option<String>,
-    /// The node's SSH host key as an OpenSSH public key line; pinned.
+    /// The node's SSH host key as an OpenSSH public key line (`ssh-ed25519 AAAA...`); pinned.
     pub host_key: String,
     /// What it has.
     pub capacity: Capacity,
     /// Who rents it out.
+    #[schema(min_length = 1, max_length = 100)]
     pub provider: String,
     /// Where it is.
+    #[schema(min_length = 1, max_length = 100)]
     pub region: String,
     /// What it costs a month.
     pub monthly_cost: Cost,
 }
 
-/// The answer to a registration.
+/// The answer to a node's registration.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Registered {
+pub struct NodeRegistered {
     /// The node's id.
-    pub id: String,
+    pub id: Uuid,
     /// Its version.
     pub version: i64,
     /// The public key to add to the node's `authorized_keys`.
@@ -146,12 +160,18 @@ impl RegisterNode {
     }
 }
 
-#[utoipa::path(post, path = "/v1/nodes", tag = "nodes", request_body = RegisterNode, responses((status = 202, description = "Registered; authorize `ssh_public_key` on the node", body = Registered), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Name or address in use", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Register a node (operators only).
+///
+/// Berth makes an SSH key pair for it; authorize the answer's `ssh_public_key` on the node, then
+/// bootstrap it.
+#[utoipa::path(post, path = "/v1/nodes", operation_id = "register_node", tag = "nodes", request_body = RegisterNode,
+    responses((status = 202, description = "Registered; authorize `ssh_public_key` on the node", body = NodeRegistered)),
+    security(("bearer" = [])))]
 async fn register(
     State(state): State<AppState>,
     operator: Operator,
     ApiJson(body): ApiJson<RegisterNode>,
-) -> Result<(StatusCode, Json<Registered>), ApiError> {
+) -> Result<Located<NodeRegistered>, ApiError> {
     let node_id = NodeId::from_uuid(operator.new_id());
     let key_id = Uuid::now_v7();
     let spec = body.into_spec(key_id)?;
@@ -166,52 +186,68 @@ async fn register(
         .await?;
     // A replayed registration (same Idempotency-Key) answers with the first key pair's public
     // half: the idempotency layer returns the first response, never this fresh one.
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Registered {
-            id: node_id.to_string(),
-            version: outcome.version,
-            ssh_public_key: keys.public_line,
-        }),
-    ))
+    let location = state.links.to(View::Node(node_id.as_uuid()), outcome.version);
+    let registered =
+        NodeRegistered { id: node_id.as_uuid(), version: outcome.version, ssh_public_key: keys.public_line };
+    Ok(Located::new(StatusCode::ACCEPTED, location, registered))
 }
 
 async fn node_command(
     state: &AppState,
     operator: &Operator,
     id: &str,
+    precondition: Precondition,
     command: NodeCommand,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+) -> Result<Located<Accepted>, ApiError> {
     let node_id: NodeId = crate::routes::parse_id(id)?;
+    let expected = precondition.expected(state.require_if_match)?;
     // A retired node's name and address are given back by its own `Decommissioned` event.
     let meta = operator.metadata();
-    let outcome = state.store.execute::<Node>(&node_id.to_string(), command, &meta, state.retry).await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { id: node_id.to_string(), version: outcome.version })))
+    let outcome = state
+        .store
+        .execute_at::<Node>(&node_id.to_string(), command, &meta, state.retry, &[], expected)
+        .await?;
+    Ok(state.links.accepted(node_id.as_uuid(), outcome.version, View::Node(node_id.as_uuid())))
 }
 
-#[utoipa::path(post, path = "/v1/nodes/{id}/bootstrap", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Bootstrap requested", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// The path parameter of a node.
+const NODE: &str = "The node's id";
+
+/// Bootstrap a node: upload the node scripts and check what it runs.
+#[utoipa::path(post, path = "/v1/nodes/{id}/bootstrap", operation_id = "bootstrap_node", tag = "nodes",
+    params(("id" = uuid::Uuid, Path, description = NODE)),
+    responses((status = 202, description = "Bootstrap requested", body = Accepted)), security(("bearer" = [])))]
 async fn bootstrap(
     State(state): State<AppState>,
     operator: Operator,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    node_command(&state, &operator, &id, NodeCommand::RequestBootstrap).await
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
+    node_command(&state, &operator, &id, precondition, NodeCommand::RequestBootstrap).await
 }
 
-#[utoipa::path(post, path = "/v1/nodes/{id}/drain", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Draining: no new sites", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Drain a node: it keeps its sites and takes no new ones.
+#[utoipa::path(post, path = "/v1/nodes/{id}/drain", operation_id = "drain_node", tag = "nodes",
+    params(("id" = uuid::Uuid, Path, description = NODE)),
+    responses((status = 202, description = "Draining: no new sites", body = Accepted)), security(("bearer" = [])))]
 async fn drain(
     State(state): State<AppState>,
     operator: Operator,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    node_command(&state, &operator, &id, NodeCommand::Drain).await
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
+    node_command(&state, &operator, &id, precondition, NodeCommand::Drain).await
 }
 
-#[utoipa::path(post, path = "/v1/nodes/{id}/decommission", tag = "nodes", params(("id" = String, Path, description = "The node id")), responses((status = 202, description = "Retired", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "Not an operator", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such node", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "The node still holds sites", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Retire a node that holds no sites; its name and address are free again.
+#[utoipa::path(post, path = "/v1/nodes/{id}/decommission", operation_id = "decommission_node", tag = "nodes",
+    params(("id" = uuid::Uuid, Path, description = NODE)),
+    responses((status = 202, description = "Retired", body = Accepted)), security(("bearer" = [])))]
 async fn decommission(
     State(state): State<AppState>,
     operator: Operator,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    node_command(&state, &operator, &id, NodeCommand::Decommission).await
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
+    node_command(&state, &operator, &id, precondition, NodeCommand::Decommission).await
 }

@@ -1,9 +1,8 @@
 //! `/v1/sites`: create, change and delete sites.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{patch, post};
-use axum::{Json, Router};
+use axum::Router;
 use berth_domain::domain_name::DomainName;
 use berth_domain::ids::SiteId;
 use berth_domain::php::{PhpVersion, SiteKind};
@@ -11,10 +10,13 @@ use berth_domain::role::Permission;
 use berth_domain::site::{Site, SiteCommand, SiteLabel};
 use serde::Deserialize;
 
-use crate::auth::Caller;
-use crate::{Accepted, AppState};
+use berth_http::conditional::Precondition;
 use berth_http::extract::{ApiJson, ApiPath};
 use berth_http::ApiError;
+
+use crate::accepted::Located;
+use crate::auth::Caller;
+use crate::{Accepted, AppState, View};
 
 /// The site routes.
 pub fn router() -> Router<AppState> {
@@ -29,36 +31,43 @@ pub fn router() -> Router<AppState> {
 /// `POST /v1/sites` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"domain": "blog.acme.test", "type": "wordpress", "php_version": "8.3"}))]
 pub struct CreateSite {
-    /// The host name.
+    /// The host name it answers for (internationalized names are taken and kept as punycode).
+    #[schema(min_length = 1, max_length = 253)]
     pub domain: String,
-    /// `wordpress`, `php`, `laravel` or `static`.
+    /// What runs it.
     #[serde(rename = "type")]
+    #[schema(value_type = berth_http::schema::SiteType)]
     pub kind: String,
-    /// `8.1` to `8.4`; not for static sites.
+    /// Required for PHP types, refused for static sites.
+    #[schema(value_type = Option<berth_http::schema::PhpVersionName>)]
     pub php_version: Option<String>,
 }
 
-/// `PATCH /v1/sites/{id}` body.
+/// `PATCH /v1/sites/{id}` body: only the fields present change.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"label": "Client X blog"}))]
 pub struct UpdateSite {
     /// A new PHP version.
+    #[schema(value_type = Option<berth_http::schema::PhpVersionName>)]
     pub php_version: Option<String>,
     /// A new display label.
+    #[schema(max_length = 100)]
     pub label: Option<String>,
 }
 
 /// Parses a site type.
 pub fn parse_kind(value: &str) -> Result<SiteKind, ApiError> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
+    SiteKind::ALL.into_iter().find(|k| k.as_str() == value).ok_or_else(|| {
         ApiError::field("type", format!("unknown type `{value}`; expected wordpress, php, laravel or static"))
     })
 }
 
 /// Parses a PHP version.
 pub fn parse_php(value: &str) -> Result<PhpVersion, ApiError> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
+    PhpVersion::ALL.into_iter().find(|v| v.as_str() == value).ok_or_else(|| {
         ApiError::field(
             "php_version",
             format!("unsupported PHP version `{value}`; expected 8.1, 8.2, 8.3 or 8.4"),
@@ -89,90 +98,117 @@ impl CreateSite {
     }
 }
 
-#[utoipa::path(post, path = "/v1/sites", tag = "sites", request_body = CreateSite, responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// The path parameter of a site.
+const SITE: &str = "The site's id";
+
+/// Create a site.
+///
+/// The site is placed on a node and set up there by the provisioning saga; follow it at the
+/// answer's `Location`.
+#[utoipa::path(post, path = "/v1/sites", operation_id = "create_site", tag = "sites", request_body = CreateSite,
+    responses((status = 202, description = "Accepted: the site is requested", body = Accepted)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateSite>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+) -> Result<Located<Accepted>, ApiError> {
     caller.require(Permission::ManageSites)?;
     let site_id = SiteId::from_uuid(caller.new_id());
     let command = body.into_command(site_id, caller.tenant_id)?;
     // The domain is claimed by the site's own `Created` event, in the same commit.
     let meta = caller.metadata();
     let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &meta, state.retry).await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
+    Ok(state.links.accepted(site_id.as_uuid(), outcome.version, View::Site(site_id.as_uuid())))
 }
 
-#[utoipa::path(patch, path = "/v1/sites/{id}", tag = "sites", request_body = UpdateSite, params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Change a site's PHP version or label.
+#[utoipa::path(patch, path = "/v1/sites/{id}", operation_id = "update_site", tag = "sites", request_body = UpdateSite,
+    params(("id" = uuid::Uuid, Path, description = SITE)),
+    responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
+    precondition: Precondition,
     ApiJson(body): ApiJson<UpdateSite>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    caller.require(Permission::ManageSites)?;
-    let site_id: SiteId = crate::routes::parse_id(&id)?;
-    owned_site(&state, &caller, site_id).await?;
+) -> Result<Located<Accepted>, ApiError> {
     let php_version = body.php_version.as_deref().map(parse_php).transpose()?;
     let label =
         body.label.as_deref().map(SiteLabel::parse).transpose().map_err(|e| ApiError::field("label", e))?;
-    let meta = caller.metadata();
-    let command = SiteCommand::Update { php_version, label };
-    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &meta, state.retry).await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
+    site_command(&state, &caller, &id, precondition, SiteCommand::Update { php_version, label }).await
 }
 
-#[utoipa::path(delete, path = "/v1/sites/{id}", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Delete a site.
+///
+/// Its node removes it; the domain is free again once it has.
+#[utoipa::path(delete, path = "/v1/sites/{id}", operation_id = "delete_site", tag = "sites",
+    params(("id" = uuid::Uuid, Path, description = SITE)),
+    responses((status = 202, description = "Accepted; the node carries it out", body = Accepted)), security(("bearer" = [])))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    // The domain is given back when the node has removed the site (a failed deletion leaves
-    // the site as it was, domain included).
-    site_command(&state, &caller, &id, SiteCommand::Delete).await
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
+    site_command(&state, &caller, &id, precondition, SiteCommand::Delete).await
 }
 
-#[utoipa::path(post, path = "/v1/sites/{id}/suspend", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Suspend a site: its node answers 503 for it, its data is kept.
+#[utoipa::path(post, path = "/v1/sites/{id}/suspend", operation_id = "suspend_site", tag = "sites",
+    params(("id" = uuid::Uuid, Path, description = SITE)),
+    responses((status = 202, description = "Accepted; the node carries it out", body = Accepted)), security(("bearer" = [])))]
 async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    site_command(&state, &caller, &id, SiteCommand::Suspend).await
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
+    site_command(&state, &caller, &id, precondition, SiteCommand::Suspend).await
 }
 
-#[utoipa::path(post, path = "/v1/sites/{id}/resume", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Resume a suspended site.
+#[utoipa::path(post, path = "/v1/sites/{id}/resume", operation_id = "resume_site", tag = "sites",
+    params(("id" = uuid::Uuid, Path, description = SITE)),
+    responses((status = 202, description = "Accepted; the node carries it out", body = Accepted)), security(("bearer" = [])))]
 async fn resume(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    site_command(&state, &caller, &id, SiteCommand::Resume).await
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
+    site_command(&state, &caller, &id, precondition, SiteCommand::Resume).await
 }
 
-#[utoipa::path(post, path = "/v1/sites/{id}/retry", tag = "sites", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted; the node carries it out", body = crate::Accepted), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "Not in a state that allows it, or other work is under way", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Start provisioning a failed site over.
+#[utoipa::path(post, path = "/v1/sites/{id}/retry", operation_id = "retry_site", tag = "sites",
+    params(("id" = uuid::Uuid, Path, description = SITE)),
+    responses((status = 202, description = "Accepted; provisioning starts over", body = Accepted)), security(("bearer" = [])))]
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    site_command(&state, &caller, &id, SiteCommand::RetryProvisioning).await
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
+    site_command(&state, &caller, &id, precondition, SiteCommand::RetryProvisioning).await
 }
 
 async fn site_command(
     state: &AppState,
     caller: &Caller,
     id: &str,
+    precondition: Precondition,
     command: SiteCommand,
-) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+) -> Result<Located<Accepted>, ApiError> {
     caller.require(Permission::ManageSites)?;
     let site_id: SiteId = crate::routes::parse_id(id)?;
+    let expected = precondition.expected(state.require_if_match)?;
     owned_site(state, caller, site_id).await?;
     let meta = caller.metadata();
-    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &meta, state.retry).await?;
-    Ok((StatusCode::ACCEPTED, Json(Accepted { id: site_id.to_string(), version: outcome.version })))
+    let outcome = state
+        .store
+        .execute_at::<Site>(&site_id.to_string(), command, &meta, state.retry, &[], expected)
+        .await?;
+    Ok(state.links.accepted(site_id.as_uuid(), outcome.version, View::Site(site_id.as_uuid())))
 }
 
 /// The site's domain, if it exists and belongs to the caller's tenant; 404 otherwise.

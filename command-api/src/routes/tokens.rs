@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
-use axum::{Json, Router};
+use axum::Router;
 use berth_domain::ids::TokenId;
 use berth_domain::name::DisplayName;
 use berth_domain::organization::OrganizationCommand;
@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::routes::{parse_id, parse_role, parse_time};
 use crate::secrets::{new_token, token_digest};
-use crate::AppState;
+use berth_http::conditional::Precondition;
+
+use crate::accepted::Located;
+use crate::{Accepted, AppState, View};
 use berth_http::extract::{ApiJson, ApiPath};
 use berth_http::ApiError;
 
@@ -27,12 +30,16 @@ pub fn router() -> Router<AppState> {
 /// `POST /v1/tokens` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "CI deploys", "role": "member"}))]
 pub struct IssueToken {
-    /// What the token is for ("CI deploys").
+    /// What the token is for.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Its role: at most the caller's own.
+    #[schema(value_type = berth_http::schema::RoleName)]
     pub role: String,
-    /// When it stops working (RFC 3339); never if absent.
+    /// When it stops working; never if absent.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
 }
 
@@ -40,19 +47,21 @@ pub struct IssueToken {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     /// The token's id.
-    pub id: String,
+    pub id: uuid::Uuid,
     /// The organization's version after the command.
     pub version: i64,
     /// The bearer token. Store it now: it is not shown again.
     pub token: String,
 }
 
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = IssueToken, responses((status = 202, description = "Issued; the secret is shown once", body = IssuedToken), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Issue an API token; its secret is in this answer only.
+#[utoipa::path(post, path = "/v1/tokens", operation_id = "issue_token", tag = "tokens", request_body = IssueToken,
+    responses((status = 202, description = "Issued; the secret is shown once", body = IssuedToken)), security(("bearer" = [])))]
 async fn issue(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<IssueToken>,
-) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+) -> Result<Located<IssuedToken>, ApiError> {
     caller.require(Permission::ManageTokens)?;
     let name = DisplayName::parse(&body.name).map_err(|e| ApiError::field("name", e))?;
     let role = parse_role(&body.role)?;
@@ -70,23 +79,29 @@ async fn issue(
         expires_at,
     };
     let command = OrganizationCommand::IssueToken { token_id, name, role, expires_at, by_role: caller.role };
-    let outcome = super::run_org(&state, &caller, command, &[credential.into()]).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(IssuedToken { id: token_id.to_string(), version: outcome.version, token: secret }),
-    ))
+    let outcome = super::run_org(&state, &caller, command, &[credential.into()], None).await?;
+    let location = state.links.to(View::Tenant, outcome.version);
+    let issued = IssuedToken { id: token_id.as_uuid(), version: outcome.version, token: secret };
+    Ok(Located::new(StatusCode::ACCEPTED, location, issued))
 }
 
-#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path, description = "The id")), responses((status = 202, description = "Accepted", body = crate::Accepted), (status = 400, description = "Bad input, naming the field", body = berth_http::Problem, content_type = "application/problem+json"), (status = 401, description = "Missing or bad token", body = berth_http::Problem, content_type = "application/problem+json"), (status = 403, description = "The role does not allow it", body = berth_http::Problem, content_type = "application/problem+json"), (status = 404, description = "No such resource in this tenant", body = berth_http::Problem, content_type = "application/problem+json"), (status = 409, description = "A rule, a taken value or a concurrent change", body = berth_http::Problem, content_type = "application/problem+json"), (status = 429, description = "Rate limited", body = berth_http::Problem, content_type = "application/problem+json"), (status = 503, description = "Unavailable", body = berth_http::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+/// Revoke an API token: it is refused from the next request on.
+///
+/// `If-Match` is the tenant's ETag (`GET /v1/tenant`).
+#[utoipa::path(delete, path = "/v1/tokens/{id}", operation_id = "revoke_token", tag = "tokens",
+    params(("id" = uuid::Uuid, Path, description = "The token's id")),
+    responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<(StatusCode, Json<crate::Accepted>), ApiError> {
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
     caller.require(Permission::ManageTokens)?;
     let token_id: TokenId = parse_id(&id)?;
     let revoke = CredentialWrite::RevokeApiToken { token: token_id, tenant: caller.tenant_id }.into();
-    let outcome =
-        super::run_org(&state, &caller, OrganizationCommand::RevokeToken { token_id }, &[revoke]).await?;
-    Ok((StatusCode::ACCEPTED, Json(crate::Accepted { id: token_id.to_string(), version: outcome.version })))
+    let expected = precondition.expected(state.require_if_match)?;
+    let command = OrganizationCommand::RevokeToken { token_id };
+    let outcome = super::run_org(&state, &caller, command, &[revoke], expected).await?;
+    Ok(state.links.accepted(token_id.as_uuid(), outcome.version, View::Tenant))
 }

@@ -111,6 +111,9 @@ pub enum ProvisioningStep {
 }
 
 impl ProvisioningStep {
+    /// Every value, in the order the APIs list them.
+    pub const ALL: [Self; 3] = [Self::Allocate, Self::Provision, Self::Verify];
+
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -153,6 +156,22 @@ pub enum FailureCode {
 }
 
 impl FailureCode {
+    /// Every value, in the order the APIs list them.
+    pub const ALL: [Self; 12] = [
+        Self::NoRoom,
+        Self::UnsupportedPhp,
+        Self::DiskFull,
+        Self::BadInput,
+        Self::ServiceDown,
+        Self::NodeUnreachable,
+        Self::AuthRefused,
+        Self::HostKeyMismatch,
+        Self::NodeBlocked,
+        Self::Timeout,
+        Self::NotServing,
+        Self::Unknown,
+    ];
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -190,6 +209,9 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every value, in the order the APIs list them.
+    pub const ALL: [Self; 3] = [Self::Suspend, Self::Resume, Self::Delete];
+
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -47,6 +47,17 @@ pub enum SiteStatus {
 }
 
 impl SiteStatus {
+    /// Every value, in the order the APIs list them.
+    pub const ALL: [Self; 7] = [
+        Self::Requested,
+        Self::Provisioning,
+        Self::Active,
+        Self::Suspended,
+        Self::Deleting,
+        Self::Deleted,
+        Self::Failed,
+    ];
+
     /// The lowercase name, as the APIs show it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,0 +1,102 @@
+//! OpenAPI schemas for the domain's enumerations, built from the domain's own lists of values
+//! (`SiteKind::ALL`, `Role::ALL`, …), so the documents cannot drift from what the code accepts
+//! and answers. The domain stays free of OpenAPI; the API types name these with
+//! `#[schema(value_type = …)]`.
+
+use berth_domain::allocation::{Health, NodeState};
+use berth_domain::organization::InvitationStatus;
+use berth_domain::php::{PhpVersion, SiteKind};
+use berth_domain::role::Role;
+use berth_domain::site::{FailureCode, Operation, ProvisioningStep, SiteStatus};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+
+fn names(description: &str, values: impl IntoIterator<Item = &'static str>) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values))
+        .into()
+}
+
+macro_rules! names {
+    ($(#[$doc:meta])* $name:ident, $description:literal, $values:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                names($description, $values)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+names!(
+    /// A site's type.
+    SiteType,
+    "What runs the site.",
+    SiteKind::ALL.map(SiteKind::as_str)
+);
+names!(
+    /// A PHP version.
+    PhpVersionName,
+    "A PHP version Berth can run (a node may lack some).",
+    PhpVersion::ALL.map(PhpVersion::as_str)
+);
+names!(
+    /// A site's status.
+    SiteStatusName,
+    "Where the site is in its life: requested → provisioning → active ⇄ suspended → deleting → deleted, or failed.",
+    SiteStatus::ALL.map(SiteStatus::as_str)
+);
+names!(
+    /// A role within a tenant.
+    RoleName,
+    "A role within the tenant, most powerful first.",
+    Role::ALL.map(Role::as_str)
+);
+names!(
+    /// A node's lifecycle state.
+    NodeStateName,
+    "Where the node is in its life.",
+    NodeState::ALL.map(NodeState::as_str)
+);
+names!(
+    /// A node's health.
+    HealthName,
+    "The node's health as last probed.",
+    Health::ALL.map(Health::as_str)
+);
+names!(
+    /// A provisioning failure's code.
+    FailureCodeName,
+    "Why provisioning failed, for programs.",
+    FailureCode::ALL.map(FailureCode::as_str)
+);
+names!(
+    /// A step of a site's history.
+    SiteStepName,
+    "A provisioning step, a retry, or an operation on the node.",
+    ProvisioningStep::ALL.map(ProvisioningStep::as_str).into_iter().chain(["retry"]).chain(Operation::ALL.map(Operation::as_str))
+);
+names!(
+    /// How a step ended.
+    OutcomeName,
+    "How the step ended.",
+    ["ok", "failed"]
+);
+names!(
+    /// Work waiting for a site's node.
+    OperationName,
+    "Work asked for and not yet carried out by the node.",
+    Operation::ALL.map(Operation::as_str)
+);
+names!(
+    /// Where an invitation stands.
+    InvitationStatusName,
+    "Where the invitation stands.",
+    InvitationStatus::ALL.map(InvitationStatus::as_str)
+);

@@ -17,7 +17,8 @@
 //! - [`timers`] keeps the durable timers aggregates declare, and fires them once; [`clock`] is
 //!   where "now" comes from;
 //! - [`credentials`] holds credentials and memberships (written with the events that change
-//!   them) and the lookups that authenticate with them;
+//!   them) and the lookups that authenticate with them; [`credential_cache`] keeps recent
+//!   bearer tokens in memory, evicted by notification the moment one loses power;
 //! - [`migrate`] applies the SQL migrations in `migrations/`;
 //! - [`vault`] keeps secrets (node SSH keys) encrypted at rest, outside the events.
 //!
@@ -29,6 +30,7 @@ pub mod append;
 pub mod checkpoint;
 pub mod clock;
 pub mod consumer;
+pub mod credential_cache;
 pub mod credentials;
 pub mod error;
 pub mod execute;

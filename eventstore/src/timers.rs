@@ -275,6 +275,8 @@ impl EventStore {
             correlation_id: timer.correlation_id.unwrap_or_else(Uuid::now_v7),
             causation_id: None,
             request_id: None,
+            credential: None,
+            within_tenant: false,
         };
         let visitor = FireVisitor { store: self, timer, key: key.clone(), metadata: &metadata, retry };
         let Some(run) = visit(&timer.aggregate_type, visitor) else {
@@ -379,6 +381,8 @@ impl<E: Refusal> ExecuteError<E> {
             Self::Taken { scope, value } => ExecuteError::Taken { scope, value },
             Self::CommandIdReused(id) => ExecuteError::CommandIdReused(id),
             Self::TimerChanged => ExecuteError::TimerChanged,
+            Self::CredentialChanged => ExecuteError::CredentialChanged,
+            Self::NotFound => ExecuteError::NotFound,
             Self::PreconditionFailed { expected, current } => {
                 ExecuteError::PreconditionFailed { expected, current }
             }

@@ -33,6 +33,9 @@ pub enum UnitError {
         /// The value.
         value: String,
     },
+    /// The caller's credential was revoked or changed since it was authenticated.
+    #[error("the caller's credential was revoked or changed")]
+    CredentialChanged,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -92,6 +95,7 @@ impl<'s> UnitOfWork<'s> {
                 self.repeat(metadata).await?.ok_or(UnitError::Taken { scope, value })
             }
             Err(AppendError::DuplicateCommand) => self.repeat(metadata).await?.ok_or(UnitError::Conflict),
+            Err(AppendError::CredentialChanged) => Err(UnitError::CredentialChanged),
             Err(AppendError::Store(error)) => Err(error.into()),
         }
     }

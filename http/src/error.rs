@@ -43,6 +43,9 @@ pub enum ApiError {
     /// No usable credentials.
     #[error("{0}")]
     Unauthorized(String),
+    /// The credential stopped working (revoked, expired, re-roled) while the request ran.
+    #[error("the token was revoked, expired or changed role since this request began; nothing was changed")]
+    CredentialChanged,
     /// Authenticated, but the role does not allow it.
     #[error("{0}")]
     Forbidden(String),
@@ -103,6 +106,11 @@ impl ApiError {
     }
 }
 
+/// Marks an answer whose request found the caller's credential changed: the API's cache of
+/// credentials must forget what it holds (the change may not have been announced to it yet).
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialsStale;
+
 /// An RFC 9457 problem detail, as every error of both APIs is answered.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -125,6 +133,9 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request is not valid"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Self::CredentialChanged => {
+                (StatusCode::UNAUTHORIZED, "credentials-changed", "Authentication required")
+            }
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "No such resource"),
             Self::NotYet(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-yet", "Not caught up yet"),
@@ -195,8 +206,12 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if matches!(self, Self::Unauthorized(_)) {
+        if matches!(self, Self::Unauthorized(_) | Self::CredentialChanged) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"berth\""));
+        }
+        if matches!(self, Self::CredentialChanged) {
+            // The process that answers forgets its cached credentials (see `CredentialsStale`).
+            response.extensions_mut().insert(CredentialsStale);
         }
         response
     }
@@ -222,6 +237,8 @@ impl<E: Refusal> From<ExecuteError<E>> for ApiError {
             ExecuteError::Conflict { .. } | ExecuteError::TimerChanged => Self::Conflict,
             ExecuteError::Taken { scope, value } => Self::Taken { scope, value },
             ExecuteError::CommandIdReused(_) => Self::IdempotencyMismatch,
+            ExecuteError::CredentialChanged => Self::CredentialChanged,
+            ExecuteError::NotFound => Self::NotFound,
             ExecuteError::PreconditionFailed { expected, current } => {
                 Self::PreconditionFailed { expected, current }
             }
@@ -235,6 +252,7 @@ impl From<UnitError> for ApiError {
         match error {
             UnitError::Rejected(refusal) => refusal.into(),
             UnitError::Conflict => Self::Conflict,
+            UnitError::CredentialChanged => Self::CredentialChanged,
             UnitError::Taken { scope, value } => Self::Taken { scope, value },
             UnitError::Store(e) => e.into(),
         }

@@ -20,19 +20,22 @@ pub mod tenant;
 pub mod timers;
 
 use axum::Router;
-use sqlx::PgPool;
 
 /// What every query handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The read-model database.
-    pub pool: PgPool,
+    /// The database as Berth's own role: for authenticating bearer tokens only.
+    pub pool: sqlx::PgPool,
+    /// The read-model database, through connections that read as the reader role.
+    pub reads: scope::Reads,
     /// JetStream, for the live event stream.
     pub jetstream: async_nats::jetstream::Context,
     /// The event stream's name.
     pub stream: String,
     /// The event subjects' prefix.
     pub subject_prefix: String,
+    /// Recently seen bearer tokens.
+    pub credentials: berth_projections::identity::CredentialCache,
 }
 
 /// The query API's OpenAPI description, generated from the handlers' annotations.

@@ -105,7 +105,7 @@ async fn details_have_etags_and_changes_take_if_match() {
 
     // The detail answers its version as an ETag, and 304 to a caller that holds it.
     let read = api.http.get(&location).bearer_auth(&owner.token).send().await.unwrap();
-    assert_eq!(read.status(), 200);
+    assert_eq!(read.status(), 200, "{:?}", read.headers());
     assert_eq!(read.headers()["etag"], "\"1\"");
     let held = api
         .http

@@ -19,6 +19,7 @@ mod outage;
 mod problems;
 mod projections;
 mod relay;
+mod revocation;
 mod sites_api;
 mod startup;
 mod storage_faults;

@@ -246,7 +246,12 @@ impl Application {
                 retry,
                 vault: vault.clone().context("the sagas need the vault")?,
                 clock: clock.clone(),
-                notifier: notifier.clone(),
+                timer_wakeups: FeedNotifier::start_on(
+                    pool.clone(),
+                    berth_eventstore::timers::TIMERS_CHANNEL,
+                    poll,
+                    shutdown.clone(),
+                ),
                 shell: Arc::new(SshBridge::new(ssh)),
                 nodes: NodeWorkSettings { verify_timeout: Duration::from_secs(nodes.verify_timeout_secs) },
                 jetstream: jetstream.clone(),

@@ -27,6 +27,15 @@ pub trait Projection: Send + Sync + 'static {
     /// replays everything.
     fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a>;
 
+    /// For a view whose rows are a pure function of each stored event: one `INSERT … SELECT`
+    /// over `batch` (a batch of rows of `events`, every column, in feed order), which then runs
+    /// inside PostgreSQL in place of [`Projection::apply_all`], live and in rebuilds alike, so
+    /// no payload travels to the client and back. Such a view sees every stored event, also
+    /// one the registry cannot decode.
+    fn in_database(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Applies a batch, in order. One event at a time by default; a view whose rows are
     /// independent inserts can write the whole batch in one statement.
     fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [Recorded]) -> ApplyFuture<'a> {

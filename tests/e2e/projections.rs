@@ -90,8 +90,9 @@ async fn catch_up(env: &TestEnv) {
     for projection in berth_projections::all() {
         runtime::install(&env.pool, projection.as_ref()).await.unwrap();
         let name = berth_projections::projection::checkpoint_name(projection.name());
+        let mut conn = runtime::connect(&env.pool, projection.as_ref()).await.unwrap();
         loop {
-            if runtime::step(&env.pool, projection.as_ref(), 100).await.unwrap() == Step::Applied(0) {
+            if runtime::step(&mut conn, projection.as_ref(), 100).await.unwrap() == Step::Applied(0) {
                 let at = berth_eventstore::checkpoint::load(&env.pool, &name).await.unwrap();
                 if (at.transaction_id, at.global_position) >= (last_tx, last_position) {
                     break;

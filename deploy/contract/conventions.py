@@ -173,8 +173,13 @@ def problem_schema(d: Document):
         yield f"Problem requires {sorted(required)}, not {sorted(PROBLEM_REQUIRED)}"
 
 
-def errors_are_problems(d: Document):
+def is_problem(schema) -> bool:
+    """The Problem schema, or one that extends it with allOf (a problem with extension members)."""
     ref = "#/components/schemas/Problem"
+    return schema.get("$ref") == ref or any(part.get("$ref") == ref for part in schema.get("allOf") or [])
+
+
+def errors_are_problems(d: Document):
     for method, path, op, _ in d.operations():
         for status, response in d.responses(op):
             if not re.fullmatch(r"[45]\d\d|[45]XX", status):
@@ -183,7 +188,7 @@ def errors_are_problems(d: Document):
             types = sorted(content)
             if types != ["application/problem+json"]:
                 yield f"{where(method, path, op)} {status} is {types or 'without a body'}"
-            elif (content["application/problem+json"].get("schema") or {}).get("$ref") != ref:
+            elif not is_problem(content["application/problem+json"].get("schema") or {}):
                 yield f"{where(method, path, op)} {status} is not a Problem"
 
 

@@ -13,6 +13,7 @@ left it nothing to work with) and exits 1 when one failed.
 """
 
 import argparse
+import enum
 import importlib
 import inspect
 import json
@@ -189,6 +190,14 @@ class Journey:
             raise StepFailed(f"{op_id}'s body model {model.__name__} has no {', '.join(unknown)}")
         return value
 
+    @staticmethod
+    def coerce(hint, value):
+        """A parameter the document gives an enum is an Enum in the client: pass its member."""
+        for kind in (hint, *typing.get_args(hint)):
+            if isinstance(kind, type) and issubclass(kind, enum.Enum):
+                return kind(value)
+        return value
+
     def call(self, op_id: str, token: typing.Optional[str] = None, body=None, params=None,
              key: typing.Optional[str] = None) -> Answer:
         """Calls op_id with `params` by their wire names (path, query and header parameters
@@ -206,11 +215,12 @@ class Journey:
                 self.gap("idempotency", op_id)
         if body is not None:
             kwargs["body"] = self.body_model(op_id, module.sync_detailed, body)
+        hints = typing.get_type_hints(module.sync_detailed)
         for wire, value in params.items():
             name = next((p for p in signature.parameters if p.rstrip("_") == snake(wire)), None)
             if name is None:
                 raise StepFailed(f"{op_id} takes no {wire} parameter, so its client cannot send one")
-            kwargs[name] = value
+            kwargs[name] = self.coerce(hints.get(name), value)
         client = api.client(token)
         # The generated module's own request builder and parser, with the client's own httpx
         # client between them (this is what sync_detailed does), so that an answer the model

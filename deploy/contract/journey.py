@@ -13,12 +13,6 @@ left it nothing to work with) and exits 1 when one failed.
 """
 
 import argparse
-import enum
-import importlib
-import inspect
-import json
-import pkgutil
-import re
 import secrets
 import sys
 import time
@@ -26,6 +20,8 @@ import traceback
 import typing
 import uuid
 from urllib.parse import parse_qs, urlsplit
+
+from clients import Answer, Api, Session, StepFailed, excerpt
 
 # Where the target contract puts each operation the journey uses: (api, method, path).
 TARGET = {
@@ -45,106 +41,17 @@ PRECONDITION_FAILED = "https://berth.dev/problems/precondition-failed"
 PASSWORD = "a long contract password"
 
 
-class StepFailed(Exception):
-    """The step cannot go on."""
-
-
 class Skipped(Exception):
     """An earlier step left this one nothing to work with."""
 
 
-def snake(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")
-
-
-def excerpt(content: bytes, limit: int = 300) -> str:
-    text = content.decode("utf-8", "replace").strip()
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-class Answer:
-    """What one call got: the status, the headers, and the body as the generated model read
-    it (`parsed`, None when the status is not in the document) and as wire JSON (`data`)."""
-
-    def __init__(self, op_id: str, http, parsed, authenticated: bool):
-        self.op_id = op_id
-        self.status = http.status_code
-        self.headers = http.headers
-        self.content = http.content
-        self.content_type = http.headers.get("content-type", "")
-        self.parsed = parsed
-        self.unreadable = False
-        self.authenticated = authenticated
-        try:
-            self.data = json.loads(http.content) if http.content else None
-        except ValueError:
-            self.data = None
-
-    def describe(self) -> str:
-        return f"{self.op_id} answered {self.status} {self.content_type}: {excerpt(self.content)}"
-
-
-class Api:
-    """One generated client package and the document it was generated from."""
-
-    def __init__(self, name: str, base_url: str, document: str):
-        self.name = name
-        self.base_url = base_url.rstrip("/")
-        self.package = f"berth_{name}_client"
-        self.root = importlib.import_module(self.package)
-        with open(document, encoding="utf-8") as f:
-            self.doc = json.load(f)
-        api = importlib.import_module(f"{self.package}.api")
-        # Generated modules by name; a name that is a Python keyword gets a trailing `_`.
-        self.modules: dict[str, list[str]] = {}
-        for info in pkgutil.walk_packages(api.__path__, prefix=f"{api.__name__}."):
-            if not info.ispkg:
-                self.modules.setdefault(info.name.rsplit(".", 1)[1].rstrip("_"), []).append(info.name)
-
-    def client(self, token: typing.Optional[str] = None):
-        if token is None:
-            return self.root.Client(base_url=self.base_url, raise_on_unexpected_status=False)
-        return self.root.AuthenticatedClient(base_url=self.base_url, token=token, raise_on_unexpected_status=False)
-
-    def module(self, op_id: str, gap):
-        found = self.modules.get(op_id, [])
-        if len(found) == 1:
-            return importlib.import_module(found[0])
-        _, method, path = TARGET[op_id]
-        op = ((self.doc.get("paths") or {}).get(path) or {}).get(method)
-        if op is None:
-            raise StepFailed(f"the {self.name} document has no {method.upper()} {path}")
-        actual = op.get("operationId", "")
-        tag = snake((op.get("tags") or ["default"])[0])
-        prefix = f"{self.package}.api.{tag}."
-        candidates = [m for m in self.modules.get(snake(actual), []) if m.startswith(prefix)]
-        if len(candidates) != 1:
-            raise StepFailed(f"the {self.name} client has no `{op_id}`, nor {method.upper()} {path} (`{actual}`)")
-        gap("names", f"{op_id} (`{actual}`)")
-        return importlib.import_module(candidates[0])
-
-
-class Journey:
+class Journey(Session):
     def __init__(self, command: Api, query: Api):
-        self.apis = {"command": command, "query": query}
-        self.answers: list[Answer] = []
-        self.notes: list[str] = []
-        # Gaps met on the way that every step would repeat, reported once at the end.
-        self.gaps: dict[str, list[str]] = {"names": [], "idempotency": []}
+        super().__init__({"command": command, "query": query}, TARGET)
         self.failed = 0
         self.state: dict[str, typing.Any] = {}
 
     # -- the steps' frame ---------------------------------------------------------------
-
-    def note(self, message: str):
-        """A gap in the contract that the step could work around: the step fails, the journey
-        goes on."""
-        if message not in self.notes:
-            self.notes.append(message)
-
-    def gap(self, kind: str, what: str):
-        if what not in self.gaps[kind]:
-            self.gaps[kind].append(what)
 
     def step(self, name: str, run):
         self.notes = []
@@ -170,88 +77,6 @@ class Journey:
             raise Skipped("needs " + ", ".join(missing) + " from an earlier step")
         return [self.state[k] for k in keys]
 
-    # -- calls through the generated clients ----------------------------------------------
-
-    def body_model(self, op_id: str, function, body: dict):
-        hints = typing.get_type_hints(function)
-        kind = hints.get("body")
-        if kind is None:
-            raise StepFailed(f"{op_id} takes no body in the client")
-        candidates = [kind, *typing.get_args(kind)]
-        model = next((c for c in candidates if hasattr(c, "from_dict")), None)
-        if model is None:
-            raise StepFailed(f"{op_id}'s body type {kind} is not a model")
-        try:
-            value = model.from_dict(body)
-        except KeyError as missing:
-            raise StepFailed(f"{op_id}'s body model {model.__name__} requires {missing}, which the contract does not send")
-        unknown = sorted(getattr(value, "additional_properties", {}) or {})
-        if unknown:
-            raise StepFailed(f"{op_id}'s body model {model.__name__} has no {', '.join(unknown)}")
-        return value
-
-    @staticmethod
-    def coerce(hint, value):
-        """A parameter the document gives an enum is an Enum in the client: pass its member."""
-        for kind in (hint, *typing.get_args(hint)):
-            if isinstance(kind, type) and issubclass(kind, enum.Enum):
-                return kind(value)
-        return value
-
-    def call(self, op_id: str, token: typing.Optional[str] = None, body=None, params=None,
-             key: typing.Optional[str] = None) -> Answer:
-        """Calls op_id with `params` by their wire names (path, query and header parameters
-        alike); a parameter the client does not know fails the step. `key` is sent as the
-        Idempotency-Key where the client takes one (a client that does not is a gap)."""
-        api = self.apis[TARGET[op_id][0]]
-        module = api.module(op_id, self.gap)
-        signature = inspect.signature(module.sync_detailed)
-        kwargs: dict[str, typing.Any] = {}
-        params = dict(params or {})
-        if key is not None:
-            if any(p.rstrip("_") == "idempotency_key" for p in signature.parameters):
-                params["Idempotency-Key"] = key
-            else:
-                self.gap("idempotency", op_id)
-        if body is not None:
-            kwargs["body"] = self.body_model(op_id, module.sync_detailed, body)
-        hints = typing.get_type_hints(module.sync_detailed)
-        for wire, value in params.items():
-            name = next((p for p in signature.parameters if p.rstrip("_") == snake(wire)), None)
-            if name is None:
-                raise StepFailed(f"{op_id} takes no {wire} parameter, so its client cannot send one")
-            kwargs[name] = self.coerce(hints.get(name), value)
-        client = api.client(token)
-        # The generated module's own request builder and parser, with the client's own httpx
-        # client between them (this is what sync_detailed does), so that an answer the model
-        # cannot read is reported without sending the command a second time.
-        http = client.get_httpx_client().request(**module._get_kwargs(**kwargs))
-        unreadable = False
-        try:
-            parsed = module._build_response(client=client, response=http).parsed
-        except Exception as error:
-            self.note(
-                f"the client cannot read {op_id}'s {http.status_code} answer "
-                f"({type(error).__name__}: {error}; the answer was {excerpt(http.content, 120)})"
-            )
-            parsed, unreadable = None, True
-        answer = Answer(op_id, http, parsed, authenticated=token is not None)
-        answer.unreadable = unreadable
-        self.answers.append(answer)
-        return answer
-
-    def expect(self, answer: Answer, status: int) -> dict:
-        """The answer's body as wire JSON, once its status is `status` and the client read it."""
-        if answer.status != status:
-            raise StepFailed(f"expected {status}; {answer.describe()}")
-        if answer.parsed is None and not answer.unreadable:
-            self.note(f"{answer.op_id}'s {status} answer is not in its document, so the client returns nothing")
-        if answer.status < 400 and type(answer.parsed).__name__ == "Problem":
-            self.note(f"the client reads {answer.op_id}'s {status} answer as a Problem")
-        if hasattr(answer.parsed, "to_dict"):
-            return answer.parsed.to_dict()
-        return answer.data if isinstance(answer.data, dict) else {}
-
     def location(self, answer: Answer, path: str, version: typing.Optional[int] = None):
         """The Location header points at the query API's `path` (with `?min_version=`)."""
         value = answer.headers.get("location")
@@ -261,9 +86,13 @@ class Journey:
         parts = urlsplit(value)
         query_base = urlsplit(self.apis["query"].base_url)
         if parts.netloc and (parts.scheme, parts.netloc) != (query_base.scheme, query_base.netloc):
-            self.note(f"{answer.op_id}'s Location {value} is not on the query API ({self.apis['query'].base_url})")
+            self.note(
+                f"{answer.op_id}'s Location {value} is not on the query API ({self.apis['query'].base_url})"
+            )
         elif not parts.netloc:
-            self.note(f"{answer.op_id}'s Location {value} is relative, so it resolves against the command API")
+            self.note(
+                f"{answer.op_id}'s Location {value} is relative, so it resolves against the command API"
+            )
         if parts.path != path:
             self.note(f"{answer.op_id}'s Location {value} does not point at {path}")
         if version is not None and parse_qs(parts.query).get("min_version") != [str(version)]:
@@ -275,13 +104,15 @@ class Journey:
         email = f"owner-{secrets.token_hex(4)}@contract.berth.test"
         body = {"name": "Contract Journey", "email": email, "password": PASSWORD}
         try:
-            self.body_model("register_tenant", self.apis["command"].module("register_tenant", self.gap).sync_detailed, body)
+            answer = self.call("register_tenant", body=body, key=str(uuid.uuid4()))
         except StepFailed as gap:
+            # Refused by the client's model before anything was sent: say so, and register with
+            # the field the document asks for instead, so that the rest of the journey runs.
             if "organization" not in str(gap):
                 raise
             self.note(f"{gap} (went on with `organization`)")
             body = {"organization": body.pop("name"), **body}
-        answer = self.call("register_tenant", body=body, key=str(uuid.uuid4()))
+            answer = self.call("register_tenant", body=body, key=str(uuid.uuid4()))
         data = self.expect(answer, 201)
         missing = {"tenant_id", "user_id", "token"} - set(data)
         if missing:
@@ -311,7 +142,9 @@ class Journey:
         answer = self.call("create_site", owner, body=first["body"], params={"Idempotency-Key": first["key"]})
         data = self.expect(answer, 202)
         if (data.get("id"), data.get("version")) != (first["id"], first["version"]):
-            raise StepFailed(f"the retry answered {data}, the first answer was {first['id']} at {first['version']}")
+            raise StepFailed(
+                f"the retry answered {data}, the first answer was {first['id']} at {first['version']}"
+            )
 
     def read_your_write(self):
         (owner, sites) = self.need("owner", "sites")
@@ -320,7 +153,9 @@ class Journey:
             data = self.expect(answer, 200)
             view = data.get("site", data)
             if view.get("id") != site["id"] or view.get("version", -1) < site["version"]:
-                raise StepFailed(f"get_site with min_version={site['version']} answered {excerpt(answer.content)}")
+                raise StepFailed(
+                    f"get_site with min_version={site['version']} answered {excerpt(answer.content)}"
+                )
             if view.get("status") != "requested":
                 self.note(f"site {site['id']} is {view.get('status')}, not requested (no node takes part)")
 
@@ -331,7 +166,7 @@ class Journey:
         self.expect(answer, 200)
         tag = answer.headers.get("etag")
         if tag != f'"{site["version"]}"':
-            raise StepFailed(f"get_site's ETag is {tag!r}, not the quoted version \"{site['version']}\"")
+            raise StepFailed(f'get_site\'s ETag is {tag!r}, not the quoted version "{site["version"]}"')
         again = self.call("get_site", owner, params={"id": site["id"], "If-None-Match": tag})
         if again.status != 304:
             raise StepFailed(f"If-None-Match: {tag} did not answer 304; {again.describe()}")
@@ -356,7 +191,9 @@ class Journey:
             if not cursor or pages > 10:
                 break
         if sorted(seen) != sorted(ours):
-            raise StepFailed(f"paging with limit=2&type=wordpress gave {seen}, not the three sites {sorted(ours)}")
+            raise StepFailed(
+                f"paging with limit=2&type=wordpress gave {seen}, not the three sites {sorted(ours)}"
+            )
         if pages < 2:
             raise StepFailed(f"three sites with limit=2 came in {pages} page(s)")
         other = self.expect(self.call("list_sites", owner, params={"type": "static"}), 200)
@@ -366,8 +203,9 @@ class Journey:
 
     def api_token(self):
         (owner, sites) = self.need("owner", "sites")
-        answer = self.call("issue_token", owner, body={"name": "contract journey", "role": "member"},
-                           key=str(uuid.uuid4()))
+        answer = self.call(
+            "issue_token", owner, body={"name": "contract journey", "role": "member"}, key=str(uuid.uuid4())
+        )
         data = self.expect(answer, 202)
         secret = data.get("token")
         if not secret:
@@ -380,14 +218,16 @@ class Journey:
         (owner,) = self.need("owner")
         email = f"member-{secrets.token_hex(4)}@contract.berth.test"
         invited = self.expect(
-            self.call("invite_member", owner, body={"email": email, "role": "member"},
-                      key=str(uuid.uuid4())),
+            self.call("invite_member", owner, body={"email": email, "role": "member"}, key=str(uuid.uuid4())),
             202,
         )
         if not invited.get("token"):
             raise StepFailed(f"the invitation answer carries no token: {invited}")
-        accepted = self.call("accept_invitation", body={"token": invited["token"], "email": email, "password": PASSWORD},
-                             key=str(uuid.uuid4()))
+        accepted = self.call(
+            "accept_invitation",
+            body={"token": invited["token"], "email": email, "password": PASSWORD},
+            key=str(uuid.uuid4()),
+        )
         if accepted.status not in (200, 201):
             raise StepFailed(f"accepting failed; {accepted.describe()}")
         joined = self.expect(accepted, accepted.status)
@@ -427,20 +267,28 @@ class Journey:
         (owner, sites) = self.need("owner", "sites")
         site = sites[2]
         current = f'"{site["version"]}"'
-        first = self.call("update_site", owner, body={"label": "Contract"}, params={"id": site["id"], "If-Match": current})
+        first = self.call(
+            "update_site", owner, body={"label": "Contract"}, params={"id": site["id"], "If-Match": current}
+        )
         changed = self.expect(first, 202)
         newer = changed.get("version")
         if not isinstance(newer, int) or newer <= site["version"]:
             raise StepFailed(f"a PATCH with the current If-Match answered {first.describe()}")
-        stale = self.call("update_site", owner, body={"label": "Stale"}, params={"id": site["id"], "If-Match": current})
+        stale = self.call(
+            "update_site", owner, body={"label": "Stale"}, params={"id": site["id"], "If-Match": current}
+        )
         if stale.status != 412:
-            raise StepFailed(f"a PATCH with the stale If-Match {current} was not refused with 412; {stale.describe()}")
+            raise StepFailed(
+                f"a PATCH with the stale If-Match {current} was not refused with 412; {stale.describe()}"
+            )
         if not stale.content_type.startswith("application/problem+json"):
             self.note(f"the 412 answer is {stale.content_type}, not application/problem+json")
         problem = self.expect(stale, 412)
         if problem.get("type") != PRECONDITION_FAILED:
             self.note(f"the 412 problem type is {problem.get('type')!r}, not {PRECONDITION_FAILED}")
-        after = self.expect(self.call("get_site", owner, params={"id": site["id"], "min_version": newer}), 200)
+        after = self.expect(
+            self.call("get_site", owner, params={"id": site["id"], "min_version": newer}), 200
+        )
         label = after.get("site", after).get("label")
         if label != "Contract":
             raise StepFailed(f"after the refused PATCH the label is {label!r}, not 'Contract'")
@@ -458,12 +306,16 @@ class Journey:
 
     def names(self):
         if self.gaps["names"]:
-            raise StepFailed("the clients call these by other names (the documents' operationIds): "
-                             + ", ".join(self.gaps["names"]))
+            raise StepFailed(
+                "the clients call these by other names (the documents' operationIds): "
+                + ", ".join(self.gaps["names"])
+            )
 
     def idempotency(self):
         if self.gaps["idempotency"]:
-            raise StepFailed("no Idempotency-Key parameter in the client for " + ", ".join(self.gaps["idempotency"]))
+            raise StepFailed(
+                "no Idempotency-Key parameter in the client for " + ", ".join(self.gaps["idempotency"])
+            )
 
     def request_ids(self):
         missing = sorted({f"{a.op_id} {a.status}" for a in self.answers if not a.headers.get("x-request-id")})
@@ -471,31 +323,56 @@ class Journey:
             raise StepFailed("no X-Request-Id on " + ", ".join(missing))
 
     def rate_limits(self):
-        bare = sorted({
-            f"{a.op_id} {a.status}" for a in self.answers
-            if a.authenticated and a.status != 401 and not (a.headers.get("ratelimit-policy") and a.headers.get("ratelimit"))
-        })
+        bare = sorted(
+            {
+                f"{a.op_id} {a.status}"
+                for a in self.answers
+                if a.authenticated
+                and a.status != 401
+                and not (a.headers.get("ratelimit-policy") and a.headers.get("ratelimit"))
+            }
+        )
         if bare:
             raise StepFailed("no RateLimit-Policy and RateLimit on " + ", ".join(bare))
 
     def run(self) -> int:
-        self.step("journey: register a tenant (register_tenant: 201 {tenant_id, user_id, token}, Location)", self.register)
-        self.step("journey: create three sites (create_site: 202 {id, version}, Location to the query API)", self.create_sites)
-        self.step("journey: a create_site repeated with its Idempotency-Key answers the first answer", self.idempotent_retry)
-        self.step("journey: read each site with min_version from its create answer (get_site)", self.read_your_write)
+        self.step(
+            "journey: register a tenant (register_tenant: 201 {tenant_id, user_id, token}, Location)",
+            self.register,
+        )
+        self.step(
+            "journey: create three sites (create_site: 202 {id, version}, Location to the query API)",
+            self.create_sites,
+        )
+        self.step(
+            "journey: a create_site repeated with its Idempotency-Key answers the first answer",
+            self.idempotent_retry,
+        )
+        self.step(
+            "journey: read each site with min_version from its create answer (get_site)", self.read_your_write
+        )
         self.step("journey: get_site answers the version as ETag, and If-None-Match with it 304", self.etag)
-        self.step("journey: page through the sites with limit=2 and type=wordpress, following next_cursor", self.paging)
+        self.step(
+            "journey: page through the sites with limit=2 and type=wordpress, following next_cursor",
+            self.paging,
+        )
         self.step("journey: issue an API token (issue_token) and read with it", self.api_token)
-        self.step("journey: invite a member (invite_member), accept (accept_invitation), list_members shows them",
-                  self.invitation)
+        self.step(
+            "journey: invite a member (invite_member), accept (accept_invitation), list_members shows them",
+            self.invitation,
+        )
         self.step("journey: the audit trail shows the sites (list_audit_entries)", self.audit)
-        self.step("journey: a PATCH /v1/sites/{id} with a stale If-Match is refused with 412 precondition-failed",
-                  self.stale_if_match)
+        self.step(
+            "journey: a PATCH /v1/sites/{id} with a stale If-Match is refused with 412 precondition-failed",
+            self.stale_if_match,
+        )
         self.step("journey: an unknown site answers 404 application/problem+json", self.not_found)
         self.step("journey: the clients have each operation under its promised operationId", self.names)
         self.step("journey: the clients send an Idempotency-Key with each command", self.idempotency)
         self.step("journey: every answer carries X-Request-Id", self.request_ids)
-        self.step("journey: every authenticated answer carries RateLimit-Policy and RateLimit", self.rate_limits)
+        self.step(
+            "journey: every authenticated answer carries RateLimit-Policy and RateLimit", self.rate_limits
+        )
         return 1 if self.failed else 0
 
 

@@ -1,7 +1,8 @@
 //! The one place where failures become HTTP answers (RFC 9457 problem details), for both APIs.
 //!
 //! A domain refusal keeps its own problem type (`https://berth.dev/problems/site-busy`) and
-//! gets its status from its kind: a broken rule 422, a state conflict 409, a missing thing 404.
+//! gets its status from its kind: a broken rule 422, a state conflict 409, a missing thing 404,
+//! a missing subscription 402.
 //! A storage failure is never a refusal: it is 503 (unavailable) or 500, logged, not shown.
 
 use std::time::Duration;
@@ -153,6 +154,9 @@ impl ApiError {
             }
             Self::Refused { code, kind: RefusalKind::NotFound, .. } => {
                 (StatusCode::NOT_FOUND, code, "No such resource")
+            }
+            Self::Refused { code, kind: RefusalKind::PaymentRequired, .. } => {
+                (StatusCode::PAYMENT_REQUIRED, code, "An active subscription or trial is required")
             }
             Self::Taken { .. } => (StatusCode::CONFLICT, "taken", "Already in use"),
             Self::Conflict => (StatusCode::CONFLICT, "conflict", "Concurrent modification"),

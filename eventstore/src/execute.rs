@@ -233,7 +233,7 @@ impl EventStore {
 }
 
 /// Exponential backoff with full jitter drawn from the clock's sub-microsecond noise.
-fn backoff(base: Duration, attempt: u32) -> Duration {
+pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
     let ceiling = base.saturating_mul(1 << attempt.min(8));
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

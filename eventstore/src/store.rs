@@ -8,6 +8,7 @@
 
 use berth_domain::aggregate::Consequences;
 use berth_domain::event::{decode_as, upcast};
+use berth_domain::unique::UniqueScope;
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
 use cqrs_es::EventEnvelope;
 use postgres_es::PostgresEventRepository;
@@ -114,6 +115,16 @@ impl EventStore {
             version,
             events: usize::try_from(events).unwrap_or_default(),
         }))
+    }
+
+    /// Who holds the unique value `value` of `scope` (`plan:<id>`, `coupon:<id>`), if anyone:
+    /// finds a plan or coupon by its code on the write side, where a view could lag.
+    pub async fn unique_owner(&self, scope: UniqueScope, value: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT owner FROM unique_claims WHERE scope = $1 AND value = $2")
+            .bind(scope.as_str())
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     pub(crate) fn snapshot_every(&self) -> i64 {

@@ -57,6 +57,12 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::sites::SitesView),
         Box::new(crate::nodes::NodesView),
         Box::new(crate::timers::TimersView),
+        Box::new(crate::invoices::InvoicesView),
+        Box::new(crate::subscriptions::SubscriptionsView),
+        Box::new(crate::billing_profiles::BillingProfilesView),
+        Box::new(crate::all_invoices::AllInvoicesView),
+        Box::new(crate::revenue::RevenueView),
+        Box::new(crate::vat_report::VatReportView),
     ]
 }
 

@@ -210,3 +210,39 @@ async fn currencies_never_mix_and_a_buyer_needs_a_billing_profile() {
     assert_eq!(taken(&world, "BRT").await, 0);
     world.env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_the_seller_reaches_documents_issued_after_it_only() {
+    use berth_domain::billing::{Iban, Party};
+    use berth_domain::seller::{Seller, SellerCommand, SELLER_ID};
+    let world = World::new().await;
+    let tenant = world.tenant(romanian_company(), "RON").await;
+    let lines = || vec![line("Găzduire", money(10_000, "RON"), 1000)];
+    let before = world.draft(tenant, DocumentKind::Invoice, "RON", lines(), None, None).await;
+    world.issue(tenant, before).await.unwrap();
+    let old = super::seller();
+    let renamed = Party::company(
+        "Berth Cloud SRL",
+        old.address().clone(),
+        old.vat_id().cloned(),
+        old.registration(),
+        old.email().cloned(),
+    )
+    .unwrap();
+    let change = SellerCommand::SetDetails {
+        party: Box::new(renamed),
+        iban: Iban::parse("DE89370400440532013000").unwrap(),
+        bank_name: None,
+    };
+    run::<Seller>(&world.store, SELLER_ID, change, &super::operator()).await;
+    let after = world.draft(tenant, DocumentKind::Invoice, "RON", lines(), None, None).await;
+    world.issue(tenant, after).await.unwrap();
+    let first = world.invoice(before).await.document().unwrap().clone();
+    let second = world.invoice(after).await.document().unwrap().clone();
+    assert_eq!(first.seller().legal_name(), "Berth Găzduire SRL");
+    assert_eq!(second.seller().legal_name(), "Berth Cloud SRL");
+    assert!(
+        matches!(second.payment(), berth_domain::billing::PaymentMeans::BankTransfer { iban, .. } if iban.as_str() == "DE89370400440532013000")
+    );
+    world.env.cleanup().await;
+}

@@ -281,3 +281,18 @@ async fn usage_is_recorded_once_per_key_and_billed_beyond_the_plan_at_invoicing(
     assert_eq!(world.invoice(other).await.document().unwrap().totals().tax_exclusive, money(400, "EUR"));
     world.env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_plan_takes_no_new_subscriptions() {
+    use berth_domain::plan::{PlanCommand, PlanError};
+    let world = World::new().await;
+    let plans = world.plans().await;
+    run::<Plan>(&world.store, &plans[1].to_string(), PlanCommand::Retire, &super::operator()).await;
+    let tenant = world.tenant(romanian_company(), "RON").await;
+    let retired = request(tenant, plans[1], "RON", None, date!(2025 - 09 - 01));
+    let error = subscribe(&world.store, &retired, &by(tenant), RetryPolicy::default()).await.unwrap_err();
+    assert_eq!(super::refusal::<PlanError>(&error), PlanError::Retired);
+    let code = berth_domain::plan::PlanCode::parse("starter").unwrap();
+    assert_eq!(berth_eventstore::billing::plan_by_code(&world.store, &code).await.unwrap(), Some(plans[0]));
+    world.env.cleanup().await;
+}

@@ -131,3 +131,19 @@ fn durations_cover_their_paid_periods() {
     assert!(CouponDuration::Periods(3).covers(3) && !CouponDuration::Periods(3).covers(4));
     assert!(CouponDuration::Forever.covers(120) && !CouponDuration::Forever.covers(0));
 }
+
+#[test]
+fn only_an_existing_coupon_is_withdrawn_and_once() {
+    TestFramework::<Coupon>::with(())
+        .given_no_previous_events()
+        .when(CouponCommand::Withdraw)
+        .then_expect_error(CouponError::NotFound);
+    TestFramework::<Coupon>::with(())
+        .given(vec![created(ten_percent(), None)])
+        .when(CouponCommand::Withdraw)
+        .then_expect_events(vec![CouponEvent::Withdrawn]);
+    TestFramework::<Coupon>::with(())
+        .given(vec![created(ten_percent(), None), CouponEvent::Withdrawn])
+        .when(CouponCommand::Withdraw)
+        .then_expect_events(vec![]);
+}

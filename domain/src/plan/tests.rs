@@ -175,3 +175,44 @@ fn monthly_periods_keep_their_anchor_through_short_months() {
     let year = BillingPeriod::Year.span(29, date!(2024 - 02 - 29));
     assert_eq!((year.start(), year.end()), (date!(2024 - 02 - 29), date!(2025 - 02 - 27)));
 }
+
+#[test]
+fn limits_overage_and_retirement_change_once_and_trials_are_bounded() {
+    let PlanCommand::Create { limits, overage, .. } = starter() else { unreachable!() };
+    TestFramework::<Plan>::with(())
+        .given(vec![created()])
+        .when(PlanCommand::ChangeLimits { limits })
+        .then_expect_events(vec![]);
+    let roomier = PlanLimits { sites: Limit::Up(8), ..limits };
+    TestFramework::<Plan>::with(())
+        .given(vec![created()])
+        .when(PlanCommand::ChangeLimits { limits: roomier })
+        .then_expect_events(vec![PlanEvent::LimitsChanged { limits: roomier }]);
+    TestFramework::<Plan>::with(())
+        .given(vec![created()])
+        .when(PlanCommand::ChangeOverage { overage: overage.clone() })
+        .then_expect_events(vec![]);
+    TestFramework::<Plan>::with(())
+        .given(vec![created()])
+        .when(PlanCommand::Retire)
+        .then_expect_events(vec![PlanEvent::Retired]);
+    TestFramework::<Plan>::with(())
+        .given(vec![created(), PlanEvent::Retired])
+        .when(PlanCommand::Retire)
+        .then_expect_events(vec![]);
+    TestFramework::<Plan>::with(())
+        .given_no_previous_events()
+        .when(PlanCommand::Retire)
+        .then_expect_error(PlanError::NotFound);
+    let PlanCommand::Create { plan_id, code, name, prices, limits, overage, today, .. } = starter() else {
+        unreachable!()
+    };
+    TestFramework::<Plan>::with(())
+        .given_no_previous_events()
+        .when(PlanCommand::Create { plan_id, code, name, prices, limits, trial_days: 91, overage, today })
+        .then_expect_error(PlanError::TrialTooLong { max: 90 });
+    TestFramework::<Plan>::with(())
+        .given(vec![created()])
+        .when(starter())
+        .then_expect_error(PlanError::AlreadyExists);
+}

@@ -76,3 +76,15 @@ fn each_kind_of_document_has_its_series() {
     );
     assert_eq!(state.details().unwrap().0, &seller());
 }
+
+#[test]
+fn a_bank_name_is_printable_text() {
+    TestFramework::<Seller>::with(())
+        .given_no_previous_events()
+        .when(SellerCommand::SetDetails {
+            party: Box::new(seller()),
+            iban: iban(),
+            bank_name: Some("  ".into()),
+        })
+        .then_expect_error(SellerError::BankName("the bank name is empty".into()));
+}

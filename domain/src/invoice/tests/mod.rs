@@ -1,6 +1,7 @@
 //! Drafts, issuing, and what an issued document refuses. Amounts worked out by hand.
 
 mod credits;
+mod drafts;
 
 use cqrs_es::test::TestFramework;
 use time::macros::date;
@@ -95,55 +96,6 @@ pub(super) fn issued_ron(n: u128) -> Vec<InvoiceEvent> {
 
 fn ron_lines() -> Vec<DraftLine> {
     vec![line("Găzduire", money(10_000, "RON"), 1000), line("Backup", money(4_999, "RON"), 3000)]
-}
-
-#[test]
-fn a_draft_is_edited_line_by_line() {
-    let draft = created(1, DocumentKind::Invoice, "RON", vec![]);
-    TestFramework::<Invoice>::with(())
-        .given_no_previous_events()
-        .when(InvoiceCommand::CreateDraft {
-            invoice_id: id(1),
-            tenant_id: tenant(),
-            kind: DocumentKind::Invoice,
-            currency: currency("RON"),
-            lines: vec![],
-            coupon: None,
-            billing: None,
-            corrects: None,
-            from_proforma: None,
-        })
-        .then_expect_events(vec![draft.clone()]);
-    let added = InvoiceEvent::LineAdded { line: line("Găzduire", money(10_000, "RON"), 1000) };
-    TestFramework::<Invoice>::with(())
-        .given(vec![draft.clone()])
-        .when(InvoiceCommand::AddLine { line: line("Găzduire", money(10_000, "RON"), 1000) })
-        .then_expect_events(vec![added.clone()]);
-    TestFramework::<Invoice>::with(())
-        .given(vec![draft.clone(), added.clone()])
-        .when(InvoiceCommand::RemoveLine { position: 1 })
-        .then_expect_events(vec![InvoiceEvent::LineRemoved { position: 1 }]);
-    TestFramework::<Invoice>::with(())
-        .given(vec![draft, added])
-        .when(InvoiceCommand::RemoveLine { position: 2 })
-        .then_expect_error(InvoiceError::NoSuchLine(2));
-}
-
-#[test]
-fn currencies_never_mix_on_a_document() {
-    let draft = created(1, DocumentKind::Invoice, "RON", vec![]);
-    let mismatch = InvoiceError::CurrencyMismatch { expected: "RON".into(), found: "EUR".into() };
-    TestFramework::<Invoice>::with(())
-        .given(vec![draft.clone()])
-        .when(InvoiceCommand::AddLine { line: line("Hosting", money(500, "EUR"), 1000) })
-        .then_expect_error(mismatch.clone());
-    let coupon =
-        crate::billing::Coupon::new("Cupon", crate::billing::CouponValue::Amount(money(100, "EUR"))).unwrap();
-    TestFramework::<Invoice>::with(())
-        .given(vec![draft])
-        .when(InvoiceCommand::SetCoupon { coupon: Some(coupon) })
-        .then_expect_error(mismatch.clone());
-    assert_eq!(mismatch.kind(), RefusalKind::Rule);
 }
 
 #[test]

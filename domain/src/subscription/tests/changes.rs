@@ -143,3 +143,52 @@ fn changes_after_the_period_ended_wait_for_the_renewal() {
         .when(SubscriptionCommand::Upgrade { plan: terms(1), today: date!(2025 - 10 - 02) })
         .then_expect_error(SubscriptionError::PeriodOver);
 }
+
+#[test]
+fn a_plan_change_stays_in_the_subscriptions_currency_period_and_direction() {
+    let today = date!(2025 - 09 - 21);
+    let mut in_ron = terms(1);
+    in_ron.price = money(39_500, "RON");
+    TestFramework::<Subscription>::with(())
+        .given(vec![active(0)])
+        .when(SubscriptionCommand::Upgrade { plan: in_ron, today })
+        .then_expect_error(SubscriptionError::CurrencyMismatch {
+            expected: "EUR".into(),
+            found: "RON".into(),
+        });
+    let mut yearly = terms(1);
+    yearly.period = crate::plan::BillingPeriod::Year;
+    TestFramework::<Subscription>::with(())
+        .given(vec![active(0)])
+        .when(SubscriptionCommand::Upgrade { plan: yearly, today })
+        .then_expect_error(SubscriptionError::PeriodMismatch);
+    TestFramework::<Subscription>::with(())
+        .given(vec![active(0)])
+        .when(SubscriptionCommand::Downgrade {
+            plan: terms(1),
+            usage: CurrentUsage { sites: 1, storage_gb: 1 },
+            today,
+        })
+        .then_expect_error(SubscriptionError::NotADowngrade {
+            current: "2900 EUR".into(),
+            asked: "7900 EUR".into(),
+        });
+    TestFramework::<Subscription>::with(())
+        .given(vec![active(0)])
+        .when(SubscriptionCommand::WithdrawCancellation)
+        .then_expect_events(vec![]);
+    TestFramework::<Subscription>::with(())
+        .given(vec![active(0)])
+        .when(SubscriptionCommand::Subscribe {
+            subscription_id: id(),
+            tenant_id: super::tenant(),
+            plan: terms(0),
+            coupon: None,
+            today,
+        })
+        .then_expect_error(SubscriptionError::AlreadyExists);
+    TestFramework::<Subscription>::with(())
+        .given_no_previous_events()
+        .when(SubscriptionCommand::Cancel { at_period_end: true, today })
+        .then_expect_error(SubscriptionError::NotFound);
+}

@@ -108,25 +108,21 @@ pub const AFTER_CHECKPOINT: &str = "SELECT * FROM events
           LIMIT $2";
 
 /// Reads up to `limit` events after the checkpoint `checkpoint`, in feed order: the checkpoint
-/// and the events in one round trip. With `lock`, only if that transaction-level advisory lock
-/// is free (taken by the same statement; nothing is read without it).
+/// and the events in one round trip.
 pub async fn read_after_checkpoint<'e>(
     executor: impl PgExecutor<'e>,
     checkpoint: &str,
     limit: i64,
-    lock: Option<i64>,
 ) -> Result<Vec<FeedEvent>, sqlx::Error> {
     static STATEMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let statement = STATEMENT.get_or_init(|| {
         format!(
-            "WITH locked AS (SELECT $3::bigint IS NULL OR pg_try_advisory_xact_lock($3) AS got)
-             SELECT transaction_id::text::bigint AS transaction_id, global_position, event_id, tenant_id,
+            "SELECT transaction_id::text::bigint AS transaction_id, global_position, event_id, tenant_id,
                     aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
-               FROM ({}) e ORDER BY e.transaction_id, e.global_position",
-            AFTER_CHECKPOINT.replacen("WHERE ", "WHERE (SELECT got FROM locked) AND ", 1)
+               FROM ({AFTER_CHECKPOINT}) e ORDER BY e.transaction_id, e.global_position"
         )
     });
-    sqlx::query_as(statement).bind(checkpoint).bind(limit).bind(lock).fetch_all(executor).await
+    sqlx::query_as(statement).bind(checkpoint).bind(limit).fetch_all(executor).await
 }
 
 /// Wakes feed readers when events are appended: one LISTEN connection per process, fanned

@@ -18,6 +18,10 @@ impl Projection for AllInvoicesView {
         "all_invoices"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["invoice"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

@@ -17,6 +17,10 @@ impl Projection for BillingProfilesView {
         "billing_profiles"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["billing_profile"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

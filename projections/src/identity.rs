@@ -19,6 +19,10 @@ impl Projection for IdentityView {
         "identity"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["organization"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

@@ -32,6 +32,10 @@ impl Projection for InvoicesView {
         "invoices"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["invoice"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

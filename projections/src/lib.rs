@@ -20,6 +20,7 @@ pub mod projection;
 pub mod rebuild;
 pub mod revenue;
 pub mod runtime;
+mod scan;
 pub mod sites;
 pub mod subscriptions;
 pub mod timers;

@@ -20,6 +20,14 @@ pub trait Projection: Send + Sync + 'static {
     /// The version of the table layout; changing it makes the next start rebuild.
     fn schema_version(&self) -> i32;
 
+    /// The aggregate types whose events this view reads (`None`: every event). A live
+    /// projector only opens a transaction for a batch holding such events; the others just
+    /// move its checkpoint. A rebuild still passes every event, so a type missing here shows
+    /// up as a rebuilt view that differs from the live one.
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// The statements that create the tables (unqualified names).
     fn ddl(&self) -> &'static [&'static str];
 

@@ -23,6 +23,10 @@ impl Projection for RevenueView {
         "revenue"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["subscription"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::projection::{checkpoint_name, live_schema, lock_key, Projection};
-use crate::rebuild;
+use crate::{rebuild, scan};
 
 /// Projector tuning.
 #[derive(Debug, Clone, Copy)]
@@ -114,19 +114,63 @@ pub async fn step(
             None => return Ok(Step::Busy),
         }
     } else {
-        // The lock is taken by the statement that reads the batch; without it, the batch is
-        // empty and the projector waits as if caught up (whoever holds it is applying).
-        let mut tx = conn.begin().await?;
-        let batch =
-            read_and_apply(&mut tx, projection, &checkpoint_name(name), batch_size, Some(lock)).await?;
-        tx.commit().await?;
-        batch
+        match apply_scanned(conn, projection, batch_size, lock).await? {
+            Some(batch) => batch,
+            None => return Ok(Step::Busy),
+        }
     };
     metrics::counter!("berth_projection_events_total", "projection" => name).increment(applied.count as u64);
     let lag =
         applied.last_recorded.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0));
     metrics::gauge!("berth_projection_lag_seconds", "projection" => name).set(lag);
     Ok(Step::Applied(applied.count))
+}
+
+/// Scans the feed after the checkpoint (one statement, which also moves the checkpoint past a
+/// batch that holds nothing for the view); only for events that concern the view, applies them
+/// in a transaction that holds the lock and finds the checkpoint where the scan did. `None`
+/// when another projector holds the lock or moved the checkpoint first.
+async fn apply_scanned(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    batch_size: i64,
+    lock: i64,
+) -> Result<Option<Batch>, sqlx::Error> {
+    let checkpoint = checkpoint_name(projection.name());
+    let Some(found) = scan::scan(conn, &checkpoint, batch_size, lock, projection.aggregate_types()).await?
+    else {
+        return Ok(None);
+    };
+    let Some((last, last_recorded)) = found.last else {
+        return Ok(Some(Batch { count: 0, last_recorded: None }));
+    };
+    let batch = Batch { count: found.scanned, last_recorded: Some(last_recorded) };
+    if found.relevant.is_empty() {
+        return Ok(Some(batch));
+    }
+    let mut tx = conn.begin().await?;
+    let ours: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock($1)
+            AND (COALESCE((SELECT transaction_id::text::bigint FROM checkpoints WHERE name = $2), 0),
+                 COALESCE((SELECT global_position FROM checkpoints WHERE name = $2), 0)) = ($3, $4)",
+    )
+    .bind(lock)
+    .bind(&checkpoint)
+    .bind(found.from.transaction_id)
+    .bind(found.from.global_position)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !ours {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let events = Recorded::decode_all(&found.relevant, projection.name());
+    projection.apply_all(&mut tx, &events).await?;
+    checkpoint::store(&mut *tx, &checkpoint, last).await?;
+    tx.commit().await?;
+    tracing::debug!(projection = projection.name(), events = events.len(), scanned = batch.count, elapsed = ?started.elapsed(), "batch applied");
+    Ok(Some(batch))
 }
 
 /// What one batch did.
@@ -148,18 +192,7 @@ pub(crate) async fn apply_batch(
         let batch = apply_in_database(conn, insert, checkpoint, batch_size, None).await?;
         return Ok(batch.unwrap_or(Batch { count: 0, last_recorded: None }));
     }
-    read_and_apply(conn, projection, checkpoint, batch_size, None).await
-}
-
-/// Reads the batch after `checkpoint` (if `lock` is free, when given) and applies it.
-async fn read_and_apply(
-    conn: &mut PgConnection,
-    projection: &dyn Projection,
-    checkpoint: &str,
-    batch_size: i64,
-    lock: Option<i64>,
-) -> Result<Batch, sqlx::Error> {
-    let raw = feed::read_after_checkpoint(&mut *conn, checkpoint, batch_size, lock).await?;
+    let raw = feed::read_after_checkpoint(&mut *conn, checkpoint, batch_size).await?;
     let Some(last) = raw.last() else {
         return Ok(Batch { count: 0, last_recorded: None });
     };

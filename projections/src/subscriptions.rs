@@ -17,6 +17,10 @@ impl Projection for SubscriptionsView {
         "subscriptions"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["subscription"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

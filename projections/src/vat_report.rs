@@ -24,6 +24,10 @@ impl Projection for VatReportView {
         "vat_report"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["invoice"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

@@ -200,10 +200,14 @@ def problem_schema(d: Document):
         yield f"Problem requires {sorted(required)}, not {sorted(PROBLEM_REQUIRED)}"
 
 
-def is_problem(schema) -> bool:
-    """The Problem schema, or one that extends it with allOf (a problem with extension members)."""
+def is_problem(d: Document, schema) -> bool:
+    """The Problem schema, or one that extends it with allOf (a problem with extension members),
+    named directly or through a component of its own."""
     ref = "#/components/schemas/Problem"
-    return schema.get("$ref") == ref or any(part.get("$ref") == ref for part in schema.get("allOf") or [])
+    if schema.get("$ref") == ref or any(part.get("$ref") == ref for part in schema.get("allOf") or []):
+        return True
+    target = schema.get("$ref")
+    return bool(target) and target != ref and is_problem(d, d.resolve(schema))
 
 
 def errors_are_problems(d: Document):
@@ -217,7 +221,7 @@ def errors_are_problems(d: Document):
                 yield f"{where(method, path, op)} {status} is {types or 'without a body'}"
             else:
                 schema = content["application/problem+json"].get("schema") or {}
-                if not is_problem(schema):
+                if not is_problem(d, schema):
                     named = schema.get("$ref", "an inline schema").rsplit("/", 1)[-1]
                     yield f"{where(method, path, op)} {status} is {named}, neither Problem nor allOf Problem"
 

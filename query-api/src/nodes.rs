@@ -275,6 +275,7 @@ async fn detail(
         .await?;
         Ok(Some(NodeDetail { node: NodeView::from(row), site_list }))
     };
-    let detail = at_version(params.min_version, |n: &NodeDetail| n.node.version, read).await?;
+    let detail =
+        at_version(&state.reads, "nodes", params.min_version, |n: &NodeDetail| n.node.version, read).await?;
     Ok(versioned(detail.node.version, detail, &if_none_match))
 }

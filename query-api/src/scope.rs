@@ -57,6 +57,11 @@ impl Reads {
         })
     }
 
+    /// Whether the view `view` has taken in every committed event.
+    pub async fn caught_up(&self, view: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT berth_view_caught_up($1)").bind(view).fetch_one(&self.pool).await
+    }
+
     /// A connection in `tenant`'s scope, for the caller whose credential is `credential`; a
     /// credential that stopped working since it was cached is refused here (401).
     pub async fn enter(&self, tenant: Option<Uuid>, credential: Uuid) -> Result<Scoped, ApiError> {
@@ -74,8 +79,12 @@ impl Reads {
 }
 
 /// Runs `read` until it finds the row at `min_version` or later (read-your-writes). Without
-/// `min_version` a missing row is a 404 at once; with it, the view gets up to 5 s to catch up.
+/// `min_version` a missing row is a 404 at once. With it, the view `view` gets up to 5 s to
+/// catch up; but once it has taken in every committed event, what it still lacks was never
+/// written: a missing row is a 404 and a version beyond the row's a 400, answered at once.
 pub async fn at_version<T, F, Fut>(
+    reads: &Reads,
+    view: &str,
     min_version: Option<i64>,
     version_of: impl Fn(&T) -> i64,
     mut read: F,
@@ -89,6 +98,8 @@ where
     }
     let wanted = min_version.unwrap_or(0);
     let deadline = Instant::now() + Duration::from_secs(5);
+    // Asked before a read, so that the read sees everything the view had then.
+    let mut caught_up = false;
     loop {
         // A view still being installed is unavailable; a caller waiting for a version waits
         // for that too, within the same deadline.
@@ -98,9 +109,22 @@ where
         };
         match found {
             Some(row) if version_of(&row) >= wanted => return Ok(row),
-            None if min_version.is_none() => return Err(ApiError::NotFound),
+            None if min_version.is_none() || caught_up => return Err(ApiError::NotFound),
+            Some(row) if caught_up => {
+                return Err(ApiError::field(
+                    "min_version",
+                    format!(
+                        "the resource is at version {}; version {wanted} was never written",
+                        version_of(&row)
+                    ),
+                ))
+            }
             _ if Instant::now() > deadline => return Err(ApiError::NotYet(wanted)),
-            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+            _ => {}
+        }
+        caught_up = reads.caught_up(view).await.unwrap_or(false);
+        if !caught_up {
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 }

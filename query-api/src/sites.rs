@@ -227,6 +227,7 @@ async fn detail(
             steps,
         }))
     };
-    let detail = at_version(params.min_version, |d: &SiteDetail| d.site.version, read).await?;
+    let detail =
+        at_version(&state.reads, "sites", params.min_version, |d: &SiteDetail| d.site.version, read).await?;
     Ok(versioned(detail.site.version, detail, &if_none_match))
 }

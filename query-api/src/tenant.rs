@@ -89,7 +89,8 @@ async fn overview(
         .await?;
         Ok(tenant)
     };
-    let (name, version, created_at) = at_version(params.min_version, |tenant| tenant.1, read).await?;
+    let (name, version, created_at) =
+        at_version(&state.reads, "identity", params.min_version, |tenant| tenant.1, read).await?;
     let mut tx = reader.scope(&state).await?;
     let by_status: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, count(*) FROM proj_sites.sites WHERE tenant_id = $1 GROUP BY status ORDER BY status",

@@ -80,16 +80,16 @@ where
     A: Aggregate,
     A::Event: Versioned + DeserializeOwned,
 {
-    let rows: Vec<(String, String, String, serde_json::Value, i64, i64, i64, OffsetDateTime)> =
-        sqlx::query_as(
-            "SELECT aggregate_id, event_type, event_version, payload, sequence, transaction_id::text::bigint,
+    type Keyed = (String, String, String, serde_json::Value, i64, i64, i64, OffsetDateTime);
+    let rows: Vec<Keyed> = sqlx::query_as(
+        "SELECT aggregate_id, event_type, event_version, payload, sequence, transaction_id::text::bigint,
                 global_position, recorded_at
            FROM events WHERE aggregate_type = $1 AND recorded_at <= $2 ORDER BY aggregate_id, sequence",
-        )
-        .bind(A::TYPE)
-        .bind(at)
-        .fetch_all(&mut *conn)
-        .await?;
+    )
+    .bind(A::TYPE)
+    .bind(at)
+    .fetch_all(&mut *conn)
+    .await?;
     let mut folded = Vec::new();
     let mut current: Option<(String, Vec<Row>)> = None;
     for (id, event_type, version, payload, sequence, tx, position, recorded) in rows {

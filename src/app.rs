@@ -177,6 +177,13 @@ impl Application {
                 links: berth_command_api::Links::new(query_url.clone()),
                 require_if_match: settings.command_api.require_if_match,
                 credentials: credentials.clone(),
+                totp_issuer: settings.auth.totp_issuer.clone(),
+                login_burst: berth_command_api::security::LoginBurst {
+                    failures: settings.auth.login_failure_burst.max(1),
+                    window: time::Duration::seconds(
+                        i64::try_from(settings.auth.login_failure_window_secs).unwrap_or(i64::MAX),
+                    ),
+                },
             };
             let api = berth_command_api::router(state);
             let doc = ops::describe(

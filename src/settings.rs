@@ -93,6 +93,13 @@ pub struct LimitSettings {
 pub struct AuthSettings {
     /// Hours a login session lasts.
     pub session_ttl_hours: u64,
+    /// The issuer authenticator apps show next to a two-factor entry.
+    pub totp_issuer: String,
+    /// Failed logins for one account within `login_failure_window_secs` that make a burst
+    /// (`berth_login_failure_bursts_total`, alert `BerthLoginFailuresHigh`).
+    pub login_failure_burst: u32,
+    /// The window for `login_failure_burst`.
+    pub login_failure_window_secs: u64,
 }
 
 /// PostgreSQL settings.
@@ -216,6 +223,9 @@ auth_per_minute = 5
 
 [auth]
 session_ttl_hours = 12
+totp_issuer = "Berth"
+login_failure_burst = 10
+login_failure_window_secs = 600
 
 [secrets]
 master_key = ""

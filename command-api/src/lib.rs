@@ -15,6 +15,8 @@ pub mod auth;
 pub mod idempotency;
 pub mod routes;
 pub mod secrets;
+pub mod security;
+pub mod totp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +57,10 @@ pub struct AppState {
     pub require_if_match: bool,
     /// Recently seen bearer tokens.
     pub credentials: berth_projections::identity::CredentialCache,
+    /// The issuer named in two-factor enrolments.
+    pub totp_issuer: String,
+    /// When failed logins for one account are a burst.
+    pub login_burst: security::LoginBurst,
 }
 
 pub use accepted::{Accepted, Links, View};
@@ -86,6 +92,10 @@ pub use accepted::{Accepted, Links, View};
         routes::invitations::invite,
         routes::invitations::revoke,
         routes::auth::accept_invitation,
+        routes::two_factor::enrol,
+        routes::two_factor::confirm,
+        routes::two_factor::disable,
+        routes::two_factor::require,
     )
 )]
 pub struct ApiDoc;
@@ -99,10 +109,12 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tokens::router())
         .merge(routes::members::router())
         .merge(routes::invitations::router())
+        .merge(routes::two_factor::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(from_fn_with_state(state.clone(), forget_stale_credentials))
+        .layer(from_fn_with_state(state.clone(), security::access_denied))
         .with_state(state)
 }
 

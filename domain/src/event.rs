@@ -17,6 +17,7 @@ use crate::node::{Node, NodeEvent};
 use crate::operator::{Operator, OperatorEvent};
 use crate::organization::{Organization, OrganizationEvent};
 use crate::plan::{Plan, PlanEvent};
+use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
 use crate::series::{NumberSeries, SeriesEvent};
 use crate::site::{Site, SiteEvent};
@@ -176,6 +177,7 @@ registry! {
     Invoice => Invoice, InvoiceEvent;
     Coupon => Coupon, CouponEvent;
     Usage => Usage, UsageEvent;
+    Security => AccountSecurity, SecurityEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.
@@ -194,6 +196,7 @@ pub fn decode_as<E: Versioned + serde::de::DeserializeOwned>(
 
 impl Versioned for OrganizationEvent {}
 impl Versioned for UserEvent {}
+impl Versioned for SecurityEvent {}
 impl Versioned for OperatorEvent {}
 impl Versioned for NodeEvent {}
 impl Versioned for TimerEvent {}

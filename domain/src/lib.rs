@@ -33,6 +33,7 @@ pub mod organization;
 pub mod php;
 pub mod plan;
 pub mod role;
+pub mod security;
 pub mod seller;
 pub mod series;
 pub mod site;

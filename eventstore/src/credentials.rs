@@ -23,6 +23,28 @@ pub fn token_digest(token: &str) -> String {
 /// A change to credentials or memberships that commits with a command's events.
 #[derive(Debug, Clone)]
 pub enum CredentialWrite {
+    /// A user's second factor confirmed at time step `step`, with its recovery codes' digests.
+    TwoFactorOn {
+        /// The user.
+        user: UserId,
+        /// The step of the code that confirmed it.
+        step: i64,
+        /// SHA-256 digests of the recovery codes.
+        recovery_digests: Vec<String>,
+    },
+    /// A user's second factor, secret and recovery codes removed.
+    TwoFactorOff {
+        /// The user.
+        user: UserId,
+    },
+    /// Whether a tenant requires a second factor; requiring it ends the sessions of members
+    /// without one.
+    TwoFactorRequired {
+        /// The tenant.
+        tenant: TenantId,
+        /// Required or not.
+        required: bool,
+    },
     /// A new user's password (an argon2id PHC string).
     Password {
         /// The user.
@@ -119,6 +141,7 @@ impl CredentialWrite {
                 | Self::RevokeInvitation { .. }
                 | Self::Membership { .. }
                 | Self::EndMembership { .. }
+                | Self::TwoFactorRequired { required: true, .. }
         )
     }
 
@@ -132,6 +155,13 @@ impl CredentialWrite {
                 .await?;
         }
         match self {
+            Self::TwoFactorOn { user, step, recovery_digests } => {
+                crate::two_factor::enable(conn, *user, *step, recovery_digests).await?;
+            }
+            Self::TwoFactorOff { user } => crate::two_factor::disable(conn, *user).await?,
+            Self::TwoFactorRequired { tenant, required } => {
+                crate::two_factor::require(conn, *tenant, *required).await?;
+            }
             Self::Password { user, phc } => {
                 sqlx::query("INSERT INTO credentials (id, kind, secret_hash, user_id) VALUES ($1, 'password', $2, $1)")
                     .bind(user.as_uuid())

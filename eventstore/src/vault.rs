@@ -41,6 +41,11 @@ impl fmt::Debug for SealedSecret {
 
 impl SealedSecret {
     /// Stores it in `sealed_secrets`.
+    /// The id it is stored under.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
     pub(crate) async fn store<'e>(&self, executor: impl sqlx::PgExecutor<'e>) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO sealed_secrets (id, purpose, nonce, ciphertext) VALUES ($1, $2, $3, $4)")
             .bind(self.id)
@@ -102,6 +107,11 @@ impl Vault {
     /// Seals `secret` under `id` and returns the write that stores it; commit it together
     /// with the events that refer to `id`.
     pub fn seal(&self, id: Uuid, purpose: &str, secret: &[u8]) -> SideWrite {
+        SideWrite::Secret(self.sealed(id, purpose, secret))
+    }
+
+    /// Seals `secret` under `id`, to be stored by the caller.
+    pub fn sealed(&self, id: Uuid, purpose: &str, secret: &[u8]) -> SealedSecret {
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let mut sealed = secret.to_vec();
         // Sealing only fails for inputs beyond AES-GCM's limit (64 GiB), far above any key.
@@ -112,12 +122,7 @@ impl Vault {
                 &mut sealed,
             )
             .expect("a secret under AES-GCM's size limit seals");
-        SideWrite::Secret(SealedSecret {
-            id,
-            purpose: purpose.to_owned(),
-            nonce: nonce_bytes.to_vec(),
-            sealed,
-        })
+        SealedSecret { id, purpose: purpose.to_owned(), nonce: nonce_bytes.to_vec(), sealed }
     }
 
     /// Opens the secret stored under `id`.

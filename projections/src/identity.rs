@@ -24,7 +24,8 @@ impl Projection for IdentityView {
     }
 
     fn schema_version(&self) -> i32 {
-        1
+        // 2: whether the tenant requires a second factor.
+        2
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -33,7 +34,8 @@ impl Projection for IdentityView {
                 tenant_id  uuid PRIMARY KEY,
                 name       text NOT NULL,
                 version    bigint NOT NULL,
-                created_at timestamptz NOT NULL
+                created_at timestamptz NOT NULL,
+                two_factor_required boolean NOT NULL DEFAULT false
             )",
             "CREATE TABLE members (
                 tenant_id uuid NOT NULL,
@@ -141,6 +143,11 @@ impl Projection for IdentityView {
                 .bind(at),
                 E::TokenRevoked { token_id } => {
                     sqlx::query("UPDATE tokens SET revoked_at = $2 WHERE token_id = $1").bind(token_id.as_uuid()).bind(at)
+                }
+                E::TwoFactorRequirementChanged { required } => {
+                    sqlx::query("UPDATE tenants SET two_factor_required = $2 WHERE tenant_id = $1")
+                        .bind(tenant)
+                        .bind(required)
                 }
             };
             query.execute(&mut *conn).await?;

@@ -22,6 +22,7 @@ pub mod rebuild;
 pub mod revenue;
 pub mod runtime;
 mod scan;
+pub mod security;
 pub mod sites;
 pub mod subscriptions;
 pub mod timers;

@@ -71,6 +71,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::all_invoices::AllInvoicesView),
         Box::new(crate::revenue::RevenueView),
         Box::new(crate::vat_report::VatReportView),
+        Box::new(crate::security::SecurityLog),
     ]
 }
 

@@ -17,6 +17,7 @@ pub mod live;
 pub mod nodes;
 pub mod page;
 pub mod scope;
+pub mod security_log;
 pub mod sites;
 pub mod tenant;
 pub mod timers;
@@ -60,7 +61,8 @@ pub struct AppState {
         live::stream,
         timers::list,
         exports::events,
-        exports::keys
+        exports::keys,
+        security_log::list
     ),
     components(schemas(live::StreamEvent))
 )]
@@ -76,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(timers::router())
         .merge(exports::router())
+        .merge(security_log::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .with_state(state)

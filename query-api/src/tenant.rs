@@ -54,6 +54,8 @@ pub struct TenantOverview {
     /// When it registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Whether every member must log in with a second factor.
+    pub two_factor_required: bool,
     /// What it holds.
     pub counts: TenantCounts,
     /// For a past state (`as_of`): the instant and where in the log that state stands.
@@ -92,15 +94,15 @@ async fn overview(
     }
     let read = || async {
         let mut tx = reader.scope(&state).await?;
-        let tenant: Option<(String, i64, OffsetDateTime)> = sqlx::query_as(
-            "SELECT name, version, created_at FROM proj_identity.tenants WHERE tenant_id = $1",
+        let tenant: Option<(String, i64, OffsetDateTime, bool)> = sqlx::query_as(
+            "SELECT name, version, created_at, two_factor_required FROM proj_identity.tenants WHERE tenant_id = $1",
         )
         .bind(reader.tenant_id)
         .fetch_optional(&mut *tx)
         .await?;
         Ok(tenant)
     };
-    let (name, version, created_at) =
+    let (name, version, created_at, two_factor_required) =
         at_version(&state.reads, "identity", params.min_version, |tenant| tenant.1, read).await?;
     let mut tx = reader.scope(&state).await?;
     let by_status: Vec<(String, i64)> = sqlx::query_as(
@@ -127,7 +129,15 @@ async fn overview(
         active_tokens,
         pending_invitations,
     };
-    let overview = TenantOverview { id: reader.tenant_id, name, version, created_at, counts, as_of: None };
+    let overview = TenantOverview {
+        id: reader.tenant_id,
+        name,
+        version,
+        created_at,
+        two_factor_required,
+        counts,
+        as_of: None,
+    };
     Ok(versioned(version, overview, &if_none_match))
 }
 
@@ -292,6 +302,7 @@ async fn past_overview(
         name,
         version: past.as_of.version,
         created_at: past.first_at,
+        two_factor_required: organization.two_factor_required(),
         counts,
         as_of: Some(past.as_of),
     })

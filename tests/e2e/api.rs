@@ -45,10 +45,23 @@ impl Api {
 
     /// Berth with extra settings and the given roles.
     pub async fn start_roles(extra: &[(&str, &str)], roles: Roles) -> Self {
+        Self::start_clocked(extra, roles, None).await
+    }
+
+    /// Berth with extra settings and the given roles, reading "now" from `clock` if given.
+    pub async fn start_clocked(
+        extra: &[(&str, &str)],
+        roles: Roles,
+        clock: Option<std::sync::Arc<dyn berth_eventstore::clock::Clock>>,
+    ) -> Self {
         let env = TestEnv::new().await;
         let mut vars = env.env_vars();
         vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let app = Application::build(Settings::load_from(None, vars).unwrap(), roles).await.unwrap();
+        let settings = Settings::load_from(None, vars).unwrap();
+        let app = match clock {
+            Some(clock) => Application::build_with_clock(settings, roles, clock).await.unwrap(),
+            None => Application::build(settings, roles).await.unwrap(),
+        };
         let command = format!("http://{}", app.command_api_addr().unwrap());
         let query = format!("http://{}", app.query_api_addr().unwrap());
         let shutdown = CancellationToken::new();
@@ -179,6 +192,18 @@ impl Api {
     /// Events in the log.
     pub async fn events(&self) -> i64 {
         self.env.event_count().await
+    }
+
+    /// Events in the log other than the security log's (which records refused requests too),
+    /// and the security log's.
+    pub async fn changes_and_security(&self) -> (i64, i64) {
+        sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE aggregate_type <> 'security'),
+                    count(*) FILTER (WHERE aggregate_type = 'security') FROM events",
+        )
+        .fetch_one(&self.env.pool)
+        .await
+        .unwrap()
     }
 }
 

@@ -108,13 +108,14 @@ async fn two_organizations_cannot_see_or_touch_each_other() {
     api.stop().await;
 }
 
-/// A Viewer is denied every command with 403, and nothing is appended; reading is allowed.
+/// A Viewer is denied every command with 403, and nothing is appended but the security log's
+/// record of each refusal; reading is allowed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_is_denied_every_command() {
     let api = Api::start().await;
     let home = estate(&api, "Viewed").await;
     let (viewer, viewer_id, _) = api.invite_and_join(&home.owner, "viewer@viewed.test", "viewer").await;
-    let before = api.events().await;
+    let (changes, denials) = api.changes_and_security().await;
     let commands: Vec<(Method, String, Option<Value>)> = vec![
         (Method::POST, "/v1/sites".into(), Some(json!({"domain": "new.viewed.test", "type": "static"}))),
         (Method::PATCH, format!("/v1/sites/{}", home.site), Some(json!({"php_version": "8.4"}))),
@@ -127,12 +128,18 @@ async fn a_viewer_is_denied_every_command() {
         (Method::DELETE, format!("/v1/members/{}", home.member_id), None),
         (Method::DELETE, format!("/v1/members/{viewer_id}"), None),
     ];
+    let commands_sent = commands.len();
     for (method, path, body) in commands {
         let response = api.send(method.clone(), &path, Some(&viewer), body).await;
         let body = problem(response, 403).await;
         assert!(body["detail"].as_str().unwrap().contains("viewer"), "{method} {path}: {body}");
     }
-    assert_eq!(api.events().await, before);
+    let refusals = i64::try_from(commands_sent).unwrap();
+    assert_eq!(
+        api.changes_and_security().await,
+        (changes, denials + refusals),
+        "one AccessDenied per refusal, nothing else"
+    );
     let (status, sites) = api.read("/v1/sites", &viewer).await;
     assert_eq!(status, 200);
     assert_eq!(sites["items"][0]["id"], home.site.as_str());

@@ -28,3 +28,4 @@ mod sites_api;
 mod startup;
 mod storage_faults;
 mod timers;
+mod two_factor;

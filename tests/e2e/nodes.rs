@@ -162,7 +162,7 @@ async fn node_routes_are_for_operators_and_check_their_input() {
         "capacity": {"vcpus": 2, "memory_mb": 2048, "disk_gb": 40},
         "provider": "local", "region": "test", "monthly_cost": {"amount_minor": 1500, "currency": "EUR"}
     });
-    let before = api.events().await;
+    let before = api.changes_and_security().await.0;
     let refused = api.send(Method::POST, "/v1/nodes", Some(&owner.token), Some(body.clone())).await;
     problem(refused, 403).await;
     assert_eq!(api.read("/v1/nodes", &owner.token).await.0, 403);
@@ -187,7 +187,7 @@ async fn node_routes_are_for_operators_and_check_their_input() {
     let mut bad = body.clone();
     bad["capacity"]["vcpus"] = Value::from(0);
     problem(api.send(Method::POST, "/v1/nodes", Some(&operator), Some(bad)).await, 400).await;
-    assert_eq!(api.events().await, before, "refused registrations appended something");
+    assert_eq!(api.changes_and_security().await.0, before, "refused registrations appended something");
 
     // A registration: the public key is returned, the private one is sealed, never in an event.
     let response = api.send(Method::POST, "/v1/nodes", Some(&operator), Some(body.clone())).await;

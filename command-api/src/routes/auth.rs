@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use berth_domain::email::Email;
@@ -13,8 +13,10 @@ use berth_domain::ids::{TenantId, UserId};
 use berth_domain::name::DisplayName;
 use berth_domain::organization::{Organization, OrganizationCommand};
 use berth_domain::role::Role;
+use berth_domain::security::{Origin, SecondFactor, SecurityCommand};
 use berth_domain::user::{User, UserCommand};
 use berth_eventstore::credentials::{self, CredentialWrite};
+use berth_eventstore::two_factor;
 use berth_eventstore::unit_of_work::UnitOfWork;
 use berth_http::extract::ApiJson;
 use berth_http::ApiError;
@@ -24,7 +26,7 @@ use uuid::Uuid;
 use crate::accepted::Located;
 use crate::auth::Anonymous;
 use crate::secrets::{derived_id, dummy_verify, hash_password, new_token, token_digest, verify_password};
-use crate::{AppState, View};
+use crate::{security, totp, AppState, View};
 
 /// The authentication routes.
 pub fn router() -> Router<AppState> {
@@ -84,6 +86,10 @@ pub struct Login {
     /// Which of the user's tenants to act in (the first one joined if absent).
     #[schema(format = Uuid)]
     pub tenant_id: Option<String>,
+    /// With two-factor login on: the authenticator's current six-digit code, or one of the
+    /// recovery codes.
+    #[schema(max_length = 64)]
+    pub code: Option<String>,
 }
 
 /// The answer to a login.
@@ -93,6 +99,9 @@ pub struct LoggedIn {
     pub token: String,
     /// The tenant it acts in.
     pub tenant_id: Uuid,
+    /// How the login proved itself beyond the password.
+    #[schema(value_type = String, example = "totp")]
+    pub second_factor: SecondFactor,
 }
 
 /// `POST /v1/invitations/accept` body.
@@ -109,7 +118,7 @@ pub struct AcceptInvitation {
     pub password: String,
 }
 
-fn limit(state: &AppState, client: SocketAddr, account: &str) -> Result<(), ApiError> {
+pub(crate) fn limit(state: &AppState, client: SocketAddr, account: &str) -> Result<(), ApiError> {
     state.auth_limiter.check(&format!("client:{}", client.ip())).map_err(ApiError::TooManyRequests)?;
     state.auth_limiter.check(&format!("account:{account}")).map_err(ApiError::TooManyRequests)
 }
@@ -171,11 +180,13 @@ async fn register(
 /// Log in with an email and password; the answer holds a session token for one tenant.
 #[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "auth", request_body = Login,
     responses((status = 200, description = "Logged in", body = LoggedIn),
-        (status = 401, description = "Wrong email or password", body = berth_http::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a member of that tenant", body = berth_http::Problem, content_type = "application/problem+json")))]
+        (status = 401, description = "Wrong email or password, or a missing, wrong or reused two-factor code", body = berth_http::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a member of that tenant, or it requires two-factor login and the account has none", body = berth_http::Problem, content_type = "application/problem+json")))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    anonymous: Anonymous,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Json<LoggedIn>, ApiError> {
     let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
@@ -185,20 +196,177 @@ async fn login(
         .as_deref()
         .map(|t| t.parse::<TenantId>().map_err(|_| ApiError::field("tenant_id", "not a valid id")))
         .transpose()?;
-    let invalid = || ApiError::Unauthorized("wrong email or password".to_owned());
-    let Some((user, phc)) = credentials::account(&state.pool, &email.canonical()).await? else {
-        dummy_verify(&body.password);
-        return Err(invalid());
+    let attempt =
+        Attempt { origin: security::origin(client, &headers), request_id: anonymous.request_id.clone() };
+    let user = check_account(&state, &email, &body.password, &attempt).await?;
+    let factor = second_factor(&state, user, body.code.as_deref(), &attempt).await?;
+    let Some((tenant, role)) = credentials::membership(&state.pool, user, wanted).await? else {
+        return Err(attempt.refuse(&state, user, Refusal::NotMember).await);
     };
-    if !verify_password(&body.password, &phc) {
-        return Err(invalid());
+    if factor == SecondFactor::None && two_factor::required(&state.pool, tenant).await? {
+        return Err(attempt.refuse(&state, user, Refusal::SecondFactorRequired).await);
     }
-    let (tenant, role) = credentials::membership(&state.pool, user, wanted)
-        .await?
-        .ok_or_else(|| ApiError::Forbidden("the account is not a member of that organization".to_owned()))?;
     let (write, token) = session(&state, tenant, user, role);
     write.apply_alone(&state.pool).await?;
-    Ok(Json(LoggedIn { token, tenant_id: tenant.as_uuid() }))
+    let command = SecurityCommand::RecordLogin {
+        user_id: user,
+        tenant_id: tenant.as_uuid(),
+        factor,
+        origin: attempt.origin.clone(),
+    };
+    security::record(
+        &state,
+        user.as_uuid(),
+        Some(tenant.as_uuid()),
+        format!("user:{user}"),
+        attempt.request_id,
+        command,
+    )
+    .await?;
+    Ok(Json(LoggedIn { token, tenant_id: tenant.as_uuid(), second_factor: factor }))
+}
+
+/// Where a password or code check came from, for the security log.
+pub(crate) struct Attempt {
+    pub(crate) origin: Origin,
+    pub(crate) request_id: Option<String>,
+}
+
+/// Why a login (or a second-factor change) was refused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Refusal {
+    WrongPassword,
+    CodeMissing,
+    CodeWrong,
+    CodeReused,
+    RecoveryCodeWrong,
+    NotMember,
+    SecondFactorRequired,
+}
+
+impl Refusal {
+    fn reason(self) -> &'static str {
+        match self {
+            Self::WrongPassword => "wrong email or password",
+            Self::CodeMissing => {
+                "code: two-factor login is on for this account; send the authenticator's current code or a recovery code"
+            }
+            Self::CodeWrong => "code: the code is wrong or has expired",
+            Self::CodeReused => "code: this code was used already; wait for the next one",
+            Self::RecoveryCodeWrong => "code: the recovery code is wrong or was used already",
+            Self::NotMember => "the account is not a member of that organization",
+            Self::SecondFactorRequired => {
+                "the organization requires two-factor login: enrol with POST /v1/auth/two-factor/enrol and confirm it first"
+            }
+        }
+    }
+
+    fn error(self) -> ApiError {
+        match self {
+            Self::NotMember | Self::SecondFactorRequired => ApiError::Forbidden(self.reason().to_owned()),
+            _ => ApiError::Unauthorized(self.reason().to_owned()),
+        }
+    }
+}
+
+impl Attempt {
+    /// Records the refusal in the account's security log and gives the answer for it.
+    pub(crate) async fn refuse(&self, state: &AppState, user: UserId, refusal: Refusal) -> ApiError {
+        let origin = self.origin.clone();
+        security::record_failure(
+            state,
+            user.as_uuid(),
+            Some(user),
+            refusal.reason(),
+            origin,
+            self.request_id.clone(),
+        )
+        .await;
+        refusal.error()
+    }
+}
+
+/// The account behind `email` if `password` is its password; a failure is recorded.
+pub(crate) async fn check_account(
+    state: &AppState,
+    email: &Email,
+    password: &str,
+    attempt: &Attempt,
+) -> Result<UserId, ApiError> {
+    let Some((user, phc)) = credentials::account(&state.pool, &email.canonical()).await? else {
+        dummy_verify(password);
+        let stream = security::unknown_account(&email.canonical());
+        let reason = Refusal::WrongPassword;
+        security::record_failure(
+            state,
+            stream,
+            None,
+            "no such account",
+            attempt.origin.clone(),
+            attempt.request_id.clone(),
+        )
+        .await;
+        return Err(reason.error());
+    };
+    if !verify_password(password, &phc) {
+        return Err(attempt.refuse(state, user, Refusal::WrongPassword).await);
+    }
+    Ok(user)
+}
+
+/// Checks the second factor of `user`, if they have one on: a TOTP code is taken once (its
+/// time step is remembered), a recovery code is used up. A failure is recorded.
+pub(crate) async fn second_factor(
+    state: &AppState,
+    user: UserId,
+    code: Option<&str>,
+    attempt: &Attempt,
+) -> Result<SecondFactor, ApiError> {
+    let Some(stored) = two_factor::state(&state.pool, user).await?.filter(|t| t.enabled) else {
+        return Ok(SecondFactor::None);
+    };
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Err(attempt.refuse(state, user, Refusal::CodeMissing).await);
+    };
+    if totp::looks_like_totp(code) {
+        let step = code_step(state, stored.secret_id, code).await?;
+        let Some(step) = step else {
+            return Err(attempt.refuse(state, user, Refusal::CodeWrong).await);
+        };
+        if !two_factor::take_step(&state.pool, user, step).await? {
+            return Err(attempt.refuse(state, user, Refusal::CodeReused).await);
+        }
+        return Ok(SecondFactor::Totp);
+    }
+    let digest = totp::recovery_digest(user, code);
+    let Some(remaining) = two_factor::use_recovery_code(&state.pool, user, &digest).await? else {
+        return Err(attempt.refuse(state, user, Refusal::RecoveryCodeWrong).await);
+    };
+    let command = SecurityCommand::UseRecoveryCode { user_id: user, remaining };
+    security::record(
+        state,
+        user.as_uuid(),
+        None,
+        format!("user:{user}"),
+        attempt.request_id.clone(),
+        command,
+    )
+    .await?;
+    Ok(SecondFactor::RecoveryCode)
+}
+
+/// The time step `code` is valid for with the secret sealed under `secret_id`, now.
+pub(crate) async fn code_step(
+    state: &AppState,
+    secret_id: Uuid,
+    code: &str,
+) -> Result<Option<i64>, ApiError> {
+    let secret =
+        state.vault.open(&state.pool, secret_id).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let generator =
+        totp::generator(secret.to_vec(), &state.totp_issuer, "account").map_err(ApiError::Internal)?;
+    let unix = u64::try_from(state.clock.now().unix_timestamp()).unwrap_or(0);
+    Ok(totp::matching_step(&generator, code, unix))
 }
 
 /// Join a tenant with an invitation's one-time token, as a new user or an existing one.

@@ -6,6 +6,7 @@ pub mod members;
 pub mod nodes;
 pub mod sites;
 pub mod tokens;
+pub mod two_factor;
 
 use time::OffsetDateTime;
 

@@ -45,6 +45,8 @@ pub enum OrganizationCommand {
     },
     /// Revoke an API token.
     RevokeToken { token_id: TokenId },
+    /// Require (or stop requiring) a second factor of every member; owners only.
+    RequireTwoFactor { required: bool, by_role: Role },
 }
 
 /// Why an organization command was refused.
@@ -204,6 +206,13 @@ pub(super) fn decide(org: &Organization, command: OrganizationCommand) -> Result
                 return Err(Error::TokenAlreadyRevoked);
             }
             Ok(vec![E::TokenRevoked { token_id }])
+        }
+        C::RequireTwoFactor { required, by_role } => {
+            grant(by_role, Role::Owner)?;
+            if org.two_factor_required == required {
+                return Ok(Vec::new());
+            }
+            Ok(vec![E::TwoFactorRequirementChanged { required }])
         }
     }
 }

@@ -85,6 +85,11 @@ pub enum OrganizationEvent {
         /// The token.
         token_id: TokenId,
     },
+    /// Whether every member must log in with a second factor changed.
+    TwoFactorRequirementChanged {
+        /// Whether it is required now.
+        required: bool,
+    },
 }
 
 impl DomainEvent for OrganizationEvent {
@@ -99,6 +104,7 @@ impl DomainEvent for OrganizationEvent {
             Self::MemberRemoved { .. } => "MemberRemoved",
             Self::TokenIssued { .. } => "TokenIssued",
             Self::TokenRevoked { .. } => "TokenRevoked",
+            Self::TwoFactorRequirementChanged { .. } => "TwoFactorRequirementChanged",
         }
         .to_owned()
     }

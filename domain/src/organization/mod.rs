@@ -75,6 +75,8 @@ pub struct Organization {
     members: BTreeMap<UserId, Role>,
     invitations: BTreeMap<InvitationId, Invitation>,
     tokens: BTreeMap<TokenId, Token>,
+    #[serde(default)]
+    two_factor_required: bool,
 }
 
 impl Organization {
@@ -101,6 +103,11 @@ impl Organization {
     /// How many of its API tokens are not revoked.
     pub fn unrevoked_tokens(&self) -> usize {
         self.tokens.values().filter(|t| !t.revoked).count()
+    }
+
+    /// Whether every member must log in with a second factor.
+    pub fn two_factor_required(&self) -> bool {
+        self.two_factor_required
     }
 
     /// How many invitations were still open at `at`.
@@ -198,6 +205,7 @@ impl Aggregate for Organization {
                     token.revoked = true;
                 }
             }
+            E::TwoFactorRequirementChanged { required } => self.two_factor_required = required,
         }
     }
 }

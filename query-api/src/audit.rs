@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Reader;
-use crate::page::{paginate, Page, PageParams};
+use crate::page::{paginate, time_param, Page, PageParams};
 use crate::AppState;
 use berth_http::ApiError;
 
@@ -92,15 +92,6 @@ type Row = (
     Option<Uuid>,
     serde_json::Value,
 );
-
-fn time_param(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
-    value
-        .map(|v| {
-            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| ApiError::field(field, "must be an RFC 3339 time"))
-        })
-        .transpose()
-}
 
 /// The tenant's audit trail, newest first.
 #[utoipa::path(get, path = "/v1/audit", operation_id = "list_audit_entries", tag = "audit", params(AuditParams),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::page::time_param;
 use crate::scope::Scoped;
 use crate::AppState;
 
@@ -90,15 +91,6 @@ pub struct ExportParams {
 
 /// Lines read from the database per round while streaming.
 const CHUNK: i64 = 1000;
-
-fn time_param(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
-    value
-        .map(|v| {
-            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| ApiError::field(name, "must be an RFC 3339 time, such as 2026-01-31T00:00:00Z"))
-        })
-        .transpose()
-}
 
 /// A tenant's events as NDJSON.
 ///

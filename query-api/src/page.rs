@@ -62,3 +62,13 @@ pub fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), 
         _ => Ok(()),
     }
 }
+
+/// An optional RFC 3339 time parameter; a malformed one is a 400 naming `field`.
+pub fn time_param(field: &str, value: Option<&str>) -> Result<Option<time::OffsetDateTime>, ApiError> {
+    value
+        .map(|v| {
+            time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::field(field, "must be an RFC 3339 time, such as 2026-01-31T00:00:00Z"))
+        })
+        .transpose()
+}

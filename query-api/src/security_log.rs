@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::page::{paginate, Page, PageParams};
+use crate::page::{paginate, time_param, Page, PageParams};
 use crate::AppState;
 
 /// The security log route.
@@ -75,7 +75,7 @@ pub struct SecurityLogParams {
 }
 
 /// One entry of the security log.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SecurityEntry {
     /// The event's id.
     pub event_id: Uuid,
@@ -101,29 +101,6 @@ pub struct SecurityEntry {
     pub details: serde_json::Value,
     #[serde(skip)]
     position: i64,
-}
-
-type Row = (
-    i64,
-    Uuid,
-    OffsetDateTime,
-    String,
-    String,
-    Option<Uuid>,
-    Option<Uuid>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    serde_json::Value,
-);
-
-fn time_param(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
-    value
-        .map(|v| {
-            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| ApiError::field(field, "must be an RFC 3339 time"))
-        })
-        .transpose()
 }
 
 /// The security log, newest first.
@@ -156,9 +133,9 @@ async fn list(
     let mut conn = crate::auth::forget_if_refused(&state, state.reads.enter(scope, credential).await)?;
     // In a tenant's scope, `proj_identity.members` shows that tenant's members only (row-level
     // security): entries of no tenant are theirs when they are about one of them.
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT global_position, event_id, recorded_at, kind, actor, user_id, tenant, address, user_agent,
-                request_id, details
+    let entries: Vec<SecurityEntry> = sqlx::query_as(
+        "SELECT global_position AS position, event_id, recorded_at AS at, kind, actor, user_id,
+                tenant AS tenant_id, address, user_agent, request_id, details
            FROM proj_security.security_log
           WHERE ($1::bool OR tenant = $2
                  OR (tenant IS NULL AND user_id IN (SELECT m.user_id FROM proj_identity.members m)))
@@ -178,37 +155,5 @@ async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *conn)
     .await?;
-    let entries = rows
-        .into_iter()
-        .map(
-            |(
-                position,
-                event_id,
-                at,
-                kind,
-                actor,
-                user_id,
-                tenant_id,
-                address,
-                user_agent,
-                request_id,
-                details,
-            )| {
-                SecurityEntry {
-                    event_id,
-                    at,
-                    kind,
-                    actor,
-                    user_id,
-                    tenant_id,
-                    address,
-                    user_agent,
-                    request_id,
-                    details,
-                    position,
-                }
-            },
-        )
-        .collect();
     Ok(Json(paginate(entries, limit, |e| e.position.to_string())))
 }

@@ -10,6 +10,7 @@ use axum::routing::{post, put};
 use axum::{Json, Router};
 use berth_domain::email::Email;
 use berth_domain::error::RefusalKind;
+use berth_domain::ids::UserId;
 use berth_domain::organization::OrganizationCommand;
 use berth_domain::role::Role;
 use berth_domain::security::{AccountSecurity, SecondFactor, SecurityCommand};
@@ -104,12 +105,38 @@ fn refused(code: &'static str, detail: &str) -> ApiError {
     ApiError::Refused { code, kind: RefusalKind::Conflict, detail: detail.to_owned() }
 }
 
-fn attempt(client: SocketAddr, headers: &HeaderMap, anonymous: &Anonymous) -> Attempt {
-    Attempt { origin: security::origin(client, headers), request_id: anonymous.request_id.clone() }
+/// The account behind `email` and `password`, within the login rate limits.
+async fn sign_in(
+    state: &AppState,
+    client: SocketAddr,
+    headers: &HeaderMap,
+    anonymous: &Anonymous,
+    email: &str,
+    password: &str,
+) -> Result<(Attempt, UserId, Email), ApiError> {
+    let email = Email::parse(email).map_err(|e| ApiError::field("email", e))?;
+    super::auth::limit(state, client, &email.canonical())?;
+    let attempt =
+        Attempt { origin: security::origin(client, headers), request_id: anonymous.request_id.clone() };
+    let user = check_account(state, &email, password, &attempt).await?;
+    Ok((attempt, user, email))
 }
 
-fn metadata(anonymous: &Anonymous, user: berth_domain::ids::UserId) -> CommandMetadata {
-    anonymous.metadata(None, format!("user:{user}"))
+/// Runs `command` on the account's security stream with `write` in the same transaction.
+async fn change(
+    state: &AppState,
+    anonymous: &Anonymous,
+    user: UserId,
+    command: SecurityCommand,
+    write: CredentialWrite,
+) -> Result<i64, ApiError> {
+    let meta: CommandMetadata = anonymous.metadata(None, format!("user:{user}"));
+    let stream = user.to_string();
+    let outcome = state
+        .store
+        .execute_with::<AccountSecurity>(&stream, command, &meta, state.retry, &[write.into()])
+        .await?;
+    Ok(outcome.version)
 }
 
 /// Start two-factor enrolment: a new secret, not in force until a code from it is confirmed.
@@ -124,9 +151,7 @@ async fn enrol(
     anonymous: Anonymous,
     ApiJson(body): ApiJson<Enrol>,
 ) -> Result<Json<Enrolment>, ApiError> {
-    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
-    super::auth::limit(&state, client, &email.canonical())?;
-    let user = check_account(&state, &email, &body.password, &attempt(client, &headers, &anonymous)).await?;
+    let (_, user, email) = sign_in(&state, client, &headers, &anonymous, &body.email, &body.password).await?;
     let secret = totp::new_secret();
     let generator = totp::generator(secret.clone(), &state.totp_issuer, &email.to_string())
         .map_err(ApiError::Internal)?;
@@ -156,10 +181,8 @@ async fn confirm(
     anonymous: Anonymous,
     ApiJson(body): ApiJson<WithCode>,
 ) -> Result<Json<Confirmed>, ApiError> {
-    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
-    super::auth::limit(&state, client, &email.canonical())?;
-    let attempt = attempt(client, &headers, &anonymous);
-    let user = check_account(&state, &email, &body.password, &attempt).await?;
+    let (attempt, user, _) =
+        sign_in(&state, client, &headers, &anonymous, &body.email, &body.password).await?;
     let pending = match two_factor::state(&state.pool, user).await? {
         Some(stored) if stored.enabled => {
             return Err(refused("two-factor-enabled", "two-factor login is on already"));
@@ -186,17 +209,8 @@ async fn confirm(
         recovery_codes: totp::RECOVERY_CODES,
         origin: attempt.origin,
     };
-    let outcome = state
-        .store
-        .execute_with::<AccountSecurity>(
-            &user.to_string(),
-            command,
-            &metadata(&anonymous, user),
-            state.retry,
-            &[write.into()],
-        )
-        .await?;
-    Ok(Json(Confirmed { recovery_codes: codes, version: outcome.version }))
+    let version = change(&state, &anonymous, user, command, write).await?;
+    Ok(Json(Confirmed { recovery_codes: codes, version }))
 }
 
 /// Turn two-factor login off, with a current code or a recovery code.
@@ -211,27 +225,16 @@ async fn disable(
     anonymous: Anonymous,
     ApiJson(body): ApiJson<WithCode>,
 ) -> Result<Json<Disabled>, ApiError> {
-    let email = Email::parse(&body.email).map_err(|e| ApiError::field("email", e))?;
-    super::auth::limit(&state, client, &email.canonical())?;
-    let attempt = attempt(client, &headers, &anonymous);
-    let user = check_account(&state, &email, &body.password, &attempt).await?;
+    let (attempt, user, _) =
+        sign_in(&state, client, &headers, &anonymous, &body.email, &body.password).await?;
     let factor = second_factor(&state, user, Some(&body.code), &attempt).await?;
     if factor == SecondFactor::None {
         return Err(refused("two-factor-not-enabled", "two-factor login is not on"));
     }
     let command = SecurityCommand::DisableTwoFactor { user_id: user, factor, origin: attempt.origin };
     let write = CredentialWrite::TwoFactorOff { user };
-    let outcome = state
-        .store
-        .execute_with::<AccountSecurity>(
-            &user.to_string(),
-            command,
-            &metadata(&anonymous, user),
-            state.retry,
-            &[write.into()],
-        )
-        .await?;
-    Ok(Json(Disabled { version: outcome.version }))
+    let version = change(&state, &anonymous, user, command, write).await?;
+    Ok(Json(Disabled { version }))
 }
 
 /// Require (or stop requiring) two-factor login of every member; owners only.
@@ -254,7 +257,7 @@ async fn require(
         return Err(ApiError::Forbidden(format!("the {} role may not do this", caller.role.as_str())));
     }
     if body.required && caller.principal.kind == CredentialKind::Session {
-        let user = caller.principal.user_id.map(berth_domain::ids::UserId::from_uuid);
+        let user = caller.principal.user_id.map(UserId::from_uuid);
         let on = match user {
             Some(user) => two_factor::state(&state.pool, user).await?.is_some_and(|t| t.enabled),
             None => false,

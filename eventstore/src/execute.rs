@@ -164,7 +164,9 @@ impl EventStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let stage = Instant::now();
             let loaded = self.load::<A>(aggregate_id).await?;
+            record_stage("load", stage);
             if metadata.within_tenant
                 && (metadata.tenant_id.is_none() || loaded.aggregate.owner() != metadata.tenant_id)
             {
@@ -179,7 +181,10 @@ impl EventStore {
             }
             let mut aggregate = loaded.aggregate;
             let sink = EventSink::default();
-            if let Err(refusal) = aggregate.handle(command.clone(), &(), &sink).await {
+            let stage = Instant::now();
+            let decided = aggregate.handle(command.clone(), &(), &sink).await;
+            record_stage("decide", stage);
+            if let Err(refusal) = decided {
                 return match self.previous_outcome::<A>(aggregate_id, metadata).await? {
                     Some(outcome) => Ok(outcome),
                     None => Err(ExecuteError::Rejected(refusal)),
@@ -194,7 +199,10 @@ impl EventStore {
                 &aggregate,
                 self.snapshot_every(),
             )?;
-            match self.commit(std::slice::from_ref(&staged), side_writes, metadata).await {
+            let stage = Instant::now();
+            let committed = self.commit(std::slice::from_ref(&staged), side_writes, metadata).await;
+            record_stage("append", stage);
+            match committed {
                 Ok(appended) => {
                     return Ok(CommandOutcome {
                         version: staged.new_version(),
@@ -247,4 +255,11 @@ pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
         .unwrap_or_default();
     let fraction = f64::from(nanos % 1000) / 1000.0;
     ceiling.mul_f64(0.5 + fraction / 2.0)
+}
+
+/// Time spent in one stage of a command (`load`, `decide`, `append`): `berth bench` reads these
+/// back as its profile of a command.
+fn record_stage(stage: &'static str, started: Instant) {
+    metrics::histogram!("berth_command_stage_seconds", "stage" => stage)
+        .record(started.elapsed().as_secs_f64());
 }

@@ -191,5 +191,8 @@ pub async fn authenticate_bearer(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(BearerError::Malformed)?;
-    cache.authenticate(pool, &token_digest(token)).await?.ok_or(BearerError::Unknown)
+    let started = std::time::Instant::now();
+    let principal = cache.authenticate(pool, &token_digest(token)).await;
+    metrics::histogram!("berth_auth_seconds").record(started.elapsed().as_secs_f64());
+    principal?.ok_or(BearerError::Unknown)
 }

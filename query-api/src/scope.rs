@@ -65,12 +65,18 @@ impl Reads {
     /// A connection in `tenant`'s scope, for the caller whose credential is `credential`; a
     /// credential that stopped working since it was cached is refused here (401).
     pub async fn enter(&self, tenant: Option<Uuid>, credential: Uuid) -> Result<Scoped, ApiError> {
+        let started = Instant::now();
         let mut conn = self.pool.acquire().await?;
+        metrics::histogram!("berth_query_stage_seconds", "stage" => "acquire")
+            .record(started.elapsed().as_secs_f64());
+        let started = Instant::now();
         let live: bool = sqlx::query_scalar("SELECT berth_enter_scope($1, $2)")
             .bind(tenant)
             .bind(credential)
             .fetch_one(&mut *conn)
             .await?;
+        metrics::histogram!("berth_query_stage_seconds", "stage" => "scope")
+            .record(started.elapsed().as_secs_f64());
         if !live {
             return Err(ApiError::Unauthorized("the token is unknown, revoked or expired".to_owned()));
         }

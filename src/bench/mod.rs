@@ -11,6 +11,7 @@ mod limits;
 mod load;
 mod peer;
 mod pipeline;
+mod profile;
 mod queries;
 mod timers;
 mod world;
@@ -157,7 +158,9 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
     report.add("commands/s (1 client)", one.rate, "", Some(("raw insert tx/s", insert_limit)));
     report.add("commands/s (1 client), of the peer", one.rate, "", Some(("cqrs-es peer", peer_one.rate)));
     report.add("command latency p50 (1 client)", one.p50_ms, " ms", None);
+    let before = profile::Scrape::take(&server.http, &server.command).await?;
     let many = load::commands(&server, &token, 64, plan.window, world).await?;
+    let after = profile::Scrape::take(&server.http, &server.command).await?;
     report.add("commands/s (64 clients)", many.rate, "", Some(("raw insert tx/s", insert_limit)));
     report.add("commands/s (64 clients), of the peer", many.rate, "", Some(("cqrs-es peer", peer_many.rate)));
     report.add("command latency p50 (64 clients)", many.p50_ms, " ms", None);
@@ -165,6 +168,21 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
     report.add("relay lag p99 during the 64-client load", many.relay_lag_p99_ms, " ms", None);
     report.add("projection lag p99 during the 64-client load", many.projection_lag_p99_ms, " ms", None);
     report.add("berth serve resident memory, under load", many.peak_rss_mb, " MB", None);
+    let mean = |name: &str, label: &str| after.mean_ms_since(&before, name, label);
+    println!(
+        "{}",
+        profile::line(
+            "profile of POST /v1/sites at 64 clients (server means)",
+            &[
+                ("http", mean("berth_http_request_duration_seconds", "route=\"/v1/sites\"")),
+                ("auth", mean("berth_auth_seconds", "")),
+                ("command", mean("berth_command_duration_seconds", "aggregate=\"site\"")),
+                ("load", mean("berth_command_stage_seconds", "stage=\"load\"")),
+                ("decide", mean("berth_command_stage_seconds", "stage=\"decide\"")),
+                ("append", mean("berth_command_stage_seconds", "stage=\"append\"")),
+            ],
+        )
+    );
 
     let (long, fresh) = pipeline::long_aggregate(world, plan.long_aggregate).await?;
     report.add(format!("command on a {}-event aggregate, p50", plan.long_aggregate), long, " ms", None);
@@ -178,7 +196,9 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
     report.add("commit-to-read-model lag p50 at 1,000 cmd/s", steady.read_model_p50_ms, " ms", None);
     report.add("commit-to-read-model lag p99 at 1,000 cmd/s", steady.read_model_p99_ms, " ms", None);
     let sample = queries::seed(world, plan.tenants, plan.sites_per_tenant).await?;
+    let before = profile::Scrape::take(&server.http, &server.query).await?;
     let list = queries::load(&server, &sample, 16, plan.window, queries::Kind::List).await?;
+    let after = profile::Scrape::take(&server.http, &server.query).await?;
     report.add(
         format!(
             "site list req/s (16 clients, {} tenants, {} sites)",
@@ -190,6 +210,19 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
         None,
     );
     report.add("site list p99", list.p99_ms, " ms", None);
+    let mean = |name: &str, label: &str| after.mean_ms_since(&before, name, label);
+    println!(
+        "{}",
+        profile::line(
+            "profile of GET /v1/sites at 16 clients (server means)",
+            &[
+                ("http", mean("berth_http_request_duration_seconds", "route=\"/v1/sites\"")),
+                ("auth", mean("berth_auth_seconds", "")),
+                ("acquire", mean("berth_query_stage_seconds", "stage=\"acquire\"")),
+                ("scope", mean("berth_query_stage_seconds", "stage=\"scope\"")),
+            ],
+        )
+    );
     let detail = queries::load(&server, &sample, 16, plan.window, queries::Kind::Detail).await?;
     report.add("site detail req/s (16 clients)", detail.rate, "", None);
     report.add("site detail p99", detail.p99_ms, " ms", None);

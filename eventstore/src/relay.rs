@@ -4,9 +4,16 @@
 //! connection. The others wait and try again every second, so one takes over within seconds of
 //! the active one dying (its connection closes and PostgreSQL frees the lock). The active
 //! relay reads a batch after its checkpoint, publishes every event with `Nats-Msg-Id` = event
-//! id without waiting in between, then awaits the acknowledgements in order and only then
-//! stores the checkpoint. A crash between publish and checkpoint republishes a few events,
-//! which JetStream drops as duplicates within its window.
+//! id without waiting in between, then awaits the acknowledgements in order and stores the
+//! checkpoint of what was acknowledged. A crash between publish and checkpoint republishes a
+//! few events, which JetStream drops as duplicates within its window.
+//!
+//! On a JetStream cluster the stream's leader can die. Until a new one is elected a publish is
+//! either answered "no responders" at once or not at all, so the relay waits a short
+//! `ack_timeout` (not the client's 5 s), keeps what was acknowledged, and publishes the rest
+//! again straight away: one event at a time until one is stored (events sent while no leader
+//! exists cannot then overtake the one that failed), then whole batches again. The publish
+//! gap after a leader dies is the election time plus at most one `ack_timeout`.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +21,6 @@ use async_nats::jetstream;
 use bytes::Bytes;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint;
@@ -34,13 +40,20 @@ pub struct RelaySettings {
     pub batch_size: i64,
     /// How often a standby relay tries to take over.
     pub standby_retry: Duration,
+    /// How long to wait for one acknowledgement before publishing again.
+    pub ack_timeout: Duration,
 }
 
 impl Default for RelaySettings {
     fn default() -> Self {
-        Self { batch_size: 1000, standby_retry: Duration::from_secs(1) }
+        Self { batch_size: 1000, standby_retry: Duration::from_secs(1), ack_timeout: Duration::from_secs(1) }
     }
 }
+
+/// How long one attempt at creating or updating the stream may take: on a fresh cluster the
+/// first attempts go unanswered until JetStream's meta leader is elected, so many short
+/// attempts find it sooner than one long one.
+const STREAM_ATTEMPT: Duration = Duration::from_secs(2);
 
 /// The relay's parts.
 pub struct Relay {
@@ -60,6 +73,10 @@ impl Relay {
         settings: RelaySettings,
         notifier: FeedNotifier,
     ) -> Self {
+        // Acknowledgements (and stream requests) on this relay's own copy of the context wait
+        // `ack_timeout`, whatever the rest of the process uses.
+        let mut jetstream = jetstream;
+        jetstream.set_timeout(settings.ack_timeout);
         Self { pool, jetstream, stream, settings, notifier }
     }
 
@@ -67,10 +84,8 @@ impl Relay {
     /// retried; the relay never gives up on its own.
     pub async fn run(mut self, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
-            if let Err(error) = self.stream.ensure(&self.jetstream).await {
-                tracing::warn!(%error, stream = %self.stream.name, "cannot create or update the stream; retrying");
-                pause(&shutdown, Duration::from_secs(1)).await;
-                continue;
+            if !self.ensure_stream(&shutdown).await {
+                return;
             }
             let lock = match self.acquire_leadership(&shutdown).await {
                 Some(lock) => lock,
@@ -84,6 +99,29 @@ impl Relay {
             }
             metrics::gauge!("berth_relay_active").set(0.0);
         }
+    }
+
+    /// Creates or updates the stream, retrying with a growing pause (0.1 s to 2 s) until it
+    /// works; `false` if `shutdown` came first.
+    async fn ensure_stream(&self, shutdown: &CancellationToken) -> bool {
+        let mut context = self.jetstream.clone();
+        context.set_timeout(STREAM_ATTEMPT);
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_cancelled() {
+            let attempt = tokio::time::timeout(STREAM_ATTEMPT, self.stream.ensure(&context)).await;
+            match attempt {
+                Ok(Ok(_)) => return true,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, stream = %self.stream.name, "cannot create or update the stream; retrying");
+                }
+                Err(_) => {
+                    tracing::warn!(stream = %self.stream.name, "no answer creating the stream; retrying")
+                }
+            }
+            pause(shutdown, backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+        false
     }
 
     async fn acquire_leadership(&self, shutdown: &CancellationToken) -> Option<PoolConnection<Postgres>> {
@@ -129,6 +167,8 @@ impl Relay {
     ) -> Result<(), async_nats::Error> {
         let mut position = checkpoint::load(&self.pool, CHECKPOINT).await?;
         let mut last_lock_check = Instant::now();
+        // Failed publishes in a row: while non-zero, one event per round (see the module doc).
+        let mut failures: u32 = 0;
         while !shutdown.is_cancelled() {
             if last_lock_check.elapsed() > Duration::from_secs(1) {
                 // If the lock connection is gone, so is the lock: stop before another relay
@@ -136,37 +176,114 @@ impl Relay {
                 sqlx::query("SELECT 1").execute(&mut **lock).await?;
                 last_lock_check = Instant::now();
             }
-            let batch = feed::read_after(&self.pool, position, self.settings.batch_size).await?;
-            let Some(last) = batch.last() else {
-                metrics::gauge!("berth_relay_lag_seconds").set(0.0);
+            let limit = if failures > 0 { 1 } else { self.settings.batch_size };
+            let batch = feed::read_after(&self.pool, position, limit).await?;
+            if batch.is_empty() {
                 self.notifier.wait(shutdown).await;
                 continue;
-            };
-            let last_position = last.position();
-            let last_recorded = last.recorded_at;
-            self.publish_batch(&batch).await?;
-            checkpoint::store(&self.pool, CHECKPOINT, last_position).await?;
-            position = last_position;
-            let lag = (OffsetDateTime::now_utc() - last_recorded).as_seconds_f64().max(0.0);
-            metrics::gauge!("berth_relay_lag_seconds").set(lag);
-            metrics::counter!("berth_relay_published_total").increment(batch.len() as u64);
+            }
+            let (acked, failure) = self.publish_batch(&batch).await;
+            if let Some(last) = acked.checked_sub(1).map(|i| &batch[i]) {
+                checkpoint::store(&self.pool, CHECKPOINT, last.position()).await?;
+                position = last.position();
+                metrics::counter!("berth_relay_published_total").increment(acked as u64);
+            }
+            match failure {
+                None => failures = 0,
+                Some(failure) => {
+                    failures += 1;
+                    metrics::counter!("berth_relay_publish_failures_total", "kind" => failure.kind())
+                        .increment(1);
+                    if failures == 1 || failures.is_power_of_two() {
+                        tracing::warn!(error = %failure, failures, "publish not acknowledged; publishing again");
+                    }
+                    // A refusal comes back at once (no leader, no stream yet): pause a little
+                    // so as not to spin. A timeout has already waited.
+                    if !matches!(failure, PublishFailure::TimedOut) {
+                        pause(shutdown, Duration::from_millis(50 * u64::from(failures.min(10)))).await;
+                    }
+                }
+            }
         }
         Ok(())
     }
 
-    async fn publish_batch(&self, batch: &[FeedEvent]) -> Result<(), async_nats::Error> {
+    /// Publishes `batch` and awaits the acknowledgements in order: how many were acknowledged
+    /// from the start, and why the next one was not.
+    async fn publish_batch(&self, batch: &[FeedEvent]) -> (usize, Option<PublishFailure>) {
         let mut acks = Vec::with_capacity(batch.len());
         for event in batch {
-            let body = serde_json::to_vec(event)?;
+            let body = match serde_json::to_vec(event) {
+                Ok(body) => body,
+                Err(error) => return (0, Some(PublishFailure::Other(error.to_string()))),
+            };
             let message = jetstream::message::PublishMessage::build()
                 .payload(Bytes::from(body))
                 .message_id(event.event_id.to_string())
                 .header("Berth-Event-Type", event.event_type.as_str());
-            acks.push(self.jetstream.send_publish(self.stream.subject_for(event), message).await?);
+            match self.jetstream.send_publish(self.stream.subject_for(event), message).await {
+                Ok(ack) => acks.push(ack),
+                // What was sent before still gets its acknowledgements awaited below.
+                Err(error) => {
+                    let failure = PublishFailure::Other(error.to_string());
+                    return (acknowledged(acks).await.0, Some(failure));
+                }
+            }
         }
-        for ack in acks {
-            ack.await?;
+        acknowledged(acks).await
+    }
+}
+
+/// Awaits `acks` in order, stopping at the first that fails.
+async fn acknowledged(acks: Vec<jetstream::context::PublishAckFuture>) -> (usize, Option<PublishFailure>) {
+    let mut count = 0;
+    for ack in acks {
+        match ack.await {
+            Ok(_) => count += 1,
+            Err(error) => return (count, Some(PublishFailure::from(error))),
         }
-        Ok(())
+    }
+    (count, None)
+}
+
+/// Why a publish was not acknowledged.
+#[derive(Debug)]
+enum PublishFailure {
+    /// No answer within the ack timeout: the leader died with it, or is being elected.
+    TimedOut,
+    /// Nobody answers for the stream: no leader yet, or no stream.
+    NoResponders,
+    /// Anything else (a refusal by the server, a broken connection).
+    Other(String),
+}
+
+impl PublishFailure {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::TimedOut => "timeout",
+            Self::NoResponders => "no_responders",
+            Self::Other(_) => "other",
+        }
+    }
+}
+
+impl From<jetstream::context::PublishError> for PublishFailure {
+    fn from(error: jetstream::context::PublishError) -> Self {
+        use jetstream::context::PublishErrorKind;
+        match error.kind() {
+            PublishErrorKind::TimedOut => Self::TimedOut,
+            PublishErrorKind::StreamNotFound => Self::NoResponders,
+            _ => Self::Other(error.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for PublishFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TimedOut => f.write_str("no acknowledgement within the ack timeout"),
+            Self::NoResponders => f.write_str("no responders for the stream (no leader, or no stream)"),
+            Self::Other(error) => f.write_str(error),
+        }
     }
 }

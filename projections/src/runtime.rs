@@ -5,6 +5,12 @@
 //! of it does, so each event is taken into account exactly once, however often a projector
 //! crashes or how many run side by side (the lock lets one write at a time; a rebuild takes the
 //! same lock to swap its tables in).
+//!
+//! A batch is bounded in rows (`batch_size`) and in time (`batch_max`): a slow view commits
+//! what it has applied and goes on in the next transaction. Every open writing transaction
+//! holds back the feed's horizon for every reader on the server, so none may stay open long;
+//! a projector that stops inside one (hung, SIGSTOPped) loses its session to PostgreSQL's
+//! `idle_in_transaction_session_timeout`, which the binary sets on every connection.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +18,6 @@ use berth_eventstore::feed::{self, FeedNotifier};
 use berth_eventstore::recorded::Recorded;
 use berth_eventstore::{checkpoint, shutdown::pause};
 use sqlx::{PgConnection, PgPool};
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::projection::{checkpoint_name, live_schema, lock_key, Projection};
@@ -21,13 +26,15 @@ use crate::rebuild;
 /// Projector tuning.
 #[derive(Debug, Clone, Copy)]
 pub struct ProjectorSettings {
-    /// Events applied per transaction.
+    /// Events read per transaction.
     pub batch_size: i64,
+    /// Time a transaction may spend applying before it commits what it has applied.
+    pub batch_max: Duration,
 }
 
 impl Default for ProjectorSettings {
     fn default() -> Self {
-        Self { batch_size: 500 }
+        Self { batch_size: 500, batch_max: Duration::from_secs(1) }
     }
 }
 
@@ -50,10 +57,11 @@ pub async fn run(
         }
     }
     while !shutdown.is_cancelled() {
-        match step(&pool, projection.as_ref(), settings.batch_size).await {
-            Ok(Step::Applied(n)) if n as i64 >= settings.batch_size => {}
-            Ok(Step::Applied(_)) => notifier.wait(&shutdown).await,
-            Ok(Step::Busy) => pause(&shutdown, Duration::from_millis(200)).await,
+        match bounded_step(&pool, projection.as_ref(), settings).await {
+            // A full batch, or one cut short by its time bound: more is waiting.
+            Ok((Step::Applied(n), cut)) if cut || n as i64 >= settings.batch_size => {}
+            Ok((Step::Applied(_), _)) => notifier.wait(&shutdown).await,
+            Ok((Step::Busy, _)) => pause(&shutdown, Duration::from_millis(200)).await,
             Err(error) => {
                 tracing::warn!(%error, projection = name, "projection batch failed; retrying");
                 pause(&shutdown, Duration::from_secs(1)).await;
@@ -71,8 +79,19 @@ pub enum Step {
     Busy,
 }
 
-/// Applies the next batch to the live tables.
+/// Applies the next batch (up to `batch_size` events) to the live tables.
 pub async fn step(pool: &PgPool, projection: &dyn Projection, batch_size: i64) -> Result<Step, sqlx::Error> {
+    let settings = ProjectorSettings { batch_size, ..ProjectorSettings::default() };
+    Ok(bounded_step(pool, projection, settings).await?.0)
+}
+
+/// Like [`step`], bounded in rows and time by `settings`; also says whether the time bound cut
+/// the batch short.
+async fn bounded_step(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    settings: ProjectorSettings,
+) -> Result<(Step, bool), sqlx::Error> {
     let name = projection.name();
     let mut tx = pool.begin().await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
@@ -81,46 +100,55 @@ pub async fn step(pool: &PgPool, projection: &dyn Projection, batch_size: i64) -
         .await?;
     if !locked {
         tx.rollback().await?;
-        return Ok(Step::Busy);
+        return Ok((Step::Busy, false));
     }
     let applied =
-        apply_batch(&mut tx, projection, &live_schema(name), &checkpoint_name(name), batch_size).await?;
+        apply_batch(&mut tx, projection, &live_schema(name), &checkpoint_name(name), settings).await?;
     tx.commit().await?;
     metrics::counter!("berth_projection_events_total", "projection" => name).increment(applied.count as u64);
-    let lag =
-        applied.last_recorded.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0));
-    metrics::gauge!("berth_projection_lag_seconds", "projection" => name).set(lag);
-    Ok(Step::Applied(applied.count))
+    Ok((Step::Applied(applied.count), applied.cut))
 }
 
 /// What one batch did.
 pub(crate) struct Batch {
+    /// Events applied.
     pub count: usize,
-    pub last_recorded: Option<OffsetDateTime>,
+    /// Whether the time bound stopped it before every event read was applied.
+    pub cut: bool,
 }
 
-/// Reads up to `batch_size` events after checkpoint `checkpoint` and applies them to the tables
-/// in `schema`, moving the checkpoint, all on `conn` (the caller owns the transaction).
+/// Reads up to `limits.batch_size` events after checkpoint `checkpoint` and applies them to the
+/// tables in `schema`, in slices, until they are done or `limits.batch_max` has passed; moves
+/// the checkpoint to the last one applied. All on `conn` (the caller owns the transaction).
 pub(crate) async fn apply_batch(
     conn: &mut PgConnection,
     projection: &dyn Projection,
     schema: &str,
     checkpoint: &str,
-    batch_size: i64,
+    limits: ProjectorSettings,
 ) -> Result<Batch, sqlx::Error> {
     set_search_path(conn, schema).await?;
     let position = checkpoint::load(&mut *conn, checkpoint).await?;
-    let raw = feed::read_after(&mut *conn, position, batch_size).await?;
-    let Some(last) = raw.last() else {
-        return Ok(Batch { count: 0, last_recorded: None });
-    };
-    let (last_position, last_recorded) = (last.position(), last.recorded_at);
+    let raw = feed::read_after(&mut *conn, position, limits.batch_size).await?;
+    if raw.is_empty() {
+        return Ok(Batch { count: 0, cut: false });
+    }
     let started = Instant::now();
-    let events = Recorded::decode_all(&raw, projection.name());
-    projection.apply_all(&mut *conn, &events).await?;
-    checkpoint::store(&mut *conn, checkpoint, last_position).await?;
-    tracing::debug!(projection = projection.name(), events = events.len(), elapsed = ?started.elapsed(), "batch applied");
-    Ok(Batch { count: raw.len(), last_recorded: Some(last_recorded) })
+    // Slices large enough that views which write a batch in one statement still do, small
+    // enough that the time bound is checked a few times per batch.
+    let slice = (raw.len() / 4).max(50);
+    let mut count = 0;
+    for chunk in raw.chunks(slice) {
+        let events = Recorded::decode_all(chunk, projection.name());
+        projection.apply_all(&mut *conn, &events).await?;
+        count += chunk.len();
+        if started.elapsed() >= limits.batch_max {
+            break;
+        }
+    }
+    checkpoint::store(&mut *conn, checkpoint, raw[count - 1].position()).await?;
+    tracing::debug!(projection = projection.name(), events = count, elapsed = ?started.elapsed(), "batch applied");
+    Ok(Batch { count, cut: count < raw.len() })
 }
 
 /// Points unqualified table names at `schema` for the rest of the transaction.

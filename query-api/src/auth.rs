@@ -42,9 +42,18 @@ impl FromRequestParts<AppState> for OperatorReader {
 }
 
 /// The live credential behind the request's bearer token: 401 without one.
+///
+/// Looked up where the views are read. On a replica, a token issued a moment ago may not have
+/// been replayed yet, so one the replica does not know is looked up on the primary before it
+/// is refused; a revocation reaches the replica's readers within its replay lag
+/// (`berth_replica_lag_seconds`).
 async fn bearer(parts: &Parts, state: &AppState) -> Result<identity::Principal, ApiError> {
     let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
-    identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
+    let mut found = identity::authenticate_bearer(&state.pool, header).await;
+    if let (Err(identity::BearerError::Unknown), Some(primary)) = (&found, &state.primary) {
+        found = identity::authenticate_bearer(primary, header).await;
+    }
+    found.map_err(|e| match e {
         identity::BearerError::Database(e) => ApiError::from(e),
         other => ApiError::Unauthorized(other.to_string()),
     })

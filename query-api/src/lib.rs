@@ -6,6 +6,10 @@
 //! ([`scope`]). Lists are cursor-paginated; detail routes accept `?min_version=` to read one's
 //! own write; [`live`] streams the tenant's events from JetStream as Server-Sent Events.
 //!
+//! It may read from a streaming replica (`database.read_url`): reads are read-only
+//! transactions, and `?min_version=` waits for the version on whichever server it reads, so
+//! read-your-writes holds through the replica's replay lag.
+//!
 //! The operational routes (`/healthz`, `/readyz`, `/metrics`) are added by the `berth` binary.
 #![forbid(unsafe_code)]
 
@@ -25,8 +29,11 @@ use sqlx::PgPool;
 /// What every query handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The read-model database.
+    /// The read-model database: the primary, or a streaming replica of it.
     pub pool: PgPool,
+    /// The primary, when `pool` is a replica: a token too new to have reached the replica is
+    /// looked up there (see [`auth`]).
+    pub primary: Option<PgPool>,
     /// JetStream, for the live event stream.
     pub jetstream: async_nats::jetstream::Context,
     /// The event stream's name.

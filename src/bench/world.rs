@@ -49,9 +49,7 @@ impl World {
             .rsplit_once('/')
             .map(|(b, _)| b.to_owned())
             .unwrap_or_default();
-        let client = async_nats::connect(&settings.nats.url)
-            .await
-            .context("cannot reach NATS (start it with `deploy/dev services`)")?;
+        let client = crate::connect::nats(settings).await?;
         Ok(Self {
             admin,
             database_url: format!("{base}/{database}"),

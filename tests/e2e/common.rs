@@ -89,6 +89,7 @@ impl TestEnv {
             ("BERTH_NATS__SUBJECT_PREFIX", self.stream.subject_prefix.as_str()),
             ("BERTH_COMMAND_API__ADDR", "127.0.0.1:0"),
             ("BERTH_QUERY_API__ADDR", "127.0.0.1:0"),
+            ("BERTH_TELEMETRY__ADDR", "127.0.0.1:0"),
             ("BERTH_EVENTSTORE__POLL_INTERVAL_MS", "100"),
             ("BERTH_DATABASE__MAX_CONNECTIONS", "10"),
             ("BERTH_SECRETS__MASTER_KEY", self.master_key.as_str()),

@@ -83,6 +83,8 @@ impl Relay {
     /// Runs until `shutdown`: waits for leadership, then publishes. Errors are logged and
     /// retried; the relay never gives up on its own.
     pub async fn run(mut self, shutdown: CancellationToken) {
+        // A standby says so on /metrics too.
+        metrics::gauge!("berth_relay_active").set(0.0);
         while !shutdown.is_cancelled() {
             if !self.ensure_stream(&shutdown).await {
                 return;
@@ -198,9 +200,10 @@ impl Relay {
                         tracing::warn!(error = %failure, failures, "publish not acknowledged; publishing again");
                     }
                     // A refusal comes back at once (no leader, no stream yet): pause a little
-                    // so as not to spin. A timeout has already waited.
+                    // so as not to spin, but briefly, since a new leader takes over at any
+                    // moment. A timeout has already waited.
                     if !matches!(failure, PublishFailure::TimedOut) {
-                        pause(shutdown, Duration::from_millis(50 * u64::from(failures.min(10)))).await;
+                        pause(shutdown, Duration::from_millis(25 * u64::from(failures.min(4)))).await;
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! A 3-node JetStream cluster with the stream at R3, every role as two processes, under load:
 //! the stream's leader is killed, and a relay is started while one listed server is down.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -92,7 +92,7 @@ async fn the_stream_leader_killed_under_load_loses_nothing_and_fails_no_request(
     assert!(settled, "every event published");
     let total = env.event_count().await as u64;
     let published = stored(&env).await;
-    let ids: HashSet<Uuid> = published.iter().map(|(id, _)| *id).collect();
+    let ids: HashSet<Uuid> = published.iter().map(|m| m.event_id).collect();
     assert_eq!(published.len() as u64, total, "no event twice on the stream");
     let logged: HashSet<Uuid> = sqlx::query_scalar("SELECT event_id FROM events")
         .fetch_all(&env.pool)
@@ -101,10 +101,15 @@ async fn the_stream_leader_killed_under_load_loses_nothing_and_fails_no_request(
         .into_iter()
         .collect();
     assert_eq!(ids, logged, "the stream holds exactly the log");
+    let mut last_sequence: HashMap<&str, i64> = HashMap::new();
+    for message in &published {
+        let previous = last_sequence.insert(&message.aggregate_id, message.sequence).unwrap_or(0);
+        assert_eq!(message.sequence, previous + 1, "per-aggregate order on the stream");
+    }
     let gap = published
         .windows(2)
-        .filter(|w| w[0].1 >= load_began && w[1].1 <= load_ended)
-        .map(|w| (w[1].1 - w[0].1).unsigned_abs())
+        .filter(|w| w[0].at >= load_began && w[1].at <= load_ended)
+        .map(|w| (w[1].at - w[0].at).unsigned_abs())
         .max()
         .expect("messages stored under load");
     println!(
@@ -172,8 +177,17 @@ async fn stream_reaches(env: &TestEnv, count: u64, within: Duration) -> bool {
     eventually(within, || async { stream_messages(env).await >= count }).await
 }
 
-/// Every message on the stream, in order: its event id and when the leader stored it.
-async fn stored(env: &TestEnv) -> Vec<(Uuid, OffsetDateTime)> {
+/// One message on the stream.
+struct Stored {
+    event_id: Uuid,
+    aggregate_id: String,
+    sequence: i64,
+    /// When the stream's leader stored it.
+    at: OffsetDateTime,
+}
+
+/// Every message on the stream, in stream order.
+async fn stored(env: &TestEnv) -> Vec<Stored> {
     let stream = env.jetstream.get_stream(&env.stream.name).await.expect("the stream");
     let total = stream.cached_info().state.messages;
     let consumer = stream
@@ -190,7 +204,12 @@ async fn stored(env: &TestEnv) -> Vec<(Uuid, OffsetDateTime)> {
             .expect("a message");
         let at = message.info().expect("message info").published;
         let event = berth_eventstore::stream::decode(&message.payload).expect("a relay message");
-        out.push((event.event_id, at));
+        out.push(Stored {
+            event_id: event.event_id,
+            aggregate_id: event.aggregate_id,
+            sequence: event.sequence,
+            at,
+        });
     }
     out
 }

@@ -102,7 +102,10 @@ impl Application {
         };
         let pool = connect::postgres(&settings, roles.label()).await?;
         let replica = match roles.query_api {
-            true => connect::read_replica(&settings, roles.label()).await?,
+            true => {
+                connect::read_replica(&settings, "query-api reads", berth_query_api::scope::Reads::prepare)
+                    .await?
+            }
             false => None,
         };
         let nats = connect::nats(&settings).await?;
@@ -187,6 +190,10 @@ impl Application {
         let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
 
         let api_limiter = Arc::new(RateLimiter::new(settings.limits.api_per_minute));
+        let credentials = berth_projections::identity::CredentialCache::default();
+        if command_listener.is_some() || query_listener.is_some() {
+            credentials.start(pool.clone(), shutdown.clone());
+        }
         let public = |configured: &str, listener: &Option<TcpListener>, fallback: std::net::SocketAddr| {
             if configured.is_empty() {
                 let addr = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(fallback);
@@ -211,6 +218,7 @@ impl Application {
                 idempotency_lapse: Duration::from_secs(settings.command_api.idempotency_lapse_secs.max(1)),
                 links: berth_command_api::Links::new(query_url.clone()),
                 require_if_match: settings.command_api.require_if_match,
+                credentials: credentials.clone(),
             };
             let api = berth_command_api::router(state);
             let doc = ops::describe(
@@ -223,12 +231,26 @@ impl Application {
             tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
         }
         if let Some(listener) = query_listener {
+            let reads = match replica.clone() {
+                // On a replica, "caught up" and a token's liveness are also asked of the
+                // primary (see `Reads::on_replica`).
+                Some(replica) => berth_query_api::scope::Reads::on_replica(replica, pool.clone()),
+                None => berth_query_api::scope::Reads::new(
+                    connect::postgres_with(
+                        &settings,
+                        "query-api reads",
+                        berth_query_api::scope::Reads::prepare,
+                    )
+                    .await?,
+                ),
+            };
             let api = berth_query_api::router(berth_query_api::AppState {
-                pool: replica.clone().unwrap_or_else(|| pool.clone()),
-                primary: replica.as_ref().map(|_| pool.clone()),
+                pool: pool.clone(),
+                reads,
                 jetstream: jetstream.clone(),
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
+                credentials: credentials.clone(),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -281,7 +303,12 @@ impl Application {
                 retry,
                 vault: vault.clone().context("the sagas need the vault")?,
                 clock: clock.clone(),
-                notifier: notifier.clone(),
+                timer_wakeups: FeedNotifier::start_on(
+                    pool.clone(),
+                    berth_eventstore::timers::TIMERS_CHANNEL,
+                    poll,
+                    shutdown.clone(),
+                ),
                 shell: Arc::new(SshBridge::new(ssh)),
                 nodes: NodeWorkSettings { verify_timeout: Duration::from_secs(nodes.verify_timeout_secs) },
                 jetstream: jetstream.clone(),

@@ -19,17 +19,33 @@ const HOW_TO_START: &str = "start the local services with `deploy/dev services`"
 
 /// Opens the PostgreSQL pool of the primary; `role` names the process in `pg_stat_activity`.
 pub async fn postgres(settings: &Settings, role: &str) -> anyhow::Result<PgPool> {
-    pool(&settings.database, &settings.database.url, role, "BERTH_DATABASE__URL").await
+    postgres_with(settings, role, |options| options).await
 }
 
-/// Opens the pool the query API reads from: the replica of `database.read_url`, or `None`
-/// when none is set (then it reads from the primary).
-pub async fn read_replica(settings: &Settings, role: &str) -> anyhow::Result<Option<PgPool>> {
+/// Like [`postgres`], with `prepare` applied to the pool's options (a read pool's connections
+/// switch role when they connect).
+pub async fn postgres_with(
+    settings: &Settings,
+    role: &str,
+    prepare: impl FnOnce(PgPoolOptions) -> PgPoolOptions,
+) -> anyhow::Result<PgPool> {
+    pool(&settings.database, &settings.database.url, role, "BERTH_DATABASE__URL", prepare).await
+}
+
+/// Opens the pool the query API reads from: the replica of `database.read_url` (with `prepare`
+/// applied, as for [`postgres_with`]), or `None` when none is set (then it reads from the
+/// primary).
+pub async fn read_replica(
+    settings: &Settings,
+    role: &str,
+    prepare: impl FnOnce(PgPoolOptions) -> PgPoolOptions,
+) -> anyhow::Result<Option<PgPool>> {
     let url = &settings.database.read_url;
     if url.expose_secret().trim().is_empty() {
         return Ok(None);
     }
-    Ok(Some(pool(&settings.database, url, &format!("{role} (replica)"), "BERTH_DATABASE__READ_URL").await?))
+    let role = format!("{role} (replica)");
+    Ok(Some(pool(&settings.database, url, &role, "BERTH_DATABASE__READ_URL", prepare).await?))
 }
 
 async fn pool(
@@ -37,6 +53,7 @@ async fn pool(
     url: &SecretString,
     role: &str,
     variable: &str,
+    prepare: impl FnOnce(PgPoolOptions) -> PgPoolOptions,
 ) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url.expose_secret())
         .with_context(|| format!("{variable} is not a valid postgres:// URL"))?
@@ -54,7 +71,7 @@ async fn pool(
         options.get_port(),
         options.get_database().unwrap_or("(default database)")
     );
-    let pool = PgPoolOptions::new()
+    let pool = prepare(PgPoolOptions::new())
         .max_connections(database.max_connections)
         .acquire_timeout(Duration::from_secs(database.acquire_timeout_secs))
         // A broken connection shows up as an error on use (and the pool replaces it); pinging

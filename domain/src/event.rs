@@ -10,11 +10,19 @@
 use serde_json::Value;
 
 use crate::aggregate::Consequences;
+use crate::billing_profile::{BillingProfile, BillingProfileEvent};
+use crate::coupon::{Coupon, CouponEvent};
+use crate::invoice::{Invoice, InvoiceEvent};
 use crate::node::{Node, NodeEvent};
 use crate::operator::{Operator, OperatorEvent};
 use crate::organization::{Organization, OrganizationEvent};
+use crate::plan::{Plan, PlanEvent};
+use crate::seller::{Seller, SellerEvent};
+use crate::series::{NumberSeries, SeriesEvent};
 use crate::site::{Site, SiteEvent};
+use crate::subscription::{Subscription, SubscriptionEvent};
 use crate::timer::{Timer, TimerEvent};
+use crate::usage::{Usage, UsageEvent};
 use crate::user::{User, UserEvent};
 
 /// Turns one version of an event type's payload into the next.
@@ -160,6 +168,14 @@ registry! {
     Site => Site, SiteEvent;
     Node => Node, NodeEvent;
     Timer => Timer, TimerEvent;
+    Seller => Seller, SellerEvent;
+    Series => NumberSeries, SeriesEvent;
+    Plan => Plan, PlanEvent;
+    BillingProfile => BillingProfile, BillingProfileEvent;
+    Subscription => Subscription, SubscriptionEvent;
+    Invoice => Invoice, InvoiceEvent;
+    Coupon => Coupon, CouponEvent;
+    Usage => Usage, UsageEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.
@@ -181,3 +197,11 @@ impl Versioned for UserEvent {}
 impl Versioned for OperatorEvent {}
 impl Versioned for NodeEvent {}
 impl Versioned for TimerEvent {}
+impl Versioned for SellerEvent {}
+impl Versioned for SeriesEvent {}
+impl Versioned for PlanEvent {}
+impl Versioned for BillingProfileEvent {}
+impl Versioned for SubscriptionEvent {}
+impl Versioned for InvoiceEvent {}
+impl Versioned for CouponEvent {}
+impl Versioned for UsageEvent {}

@@ -74,3 +74,19 @@ id_type!(
     /// A managed VPS.
     NodeId
 );
+id_type!(
+    /// A billing plan (Starter, Pro, Enterprise).
+    PlanId
+);
+id_type!(
+    /// A tenant's subscription to a plan.
+    SubscriptionId
+);
+id_type!(
+    /// An invoice, credit note or proforma, from draft to issued.
+    InvoiceId
+);
+id_type!(
+    /// A coupon that subscriptions can redeem.
+    CouponId
+);

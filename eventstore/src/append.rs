@@ -46,6 +46,9 @@ pub enum AppendError {
     /// The timer being fired was moved, cancelled or fired since it was leased.
     #[error("the timer changed since it was leased")]
     StaleTimer,
+    /// The caller's credential was revoked, expired or changed role since it was authenticated.
+    #[error("the caller's credential changed")]
+    CredentialChanged,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -192,22 +195,31 @@ impl EventStore {
         let total = columns.len();
         // The command record and the events in one statement, written after the aggregates
         // were read, so feed order keeps per-aggregate order.
-        let append = sqlx::query(
-            "WITH command AS (
+        // The caller's credential is checked in the same statement (no round trip of its own):
+        // when it no longer works as it did, nothing is written.
+        let append = sqlx::query_scalar::<_, bool>(
+            "WITH guard AS (
+                 SELECT 1 WHERE $22::uuid IS NULL OR EXISTS (
+                     SELECT 1 FROM credentials c
+                      WHERE c.id = $22 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())
+                        AND c.role IS NOT DISTINCT FROM $23)),
+             command AS (
                  INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
-                 VALUES ($1, $2, $3, $4, $5, $6)),
+                 SELECT $1, $2, $3, $4, $5, $6 FROM guard),
              appended AS (
                  INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
                  SELECT t, i, s, et, ev, p, m, $14
                    FROM UNNEST($7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[])
-                        AS e(t, i, s, et, ev, p, m)),
+                        AS e(t, i, s, et, ev, p, m), guard),
              claimed AS (
                  INSERT INTO unique_claims (scope, value, owner)
-                 SELECT * FROM UNNEST($16::text[], $17::text[], $18::text[])),
+                 SELECT c.s, c.v, c.o FROM UNNEST($16::text[], $17::text[], $18::text[]) AS c(s, v, o), guard),
              released AS (
-                 DELETE FROM unique_claims u USING UNNEST($19::text[], $20::text[], $21::text[]) AS r(s, v, o)
-                  WHERE u.scope = r.s AND u.value = r.v AND u.owner = r.o)
-             SELECT CASE WHEN $6 > 0 THEN pg_notify($15, '') END",
+                 DELETE FROM unique_claims u USING UNNEST($19::text[], $20::text[], $21::text[]) AS r(s, v, o), guard
+                  WHERE u.scope = r.s AND u.value = r.v AND u.owner = r.o),
+             notified AS (SELECT pg_notify($15, '') FROM guard WHERE $6 > 0)
+             -- Counting `notified` makes it run (a plain SELECT in WITH runs only when read).
+             SELECT EXISTS (SELECT 1 FROM guard) FROM (SELECT count(*) FROM notified) n",
         )
         .bind(metadata.command_id)
         .bind(primary.aggregate_type)
@@ -229,18 +241,24 @@ impl EventStore {
         .bind(&claims.owner)
         .bind(&releases.scope)
         .bind(&releases.value)
-        .bind(&releases.owner);
+        .bind(&releases.owner)
+        .bind(metadata.credential.as_ref().map(|c| c.id))
+        .bind(metadata.credential.as_ref().and_then(|c| c.role.clone()));
         let appended = match tx.as_mut() {
-            Some(tx) => append.execute(&mut **tx).await,
-            None => append.execute(self.pool()).await,
+            Some(tx) => append.fetch_one(&mut **tx).await,
+            None => append.fetch_one(self.pool()).await,
         };
-        if let Err(error) = appended {
-            return Err(match unique_violation(&error).as_deref() {
-                Some("commands_pkey") => AppendError::DuplicateCommand,
-                Some("events_pkey") => AppendError::Conflict,
-                Some("unique_claims_pkey") => self.which_taken(&claims).await,
-                _ => AppendError::Store(error.into()),
-            });
+        match appended {
+            Ok(true) => {}
+            Ok(false) => return Err(AppendError::CredentialChanged),
+            Err(error) => {
+                return Err(match unique_violation(&error).as_deref() {
+                    Some("commands_pkey") => AppendError::DuplicateCommand,
+                    Some("events_pkey") => AppendError::Conflict,
+                    Some("unique_claims_pkey") => self.which_taken(&claims).await,
+                    _ => AppendError::Store(error.into()),
+                })
+            }
         }
         if let Some(tx) = tx.as_mut() {
             for one in staged {

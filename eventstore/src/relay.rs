@@ -3,28 +3,32 @@
 //! Exactly one relay is active: the one holding a PostgreSQL advisory lock on a dedicated
 //! connection. The others wait and try again every second, so one takes over within seconds of
 //! the active one dying (its connection closes and PostgreSQL frees the lock). The active
-//! relay reads a batch after its checkpoint, publishes every event with `Nats-Msg-Id` = event
-//! id without waiting in between, then awaits the acknowledgements in order and stores the
-//! checkpoint of what was acknowledged. A crash between publish and checkpoint republishes a
-//! few events, which JetStream drops as duplicates within its window.
+//! relay reads a batch after its checkpoint and publishes every event with `Nats-Msg-Id` = event
+//! id without waiting in between; it goes on to read and publish the next batches while a
+//! settler awaits each batch's acknowledgements in order and only then stores the checkpoint
+//! past it. A crash between publish and checkpoint republishes a few events,
+//! which JetStream drops as duplicates within its window.
 //!
 //! On a JetStream cluster the stream's leader can die. Until a new one is elected a publish is
-//! either answered "no responders" at once or not at all, so the relay waits a short
-//! `ack_timeout` (not the client's 5 s), keeps what was acknowledged, and publishes the rest
-//! again straight away: one event at a time until one is stored (events sent while no leader
-//! exists cannot then overtake the one that failed), then whole batches again. The publish
-//! gap after a leader dies is the election time plus at most one `ack_timeout`.
+//! either answered "no responders" at once or not at all, so acknowledgements are awaited for a
+//! short `ack_timeout` (not the client's 5 s). The first that fails stops the pipeline: the
+//! checkpoint moves past what was acknowledged, and the rest is published again straight away,
+//! one event at a time until one is stored (events sent while no leader exists cannot then
+//! overtake the one that failed), then pipelined again. The publish gap after a leader dies is
+//! the election time plus at most one `ack_timeout`.
 
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
+use async_nats::jetstream::context::PublishAckFuture;
 use bytes::Bytes;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint;
-use crate::feed::{self, FeedEvent, FeedNotifier};
+use crate::feed::{self, FeedEvent, FeedNotifier, FeedPosition};
 use crate::shutdown::pause;
 use crate::stream::StreamSettings;
 
@@ -40,13 +44,20 @@ pub struct RelaySettings {
     pub batch_size: i64,
     /// How often a standby relay tries to take over.
     pub standby_retry: Duration,
+    /// Batches published and not yet acknowledged, at most.
+    pub batches_in_flight: usize,
     /// How long to wait for one acknowledgement before publishing again.
     pub ack_timeout: Duration,
 }
 
 impl Default for RelaySettings {
     fn default() -> Self {
-        Self { batch_size: 1000, standby_retry: Duration::from_secs(1), ack_timeout: Duration::from_secs(1) }
+        Self {
+            batch_size: 1000,
+            standby_retry: Duration::from_secs(1),
+            batches_in_flight: 4,
+            ack_timeout: Duration::from_secs(1),
+        }
     }
 }
 
@@ -110,8 +121,7 @@ impl Relay {
         context.set_timeout(STREAM_ATTEMPT);
         let mut backoff = Duration::from_millis(100);
         while !shutdown.is_cancelled() {
-            let attempt = tokio::time::timeout(STREAM_ATTEMPT, self.stream.ensure(&context)).await;
-            match attempt {
+            match tokio::time::timeout(STREAM_ATTEMPT, self.stream.ensure(&context)).await {
                 Ok(Ok(_)) => return true,
                 Ok(Err(error)) => {
                     tracing::warn!(%error, stream = %self.stream.name, "cannot create or update the stream; retrying");
@@ -162,6 +172,10 @@ impl Relay {
         result
     }
 
+    /// Publishes batch after batch without waiting for the previous batch's acknowledgements:
+    /// a settler awaits them in order and stores the checkpoint after each batch, while the
+    /// publisher reads and sends the next ones (at most `batches_in_flight` unsettled). When an
+    /// acknowledgement fails, the round ends where it failed and the next one starts there.
     async fn publish_loop(
         &mut self,
         lock: &mut PoolConnection<Postgres>,
@@ -169,84 +183,158 @@ impl Relay {
     ) -> Result<(), async_nats::Error> {
         let mut position = checkpoint::load(&self.pool, CHECKPOINT).await?;
         let mut last_lock_check = Instant::now();
-        // Failed publishes in a row: while non-zero, one event per round (see the module doc).
+        // Failed acknowledgements in a row: while non-zero, one event per round.
         let mut failures: u32 = 0;
         while !shutdown.is_cancelled() {
-            if last_lock_check.elapsed() > Duration::from_secs(1) {
-                // If the lock connection is gone, so is the lock: stop before another relay
-                // starts publishing too.
-                sqlx::query("SELECT 1").execute(&mut **lock).await?;
-                last_lock_check = Instant::now();
-            }
-            let limit = if failures > 0 { 1 } else { self.settings.batch_size };
-            let batch = feed::read_after(&self.pool, position, limit).await?;
-            if batch.is_empty() {
-                self.notifier.wait(shutdown).await;
+            let failure = if failures > 0 {
+                check_lock(lock, &mut last_lock_check).await?;
+                let (next, failure) = self.publish_one(position).await?;
+                position = next;
+                failure
+            } else {
+                let (sender, receiver) = mpsc::channel(self.settings.batches_in_flight.max(1));
+                let settler = settle(self.pool.clone(), position, receiver);
+                let publisher = self.publish(lock, &mut last_lock_check, shutdown, position, sender);
+                let (published, settled) = tokio::join!(publisher, settler);
+                // The settler's failure is the cause when both stopped.
+                let (next, failure) = settled?;
+                published?;
+                position = next;
+                failure
+            };
+            let Some(failure) = failure else {
+                failures = 0;
                 continue;
+            };
+            failures += 1;
+            metrics::counter!("berth_relay_publish_failures_total", "kind" => failure.kind()).increment(1);
+            if failures == 1 || failures.is_power_of_two() {
+                tracing::warn!(error = %failure, failures, "publish not acknowledged; publishing again");
             }
-            let (acked, failure) = self.publish_batch(&batch).await;
-            if let Some(last) = acked.checked_sub(1).map(|i| &batch[i]) {
-                checkpoint::store(&self.pool, CHECKPOINT, last.position()).await?;
-                position = last.position();
-                metrics::counter!("berth_relay_published_total").increment(acked as u64);
-            }
-            match failure {
-                None => failures = 0,
-                Some(failure) => {
-                    failures += 1;
-                    metrics::counter!("berth_relay_publish_failures_total", "kind" => failure.kind())
-                        .increment(1);
-                    if failures == 1 || failures.is_power_of_two() {
-                        tracing::warn!(error = %failure, failures, "publish not acknowledged; publishing again");
-                    }
-                    // A refusal comes back at once (no leader, no stream yet): pause a little
-                    // so as not to spin, but briefly, since a new leader takes over at any
-                    // moment. A timeout has already waited.
-                    if !matches!(failure, PublishFailure::TimedOut) {
-                        pause(shutdown, Duration::from_millis(25 * u64::from(failures.min(4)))).await;
-                    }
-                }
+            // A refusal comes back at once (no leader, no stream yet): pause a little so as not
+            // to spin, but briefly, since a new leader takes over at any moment. A timeout has
+            // already waited.
+            if !matches!(failure, PublishFailure::TimedOut) {
+                pause(shutdown, Duration::from_millis(25 * u64::from(failures.min(4)))).await;
             }
         }
         Ok(())
     }
 
-    /// Publishes `batch` and awaits the acknowledgements in order: how many were acknowledged
-    /// from the start, and why the next one was not.
-    async fn publish_batch(&self, batch: &[FeedEvent]) -> (usize, Option<PublishFailure>) {
+    /// Publishes the event after `position` alone and awaits its acknowledgement: where the
+    /// checkpoint is now, and why the event was not stored if it was not. Nothing to publish
+    /// counts as success (the pipeline takes over and waits for the next event).
+    async fn publish_one(
+        &mut self,
+        position: FeedPosition,
+    ) -> Result<(FeedPosition, Option<PublishFailure>), async_nats::Error> {
+        let batch = feed::read_after(&self.pool, position, 1).await?;
+        let Some(event) = batch.first() else { return Ok((position, None)) };
+        let ack = match self.publish_batch(&batch).await {
+            Ok(mut acks) => acks.pop().expect("one event, one acknowledgement"),
+            Err(error) => return Ok((position, Some(PublishFailure::Other(error.to_string())))),
+        };
+        match ack.await {
+            Ok(_) => {
+                checkpoint::store(&self.pool, CHECKPOINT, event.position()).await?;
+                metrics::counter!("berth_relay_published_total").increment(1);
+                Ok((event.position(), None))
+            }
+            Err(error) => Ok((position, Some(PublishFailure::from(error)))),
+        }
+    }
+
+    async fn publish(
+        &mut self,
+        lock: &mut PoolConnection<Postgres>,
+        last_lock_check: &mut Instant,
+        shutdown: &CancellationToken,
+        mut position: FeedPosition,
+        settler: mpsc::Sender<Unsettled>,
+    ) -> Result<(), async_nats::Error> {
+        while !shutdown.is_cancelled() {
+            check_lock(lock, last_lock_check).await?;
+            let batch = feed::read_after(&self.pool, position, self.settings.batch_size).await?;
+            let Some(last) = batch.last() else {
+                tokio::select! {
+                    () = self.notifier.wait(shutdown) => {}
+                    // The settler stopped (it failed): stop publishing too.
+                    () = settler.closed() => return Ok(()),
+                }
+                continue;
+            };
+            position = last.position();
+            let positions = batch.iter().map(FeedEvent::position).collect();
+            let unsettled = Unsettled { positions, acks: self.publish_batch(&batch).await? };
+            if settler.send(unsettled).await.is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish_batch(&self, batch: &[FeedEvent]) -> Result<Vec<PublishAckFuture>, async_nats::Error> {
         let mut acks = Vec::with_capacity(batch.len());
         for event in batch {
-            let body = match serde_json::to_vec(event) {
-                Ok(body) => body,
-                Err(error) => return (0, Some(PublishFailure::Other(error.to_string()))),
-            };
+            let body = serde_json::to_vec(event)?;
             let message = jetstream::message::PublishMessage::build()
                 .payload(Bytes::from(body))
                 .message_id(event.event_id.to_string())
                 .header("Berth-Event-Type", event.event_type.as_str());
-            match self.jetstream.send_publish(self.stream.subject_for(event), message).await {
-                Ok(ack) => acks.push(ack),
-                // What was sent before still gets its acknowledgements awaited below.
-                Err(error) => {
-                    let failure = PublishFailure::Other(error.to_string());
-                    return (acknowledged(acks).await.0, Some(failure));
-                }
-            }
+            acks.push(self.jetstream.send_publish(self.stream.subject_for(event), message).await?);
         }
-        acknowledged(acks).await
+        Ok(acks)
     }
 }
 
-/// Awaits `acks` in order, stopping at the first that fails.
-async fn acknowledged(acks: Vec<jetstream::context::PublishAckFuture>) -> (usize, Option<PublishFailure>) {
-    let mut count = 0;
-    for ack in acks {
-        match ack.await {
-            Ok(_) => count += 1,
-            Err(error) => return (count, Some(PublishFailure::from(error))),
+/// Checks the lock's connection once a second: if it is gone, so is the lock, and the relay
+/// stops before another one starts publishing too.
+async fn check_lock(lock: &mut PoolConnection<Postgres>, last: &mut Instant) -> Result<(), sqlx::Error> {
+    if last.elapsed() > Duration::from_secs(1) {
+        sqlx::query("SELECT 1").execute(&mut **lock).await?;
+        *last = Instant::now();
+    }
+    Ok(())
+}
+
+/// A published batch whose acknowledgements are still to be awaited.
+struct Unsettled {
+    /// Each event's place in the feed, in the order published.
+    positions: Vec<FeedPosition>,
+    acks: Vec<PublishAckFuture>,
+}
+
+/// Awaits each published batch's acknowledgements, in order, and stores the checkpoint after
+/// it; when the publisher stops, finishes what it sent. Stops at the first acknowledgement that
+/// fails, with the checkpoint past the last one that came (dropping the receiver stops the
+/// publisher). Answers where the checkpoint is and, if one failed, why.
+async fn settle(
+    pool: PgPool,
+    mut position: FeedPosition,
+    mut batches: mpsc::Receiver<Unsettled>,
+) -> Result<(FeedPosition, Option<PublishFailure>), async_nats::Error> {
+    while let Some(batch) = batches.recv().await {
+        let mut acknowledged: usize = 0;
+        let mut failure = None;
+        for ack in batch.acks {
+            match ack.await {
+                Ok(_) => acknowledged += 1,
+                Err(error) => {
+                    failure = Some(PublishFailure::from(error));
+                    break;
+                }
+            }
+        }
+        if let Some(last) = acknowledged.checked_sub(1).map(|i| batch.positions[i]) {
+            checkpoint::store(&pool, CHECKPOINT, last).await?;
+            position = last;
+            metrics::counter!("berth_relay_published_total").increment(acknowledged as u64);
+        }
+        if failure.is_some() {
+            return Ok((position, failure));
         }
     }
-    (count, None)
+    Ok((position, None))
 }
 
 /// Why a publish was not acknowledged.

@@ -67,6 +67,9 @@ fn row(key: &TimerKey, sequence: i64, event: &TimerEvent) -> TimerEventRow {
     }
 }
 
+/// The NOTIFY channel the timer workers wake on: a timer was scheduled.
+pub const TIMERS_CHANNEL: &str = "berth_timers";
+
 /// Writes one staged change to `timers` and returns the event that records it (none for a
 /// cancel of a timer that is not scheduled).
 pub(crate) async fn stage(
@@ -76,8 +79,10 @@ pub(crate) async fn stage(
 ) -> Result<Option<TimerEventRow>, StoreError> {
     match timer {
         StagedTimer::Schedule { key, due_at, aggregate_type, aggregate_id, command } => {
+            // A timer newly scheduled may fall due before the one the workers sleep for: they
+            // are woken on a channel of their own, not by every event.
             let generation: i64 = sqlx::query_scalar(
-                "INSERT INTO timers (key, aggregate_type, aggregate_id, tenant_id, correlation_id, command, due_at,
+                "WITH staged AS (INSERT INTO timers (key, aggregate_type, aggregate_id, tenant_id, correlation_id, command, due_at,
                                      status, generation)
                  VALUES ($1, $2, $3, $4, $7, $5, $6, 'scheduled', 1)
                  ON CONFLICT (key) DO UPDATE SET aggregate_type = EXCLUDED.aggregate_type,
@@ -86,7 +91,8 @@ pub(crate) async fn stage(
                      command = EXCLUDED.command, due_at = EXCLUDED.due_at, status = 'scheduled',
                      generation = timers.generation + 1, attempts = 0, lease_until = NULL,
                      last_error = NULL, scheduled_at = now(), fired_at = NULL
-                 RETURNING generation",
+                 RETURNING generation)
+                 SELECT s.generation FROM staged s CROSS JOIN (SELECT pg_notify($8, '')) woken",
             )
             .bind(key.as_str())
             .bind(aggregate_type)
@@ -95,6 +101,7 @@ pub(crate) async fn stage(
             .bind(command)
             .bind(due_at)
             .bind(metadata.correlation_id)
+            .bind(TIMERS_CHANNEL)
             .fetch_one(&mut *tx)
             .await?;
             let event = TimerEvent::Scheduled {
@@ -275,6 +282,8 @@ impl EventStore {
             correlation_id: timer.correlation_id.unwrap_or_else(Uuid::now_v7),
             causation_id: None,
             request_id: None,
+            credential: None,
+            within_tenant: false,
         };
         let visitor = FireVisitor { store: self, timer, key: key.clone(), metadata: &metadata, retry };
         let Some(run) = visit(&timer.aggregate_type, visitor) else {
@@ -379,6 +388,8 @@ impl<E: Refusal> ExecuteError<E> {
             Self::Taken { scope, value } => ExecuteError::Taken { scope, value },
             Self::CommandIdReused(id) => ExecuteError::CommandIdReused(id),
             Self::TimerChanged => ExecuteError::TimerChanged,
+            Self::CredentialChanged => ExecuteError::CredentialChanged,
+            Self::NotFound => ExecuteError::NotFound,
             Self::PreconditionFailed { expected, current } => {
                 ExecuteError::PreconditionFailed { expected, current }
             }

@@ -10,13 +10,20 @@
 //! the query API reads as.
 #![forbid(unsafe_code)]
 
+pub mod all_invoices;
 pub mod audit;
+pub mod billing_profiles;
 pub mod identity;
+pub mod invoices;
 pub mod nodes;
 pub mod projection;
 pub mod rebuild;
+pub mod revenue;
 pub mod runtime;
+mod scan;
 pub mod sites;
+pub mod subscriptions;
 pub mod timers;
+pub mod vat_report;
 
 pub use projection::{all, Projection};

@@ -82,7 +82,8 @@ pub async fn rebuild(
         let mut events = 0;
         loop {
             let mut tx = pool.begin().await?;
-            let batch = apply_batch(&mut tx, projection, &next, &rebuild_checkpoint, limits).await?;
+            set_search_path(&mut tx, &next).await?;
+            let batch = apply_batch(&mut tx, projection, &rebuild_checkpoint, limits).await?;
             tx.commit().await?;
             events += batch.count;
             if batch.count == 0 {
@@ -92,8 +93,9 @@ pub async fn rebuild(
 
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(lock_key(name)).execute(&mut *tx).await?;
+        set_search_path(&mut tx, &next).await?;
         loop {
-            let batch = apply_batch(&mut tx, projection, &next, &rebuild_checkpoint, limits).await?;
+            let batch = apply_batch(&mut tx, projection, &rebuild_checkpoint, limits).await?;
             events += batch.count;
             if batch.count == 0 {
                 break;

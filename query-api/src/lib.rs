@@ -6,10 +6,6 @@
 //! ([`scope`]). Lists are cursor-paginated; detail routes accept `?min_version=` to read one's
 //! own write; [`live`] streams the tenant's events from JetStream as Server-Sent Events.
 //!
-//! It may read from a streaming replica (`database.read_url`): reads are read-only
-//! transactions, and `?min_version=` waits for the version on whichever server it reads, so
-//! read-your-writes holds through the replica's replay lag.
-//!
 //! The operational routes (`/healthz`, `/readyz`, `/metrics`) are added by the `berth` binary.
 #![forbid(unsafe_code)]
 
@@ -24,22 +20,22 @@ pub mod tenant;
 pub mod timers;
 
 use axum::Router;
-use sqlx::PgPool;
 
 /// What every query handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The read-model database: the primary, or a streaming replica of it.
-    pub pool: PgPool,
-    /// The primary, when `pool` is a replica: a token too new to have reached the replica is
-    /// looked up there (see [`auth`]).
-    pub primary: Option<PgPool>,
+    /// The database as Berth's own role: for authenticating bearer tokens only.
+    pub pool: sqlx::PgPool,
+    /// The read-model database, through connections that read as the reader role.
+    pub reads: scope::Reads,
     /// JetStream, for the live event stream.
     pub jetstream: async_nats::jetstream::Context,
     /// The event stream's name.
     pub stream: String,
     /// The event subjects' prefix.
     pub subject_prefix: String,
+    /// Recently seen bearer tokens.
+    pub credentials: berth_projections::identity::CredentialCache,
 }
 
 /// The query API's OpenAPI description, generated from the handlers' annotations.

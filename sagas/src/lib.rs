@@ -9,7 +9,8 @@
 //! The adapters that touch the world live here too: [`ssh`] runs commands on nodes over SSH
 //! (russh) with a pinned host key; [`node`] holds the node sagas (bootstrap, provisioning,
 //! health) built on it and on the node scripts in `deploy/node/`; [`timers`] fires durable
-//! timers.
+//! timers; [`vies`] checks tenants' VAT ids (a trait, with a faithful fake until VIES can be
+//! reached).
 #![forbid(unsafe_code)]
 
 pub mod context;
@@ -18,3 +19,4 @@ pub mod registry;
 pub mod saga;
 pub mod ssh;
 pub mod timers;
+pub mod vies;

@@ -14,6 +14,9 @@ use tokio::process::{Child, Command};
 
 use crate::settings::Settings;
 
+/// Connections in the pool of Berth's server, and of the peer's.
+pub const CONNECTIONS: u32 = 64;
+
 /// The database and stream names of one run.
 pub struct World {
     admin: PgPool,
@@ -86,7 +89,7 @@ impl World {
             ("BERTH_DATABASE__URL", self.database_url.clone()),
             // Only the query API of the replica phase reads from the replica (given there).
             ("BERTH_DATABASE__READ_URL", String::new()),
-            ("BERTH_DATABASE__MAX_CONNECTIONS", "64".to_owned()),
+            ("BERTH_DATABASE__MAX_CONNECTIONS", CONNECTIONS.to_string()),
             ("BERTH_NATS__URL", self.nats_url.clone()),
             ("BERTH_NATS__STREAM", self.stream.clone()),
             ("BERTH_NATS__SUBJECT_PREFIX", self.subject_prefix.clone()),

@@ -54,7 +54,7 @@ async fn the_query_api_on_a_replica_reads_its_writes_under_load() {
     let on_replica: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
     )
-    .bind(format!("berth query-api (replica) {}", roles[2].pid()))
+    .bind(format!("berth query-api reads (replica) {}", roles[2].pid()))
     .fetch_one(&replica)
     .await
     .unwrap();

@@ -2,6 +2,7 @@
 //! and exports `DATABASE_URL` and `NATS_URL`). Each test gets its own database and stream.
 
 mod api;
+mod billing;
 mod commands;
 mod common;
 mod consumer;
@@ -19,6 +20,7 @@ mod outage;
 mod problems;
 mod projections;
 mod relay;
+mod revocation;
 mod sites_api;
 mod startup;
 mod storage_faults;

@@ -216,9 +216,10 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
         }
     }
     if let Some(replica) = &ops.replica {
-        if let Ok(Ok(seconds)) = tokio::time::timeout(Duration::from_secs(2), lag::replica_lag(replica)).await
-        {
-            metrics::gauge!("berth_replica_lag_seconds").set(seconds);
+        let measured = lag::replica_lag(replica, &ops.pool);
+        if let Ok(Ok(behind)) = tokio::time::timeout(Duration::from_secs(2), measured).await {
+            metrics::gauge!("berth_replica_lag_seconds").set(behind.seconds);
+            metrics::gauge!("berth_replica_lag_bytes").set(behind.bytes as f64);
         }
     }
     if let Ok(Ok(head)) = tokio::time::timeout(Duration::from_secs(2), lag::head(&ops.pool)).await {

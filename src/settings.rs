@@ -392,6 +392,31 @@ mod tests {
     }
 
     #[test]
+    fn the_cluster_settings_have_defaults_and_read_from_the_environment() {
+        let defaults = Settings::load_from(None, Vec::new()).unwrap();
+        assert!(defaults.database.read_url.expose_secret().is_empty());
+        assert_eq!(defaults.database.idle_in_transaction_timeout_ms, 5000);
+        assert_eq!(defaults.telemetry.addr.to_string(), "127.0.0.1:9464");
+        let set = Settings::load_from(
+            None,
+            env(&[
+                ("BERTH_NATS__URL", "nats://a:1,nats://b:2"),
+                ("BERTH_NATS__TLS_REQUIRED", "true"),
+                ("BERTH_DATABASE__READ_URL", "postgres://r@h/db"),
+                ("BERTH_TELEMETRY__ADDR", "0.0.0.0:9465"),
+                ("BERTH_PROJECTIONS__BATCH_MAX_MS", "250"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(set.nats.url, "nats://a:1,nats://b:2");
+        assert!(set.nats.tls_required);
+        assert_eq!(set.database.read_url.expose_secret(), "postgres://r@h/db");
+        assert_eq!(set.telemetry.addr.port(), 9465);
+        assert_eq!(set.projections.batch_max_ms, 250);
+        assert!(Settings::unknown_variables(env(&[("BERTH_TELEMETRY__ADDR", "x")])).is_empty());
+    }
+
+    #[test]
     fn a_value_of_the_wrong_type_fails_fast() {
         let error = Settings::load_from(None, env(&[("BERTH_NATS__REPLICAS", "three")])).unwrap_err();
         assert!(error.to_string().contains("replicas"), "{error}");

@@ -77,13 +77,32 @@ pub async fn horizon(pool: &PgPool) -> Result<Option<HorizonHolder>, sqlx::Error
     .await
 }
 
-/// How far a streaming replica's replay is behind its primary, in seconds: 0 when it has
-/// replayed everything it received, else the age of the last transaction it replayed.
-pub async fn replica_lag(replica: &PgPool) -> Result<f64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                     ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8, 0) END",
+/// How far a streaming replica is behind its primary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplicaLag {
+    /// Bytes of the primary's flushed WAL the replica has not replayed yet (0 when it has
+    /// replayed all of it).
+    pub bytes: i64,
+    /// Seconds: 0 when it has replayed all the primary had flushed, else how long ago the
+    /// last transaction it replayed committed on the primary. An upper bound (the primary may
+    /// have been idle since), and it grows when the replica stops receiving, not just
+    /// replaying: it is measured against the primary, not against what the replica received.
+    pub seconds: f64,
+}
+
+/// How far `replica`, a streaming replica of `primary`, is behind it.
+pub async fn replica_lag(replica: &PgPool, primary: &PgPool) -> Result<ReplicaLag, sqlx::Error> {
+    // The primary first: what the replica must have replayed to be current as of now.
+    let flushed: String =
+        sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text").fetch_one(primary).await?;
+    let (bytes, seconds): (i64, f64) = sqlx::query_as(
+        "SELECT GREATEST(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()), 0)::int8,
+                CASE WHEN pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 0
+                     ELSE GREATEST(COALESCE(
+                         EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8, 0), 0) END",
     )
+    .bind(&flushed)
     .fetch_one(replica)
-    .await
+    .await?;
+    Ok(ReplicaLag { bytes, seconds })
 }

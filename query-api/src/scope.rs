@@ -94,11 +94,17 @@ impl Reads {
                 sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text").fetch_one(primary).await?;
             waiting.primary_at = Some(at);
         }
-        sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $2::pg_lsn AND berth_view_caught_up($1)")
-            .bind(view)
+        // Two statements, in this order: a statement's snapshot is taken when it starts, and
+        // replay may pass the position while one runs, so only a statement begun after the
+        // replay was seen there shows everything up to it.
+        let replayed: bool = sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
             .bind(waiting.primary_at.as_deref())
             .fetch_one(&self.pool)
-            .await
+            .await?;
+        if !replayed {
+            return Ok(false);
+        }
+        sqlx::query_scalar("SELECT berth_view_caught_up($1)").bind(view).fetch_one(&self.pool).await
     }
 
     /// A connection in `tenant`'s scope, for the caller whose credential is `credential`; a

@@ -9,8 +9,10 @@
 //! The operational routes (`/healthz`, `/readyz`, `/metrics`) are added by the `berth` binary.
 #![forbid(unsafe_code)]
 
+pub mod as_of;
 pub mod audit;
 pub mod auth;
+pub mod exports;
 pub mod live;
 pub mod nodes;
 pub mod page;
@@ -56,7 +58,9 @@ pub struct AppState {
         tenant::invitations,
         audit::list,
         live::stream,
-        timers::list
+        timers::list,
+        exports::events,
+        exports::keys
     ),
     components(schemas(live::StreamEvent))
 )]
@@ -71,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(live::router())
         .merge(timers::router())
+        .merge(exports::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .with_state(state)

@@ -107,6 +107,30 @@ impl Reads {
         sqlx::query_scalar("SELECT berth_view_caught_up($1)").bind(view).fetch_one(&self.pool).await
     }
 
+    /// Returns once this server shows everything committed before the call: at once on the
+    /// primary; on a replica, once it has replayed the primary's log as far as it stood then
+    /// (within 5 s, else 503). For reads that must not miss a recent event although they wait
+    /// for no version: a past state (`as_of`) and an export's window.
+    pub async fn replayed(&self) -> Result<(), ApiError> {
+        let Some(primary) = &self.primary else { return Ok(()) };
+        let at: String =
+            sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text").fetch_one(primary).await?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let replayed: bool = sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
+                .bind(&at)
+                .fetch_one(&self.pool)
+                .await?;
+            if replayed {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(ApiError::Unavailable);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// A connection in `tenant`'s scope, for the caller whose credential is `credential`; a
     /// credential that stopped working since it was cached is refused here (401).
     pub async fn enter(&self, tenant: Option<Uuid>, credential: Uuid) -> Result<Scoped, ApiError> {

@@ -15,11 +15,18 @@ use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
 use crate::saga::{Saga, Worker};
+use crate::sealing::Sealing;
 use crate::timers::TimerFiring;
 
 /// Every saga and worker, in the order they start.
 pub fn all() -> Vec<Entry> {
-    vec![saga::<Provisioning>(), saga::<Bootstrap>(), worker::<HealthProbe>(), worker::<TimerFiring>()]
+    vec![
+        saga::<Provisioning>(),
+        saga::<Bootstrap>(),
+        worker::<HealthProbe>(),
+        worker::<TimerFiring>(),
+        worker::<Sealing>(),
+    ]
 }
 
 /// A registered saga or worker, with what the registry needs to validate and start it.

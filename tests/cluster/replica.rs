@@ -77,8 +77,9 @@ async fn the_query_api_on_a_replica_reads_its_writes_under_load() {
 
 /// While the replica replays nothing (replay paused), a `min_version` read of a site created
 /// or changed since answers "not yet" (503), never "no such site" (404) or "that version was
-/// never written" (400); the query API reports the lag; once replay resumes the same reads
-/// answer the version asked for and the lag goes back to nothing.
+/// never written" (400), and a past state (`as_of`) is not folded without the latest events;
+/// the query API reports the lag; once replay resumes the same reads answer and the lag goes
+/// back to nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_replica_answers_not_yet_and_reports_its_lag() {
     // Arrange: a tenant with a site the replica has; then replay paused.
@@ -121,6 +122,9 @@ async fn a_lagging_replica_answers_not_yet_and_reports_its_lag() {
     let changed_version = changed.json::<Value>().await.unwrap()["version"].as_i64().unwrap();
     let new_read = status_of(format!("{query}/v1/sites/{new}?min_version={new_version}")).await;
     let changed_read = status_of(format!("{query}/v1/sites/{old}?min_version={changed_version}")).await;
+    let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let past_path = format!("{query}/v1/sites/{new}?as_of={}", now.replace('+', "%2B"));
+    let past_read = status_of(past_path.clone()).await;
     let lag_shown = eventually(Duration::from_secs(30), || async {
         gauge(&roles[2].metrics().await, "berth_replica_lag_bytes") > 0.0
     })
@@ -137,14 +141,17 @@ async fn a_lagging_replica_answers_not_yet_and_reports_its_lag() {
         changed_status, 503,
         "a version the replica has not replayed is not yet there: {changed_body}"
     );
+    let (past_status, past_body) = (past_read.status(), past_read.text().await.unwrap_or_default());
+    assert_eq!(past_status, 503, "a past state is not folded from a replica that lacks it: {past_body}");
     assert!(lag_shown, "berth_replica_lag_bytes shows the paused replica behind");
     let caught_up = eventually(Duration::from_secs(30), || async {
         let new_read = status_of(format!("{query}/v1/sites/{new}?min_version={new_version}")).await;
         let changed_read = status_of(format!("{query}/v1/sites/{old}?min_version={changed_version}")).await;
-        new_read.status() == 200 && changed_read.status() == 200
+        let past_read = status_of(past_path.clone()).await;
+        new_read.status() == 200 && changed_read.status() == 200 && past_read.status() == 200
     })
     .await;
-    assert!(caught_up, "once replay resumes, both reads answer the version asked for within 30 s");
+    assert!(caught_up, "once replay resumes, the three reads answer within 30 s");
     let lag_gone = eventually(Duration::from_secs(30), || async {
         gauge(&roles[2].metrics().await, "berth_replica_lag_seconds") == 0.0
     })

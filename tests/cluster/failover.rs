@@ -1,5 +1,6 @@
 //! A 3-node JetStream cluster with the stream at R3, every role as two processes, under load:
-//! the stream's leader is killed, and a relay is started while one listed server is down.
+//! the stream's leader is killed, a relay is started while one listed server is down, and two
+//! relays create a fresh R3 stream.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -153,6 +154,37 @@ async fn a_relay_starts_while_a_listed_server_is_down() {
     assert!(ready, "the relay started and is ready");
     assert_eq!(published, 1, "and publishes");
     relay.kill().await;
+    env.cleanup().await;
+}
+
+/// Two relays started together on the cluster, where their R3 stream does not exist yet: one
+/// of them creates it and publishes an event already in the log within 8 s of both being
+/// ready (an attempt that gets no answer is given up after 2 s and retried, rather than each
+/// relay waiting out a 10 s timeout in turn).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_create_a_fresh_r3_stream_without_waiting_out_a_timeout() {
+    // Arrange: an event in the log; no stream on the cluster.
+    let cluster = fleet::cluster().await;
+    let _alone = fleet::exclusive().await;
+    let env = TestEnv::on_nats(&cluster.nats_url, 3).await;
+    assert!(env.jetstream.get_stream(&env.stream.name).await.is_err(), "the stream does not exist yet");
+    create_site(&env.store(), TenantId::from_uuid(Uuid::now_v7())).await;
+
+    // Act
+    let vars = fleet::vars(&env, &[]);
+    let relays = fleet::start_all(&vars, &["relay", "relay"]).await;
+    let started = Instant::now();
+    let published = env.wait_for_stream(1, Duration::from_secs(60)).await;
+    let took = started.elapsed();
+
+    println!("fresh R3 stream: first publish {took:.2?} after both relays were ready");
+
+    // Assert
+    assert_eq!(published, 1, "a relay created the stream and published within a minute");
+    assert!(took <= Duration::from_secs(8), "the first publish took {took:.2?} after both relays were ready");
+    for relay in relays {
+        relay.kill().await;
+    }
     env.cleanup().await;
 }
 

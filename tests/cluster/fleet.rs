@@ -18,6 +18,8 @@ pub struct Cluster {
     pub nats_url: String,
     /// The replica, `postgres://…/berth` (another database name is swapped in per test).
     pub replica_url: String,
+    /// Node 1's HTTP monitor (`http://127.0.0.1:18222`); the others' ports follow.
+    monitor: String,
     script: PathBuf,
     logs: PathBuf,
 }
@@ -43,6 +45,7 @@ pub async fn cluster() -> &'static Cluster {
             Cluster {
                 nats_url: value("BERTH_CLUSTER_NATS_URL"),
                 replica_url: value("BERTH_CLUSTER_REPLICA_URL"),
+                monitor: value("BERTH_CLUSTER_NATS_MONITOR"),
                 script,
                 logs: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.dev/cluster/log")),
             }
@@ -50,7 +53,10 @@ pub async fn cluster() -> &'static Cluster {
         .await
 }
 
-/// Held by a test that stops or kills NATS nodes, so no other cluster test runs meanwhile.
+/// Held by each test that disturbs what the others share or that times what they share: it
+/// stops or kills NATS nodes, pauses the replica's replay, or holds the feed horizon of the
+/// whole PostgreSQL server (a process stopped inside a transaction); or it bounds a publish
+/// gap or a read's wait. Such tests take turns.
 pub async fn exclusive() -> MutexGuard<'static, ()> {
     EXCLUSIVE.lock().await
 }
@@ -82,6 +88,30 @@ impl Cluster {
     /// Starts every stopped node again and waits for the cluster to be healthy.
     pub async fn restore(&self) {
         run(&self.script, &["nats-up"]).await;
+    }
+
+    /// Waits until JetStream's meta group is whole again: a leader that reports both other
+    /// nodes current (a node just restarted is healthy before it has caught up, and a stream
+    /// placed on three nodes waits for it).
+    pub async fn settled(&self, within: Duration) -> bool {
+        let (base, port) = self.monitor.rsplit_once(':').expect("a monitor URL with a port");
+        let port: u16 = port.parse().expect("a monitor port");
+        let http = reqwest::Client::new();
+        eventually(within, || async {
+            for node in 0..3 {
+                let url = format!("{base}:{}/jsz", port + node);
+                let Ok(answer) = http.get(&url).timeout(Duration::from_secs(2)).send().await else {
+                    continue;
+                };
+                let meta =
+                    answer.json::<serde_json::Value>().await.unwrap_or_default()["meta_cluster"].clone();
+                if let Some(replicas) = meta["replicas"].as_array() {
+                    return replicas.len() == 2 && replicas.iter().all(|r| r["current"] == true);
+                }
+            }
+            false
+        })
+        .await
     }
 
     /// The client URL of node `node`.

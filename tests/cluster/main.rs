@@ -4,7 +4,8 @@
 //! tests use (`DATABASE_URL`, `NATS_URL`).
 //!
 //! They stop, kill and pause processes: only the test's own children and the cluster's NATS
-//! nodes, and the tests that touch those nodes take turns ([`fleet::exclusive`]).
+//! nodes. The tests that disturb what they all share (NATS nodes, the replica's replay, the
+//! PostgreSQL server's feed horizon) or time it take turns ([`fleet::exclusive`]).
 
 // The end-to-end tests' world (a database and a stream per test); this target uses part of it.
 #[path = "../e2e/common.rs"]

@@ -71,9 +71,11 @@ pub struct Application {
     settings: Settings,
     roles: Roles,
     pool: PgPool,
+    replica: Option<PgPool>,
     nats: async_nats::Client,
     command_listener: Option<TcpListener>,
     query_listener: Option<TcpListener>,
+    telemetry_listener: Option<TcpListener>,
     vault: Option<Vault>,
     clock: Arc<dyn Clock>,
 }
@@ -99,6 +101,13 @@ impl Application {
             false => None,
         };
         let pool = connect::postgres(&settings, roles.label()).await?;
+        let replica = match roles.query_api {
+            true => {
+                connect::read_replica(&settings, "query-api reads", berth_query_api::scope::Reads::prepare)
+                    .await?
+            }
+            false => None,
+        };
         let nats = connect::nats(&settings).await?;
         let command_listener = match roles.command_api {
             true => Some(bind(settings.command_api.addr, "command API").await?),
@@ -108,7 +117,23 @@ impl Application {
             true => Some(bind(settings.query_api.addr, "query API").await?),
             false => None,
         };
-        Ok(Self { settings, roles, pool, nats, command_listener, query_listener, vault, clock })
+        // A process without an API still serves its metrics and health, on a port of its own.
+        let telemetry_listener = match roles.command_api || roles.query_api {
+            true => None,
+            false => Some(bind(settings.telemetry.addr, "telemetry (/metrics, /healthz, /readyz)").await?),
+        };
+        Ok(Self {
+            settings,
+            roles,
+            pool,
+            replica,
+            nats,
+            command_listener,
+            query_listener,
+            telemetry_listener,
+            vault,
+            clock,
+        })
     }
 
     /// Where the command API listens (port 0 in settings picks a free one).
@@ -121,6 +146,11 @@ impl Application {
         self.query_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// Where a process without an API serves `/metrics`, `/healthz` and `/readyz`.
+    pub fn telemetry_addr(&self) -> Option<SocketAddr> {
+        self.telemetry_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The PostgreSQL pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -128,7 +158,18 @@ impl Application {
 
     /// Runs the selected roles until `shutdown` fires, then stops them gracefully.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { settings, roles, pool, nats, command_listener, query_listener, vault, clock } = self;
+        let Self {
+            settings,
+            roles,
+            pool,
+            replica,
+            nats,
+            command_listener,
+            query_listener,
+            telemetry_listener,
+            vault,
+            clock,
+        } = self;
         let mut tasks = JoinSet::new();
         let poll = Duration::from_millis(settings.eventstore.poll_interval_ms);
         let notifier = FeedNotifier::start(pool.clone(), poll, shutdown.clone());
@@ -141,6 +182,7 @@ impl Application {
         };
         let ops_state = OpsState {
             pool: pool.clone(),
+            replica: replica.clone(),
             nats: nats.clone(),
             metrics: telemetry::metrics(),
             clock: clock.clone(),
@@ -196,12 +238,22 @@ impl Application {
             tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
         }
         if let Some(listener) = query_listener {
-            let reads =
-                connect::postgres_with(&settings, "query-api reads", berth_query_api::scope::Reads::prepare)
-                    .await?;
+            let reads = match replica.clone() {
+                // On a replica, "caught up" and a token's liveness are also asked of the
+                // primary (see `Reads::on_replica`).
+                Some(replica) => berth_query_api::scope::Reads::on_replica(replica, pool.clone()),
+                None => berth_query_api::scope::Reads::new(
+                    connect::postgres_with(
+                        &settings,
+                        "query-api reads",
+                        berth_query_api::scope::Reads::prepare,
+                    )
+                    .await?,
+                ),
+            };
             let api = berth_query_api::router(berth_query_api::AppState {
                 pool: pool.clone(),
-                reads: berth_query_api::scope::Reads::new(reads),
+                reads,
                 jetstream: jetstream.clone(),
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
@@ -216,14 +268,16 @@ impl Application {
             let app = ops::wrap(api, ops_state.clone(), limit, api_limiter.clone(), doc);
             tasks.spawn(serve(listener, app, shutdown.clone(), "query API"));
         }
+        if let Some(listener) = telemetry_listener {
+            tasks.spawn(serve(listener, ops::telemetry(ops_state.clone()), shutdown.clone(), "telemetry"));
+        }
         if roles.relay {
-            let relay = Relay::new(
-                pool.clone(),
-                jetstream.clone(),
-                stream.clone(),
-                RelaySettings::default(),
-                notifier.clone(),
-            );
+            let relay_settings = RelaySettings {
+                ack_timeout: Duration::from_millis(settings.nats.ack_timeout_ms.max(1)),
+                ..RelaySettings::default()
+            };
+            let relay =
+                Relay::new(pool.clone(), jetstream.clone(), stream.clone(), relay_settings, notifier.clone());
             tasks.spawn(relay.run(shutdown.clone()));
         }
         if roles.projections {
@@ -232,7 +286,10 @@ impl Application {
                     pool.clone(),
                     projection,
                     notifier.clone(),
-                    ProjectorSettings::default(),
+                    ProjectorSettings {
+                        batch_size: settings.projections.batch_size.max(1),
+                        batch_max: Duration::from_millis(settings.projections.batch_max_ms),
+                    },
                     shutdown.clone(),
                 );
                 tasks.spawn(run);
@@ -290,6 +347,9 @@ impl Application {
             tracing::warn!("tasks did not stop within 20 s; exiting anyway");
         }
         pool.close().await;
+        if let Some(replica) = replica {
+            replica.close().await;
+        }
         Ok(())
     }
 }

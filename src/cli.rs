@@ -194,12 +194,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections => Roles { projections: true, ..Roles::NONE },
         Command::Sagas => Roles { sagas: true, ..Roles::NONE },
         Command::Migrate => {
-            let pool = connect::postgres(&settings, "migrate").await?;
+            let pool = connect::postgres(&unhurried(settings), "migrate").await?;
             berth_eventstore::migrate::run(&pool).await.context("migration failed")?;
             println!("migrations applied");
             return Ok(());
         }
-        Command::Replay { projection } => return replay(&settings, &projection).await,
+        Command::Replay { projection } => return replay(&unhurried(settings), &projection).await,
         Command::Registry => {
             print_registry();
             return Ok(());
@@ -214,17 +214,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Secrets { .. } => return Ok(()),
         Command::Export(ExportArgs { tenant: Some(tenant), from, to, out: Some(out), .. }) => {
-            return crate::audit::export(&settings, tenant, from.as_deref(), to.as_deref(), &out).await
+            return crate::audit::export(&unhurried(settings), tenant, from.as_deref(), to.as_deref(), &out)
+                .await
         }
         Command::Export(_) => anyhow::bail!("berth export needs --tenant and --out"),
         Command::Audit { action: AuditAction::Verify { tenant } } => {
-            return crate::audit::verify(&settings, tenant).await
+            return crate::audit::verify(&unhurried(settings), tenant).await
         }
     };
     let app = Application::build(settings, roles).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await
+}
+
+/// Settings for an operator's one-off command (a migration, a rebuild, an audit, an export),
+/// which reads the whole log in one statement or holds a snapshot: a statement of it may
+/// rightly run for minutes on a large log, so no `statement_timeout`. It still cannot sit idle
+/// in a transaction.
+fn unhurried(mut settings: Settings) -> Settings {
+    settings.database.statement_timeout_ms = 0;
+    settings
 }
 
 async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {

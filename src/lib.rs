@@ -4,7 +4,8 @@
 //! `projections` and `sagas` run one role each, and the single process is the same code as the
 //! split roles. Layout: [`cli`] parses the command line, [`settings`] loads typed config,
 //! [`connect`] reaches PostgreSQL and NATS with errors that say how to fix them, [`app`] wires
-//! the roles together and [`ops`] adds `/healthz`, `/readyz` and `/metrics` to both APIs.
+//! the roles together and [`ops`] adds `/healthz`, `/readyz` and `/metrics` to both APIs (or
+//! serves them alone on `telemetry.addr` in a process without one), with [`horizon`]'s metric.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -12,6 +13,7 @@ pub mod audit;
 pub mod bench;
 pub mod cli;
 pub mod connect;
+pub mod horizon;
 pub mod ops;
 pub mod settings;
 pub mod telemetry;

@@ -1,5 +1,6 @@
-//! The operational routes both APIs serve: `/healthz`, `/readyz`, `/metrics`; and the layers
-//! every request passes through (request id, tracing, RED metrics, body limit).
+//! The operational routes every process serves: `/healthz`, `/readyz`, `/metrics` (on its API,
+//! or on the telemetry listener of a process without one); and the layers every API request
+//! passes through (request id, tracing, RED metrics, body limit).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,8 +22,10 @@ use tower_http::trace::TraceLayer;
 /// What the operational routes look at.
 #[derive(Clone)]
 pub struct OpsState {
-    /// PostgreSQL.
+    /// PostgreSQL, the primary.
     pub pool: PgPool,
+    /// The replica the query API reads from, if it has one (readiness checks it too).
+    pub replica: Option<PgPool>,
     /// NATS.
     pub nats: async_nats::Client,
     /// The Prometheus recorder's handle.
@@ -71,6 +74,17 @@ pub fn wrap(
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The operational routes alone: what a process without an API (`berth relay`,
+/// `berth projections`, `berth sagas`) serves on `telemetry.addr`, so it can be scraped.
+pub fn telemetry(ops: OpsState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .with_state(ops)
+        .fallback(berth_http::error::not_found)
 }
 
 /// Liveness: the process answers.
@@ -136,9 +150,17 @@ struct NotReady {
     (status = 200, description = "Ready, with each check", body = Ready),
     (status = 503, description = "Not ready, naming what fails", body = NotReady, content_type = "application/problem+json")))]
 async fn readyz(State(ops): State<OpsState>) -> Response {
-    let postgres = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&ops.pool))
-        .await
-        .is_ok_and(|r| r.is_ok());
+    let answers = |pool: PgPool| async move {
+        tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&pool))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    };
+    // A query API reading from a replica is only as ready as that replica.
+    let replica = match ops.replica.clone() {
+        Some(pool) => answers(pool).await,
+        None => true,
+    };
+    let postgres = answers(ops.pool.clone()).await && replica;
     let nats = ops.nats.connection_state() == async_nats::connection::State::Connected;
     let migrations = postgres
         && tokio::time::timeout(Duration::from_secs(2), migrate::all_applied(&ops.pool))
@@ -170,7 +192,8 @@ async fn readyz(State(ops): State<OpsState>) -> Response {
 /// Prometheus metrics, text format.
 ///
 /// Lag is measured in the database at scrape time, so any process reports the relay's and
-/// every projection's lag, whichever process runs them.
+/// every projection's lag, whichever process runs them; so is the feed's horizon (the oldest
+/// transaction on the server, which every feed reader waits behind).
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
 async fn render_metrics(State(ops): State<OpsState>) -> Response {
     if let Ok(Ok(lags)) = tokio::time::timeout(Duration::from_secs(2), lag::all(&ops.pool)).await {
@@ -181,12 +204,22 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
                 .set(entry.seconds);
             if entry.name == berth_eventstore::relay::CHECKPOINT {
                 metrics::gauge!("berth_relay_lag_events").set(entry.behind as f64);
+                metrics::gauge!("berth_relay_lag_seconds").set(entry.seconds);
             } else if let Some(projection) = entry.name.strip_prefix("projection:") {
                 if !projection.contains('#') {
                     metrics::gauge!("berth_projection_lag_events", "projection" => projection.to_owned())
                         .set(entry.behind as f64);
+                    metrics::gauge!("berth_projection_lag_seconds", "projection" => projection.to_owned())
+                        .set(entry.seconds);
                 }
             }
+        }
+    }
+    if let Some(replica) = &ops.replica {
+        let measured = lag::replica_lag(replica, &ops.pool);
+        if let Ok(Ok(behind)) = tokio::time::timeout(Duration::from_secs(2), measured).await {
+            metrics::gauge!("berth_replica_lag_seconds").set(behind.seconds);
+            metrics::gauge!("berth_replica_lag_bytes").set(behind.bytes as f64);
         }
     }
     if let Ok(Ok(head)) = tokio::time::timeout(Duration::from_secs(2), lag::head(&ops.pool)).await {
@@ -197,7 +230,10 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
         metrics::gauge!("berth_timers_due").set(count as f64);
         metrics::gauge!("berth_timer_lag_seconds").set(lag);
     }
-    let body = ops.metrics.render();
+    let mut body = ops.metrics.render();
+    if let Ok(Ok(holder)) = tokio::time::timeout(Duration::from_secs(2), lag::horizon(&ops.pool)).await {
+        body.push_str(&crate::horizon::render(holder.as_ref()));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

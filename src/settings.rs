@@ -36,10 +36,34 @@ pub struct Settings {
     pub nodes: NodeSettings,
     /// Where "now" comes from.
     pub clock: ClockSettings,
+    /// The projectors.
+    pub projections: ProjectionSettings,
+    /// The operational listener of a process without an API.
+    pub telemetry: TelemetrySettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
     pub sagas: BTreeMap<String, serde_json::Value>,
+}
+
+/// Projector settings, per projection and process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionSettings {
+    /// Events read per batch transaction.
+    pub batch_size: i64,
+    /// Milliseconds a batch may spend applying events before it commits what it has: keeps
+    /// each transaction (and so the feed's horizon) short even when a view is slow.
+    pub batch_max_ms: u64,
+}
+
+/// Telemetry settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// Where a process without an API (`berth relay`, `projections`, `sagas`) serves
+    /// `/metrics`, `/healthz` and `/readyz`; an API process serves them on its API.
+    pub addr: SocketAddr,
 }
 
 /// Clock settings.
@@ -106,20 +130,44 @@ pub struct AuthSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `postgres://user:password@host:port/database`.
+    /// `postgres://user:password@host:port/database`: the primary, which every write goes to.
     pub url: SecretString,
+    /// A streaming replica the query API reads from; empty: it reads from `url`.
+    pub read_url: SecretString,
     /// Pool size per process.
     pub max_connections: u32,
     /// Seconds to wait for a connection before answering "unavailable".
     pub acquire_timeout_secs: u64,
+    /// PostgreSQL's `statement_timeout` on every connection, in milliseconds (0: none).
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL's `idle_in_transaction_session_timeout` on every connection, in
+    /// milliseconds (0: none): a process that stops inside a transaction (hung, stopped,
+    /// partitioned) loses its session after this, so it cannot hold the feed's horizon.
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 /// NATS settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsSettings {
-    /// `nats://host:port`.
+    /// `nats://host:port`, or a comma-separated list of a cluster's servers
+    /// (`nats://a:4222,nats://b:4222`); `tls://` requires TLS, `user:password@` may be embedded.
     pub url: String,
+    /// A `.creds` file (JWT and NKey seed) to authenticate with; empty: none.
+    pub credentials_file: String,
+    /// PEM file of the CA that signed the servers' certificates; empty: the system roots.
+    pub tls_ca_file: String,
+    /// PEM client certificate for mutual TLS; empty: none (needs `tls_key_file`).
+    pub tls_cert_file: String,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: String,
+    /// Require TLS with every server, whatever the URL's scheme.
+    pub tls_required: bool,
+    /// Seconds a process waits at start for any listed server to answer before giving up.
+    pub connect_wait_secs: u64,
+    /// Milliseconds the relay waits for a publish acknowledgement before publishing again
+    /// (a stream whose leader died answers nothing until a new one is elected).
+    pub ack_timeout_ms: u64,
     /// The JetStream stream events are published to.
     pub stream: String,
     /// The subject prefix: events go to `<prefix>.<tenant>.<aggregate_type>.<aggregate_id>`.
@@ -186,11 +234,21 @@ pub struct LogSettings {
 const DEFAULTS: &str = r#"
 [database]
 url = "postgres://berth:berth@127.0.0.1:55432/berth"
+read_url = ""
 max_connections = 32
 acquire_timeout_secs = 5
+statement_timeout_ms = 30000
+idle_in_transaction_timeout_ms = 5000
 
 [nats]
 url = "nats://127.0.0.1:54222"
+credentials_file = ""
+tls_ca_file = ""
+tls_cert_file = ""
+tls_key_file = ""
+tls_required = false
+connect_wait_secs = 10
+ack_timeout_ms = 1000
 stream = "BERTH_EVENTS"
 subject_prefix = "berth.evt"
 replicas = 1
@@ -239,6 +297,13 @@ verify_timeout_secs = 15
 
 [clock]
 offset_secs = 0
+
+[projections]
+batch_size = 500
+batch_max_ms = 1000
+
+[telemetry]
+addr = "127.0.0.1:9464"
 "#;
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and
@@ -334,6 +399,31 @@ mod tests {
         assert_eq!(settings.nats.replicas, 3);
         assert_eq!(settings.command_api.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.query_api.addr.to_string(), "127.0.0.1:8081");
+    }
+
+    #[test]
+    fn the_cluster_settings_have_defaults_and_read_from_the_environment() {
+        let defaults = Settings::load_from(None, Vec::new()).unwrap();
+        assert!(defaults.database.read_url.expose_secret().is_empty());
+        assert_eq!(defaults.database.idle_in_transaction_timeout_ms, 5000);
+        assert_eq!(defaults.telemetry.addr.to_string(), "127.0.0.1:9464");
+        let set = Settings::load_from(
+            None,
+            env(&[
+                ("BERTH_NATS__URL", "nats://a:1,nats://b:2"),
+                ("BERTH_NATS__TLS_REQUIRED", "true"),
+                ("BERTH_DATABASE__READ_URL", "postgres://r@h/db"),
+                ("BERTH_TELEMETRY__ADDR", "0.0.0.0:9465"),
+                ("BERTH_PROJECTIONS__BATCH_MAX_MS", "250"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(set.nats.url, "nats://a:1,nats://b:2");
+        assert!(set.nats.tls_required);
+        assert_eq!(set.database.read_url.expose_secret(), "postgres://r@h/db");
+        assert_eq!(set.telemetry.addr.port(), 9465);
+        assert_eq!(set.projections.batch_max_ms, 250);
+        assert!(Settings::unknown_variables(env(&[("BERTH_TELEMETRY__ADDR", "x")])).is_empty());
     }
 
     #[test]

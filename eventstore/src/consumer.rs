@@ -58,28 +58,30 @@ pub enum Disposition {
     DeadLettered,
 }
 
-/// Creates (or finds) the durable consumer `settings` describes and returns its messages;
-/// `max_ack_pending` bounds the messages delivered and not yet settled.
-pub(crate) async fn subscribe(
+/// The most messages the whole durable consumer may have delivered and not yet settled, over
+/// every process that reads it. Each process bounds itself far lower (it only asks for as many
+/// messages as it has room for, see [`crate::steps`]); this only caps a fleet of them, and is
+/// NATS's own default written out.
+pub const MAX_ACK_PENDING: i64 = 1000;
+
+/// Creates the durable consumer `settings` describes, or brings an existing one to this
+/// configuration (so a changed `ack_wait` or limit takes effect on the next start).
+pub(crate) async fn durable(
     jetstream: &jetstream::Context,
     stream_name: &str,
     settings: &ConsumerSettings,
-    max_ack_pending: Option<i64>,
-) -> Result<pull::Stream, async_nats::Error> {
+) -> Result<jetstream::consumer::PullConsumer, async_nats::Error> {
     let stream = jetstream.get_stream(stream_name).await?;
-    let mut config = pull::Config {
+    let config = pull::Config {
         durable_name: Some(settings.name.clone()),
         filter_subject: settings.filter_subject.clone(),
         ack_policy: AckPolicy::Explicit,
         ack_wait: settings.ack_wait,
         max_deliver: settings.max_deliver,
+        max_ack_pending: MAX_ACK_PENDING,
         ..Default::default()
     };
-    if let Some(max) = max_ack_pending {
-        config.max_ack_pending = max;
-    }
-    let consumer = stream.get_or_create_consumer(&settings.name, config).await?;
-    Ok(consumer.messages().await?)
+    Ok(stream.create_consumer(config).await?)
 }
 
 /// Decodes a message's event; one that does not decode is dead-lettered and terminated

@@ -327,6 +327,19 @@ pub async fn authenticate<'e>(
     }))
 }
 
+/// Whether the credential `id` still works (not revoked, not expired): what the query API's
+/// scope checks on every read, asked of the primary when a replica does not know it yet.
+pub async fn is_live<'e>(executor: impl PgExecutor<'e>, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM credentials
+                         WHERE id = $1 AND kind IN ('api_token', 'session', 'operator')
+                           AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()))",
+    )
+    .bind(id)
+    .fetch_one(executor)
+    .await
+}
+
 /// The user id and password hash behind a canonical email, if the account exists.
 pub async fn account(pool: &PgPool, canonical_email: &str) -> Result<Option<(UserId, String)>, sqlx::Error> {
     let row: Option<(Uuid, String)> = sqlx::query_as(

@@ -10,6 +10,13 @@
 //! it in `dead_letters` at once. While a step runs, the message's ack deadline is extended every third of
 //! `ack_wait`; if the process dies, the deadline lapses and another instance takes the event
 //! over after `ack_wait`. Several events are worked on at once, up to `concurrency`.
+//!
+//! `concurrency` is this process's limit, not the consumer's: a process only asks the server
+//! for as many messages as it has free slots (one pull request at a time, sized to them), so
+//! nothing waits in its buffer with a running ack deadline, and N processes work on up to N ×
+//! `concurrency` events. The durable consumer's own cap,
+//! [`MAX_ACK_PENDING`](crate::consumer::MAX_ACK_PENDING), only bounds a
+//! whole fleet.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,7 +29,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{dead_letter, decode, settle_failure, subscribe, ConsumerSettings, Disposition};
+use crate::consumer::{dead_letter, decode, durable, settle_failure, ConsumerSettings, Disposition};
 use crate::recorded::Recorded;
 use crate::shutdown::pause;
 
@@ -74,6 +81,9 @@ pub async fn run_steps<S: Step>(
     }
 }
 
+/// How long one pull request waits for messages before the next is sent.
+const PULL_EXPIRES: Duration = Duration::from_secs(3);
+
 async fn consume<S: Step>(
     pool: &PgPool,
     jetstream: &jetstream::Context,
@@ -83,36 +93,44 @@ async fn consume<S: Step>(
     permits: &Arc<Semaphore>,
     shutdown: &CancellationToken,
 ) -> Result<(), async_nats::Error> {
-    let pending = i64::try_from(permits.available_permits()).unwrap_or(64).max(1) * 4;
-    let mut messages = subscribe(jetstream, stream_name, settings, Some(pending)).await?;
+    let consumer = durable(jetstream, stream_name, settings).await?;
     let mut running = JoinSet::new();
     let in_flight = InFlight::default();
-    loop {
-        let permit = tokio::select! {
+    'pulling: while !shutdown.is_cancelled() {
+        // Every free slot, taken before asking: a message the server hands over is worked on
+        // at once, never left waiting in a buffer while its ack deadline runs.
+        let mut slots = tokio::select! {
             () = shutdown.cancelled() => break,
-            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            permit = permits.clone().acquire_owned() => vec![permit.expect("the semaphore is never closed")],
         };
-        let message = tokio::select! {
-            () = shutdown.cancelled() => break,
-            next = messages.next() => match next {
-                Some(message) => message?,
-                None => break,
-            },
-        };
-        let (pool, settings, step) = (pool.clone(), settings.clone(), step.clone());
-        let in_flight = in_flight.clone();
-        running.spawn(async move {
-            let disposition = process(&pool, &settings, &*step, &message, &in_flight).await;
-            drop(permit);
-            match disposition {
-                Ok(disposition) => {
-                    metrics::counter!("berth_consumer_messages_total", "consumer" => settings.name.clone(),
-                        "disposition" => format!("{disposition:?}").to_lowercase())
-                    .increment(1);
+        while let Ok(permit) = permits.clone().try_acquire_owned() {
+            slots.push(permit);
+        }
+        let mut batch = consumer.batch().max_messages(slots.len()).expires(PULL_EXPIRES).messages().await?;
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => break 'pulling,
+                next = batch.next() => next,
+            };
+            let Some(message) = next else { break };
+            let message = message?;
+            let Some(permit) = slots.pop() else { break };
+            let (pool, settings, step) = (pool.clone(), settings.clone(), step.clone());
+            let in_flight = in_flight.clone();
+            running.spawn(async move {
+                let disposition = process(&pool, &settings, &*step, &message, &in_flight).await;
+                drop(permit);
+                match disposition {
+                    Ok(disposition) => {
+                        metrics::counter!("berth_consumer_messages_total", "consumer" => settings.name.clone(),
+                            "disposition" => format!("{disposition:?}").to_lowercase())
+                        .increment(1);
+                    }
+                    Err(error) => tracing::warn!(%error, consumer = %settings.name, "step message not settled"),
                 }
-                Err(error) => tracing::warn!(%error, consumer = %settings.name, "step message not settled"),
-            }
-        });
+            });
+        }
+        // Slots the batch did not fill go back with `slots`.
         while running.try_join_next().is_some() {}
     }
     // Work under way is abandoned on shutdown: its deadline lapses and the event is redelivered.

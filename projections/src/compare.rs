@@ -66,7 +66,14 @@ pub async fn compare(
     let live = live_schema(name);
     let scratch = format!("{live}_verify");
     let mut frozen = PgConnection::connect_with(&pool.connect_options()).await?;
-    sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut frozen).await?;
+    // This snapshot stays open, idle, while the replay runs on other connections. A read-only
+    // transaction takes no transaction id, so it holds back no feed reader: the bound on idle
+    // transactions that a pool's connections carry is lifted for this one alone.
+    sqlx::raw_sql(
+        "SET idle_in_transaction_session_timeout = 0; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    )
+    .execute(&mut frozen)
+    .await?;
     let upto: Option<(i64, i64)> = sqlx::query_as(
         "SELECT transaction_id::text::bigint, global_position FROM checkpoints WHERE name = $1",
     )

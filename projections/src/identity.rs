@@ -5,7 +5,7 @@
 use berth_domain::event::Event;
 use berth_domain::organization::OrganizationEvent;
 pub use berth_eventstore::credential_cache::CredentialCache;
-pub use berth_eventstore::credentials::{token_digest, CredentialKind, Principal};
+pub use berth_eventstore::credentials::{is_live, token_digest, CredentialKind, Principal};
 use berth_eventstore::recorded::Recorded;
 use sqlx::{PgConnection, PgPool};
 

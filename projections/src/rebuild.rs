@@ -12,7 +12,7 @@ use berth_eventstore::checkpoint;
 use sqlx::PgPool;
 
 use crate::projection::{checkpoint_name, live_schema, lock_key, Projection};
-use crate::runtime::{apply_batch, create_tables, set_search_path};
+use crate::runtime::{apply_batch, create_tables, set_search_path, ProjectorSettings};
 
 /// Events per transaction while rebuilding.
 pub const DEFAULT_BATCH: i64 = 5000;
@@ -76,11 +76,14 @@ pub async fn rebuild(
         checkpoint::remove(&mut *tx, &rebuild_checkpoint).await?;
         tx.commit().await?;
 
+        // Each transaction bounded in time too, like the live projector's: a rebuild must not
+        // hold the feed's horizon back for every other reader while it runs.
+        let limits = ProjectorSettings { batch_size, batch_max: Duration::from_secs(2) };
         let mut events = 0;
         loop {
             let mut tx = pool.begin().await?;
             set_search_path(&mut tx, &next).await?;
-            let batch = apply_batch(&mut tx, projection, &rebuild_checkpoint, batch_size).await?;
+            let batch = apply_batch(&mut tx, projection, &rebuild_checkpoint, limits).await?;
             tx.commit().await?;
             events += batch.count;
             if batch.count == 0 {
@@ -92,7 +95,7 @@ pub async fn rebuild(
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(lock_key(name)).execute(&mut *tx).await?;
         set_search_path(&mut tx, &next).await?;
         loop {
-            let batch = apply_batch(&mut tx, projection, &rebuild_checkpoint, batch_size).await?;
+            let batch = apply_batch(&mut tx, projection, &rebuild_checkpoint, limits).await?;
             events += batch.count;
             if batch.count == 0 {
                 break;

@@ -6,6 +6,14 @@
 //! of it does, so each event is taken into account exactly once, however often a projector
 //! crashes or how many run side by side (the lock lets one write at a time; a rebuild takes the
 //! same lock to swap its tables in).
+//!
+//! A batch is bounded in rows (`batch_size`) and in time: a view applied in Rust stops after
+//! `batch_max` and commits what it has applied, going on in the next transaction; a view
+//! built inside the database is one statement, bounded by `statement_timeout`. Every open
+//! writing transaction holds back the feed's horizon for every reader on the server, so none
+//! may stay open long; a projector that stops inside one (hung, SIGSTOPped) loses its session
+//! to PostgreSQL's `idle_in_transaction_session_timeout`, which the binary sets on every
+//! connection.
 
 use std::time::{Duration, Instant};
 
@@ -22,13 +30,15 @@ use crate::{rebuild, scan};
 /// Projector tuning.
 #[derive(Debug, Clone, Copy)]
 pub struct ProjectorSettings {
-    /// Events applied per transaction.
+    /// Events read per batch.
     pub batch_size: i64,
+    /// Time a transaction may spend applying before it commits what it has applied.
+    pub batch_max: Duration,
 }
 
 impl Default for ProjectorSettings {
     fn default() -> Self {
-        Self { batch_size: 500 }
+        Self { batch_size: 500, batch_max: Duration::from_secs(1) }
     }
 }
 
@@ -65,10 +75,11 @@ pub async fn run(
                 }
             },
         };
-        match step(conn, projection.as_ref(), settings.batch_size).await {
-            Ok(Step::Applied(n)) if n as i64 >= settings.batch_size => {}
-            Ok(Step::Applied(_)) => notifier.wait(&shutdown).await,
-            Ok(Step::Busy) => pause(&shutdown, Duration::from_millis(200)).await,
+        match bounded_step(conn, projection.as_ref(), settings).await {
+            // A full batch, or one cut short by its time bound: more is waiting.
+            Ok((Step::Applied(n), cut)) if cut || n as i64 >= settings.batch_size => {}
+            Ok((Step::Applied(_), _)) => notifier.wait(&shutdown).await,
+            Ok((Step::Busy, _)) => pause(&shutdown, Duration::from_millis(200)).await,
             Err(error) => {
                 tracing::warn!(%error, projection = name, "projection batch failed; retrying");
                 // Whatever state the connection is in, a new one starts clean.
@@ -99,31 +110,41 @@ pub enum Step {
     Busy,
 }
 
-/// Applies the next batch to the live tables on `conn` (made by [`connect`]).
+/// Applies the next batch (up to `batch_size` events) to the live tables on `conn` (made by
+/// [`connect`]).
 pub async fn step(
     conn: &mut PgConnection,
     projection: &dyn Projection,
     batch_size: i64,
 ) -> Result<Step, sqlx::Error> {
+    let settings = ProjectorSettings { batch_size, ..ProjectorSettings::default() };
+    Ok(bounded_step(conn, projection, settings).await?.0)
+}
+
+/// Like [`step`], bounded in rows and time by `settings`; also says whether the time bound cut
+/// the batch short.
+async fn bounded_step(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    settings: ProjectorSettings,
+) -> Result<(Step, bool), sqlx::Error> {
     let name = projection.name();
     let lock = lock_key(name);
     let applied = if let Some(insert) = projection.in_database() {
         // One statement in a transaction of its own: the lock, the batch and the checkpoint.
-        match apply_in_database(conn, insert, &checkpoint_name(name), batch_size, Some(lock)).await? {
+        match apply_in_database(conn, insert, &checkpoint_name(name), settings.batch_size, Some(lock)).await?
+        {
             Some(batch) => batch,
-            None => return Ok(Step::Busy),
+            None => return Ok((Step::Busy, false)),
         }
     } else {
-        match apply_scanned(conn, projection, batch_size, lock).await? {
+        match apply_scanned(conn, projection, settings, lock).await? {
             Some(batch) => batch,
-            None => return Ok(Step::Busy),
+            None => return Ok((Step::Busy, false)),
         }
     };
     metrics::counter!("berth_projection_events_total", "projection" => name).increment(applied.count as u64);
-    let lag =
-        applied.last_recorded.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0));
-    metrics::gauge!("berth_projection_lag_seconds", "projection" => name).set(lag);
-    Ok(Step::Applied(applied.count))
+    Ok((Step::Applied(applied.count), applied.cut))
 }
 
 /// Scans the feed after the checkpoint (one statement, which also moves the checkpoint past a
@@ -133,20 +154,20 @@ pub async fn step(
 async fn apply_scanned(
     conn: &mut PgConnection,
     projection: &dyn Projection,
-    batch_size: i64,
+    limits: ProjectorSettings,
     lock: i64,
 ) -> Result<Option<Batch>, sqlx::Error> {
     let checkpoint = checkpoint_name(projection.name());
-    let Some(found) = scan::scan(conn, &checkpoint, batch_size, lock, projection.aggregate_types()).await?
+    let Some(found) =
+        scan::scan(conn, &checkpoint, limits.batch_size, lock, projection.aggregate_types()).await?
     else {
         return Ok(None);
     };
-    let Some((last, last_recorded)) = found.last else {
-        return Ok(Some(Batch { count: 0, last_recorded: None }));
+    let Some((last, _)) = found.last else {
+        return Ok(Some(Batch { count: 0, cut: false }));
     };
-    let batch = Batch { count: found.scanned, last_recorded: Some(last_recorded) };
     if found.relevant.is_empty() {
-        return Ok(Some(batch));
+        return Ok(Some(Batch { count: found.scanned, cut: false }));
     }
     let mut tx = conn.begin().await?;
     let ours: bool = sqlx::query_scalar(
@@ -165,44 +186,74 @@ async fn apply_scanned(
         return Ok(None);
     }
     let started = Instant::now();
-    let events = Recorded::decode_all(&found.relevant, projection.name());
-    projection.apply_all(&mut tx, &events).await?;
-    checkpoint::store(&mut *tx, &checkpoint, last).await?;
+    let applied = apply_within(&mut tx, projection, &found.relevant, limits.batch_max).await?;
+    // All applied: past every event scanned. Cut short: past the last one applied (the
+    // events after it are scanned again).
+    let (moved_to, cut) = match applied < found.relevant.len() {
+        false => (last, false),
+        true => (found.relevant[applied - 1].position(), true),
+    };
+    checkpoint::store(&mut *tx, &checkpoint, moved_to).await?;
     tx.commit().await?;
-    tracing::debug!(projection = projection.name(), events = events.len(), scanned = batch.count, elapsed = ?started.elapsed(), "batch applied");
-    Ok(Some(batch))
+    tracing::debug!(projection = projection.name(), events = applied, scanned = found.scanned, elapsed = ?started.elapsed(), "batch applied");
+    Ok(Some(Batch { count: if cut { applied } else { found.scanned }, cut }))
+}
+
+/// Applies `raw` in slices until they are done or `within` has passed; how many were applied
+/// (at least one slice).
+async fn apply_within(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    raw: &[feed::FeedEvent],
+    within: Duration,
+) -> Result<usize, sqlx::Error> {
+    let started = Instant::now();
+    // Slices large enough that views which write a batch in one statement still do, small
+    // enough that the time bound is checked a few times per batch.
+    let slice = (raw.len() / 4).max(50);
+    let mut applied = 0;
+    for chunk in raw.chunks(slice) {
+        let events = Recorded::decode_all(chunk, projection.name());
+        projection.apply_all(&mut *conn, &events).await?;
+        applied += chunk.len();
+        if started.elapsed() >= within {
+            break;
+        }
+    }
+    Ok(applied)
 }
 
 /// What one batch did.
 pub(crate) struct Batch {
+    /// Events taken in (applied, or scanned and skipped).
     pub count: usize,
-    pub last_recorded: Option<OffsetDateTime>,
+    /// Whether the time bound stopped it before every event read was applied.
+    pub cut: bool,
 }
 
-/// Reads up to `batch_size` events after checkpoint `checkpoint` and applies them to the tables
-/// the connection's search path names, moving the checkpoint, all on `conn` (the caller owns
-/// the transaction).
+/// Reads up to `limits.batch_size` events after checkpoint `checkpoint` and applies them to the
+/// tables the connection's search path names, until they are done or `limits.batch_max` has
+/// passed, moving the checkpoint past the last one applied, all on `conn` (the caller owns the
+/// transaction).
 pub(crate) async fn apply_batch(
     conn: &mut PgConnection,
     projection: &dyn Projection,
     checkpoint: &str,
-    batch_size: i64,
+    limits: ProjectorSettings,
 ) -> Result<Batch, sqlx::Error> {
     if let Some(insert) = projection.in_database() {
-        let batch = apply_in_database(conn, insert, checkpoint, batch_size, None).await?;
-        return Ok(batch.unwrap_or(Batch { count: 0, last_recorded: None }));
+        let batch = apply_in_database(conn, insert, checkpoint, limits.batch_size, None).await?;
+        return Ok(batch.unwrap_or(Batch { count: 0, cut: false }));
     }
-    let raw = feed::read_after_checkpoint(&mut *conn, checkpoint, batch_size).await?;
-    let Some(last) = raw.last() else {
-        return Ok(Batch { count: 0, last_recorded: None });
-    };
-    let (last_position, last_recorded) = (last.position(), last.recorded_at);
+    let raw = feed::read_after_checkpoint(&mut *conn, checkpoint, limits.batch_size).await?;
+    if raw.is_empty() {
+        return Ok(Batch { count: 0, cut: false });
+    }
     let started = Instant::now();
-    let events = Recorded::decode_all(&raw, projection.name());
-    projection.apply_all(&mut *conn, &events).await?;
-    checkpoint::store(&mut *conn, checkpoint, last_position).await?;
-    tracing::debug!(projection = projection.name(), events = events.len(), elapsed = ?started.elapsed(), "batch applied");
-    Ok(Batch { count: raw.len(), last_recorded: Some(last_recorded) })
+    let applied = apply_within(conn, projection, &raw, limits.batch_max).await?;
+    checkpoint::store(&mut *conn, checkpoint, raw[applied - 1].position()).await?;
+    tracing::debug!(projection = projection.name(), events = applied, elapsed = ?started.elapsed(), "batch applied");
+    Ok(Batch { count: applied, cut: applied < raw.len() })
 }
 
 /// A batch applied by one statement: the batch read from the log after the checkpoint,
@@ -229,10 +280,11 @@ async fn apply_in_database(
         feed = feed::AFTER_CHECKPOINT.replacen("WHERE ", "WHERE (SELECT got FROM locked) AND ", 1),
     );
     let started = Instant::now();
-    let (got, count, last_recorded): (bool, i64, Option<OffsetDateTime>) =
+    let (got, count, _last_recorded): (bool, i64, Option<OffsetDateTime>) =
         sqlx::query_as(&statement).bind(checkpoint).bind(batch_size).bind(lock).fetch_one(conn).await?;
     tracing::debug!(checkpoint, events = count, elapsed = ?started.elapsed(), "batch applied in the database");
-    Ok(got.then(|| Batch { count: usize::try_from(count).unwrap_or_default(), last_recorded }))
+    // One statement: its time is bounded by `statement_timeout`.
+    Ok(got.then(|| Batch { count: usize::try_from(count).unwrap_or_default(), cut: false }))
 }
 
 /// Points unqualified table names at `schema` for the rest of the transaction.

@@ -120,6 +120,8 @@ async fn events(
             )?
         }
     };
+    // A replica behind the primary would leave the window's latest events out.
+    state.reads.replayed().await?;
     let (tenant, scoped) = exporter.scope(&state, params.tenant).await?;
     let window = Window { after, from, to };
     let lines = futures::stream::try_unfold(

@@ -12,9 +12,23 @@ use berth_http::ApiError;
 /// The query API's connections: each one reads as `berth_reader`, read-only, from its first
 /// moment (set when it connects), so a request needs one statement to enter its tenant's scope
 /// and one to read: two round trips.
+///
+/// They may be connections to a streaming replica ([`Reads::on_replica`]). A replica shows the
+/// primary as of a moment ago, so two of its answers are checked with the primary: a
+/// credential it does not know may be one issued since, and a view it shows as caught up is
+/// only caught up with what it has replayed.
 #[derive(Clone)]
 pub struct Reads {
     pool: PgPool,
+    /// The primary, when `pool` is a replica of it.
+    primary: Option<PgPool>,
+}
+
+/// Where the primary's log stood when a read began waiting for a version (see
+/// [`Reads::caught_up`]); one per wait.
+#[derive(Debug, Default)]
+pub struct Waiting {
+    primary_at: Option<String>,
 }
 
 /// A connection in one caller's scope: row-level security shows that tenant's rows only (or,
@@ -37,7 +51,13 @@ impl std::ops::DerefMut for Scoped {
 impl Reads {
     /// Reads over `pool`, whose connections were made by [`Reads::options`].
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, primary: None }
+    }
+
+    /// Reads over `replica` (a pool made with [`Reads::prepare`] on a streaming replica of
+    /// `primary`); `primary` is Berth's own pool on the primary.
+    pub fn on_replica(replica: PgPool, primary: PgPool) -> Self {
+        Self { pool: replica, primary: Some(primary) }
     }
 
     /// The pool underneath (readiness checks).
@@ -57,9 +77,58 @@ impl Reads {
         })
     }
 
-    /// Whether the view `view` has taken in every committed event.
-    pub async fn caught_up(&self, view: &str) -> Result<bool, sqlx::Error> {
+    /// Whether the view `view` has taken in every committed event. On a replica, every event
+    /// committed on the primary by the time `waiting` first asked: the replica must have
+    /// replayed the primary's log that far, or it would call a view caught up that lacks what
+    /// it has not replayed yet (and a version just written would read as never written).
+    pub async fn caught_up(&self, view: &str, waiting: &mut Waiting) -> Result<bool, sqlx::Error> {
+        let Some(primary) = &self.primary else {
+            return sqlx::query_scalar("SELECT berth_view_caught_up($1)")
+                .bind(view)
+                .fetch_one(&self.pool)
+                .await;
+        };
+        if waiting.primary_at.is_none() {
+            // The insert position: every commit answered before it is at or below it.
+            let at: String =
+                sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text").fetch_one(primary).await?;
+            waiting.primary_at = Some(at);
+        }
+        // Two statements, in this order: a statement's snapshot is taken when it starts, and
+        // replay may pass the position while one runs, so only a statement begun after the
+        // replay was seen there shows everything up to it.
+        let replayed: bool = sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
+            .bind(waiting.primary_at.as_deref())
+            .fetch_one(&self.pool)
+            .await?;
+        if !replayed {
+            return Ok(false);
+        }
         sqlx::query_scalar("SELECT berth_view_caught_up($1)").bind(view).fetch_one(&self.pool).await
+    }
+
+    /// Returns once this server shows everything committed before the call: at once on the
+    /// primary; on a replica, once it has replayed the primary's log as far as it stood then
+    /// (within 5 s, else 503). For reads that must not miss a recent event although they wait
+    /// for no version: a past state (`as_of`) and an export's window.
+    pub async fn replayed(&self) -> Result<(), ApiError> {
+        let Some(primary) = &self.primary else { return Ok(()) };
+        let at: String =
+            sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text").fetch_one(primary).await?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let replayed: bool = sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
+                .bind(&at)
+                .fetch_one(&self.pool)
+                .await?;
+            if replayed {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(ApiError::Unavailable);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// A connection in `tenant`'s scope, for the caller whose credential is `credential`; a
@@ -70,11 +139,22 @@ impl Reads {
         metrics::histogram!("berth_query_stage_seconds", "stage" => "acquire")
             .record(started.elapsed().as_secs_f64());
         let started = Instant::now();
-        let live: bool = sqlx::query_scalar("SELECT berth_enter_scope($1, $2)")
+        let mut live: bool = sqlx::query_scalar("SELECT berth_enter_scope($1, $2)")
             .bind(tenant)
             .bind(credential)
             .fetch_one(&mut *conn)
             .await?;
+        if let (false, Some(primary)) = (live, &self.primary) {
+            // Issued after the replica's last replay, or dead: the primary knows which. A live
+            // one gets the scope `berth_enter_scope` would have set.
+            live = berth_projections::identity::is_live(primary, credential).await?;
+            if live {
+                sqlx::query("SELECT set_config('berth.tenant_id', $1, false)")
+                    .bind(tenant.map(|t| t.to_string()).unwrap_or_default())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
         metrics::histogram!("berth_query_stage_seconds", "stage" => "scope")
             .record(started.elapsed().as_secs_f64());
         if !live {
@@ -106,6 +186,7 @@ where
     let deadline = Instant::now() + Duration::from_secs(5);
     // Asked before a read, so that the read sees everything the view had then.
     let mut caught_up = false;
+    let mut waiting = Waiting::default();
     loop {
         // A view still being installed is unavailable; a caller waiting for a version waits
         // for that too, within the same deadline.
@@ -128,7 +209,7 @@ where
             _ if Instant::now() > deadline => return Err(ApiError::NotYet(wanted)),
             _ => {}
         }
-        caught_up = reads.caught_up(view).await.unwrap_or(false);
+        caught_up = reads.caught_up(view, &mut waiting).await.unwrap_or(false);
         if !caught_up {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -199,6 +199,8 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     if let Some(at) = crate::as_of::parse(params.as_of.as_deref(), params.min_version)? {
+        // A replica behind the primary would fold a past without its latest events.
+        state.reads.replayed().await?;
         let mut scoped = reader.scope(&state).await?;
         let past = crate::as_of::fold::<berth_domain::site::Site>(&mut scoped, &id.to_string(), at)
             .await?

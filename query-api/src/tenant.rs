@@ -280,6 +280,8 @@ async fn past_overview(
 ) -> Result<TenantOverview, ApiError> {
     use berth_domain::organization::Organization;
     use berth_domain::site::Site;
+    // A replica behind the primary would fold a past without its latest events.
+    state.reads.replayed().await?;
     let mut scoped = reader.scope(state).await?;
     let past = crate::as_of::fold::<Organization>(&mut scoped, &reader.tenant_id.to_string(), at)
         .await?

@@ -12,7 +12,12 @@ use super::world::{ClientOnly, Server, World};
 
 /// Registers a tenant and returns its owner's token.
 pub async fn register(server: &Server) -> anyhow::Result<String> {
-    let body = json!({"name": "Bench", "email": "bench@bench.test", "password": "benchmark password"});
+    register_as(server, "bench").await
+}
+
+/// Registers the tenant `name` (its owner `name@bench.test`) and returns the owner's token.
+pub async fn register_as(server: &Server, name: &str) -> anyhow::Result<String> {
+    let body = json!({"name": name, "email": format!("{name}@bench.test"), "password": "benchmark password"});
     let response =
         server.http.post(format!("{}/v1/auth/register", server.command)).json(&body).send().await?;
     anyhow::ensure!(response.status().as_u16() == 201, "registration failed: {}", response.text().await?);

@@ -13,6 +13,7 @@ mod peer;
 mod pipeline;
 mod profile;
 mod queries;
+mod scale;
 mod timers;
 mod world;
 
@@ -227,6 +228,26 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
     report.add("site detail req/s (16 clients)", detail.rate, "", None);
     report.add("site detail p99", detail.p99_ms, " ms", None);
     drop(server);
+
+    let split = scale::command_processes(world, 64, plan.window).await?;
+    report.add("commands/s (64 clients), split roles, 1 command-API process", split.one, "", None);
+    report.add(
+        "commands/s (64 clients), split roles, 2 command-API processes",
+        split.two,
+        "",
+        Some(("1 process", split.one)),
+    );
+    let (primary, replica) = scale::replica_reads(world, &sample, 16, plan.window).await?;
+    report.add("site detail req/s (16 clients), query API reading the primary", primary, "", None);
+    match replica {
+        Some(replica) => report.add(
+            "site detail req/s (16 clients), query API reading a streaming replica",
+            replica,
+            "",
+            Some(("the primary", primary)),
+        ),
+        None => println!("# no database.read_url: replica reads not measured (deploy/cluster up starts one)"),
+    }
 
     let relay = pipeline::relay_backlog(world, plan.relay_backlog).await?;
     report.add(

@@ -29,6 +29,8 @@ pub struct World {
     pub subject_prefix: String,
     /// The run's own master key: the bench needs none configured.
     pub master_key: String,
+    /// This run's database on the streaming replica of `database.read_url`, if one is set.
+    pub replica_url: Option<String>,
 }
 
 impl World {
@@ -52,10 +54,13 @@ impl World {
             .rsplit_once('/')
             .map(|(b, _)| b.to_owned())
             .unwrap_or_default();
-        let client = async_nats::connect(&settings.nats.url)
-            .await
-            .context("cannot reach NATS (start it with `deploy/dev services`)")?;
+        let client = crate::connect::nats(settings).await?;
+        let read_url = settings.database.read_url.expose_secret();
+        let replica_url = (!read_url.trim().is_empty())
+            .then(|| read_url.rsplit_once('/').map(|(b, _)| format!("{b}/{database}")))
+            .flatten();
         Ok(Self {
+            replica_url,
             admin,
             database_url: format!("{base}/{database}"),
             database,
@@ -82,6 +87,8 @@ impl World {
     pub fn env_vars(&self) -> Vec<(String, String)> {
         [
             ("BERTH_DATABASE__URL", self.database_url.clone()),
+            // Only the query API of the replica phase reads from the replica (given there).
+            ("BERTH_DATABASE__READ_URL", String::new()),
             ("BERTH_DATABASE__MAX_CONNECTIONS", CONNECTIONS.to_string()),
             ("BERTH_NATS__URL", self.nats_url.clone()),
             ("BERTH_NATS__STREAM", self.stream.clone()),
@@ -100,21 +107,36 @@ impl World {
 
     /// Starts `berth serve` against this world and waits until it is ready.
     pub async fn spawn_server(&self) -> anyhow::Result<Server> {
+        self.spawn("serve", &[]).await
+    }
+
+    /// Starts `berth <role>` against this world, with `extra` settings on top, and waits until
+    /// it is ready. A single-role process answers on one address, in both `command` and `query`.
+    pub async fn spawn(&self, role: &str, extra: &[(&str, &str)]) -> anyhow::Result<Server> {
         let free = || TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-        let (command_port, query_port) = (free()?, free()?);
+        let (command_port, query_port, telemetry_port) = (free()?, free()?, free()?);
         let child = Command::new(std::env::current_exe()?)
-            .arg("serve")
+            .arg(role)
             .envs(self.env_vars())
             .env("BERTH_COMMAND_API__ADDR", format!("127.0.0.1:{command_port}"))
             .env("BERTH_QUERY_API__ADDR", format!("127.0.0.1:{query_port}"))
+            .env("BERTH_TELEMETRY__ADDR", format!("127.0.0.1:{telemetry_port}"))
+            .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()?;
+        let url = |port: u16| format!("http://127.0.0.1:{port}");
+        let (command, query) = match role {
+            "serve" => (url(command_port), url(query_port)),
+            "command-api" => (url(command_port), url(command_port)),
+            "query-api" => (url(query_port), url(query_port)),
+            _ => (url(telemetry_port), url(telemetry_port)),
+        };
         let server = Server {
             child,
-            command: format!("http://127.0.0.1:{command_port}"),
-            query: format!("http://127.0.0.1:{query_port}"),
+            command,
+            query,
             http: reqwest::Client::builder().pool_max_idle_per_host(256).build()?,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -128,7 +150,7 @@ impl World {
             if ready {
                 return Ok(server);
             }
-            anyhow::ensure!(Instant::now() < deadline, "berth serve did not become ready");
+            anyhow::ensure!(Instant::now() < deadline, "berth {role} did not become ready");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -42,9 +42,16 @@ fn admin_url() -> String {
 
 impl TestEnv {
     pub async fn new() -> Self {
-        let admin_url = admin_url();
         let nats_url = std::env::var("NATS_URL")
             .expect("NATS_URL must point at nats-server -js (run `deploy/dev test`)");
+        Self::on_nats(&nats_url, 1).await
+    }
+
+    /// A world whose stream lives on the NATS servers `nats_url` lists (comma-separated), with
+    /// `replicas` copies.
+    pub async fn on_nats(nats_url: &str, replicas: usize) -> Self {
+        let admin_url = admin_url();
+        let nats_url = nats_url.to_owned();
         let tag = Uuid::now_v7().simple().to_string();
         let tag = &tag[tag.len() - 12..];
         let db_name = format!("berth_test_{tag}");
@@ -64,11 +71,13 @@ impl TestEnv {
             let _one = MIGRATING.lock().await;
             berth_eventstore::migrate::run(&pool).await.expect("migrations");
         }
-        let client = async_nats::connect(&nats_url).await.expect("NATS");
+        let servers: Vec<&str> = nats_url.split(',').collect();
+        let client = async_nats::connect(servers).await.expect("NATS");
         let jetstream = jetstream::new(client);
         let stream = StreamSettings {
             name: format!("T_{tag}"),
             subject_prefix: format!("t{tag}.evt"),
+            replicas,
             ..StreamSettings::default()
         };
         let master_key = berth_eventstore::vault::Vault::generate_key();
@@ -82,13 +91,16 @@ impl TestEnv {
 
     /// The `BERTH_*` variables for a child process.
     pub fn env_vars(&self) -> Vec<(String, String)> {
+        let replicas = self.stream.replicas.to_string();
         [
+            ("BERTH_NATS__REPLICAS", replicas.as_str()),
             ("BERTH_DATABASE__URL", self.db_url.as_str()),
             ("BERTH_NATS__URL", self.nats_url.as_str()),
             ("BERTH_NATS__STREAM", self.stream.name.as_str()),
             ("BERTH_NATS__SUBJECT_PREFIX", self.stream.subject_prefix.as_str()),
             ("BERTH_COMMAND_API__ADDR", "127.0.0.1:0"),
             ("BERTH_QUERY_API__ADDR", "127.0.0.1:0"),
+            ("BERTH_TELEMETRY__ADDR", "127.0.0.1:0"),
             ("BERTH_EVENTSTORE__POLL_INTERVAL_MS", "100"),
             ("BERTH_DATABASE__MAX_CONNECTIONS", "10"),
             ("BERTH_SECRETS__MASTER_KEY", self.master_key.as_str()),

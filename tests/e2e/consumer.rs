@@ -129,3 +129,97 @@ async fn the_saga_runtime_retries_dead_letters_and_deduplicates() {
     consumer_task.await.unwrap();
     env.cleanup().await;
 }
+
+/// Holds every event it is given until released, counting how many it holds at once.
+struct Gate {
+    holding: Arc<std::sync::atomic::AtomicUsize>,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+    open: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Step for Gate {
+    fn wants(&self, _: &Recorded) -> bool {
+        true
+    }
+
+    async fn run(&self, _: &Recorded) -> Outcome {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.holding.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        let _ = self.open.clone().wait_for(|open| *open).await;
+        self.holding.fetch_sub(1, SeqCst);
+        Outcome::Done
+    }
+}
+
+/// The in-flight limit of a saga consumer is each process's: two consumers on one durable,
+/// each allowed two events at a time, work on four at once, and neither on more than two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_flight_limit_is_per_process_so_two_processes_work_on_twice_as_many() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    // Arrange: eight events on the stream.
+    let env = TestEnv::new().await;
+    let shutdown = CancellationToken::new();
+    let relay_task = env.start_relay(&shutdown);
+    let store = env.store();
+    let tenant = TenantId::from_uuid(Uuid::now_v7());
+    for _ in 0..8 {
+        create_site(&store, tenant).await;
+    }
+    assert_eq!(env.wait_for_stream(8, Duration::from_secs(30)).await, 8, "eight events on the stream");
+
+    // Act: two "processes" of one consumer, concurrency 2 each, every step held.
+    let (release, open) = tokio::sync::watch::channel(false);
+    let settings = ConsumerSettings {
+        ack_wait: Duration::from_secs(30),
+        ..ConsumerSettings::new("test-gate", format!("{}.>", env.stream.subject_prefix))
+    };
+    let gates: Vec<Arc<Gate>> = (0..2)
+        .map(|_| {
+            Arc::new(Gate {
+                holding: Arc::new(AtomicUsize::new(0)),
+                most: Arc::new(AtomicUsize::new(0)),
+                open: open.clone(),
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = gates
+        .iter()
+        .map(|gate| {
+            tokio::spawn(run_steps(
+                env.pool.clone(),
+                env.jetstream.clone(),
+                env.stream.name.clone(),
+                settings.clone(),
+                gate.clone(),
+                2,
+                shutdown.clone(),
+            ))
+        })
+        .collect();
+    let held = || gates.iter().map(|g| g.holding.load(SeqCst)).sum::<usize>();
+    let four_held = eventually(Duration::from_secs(30), || async { held() >= 4 }).await;
+    let most_while_held: Vec<usize> = gates.iter().map(|g| g.most.load(SeqCst)).collect();
+    release.send(true).unwrap();
+    let processed = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM consumer_processed WHERE consumer = 'test-gate'")
+            .fetch_one(&env.pool)
+            .await
+            .unwrap()
+    };
+    let all_done = eventually(Duration::from_secs(30), || async { processed().await == 8 }).await;
+
+    // Assert
+    assert!(four_held, "the two processes held four events at once within 30 s");
+    assert_eq!(most_while_held, [2, 2], "each process held at most its own two");
+    assert!(all_done, "every event processed once released ({} of 8)", processed().await);
+    let most: Vec<usize> = gates.iter().map(|g| g.most.load(SeqCst)).collect();
+    assert!(most.iter().all(|m| *m <= 2), "neither process ever held more than two: {most:?}");
+
+    shutdown.cancel();
+    relay_task.await.unwrap();
+    for consumer in consumers {
+        consumer.await.unwrap();
+    }
+    env.cleanup().await;
+}

@@ -14,12 +14,21 @@
 //! of times, and only then answered with a conflict.
 
 mod issue;
+mod sites;
 mod subscribe;
 
 pub use issue::{issue_document, IssueRequest, Issued};
-pub use subscribe::{plan_by_code, subscribe, SubscribeRequest};
+pub use sites::create_site;
+pub use subscribe::{choose_trial_plan, plan_by_code, subscribe, SubscribeRequest, Subscribed};
 
+use berth_domain::billing::ExchangeRate;
 use berth_domain::error::{Refusal, Refused};
+use berth_domain::exchange_rate::ExchangeRates;
+use berth_domain::ids::{SubscriptionId, TenantId};
+use berth_domain::money::Currency;
+use berth_domain::subscription::Subscription;
+use berth_domain::unique::UniqueScope;
+use time::Date;
 
 use crate::error::StoreError;
 use crate::metadata::CommandMetadata;
@@ -91,6 +100,32 @@ impl From<UnitError> for Attempt {
             UnitError::Store(error) => Self::Failed(error.into()),
         }
     }
+}
+
+/// The tenant's running subscription (in a trial or a paid period), found through its claim on
+/// the write side, where a view could lag.
+pub async fn running_subscription(
+    store: &EventStore,
+    tenant: TenantId,
+) -> Result<Option<(SubscriptionId, Subscription)>, StoreError> {
+    let owner = store.unique_owner(UniqueScope::TenantSubscription, &tenant.to_string()).await?;
+    let Some(id) =
+        owner.as_deref().and_then(|o| o.strip_prefix("subscription:")).and_then(|i| i.parse().ok())
+    else {
+        return Ok(None);
+    };
+    let id = SubscriptionId::from_uuid(id);
+    let subscription = store.load::<Subscription>(&id.to_string()).await?.aggregate;
+    Ok(subscription.is_running().then_some((id, subscription)))
+}
+
+/// The rate to lei recorded for `currency` for the latest day on or before `date`.
+pub async fn exchange_rate_on(
+    store: &EventStore,
+    currency: Currency,
+    date: Date,
+) -> Result<Option<ExchangeRate>, StoreError> {
+    Ok(store.load::<ExchangeRates>(currency.as_str()).await?.aggregate.on(date))
 }
 
 /// Whether `metadata`'s command already succeeded on `aggregate_type` `aggregate_id`: a repeat

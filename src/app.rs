@@ -94,6 +94,7 @@ impl Application {
         // Configuration errors are found before anything connects: a missing master key, a
         // saga setting that does not read.
         settings.check_sagas().map_err(anyhow::Error::msg).context("invalid saga settings")?;
+        settings.billing.policy().context("invalid billing settings")?;
         let vault = match roles.command_api || roles.sagas {
             true => Some(vault(&settings)?),
             false => None,
@@ -146,6 +147,12 @@ impl Application {
             clock: clock.clone(),
         };
         let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
+        let billing = settings.billing.policy()?;
+        if roles.command_api {
+            // The write side brings the log in line with `[billing]` before it takes commands.
+            let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
+            crate::billing::apply(&store, &settings.billing, &clock).await.context("applying [billing]")?;
+        }
 
         let api_limiter = Arc::new(RateLimiter::new(settings.limits.api_per_minute));
         let credentials = berth_projections::identity::CredentialCache::default();
@@ -177,6 +184,7 @@ impl Application {
                 links: berth_command_api::Links::new(query_url.clone()),
                 require_if_match: settings.command_api.require_if_match,
                 credentials: credentials.clone(),
+                billing: billing.clone(),
             };
             let api = berth_command_api::router(state);
             let doc = ops::describe(
@@ -257,6 +265,7 @@ impl Application {
                 jetstream: jetstream.clone(),
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
+                billing: billing.clone(),
             };
             let entries: Vec<_> =
                 registry::all().into_iter().filter(|e| e.enabled(settings.sagas.get(e.name))).collect();

@@ -4,11 +4,13 @@
 //! `projections` and `sagas` run one role each, and the single process is the same code as the
 //! split roles. Layout: [`cli`] parses the command line, [`settings`] loads typed config,
 //! [`connect`] reaches PostgreSQL and NATS with errors that say how to fix them, [`app`] wires
-//! the roles together and [`ops`] adds `/healthz`, `/readyz` and `/metrics` to both APIs.
+//! the roles together and [`ops`] adds `/healthz`, `/readyz` and `/metrics` to both APIs, and
+//! [`billing`] reads `[billing]` and applies it at start.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod bench;
+pub mod billing;
 pub mod cli;
 pub mod connect;
 pub mod ops;

@@ -36,6 +36,8 @@ pub struct Settings {
     pub nodes: NodeSettings,
     /// Where "now" comes from.
     pub clock: ClockSettings,
+    /// Billing: the trial, payment terms, default plans, the seller and its series.
+    pub billing: crate::billing::BillingSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -229,6 +231,12 @@ verify_timeout_secs = 15
 
 [clock]
 offset_secs = 0
+
+[billing]
+trial_plan = "starter"
+trial_currency = "EUR"
+payment_terms_days = 14
+default_plans = true
 "#;
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and
@@ -245,6 +253,7 @@ fn known_keys() -> Vec<String> {
         }
     }
     keys.extend(berth_sagas::registry::known_keys());
+    keys.extend(crate::billing::NESTED_KEYS.iter().map(|k| (*k).to_owned()));
     keys
 }
 

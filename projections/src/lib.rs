@@ -13,9 +13,11 @@
 pub mod all_invoices;
 pub mod audit;
 pub mod billing_profiles;
+pub mod billing_setup;
 pub mod identity;
 pub mod invoices;
 pub mod nodes;
+pub mod plans;
 pub mod projection;
 pub mod rebuild;
 pub mod revenue;
@@ -24,6 +26,7 @@ mod scan;
 pub mod sites;
 pub mod subscriptions;
 pub mod timers;
+pub mod usage;
 pub mod vat_report;
 
 pub use projection::{all, Projection};

@@ -71,6 +71,9 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::all_invoices::AllInvoicesView),
         Box::new(crate::revenue::RevenueView),
         Box::new(crate::vat_report::VatReportView),
+        Box::new(crate::plans::PlansView),
+        Box::new(crate::billing_setup::BillingSetupView),
+        Box::new(crate::usage::UsageView),
     ]
 }
 

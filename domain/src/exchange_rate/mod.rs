@@ -73,6 +73,15 @@ pub enum ExchangeRatesError {
         /// The one given.
         found: String,
     },
+    /// A document in `currency` issued on `date`, with no rate given and none recorded for
+    /// that day or before.
+    #[error("no rate of {currency} to lei is recorded for {date} or before; give one or record it")]
+    NoRate {
+        /// The document's currency.
+        currency: String,
+        /// Its issue date.
+        date: Date,
+    },
 }
 
 impl Refusal for ExchangeRatesError {
@@ -81,11 +90,15 @@ impl Refusal for ExchangeRatesError {
             Self::Lei => "exchange-rate-for-lei",
             Self::CurrencyNotOffered(_) => "exchange-rate-currency-not-offered",
             Self::OtherCurrency { .. } => "exchange-rate-other-currency",
+            Self::NoRate { .. } => "exchange-rate-missing",
         }
     }
 
     fn kind(&self) -> RefusalKind {
-        RefusalKind::Rule
+        match self {
+            Self::NoRate { .. } => RefusalKind::Conflict,
+            Self::Lei | Self::CurrencyNotOffered(_) | Self::OtherCurrency { .. } => RefusalKind::Rule,
+        }
     }
 }
 

@@ -207,6 +207,10 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
                 credentials: credentials.clone(),
+                pdf: Arc::new(berth_documents::PdfRenderer::with_dejavu().map_err(|error| {
+                    tracing::error!(%error, "invoice PDFs cannot be rendered");
+                    error.to_string()
+                })),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),

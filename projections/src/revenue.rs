@@ -28,7 +28,7 @@ impl Projection for RevenueView {
     }
 
     fn schema_version(&self) -> i32 {
-        2
+        1
     }
 
     fn ddl(&self) -> &'static [&'static str] {

@@ -22,7 +22,7 @@ impl Projection for SubscriptionsView {
     }
 
     fn schema_version(&self) -> i32 {
-        2
+        1
     }
 
     fn ddl(&self) -> &'static [&'static str] {

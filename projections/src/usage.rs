@@ -1,5 +1,7 @@
 //! A subscription's metered usage: per billing period and metric, the total so far (the peak
-//! for storage, the sum for transfer), as the usage aggregate counts it.
+//! for storage, the sum for transfer), as the usage aggregate counts it. The tenant's rows
+//! (`usage`, `meters`) are row-level secured; operators, who record readings, read the same
+//! rows in `all_usage` and `all_meters` (without a `tenant_id` column, like `all_invoices`).
 
 use berth_domain::event::Event;
 use berth_domain::plan::Aggregation;
@@ -42,6 +44,16 @@ impl Projection for UsageView {
                 thousandths     bigint NOT NULL,
                 PRIMARY KEY (subscription_id, period_start, metric)
             )",
+            "CREATE TABLE all_usage (subscription_id uuid PRIMARY KEY, tenant uuid NOT NULL, version bigint NOT NULL)",
+            "CREATE TABLE all_meters (
+                subscription_id uuid   NOT NULL,
+                tenant          uuid   NOT NULL,
+                period_start    date   NOT NULL,
+                period_end      date   NOT NULL,
+                metric          text   NOT NULL,
+                thousandths     bigint NOT NULL,
+                PRIMARY KEY (subscription_id, period_start, metric)
+            )",
         ]
     }
 
@@ -74,23 +86,34 @@ impl Projection for UsageView {
             if moved == 0 {
                 return Ok(());
             }
-            let total = match metric.aggregation() {
-                Aggregation::Peak => "GREATEST(meters.thousandths, EXCLUDED.thousandths)",
-                Aggregation::Sum => "meters.thousandths + EXCLUDED.thousandths",
-            };
-            sqlx::query(&format!(
-                "INSERT INTO meters (subscription_id, tenant_id, period_start, period_end, metric, thousandths)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (subscription_id, period_start, metric) DO UPDATE SET thousandths = {total}"
-            ))
+            sqlx::query(
+                "INSERT INTO all_usage (subscription_id, tenant, version) VALUES ($1, $2, $3)
+                 ON CONFLICT (subscription_id) DO UPDATE SET version = EXCLUDED.version",
+            )
             .bind(subscription_id.as_uuid())
             .bind(tenant_id.as_uuid())
-            .bind(period.start())
-            .bind(period.end())
-            .bind(metric.as_str())
-            .bind(quantity.thousandths())
-            .execute(conn)
+            .bind(event.sequence)
+            .execute(&mut *conn)
             .await?;
+            for (table, tenant) in [("meters", "tenant_id"), ("all_meters", "tenant")] {
+                let total = match metric.aggregation() {
+                    Aggregation::Peak => format!("GREATEST({table}.thousandths, EXCLUDED.thousandths)"),
+                    Aggregation::Sum => format!("{table}.thousandths + EXCLUDED.thousandths"),
+                };
+                sqlx::query(&format!(
+                    "INSERT INTO {table} (subscription_id, {tenant}, period_start, period_end, metric, thousandths)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (subscription_id, period_start, metric) DO UPDATE SET thousandths = {total}"
+                ))
+                .bind(subscription_id.as_uuid())
+                .bind(tenant_id.as_uuid())
+                .bind(period.start())
+                .bind(period.end())
+                .bind(metric.as_str())
+                .bind(quantity.thousandths())
+                .execute(&mut *conn)
+                .await?;
+            }
             Ok(())
         })
     }

@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod live;
 pub mod nodes;
 pub mod page;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub subject_prefix: String,
     /// Recently seen bearer tokens.
     pub credentials: berth_projections::identity::CredentialCache,
+    /// Renders documents as PDF (or why it cannot: a font it needs is missing).
+    pub pdf: std::sync::Arc<Result<berth_documents::PdfRenderer, String>>,
 }
 
 /// The query API's OpenAPI description, generated from the handlers' annotations.
@@ -56,7 +59,25 @@ pub struct AppState {
         tenant::invitations,
         audit::list,
         live::stream,
-        timers::list
+        timers::list,
+        billing::invoices::list,
+        billing::invoices::detail,
+        billing::documents::pdf,
+        billing::documents::efactura,
+        billing::account::profile,
+        billing::account::current,
+        billing::account::subscription,
+        billing::account::usage,
+        billing::plans::list,
+        billing::plans::detail,
+        billing::ops::invoices,
+        billing::ops::revenue,
+        billing::ops::vat_report,
+        billing::setup::seller,
+        billing::setup::series,
+        billing::setup::coupons,
+        billing::setup::coupon,
+        billing::setup::rates,
     ),
     components(schemas(live::StreamEvent))
 )]
@@ -71,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(live::router())
         .merge(timers::router())
+        .merge(billing::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .with_state(state)

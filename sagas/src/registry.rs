@@ -10,6 +10,9 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::billing::quota::QuotaRelease;
+use crate::billing::renewal::Renewal;
+use crate::billing::vat::VatCheck;
 use crate::context::SagaContext;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
@@ -19,7 +22,15 @@ use crate::timers::TimerFiring;
 
 /// Every saga and worker, in the order they start.
 pub fn all() -> Vec<Entry> {
-    vec![saga::<Provisioning>(), saga::<Bootstrap>(), worker::<HealthProbe>(), worker::<TimerFiring>()]
+    vec![
+        saga::<Provisioning>(),
+        saga::<Bootstrap>(),
+        worker::<HealthProbe>(),
+        worker::<TimerFiring>(),
+        saga::<Renewal>(),
+        saga::<VatCheck>(),
+        saga::<QuotaRelease>(),
+    ]
 }
 
 /// A registered saga or worker, with what the registry needs to validate and start it.

@@ -258,6 +258,7 @@ impl Application {
                 retry,
                 vault: vault.clone().context("the sagas need the vault")?,
                 clock: clock.clone(),
+                feed: notifier.clone(),
                 timer_wakeups: FeedNotifier::start_on(
                     pool.clone(),
                     berth_eventstore::timers::TIMERS_CHANNEL,

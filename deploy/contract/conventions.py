@@ -44,6 +44,8 @@ QUERY_IDS = {
     "list_audit_entries",
     "stream_events",
     "list_timers",
+    "export_events",
+    "list_audit_keys",
 }
 OPERATIONAL_IDS = {"healthz", "readyz", "metrics", "openapi"}
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::chain::{self, Hash};
 use crate::credentials::CredentialWrite;
 use crate::error::{unique_violation, StoreError};
 use crate::metadata::CommandMetadata;
@@ -65,14 +66,18 @@ pub struct Staged {
     pub(crate) snapshot: Option<Value>,
     pub(crate) uniques: Vec<UniqueChange>,
     pub(crate) timers: Vec<StagedTimer>,
+    /// The hash of the aggregate's event at `expected_version`, when the load had it.
+    pub(crate) prev_hash: Option<Hash>,
 }
 
 impl Staged {
-    /// Stages `events` for `aggregate_id` after `expected_version`; `state` is the aggregate
-    /// after them, kept as a snapshot when the append crosses a multiple of `snapshot_every`.
+    /// Stages `events` for `aggregate_id` after `expected_version`, whose event has the hash
+    /// `prev_hash` (as the load found it); `state` is the aggregate after them, kept as a
+    /// snapshot when the append crosses a multiple of `snapshot_every`.
     pub fn new<A: Consequences>(
         aggregate_id: &str,
         expected_version: i64,
+        prev_hash: Option<Hash>,
         events: &[A::Event],
         state: &A,
         snapshot_every: i64,
@@ -112,6 +117,7 @@ impl Staged {
             snapshot,
             uniques,
             timers,
+            prev_hash,
         })
     }
 
@@ -153,11 +159,34 @@ impl EventStore {
         let Some(primary) = staged.first() else {
             return Err(AppendError::Store(StoreError::Corrupt("nothing staged".to_owned())));
         };
-        let recorded_at = OffsetDateTime::now_utc();
+        let recorded_at = chain::to_micros(OffsetDateTime::now_utc());
         let mut columns = EventColumns::default();
         for one in staged {
+            let mut prev = match (one.prev_hash, one.expected_version) {
+                _ if !self.chains() => chain::GENESIS,
+                (Some(hash), _) => hash,
+                (None, 0) => chain::GENESIS,
+                // Written before the chain, or loaded without it: chain it first.
+                (None, _) => {
+                    let mut conn = self.pool().acquire().await.map_err(StoreError::from)?;
+                    chain::heal(&mut conn, one.aggregate_type, &one.aggregate_id).await?
+                }
+            };
             for (offset, (event_type, event_version, payload)) in one.events.iter().enumerate() {
                 let sequence = one.expected_version + to_i64(offset) + 1;
+                let meta = event_metadata(metadata, recorded_at);
+                let link = chain::Link {
+                    aggregate_type: one.aggregate_type,
+                    aggregate_id: &one.aggregate_id,
+                    sequence,
+                    event_type,
+                    event_version,
+                    payload,
+                    metadata: &meta,
+                    recorded_at,
+                };
+                let hash = self.chains().then(|| link.hash(&prev));
+                prev = hash.unwrap_or(prev);
                 columns.push(
                     one.aggregate_type,
                     &one.aggregate_id,
@@ -166,7 +195,8 @@ impl EventStore {
                     event_version,
                     payload,
                 );
-                columns.metadata.push(event_metadata(metadata, recorded_at));
+                columns.metadata.push(meta);
+                columns.hash.push(hash.map(|h| h.to_vec()));
             }
         }
         let mut claims = ClaimColumns::default();
@@ -188,7 +218,7 @@ impl EventStore {
         if let Some(tx) = tx.as_mut() {
             for timer in &staged_timers {
                 if let Some(event) = timers::stage(tx, timer, metadata).await? {
-                    columns.push_timer(event, event_metadata(metadata, recorded_at));
+                    columns.push_timer(event, event_metadata(metadata, recorded_at), recorded_at);
                 }
             }
         }
@@ -207,10 +237,10 @@ impl EventStore {
                  INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
                  SELECT $1, $2, $3, $4, $5, $6 FROM guard),
              appended AS (
-                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
-                 SELECT t, i, s, et, ev, p, m, $14
-                   FROM UNNEST($7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[])
-                        AS e(t, i, s, et, ev, p, m), guard),
+                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, hash)
+                 SELECT t, i, s, et, ev, p, m, $14, h
+                   FROM UNNEST($7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[], $24::bytea[])
+                        AS e(t, i, s, et, ev, p, m, h), guard),
              claimed AS (
                  INSERT INTO unique_claims (scope, value, owner)
                  SELECT c.s, c.v, c.o FROM UNNEST($16::text[], $17::text[], $18::text[]) AS c(s, v, o), guard),
@@ -243,7 +273,8 @@ impl EventStore {
         .bind(&releases.value)
         .bind(&releases.owner)
         .bind(metadata.credential.as_ref().map(|c| c.id))
-        .bind(metadata.credential.as_ref().and_then(|c| c.role.clone()));
+        .bind(metadata.credential.as_ref().and_then(|c| c.role.clone()))
+        .bind(&columns.hash);
         let appended = match tx.as_mut() {
             Some(tx) => append.fetch_one(&mut **tx).await,
             None => append.fetch_one(self.pool()).await,
@@ -354,6 +385,7 @@ struct EventColumns {
     event_version: Vec<String>,
     payload: Vec<Value>,
     metadata: Vec<Value>,
+    hash: Vec<Option<Vec<u8>>>,
 }
 
 impl EventColumns {
@@ -374,16 +406,21 @@ impl EventColumns {
         self.payload.push(payload.clone());
     }
 
-    fn push_timer(&mut self, event: timers::TimerEventRow, metadata: Value) {
+    fn push_timer(&mut self, event: timers::TimerEventRow, metadata: Value, recorded_at: OffsetDateTime) {
         let (event_type, version, payload) = event.serialized;
-        self.push(
-            <berth_domain::timer::Timer as cqrs_es::Aggregate>::TYPE,
-            &event.key,
-            event.sequence,
-            &event_type,
-            &version,
-            &payload,
-        );
+        let aggregate_type = <berth_domain::timer::Timer as cqrs_es::Aggregate>::TYPE;
+        let link = chain::Link {
+            aggregate_type,
+            aggregate_id: &event.key,
+            sequence: event.sequence,
+            event_type: &event_type,
+            event_version: &version,
+            payload: &payload,
+            metadata: &metadata,
+            recorded_at,
+        };
+        self.hash.push(Some(link.hash(&event.prev_hash).to_vec()));
+        self.push(aggregate_type, &event.key, event.sequence, &event_type, &version, &payload);
         self.metadata.push(metadata);
     }
 

@@ -186,8 +186,14 @@ impl EventStore {
                 };
             }
             let events = sink.collect().await;
-            let staged =
-                Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.snapshot_every())?;
+            let staged = Staged::new::<A>(
+                aggregate_id,
+                loaded.version,
+                loaded.hash,
+                &events,
+                &aggregate,
+                self.snapshot_every(),
+            )?;
             match self.commit(std::slice::from_ref(&staged), side_writes, metadata).await {
                 Ok(appended) => {
                     return Ok(CommandOutcome {

@@ -30,6 +30,7 @@
 
 pub mod append;
 pub mod billing;
+pub mod chain;
 pub mod checkpoint;
 pub mod clock;
 pub mod consumer;
@@ -37,12 +38,14 @@ pub mod credential_cache;
 pub mod credentials;
 pub mod error;
 pub mod execute;
+pub mod export;
 pub mod feed;
 pub mod lag;
 pub mod metadata;
 pub mod migrate;
 pub mod recorded;
 pub mod relay;
+pub mod sealer;
 pub mod shutdown;
 pub mod steps;
 pub mod store;
@@ -50,3 +53,4 @@ pub mod stream;
 pub mod timers;
 pub mod unit_of_work;
 pub mod vault;
+pub mod verify;

@@ -29,6 +29,9 @@ pub struct Loaded<A> {
     pub version: i64,
     /// How many events were applied on top of the snapshot to get here.
     pub replayed: usize,
+    /// The hash of its last event (`None` for a fresh aggregate, or one written before the
+    /// chain and not yet chained).
+    pub hash: Option<crate::chain::Hash>,
 }
 
 /// The event store: PostgreSQL pool, postgres-es reader and snapshot policy.
@@ -37,13 +40,26 @@ pub struct EventStore {
     pool: PgPool,
     reader: std::sync::Arc<PostgresEventRepository>,
     snapshot_every: i64,
+    chain: bool,
 }
 
 impl EventStore {
     /// A store over `pool`, snapshotting every `snapshot_every` events (0 turns snapshots off).
     pub fn new(pool: PgPool, snapshot_every: u32) -> Self {
         let reader = std::sync::Arc::new(PostgresEventRepository::new(pool.clone()));
-        Self { pool, reader, snapshot_every: i64::from(snapshot_every) }
+        Self { pool, reader, snapshot_every: i64::from(snapshot_every), chain: true }
+    }
+
+    /// The same store appending events without their hashes: only for measuring what the
+    /// chain costs (`berth bench`); `berth audit verify` reports such events as unhashed, and
+    /// the next append to their aggregate or the sealer chains them.
+    pub fn without_chain(mut self) -> Self {
+        self.chain = false;
+        self
+    }
+
+    pub(crate) fn chains(&self) -> bool {
+        self.chain
     }
 
     /// The pool underneath.
@@ -56,12 +72,15 @@ impl EventStore {
     pub async fn load<A: Consequences>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
         // The snapshot and the events after it in one round trip: the snapshot's row (without
         // an event type) sorts first, being at a lower sequence than every event it precedes.
-        let rows: Vec<(Option<String>, Option<String>, serde_json::Value, i64)> = sqlx::query_as(
+        type Row = (Option<String>, Option<String>, serde_json::Value, i64, Option<Vec<u8>>);
+        let rows: Vec<Row> = sqlx::query_as(
             "WITH snap AS (SELECT sequence, state FROM aggregate_snapshots
                             WHERE aggregate_type = $1 AND aggregate_id = $2)
-             SELECT NULL::text, NULL::text, state, sequence FROM snap
+             SELECT NULL::text, NULL::text, state, sequence,
+                    (SELECT hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = snap.sequence)
+               FROM snap
              UNION ALL
-             SELECT e.event_type, e.event_version, e.payload, e.sequence FROM events e
+             SELECT e.event_type, e.event_version, e.payload, e.sequence, e.hash FROM events e
               WHERE e.aggregate_type = $1 AND e.aggregate_id = $2
                 AND e.sequence > COALESCE((SELECT sequence FROM snap), 0)
              ORDER BY 4",
@@ -71,10 +90,13 @@ impl EventStore {
         .fetch_all(&self.pool)
         .await?;
         let mut rows = rows.into_iter().peekable();
-        let (mut aggregate, mut version) = (A::default(), 0);
-        if let Some((None, _, state, sequence)) = rows.peek() {
+        let (mut aggregate, mut version, mut hash) = (A::default(), 0, None);
+        if let Some((None, _, state, sequence, at)) = rows.peek() {
             match serde_json::from_value::<A>(state.clone()) {
-                Ok(restored) => (aggregate, version) = (restored, *sequence),
+                Ok(restored) => {
+                    (aggregate, version, hash) =
+                        (restored, *sequence, crate::chain::from_bytes(at.as_deref()))
+                }
                 Err(error) => {
                     tracing::warn!(%error, aggregate = A::TYPE, aggregate_id, "snapshot does not read; replaying");
                     return self.load_full::<A>(aggregate_id).await;
@@ -83,16 +105,17 @@ impl EventStore {
             rows.next();
         }
         let mut replayed = 0;
-        for (event_type, event_version, payload, sequence) in rows {
+        for (event_type, event_version, payload, sequence, at) in rows {
             let (event_type, event_version) =
                 (event_type.unwrap_or_default(), event_version.unwrap_or_default());
             let event = decode_as::<A::Event>(&event_type, &event_version, payload)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             aggregate.apply(event);
             version = sequence;
+            hash = crate::chain::from_bytes(at.as_deref());
             replayed += 1;
         }
-        Ok(Loaded { aggregate, version, replayed })
+        Ok(Loaded { aggregate, version, replayed, hash })
     }
 
     /// Loads an aggregate by replaying every one of its events, ignoring snapshots.
@@ -184,7 +207,8 @@ fn replay_onto<A: Consequences>(
         version = to_i64(envelope.sequence);
         aggregate.apply(envelope.payload);
     }
-    Ok(Loaded { aggregate, version, replayed })
+    // The hash is looked up when the aggregate is next appended to (`chain::heal`).
+    Ok(Loaded { aggregate, version, replayed, hash: None })
 }
 
 fn persistence_error(error: PersistenceError) -> StoreError {

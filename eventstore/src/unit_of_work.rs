@@ -82,8 +82,14 @@ impl<'s> UnitOfWork<'s> {
             .await
             .map_err(|e| UnitError::Rejected(Refused::new(A::TYPE, e)))?;
         let events = sink.collect().await;
-        let staged =
-            Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.store.snapshot_every())?;
+        let staged = Staged::new::<A>(
+            aggregate_id,
+            loaded.version,
+            loaded.hash,
+            &events,
+            &aggregate,
+            self.store.snapshot_every(),
+        )?;
         self.staged.push(staged);
         Ok(self)
     }

@@ -14,6 +14,7 @@ pub mod all_invoices;
 pub mod audit;
 pub mod billing_profiles;
 pub mod billing_setup;
+pub mod compare;
 pub mod identity;
 pub mod invoices;
 pub mod nodes;
@@ -30,3 +31,7 @@ pub mod usage;
 pub mod vat_report;
 
 pub use projection::{all, Projection};
+
+/// The log's export format and the tenant's events as exports read them: the query API
+/// streams them to a tenant's owners.
+pub use berth_eventstore::export;

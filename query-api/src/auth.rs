@@ -98,7 +98,10 @@ impl FromRequestParts<AppState> for Viewer {
 
 /// A credential found dead as a scope was entered is forgotten by this process at once (its
 /// change may not have been announced here yet).
-fn forget_if_refused(state: &AppState, scoped: Result<Scoped, ApiError>) -> Result<Scoped, ApiError> {
+pub(crate) fn forget_if_refused(
+    state: &AppState,
+    scoped: Result<Scoped, ApiError>,
+) -> Result<Scoped, ApiError> {
     if matches!(scoped, Err(ApiError::Unauthorized(_))) {
         state.credentials.clear();
     }
@@ -106,7 +109,7 @@ fn forget_if_refused(state: &AppState, scoped: Result<Scoped, ApiError>) -> Resu
 }
 
 /// The live credential behind the request's bearer token: 401 without one.
-async fn bearer(parts: &Parts, state: &AppState) -> Result<identity::Principal, ApiError> {
+pub(crate) async fn bearer(parts: &Parts, state: &AppState) -> Result<identity::Principal, ApiError> {
     let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
     identity::authenticate_bearer(&state.pool, &state.credentials, header).await.map_err(|e| match e {
         identity::BearerError::Database(e) => ApiError::from(e),

@@ -9,9 +9,11 @@
 //! The operational routes (`/healthz`, `/readyz`, `/metrics`) are added by the `berth` binary.
 #![forbid(unsafe_code)]
 
+pub mod as_of;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod exports;
 pub mod live;
 pub mod nodes;
 pub mod page;
@@ -78,6 +80,8 @@ pub struct AppState {
         billing::setup::coupons,
         billing::setup::coupon,
         billing::setup::rates,
+        exports::events,
+        exports::keys,
     ),
     components(schemas(live::StreamEvent))
 )]
@@ -93,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(timers::router())
         .merge(billing::router())
+        .merge(exports::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .with_state(state)

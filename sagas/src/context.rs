@@ -32,6 +32,8 @@ pub struct SagaContext {
     pub vault: Vault,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
+    /// Wakes workers when the log moves.
+    pub feed: FeedNotifier,
     /// Wakes the timer workers when a timer is scheduled.
     pub timer_wakeups: FeedNotifier,
     /// Runs commands on nodes (the SSH bridge, or a stand-in in tests).

@@ -19,6 +19,7 @@ pub mod context;
 pub mod node;
 pub mod registry;
 pub mod saga;
+pub mod sealing;
 pub mod ssh;
 pub mod timers;
 pub mod vies;

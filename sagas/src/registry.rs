@@ -18,6 +18,7 @@ use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
 use crate::saga::{Saga, Worker};
+use crate::sealing::Sealing;
 use crate::timers::TimerFiring;
 
 /// Every saga and worker, in the order they start.
@@ -30,6 +31,7 @@ pub fn all() -> Vec<Entry> {
         saga::<Renewal>(),
         saga::<VatCheck>(),
         saga::<QuotaRelease>(),
+        worker::<Sealing>(),
     ]
 }
 

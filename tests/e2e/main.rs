@@ -2,11 +2,14 @@
 //! and exports `DATABASE_URL` and `NATS_URL`). Each test gets its own database and stream.
 
 mod api;
+mod as_of;
+mod audit_verify;
 mod billing;
 mod commands;
 mod common;
 mod consumer;
 mod contract;
+mod exports;
 mod feed;
 mod idempotency;
 mod identity;

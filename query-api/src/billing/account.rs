@@ -113,9 +113,11 @@ pub struct SubscriptionView {
     pub price_minor: i64,
     /// The current period's first day (the trial's, during the trial).
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date")]
     pub period_start: Date,
     /// Its last day.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date")]
     pub period_end: Date,
     /// Whether the current period is the trial.
     pub trial: bool,
@@ -131,6 +133,7 @@ pub struct SubscriptionView {
     pub paid_periods: i32,
     /// The first day without it, once over.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
     pub ended_on: Option<Date>,
     /// The version this reflects (its ETag).
     pub version: i64,
@@ -196,9 +199,11 @@ async fn subscription(
 pub struct MeterView {
     /// The period's first day.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date")]
     pub period_start: Date,
     /// Its last day.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date")]
     pub period_end: Date,
     /// The metric.
     #[schema(value_type = berth_http::schema::MetricName)]

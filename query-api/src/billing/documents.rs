@@ -100,8 +100,9 @@ async fn pdf(
     Ok(versioned_file(version, "application/pdf", bytes, &if_none_match))
 }
 
-/// An issued invoice or credit note as e-Factura XML (UBL 2.1, CIUS-RO); a proforma is no
-/// fiscal document and has none.
+/// An issued invoice or credit note as e-Factura XML (UBL 2.1, CIUS-RO).
+///
+/// A proforma is no fiscal document and has none.
 #[utoipa::path(get, path = "/v1/invoices/{id}/efactura.xml", operation_id = "get_invoice_efactura", tag = "invoices",
     params(("id" = uuid::Uuid, Path, description = "The document's id")),
     responses((status = 200, description = "The UBL document", body = UblFile, content_type = "application/xml")),

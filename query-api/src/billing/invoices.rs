@@ -52,12 +52,15 @@ pub struct InvoiceRow {
     pub number: Option<String>,
     /// When it was issued.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
     pub issue_date: Option<Date>,
     /// When payment is due.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
     pub due_date: Option<Date>,
     /// The date of supply, which decided the VAT rates.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
     pub supply_date: Option<Date>,
     /// The total before VAT, in minor units.
     pub net_minor: Option<i64>,
@@ -71,9 +74,11 @@ pub struct InvoiceRow {
     pub subscription_id: Option<Uuid>,
     /// The first day of that period.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
     pub period_start: Option<Date>,
     /// Its last day.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
     pub period_end: Option<Date>,
     /// For a credit note, the invoice it corrects.
     pub corrects: Option<Uuid>,
@@ -81,6 +86,7 @@ pub struct InvoiceRow {
     pub from_proforma: Option<Uuid>,
     /// When a proforma was paid.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
     pub paid_on: Option<Date>,
     /// The invoice issued from a paid proforma.
     pub invoiced_as: Option<Uuid>,

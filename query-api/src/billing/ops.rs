@@ -119,6 +119,7 @@ pub struct VatParams {
 pub struct VatRow {
     /// The month of issue, as its first day.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date")]
     pub month: Date,
     /// `domestic`, `oss` (the buyer country's VAT, through the One-Stop Shop), `reverse_charge`
     /// or `outside_eu`.

@@ -102,6 +102,7 @@ pub struct SeriesView {
     pub last_number: Option<String>,
     /// The issue date of its document.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
     pub last_issue_date: Option<Date>,
     /// The series' version (its ETag).
     pub version: i64,
@@ -214,6 +215,7 @@ async fn coupon(
 pub struct DayRate {
     /// The day.
     #[schema(format = Date)]
+    #[serde(with = "berth_http::date")]
     pub day: Date,
     /// Lei per unit.
     pub rate: String,

@@ -119,8 +119,9 @@ async fn create(
     Ok(state.links.accepted(coupon_id.as_uuid(), outcome.version, View::Coupon(coupon_id.as_uuid())))
 }
 
-/// Withdraw a coupon (operators only): it takes no new redemptions; subscriptions that
-/// redeemed it keep their discount.
+/// Withdraw a coupon (operators only).
+///
+/// It takes no new redemptions; subscriptions that redeemed it keep their discount.
 #[utoipa::path(post, path = "/v1/coupons/{id}/withdraw", operation_id = "withdraw_coupon", tag = "billing",
     params(("id" = uuid::Uuid, Path, description = "The coupon's id")),
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]

@@ -116,8 +116,9 @@ async fn issue_as(
     Ok(Located::new(axum::http::StatusCode::ACCEPTED, location, answer))
 }
 
-/// Issue a draft (operators only): it takes the next number of its series, in the same
-/// commit, and never changes again.
+/// Issue a draft (operators only).
+///
+/// It takes the next number of its series, in the same commit, and never changes again.
 #[utoipa::path(post, path = "/v1/invoices/{id}/issue", operation_id = "issue_invoice", tag = "invoices", request_body = IssueBody,
     params(("id" = uuid::Uuid, Path, description = DOCUMENT)),
     responses((status = 202, description = "Issued", body = IssuedAnswer)), security(("bearer" = [])))]
@@ -142,9 +143,10 @@ fn check(state: &AppState, precondition: Precondition, version: i64) -> Result<(
     }
 }
 
-/// Credit an issued invoice (operators only): a credit note for every line, or for the lines
-/// given, issued at once in the credit notes' series; more than what remains of the invoice
-/// is refused (422) and takes no number.
+/// Credit an issued invoice (operators only).
+///
+/// A credit note for every line, or for the lines given, issued at once in the credit notes'
+/// series; more than what remains of the invoice is refused (422) and takes no number.
 #[utoipa::path(post, path = "/v1/invoices/{id}/credit-notes", operation_id = "create_credit_note", tag = "invoices", request_body = CreditBody,
     params(("id" = uuid::Uuid, Path, description = "The invoice's id")),
     responses((status = 202, description = "The credit note, issued", body = IssuedAnswer)), security(("bearer" = [])))]

@@ -90,8 +90,9 @@ pub struct Notes {
     pub notes: Vec<String>,
 }
 
-/// Create a draft invoice or proforma for a tenant (operators only); it gets its number when
-/// it is issued.
+/// Create a draft invoice or proforma for a tenant (operators only).
+///
+/// It gets its number when it is issued.
 #[utoipa::path(post, path = "/v1/invoices", operation_id = "create_invoice", tag = "invoices", request_body = CreateDraft,
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]
 async fn create(

@@ -233,8 +233,9 @@ async fn plan_command(
 /// The path parameter of a plan.
 const PLAN: &str = "The plan's id";
 
-/// Change a plan's price of one period in one currency, for periods that begin on or after a
-/// date (operators only); running subscriptions pay it from their next period.
+/// Change a plan's price of one period in one currency, for periods that begin on or after a date (operators only).
+///
+/// Running subscriptions pay it from their next period.
 #[utoipa::path(put, path = "/v1/plans/{id}/price", operation_id = "change_plan_price", tag = "plans", request_body = ChangePrice,
     params(("id" = uuid::Uuid, Path, description = PLAN)),
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]
@@ -252,8 +253,9 @@ async fn change_price(
     plan_command(&state, &operator, &id, precondition, command).await
 }
 
-/// Change what a plan includes (operators only); running subscriptions take it at their next
-/// period.
+/// Change what a plan includes (operators only).
+///
+/// Running subscriptions take it at their next period.
 #[utoipa::path(put, path = "/v1/plans/{id}/limits", operation_id = "change_plan_limits", tag = "plans", request_body = LimitsBody,
     params(("id" = uuid::Uuid, Path, description = PLAN)),
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]
@@ -268,8 +270,9 @@ async fn change_limits(
     plan_command(&state, &operator, &id, precondition, command).await
 }
 
-/// Replace a plan's overage prices (operators only); running subscriptions take them at their
-/// next period.
+/// Replace a plan's overage prices (operators only).
+///
+/// Running subscriptions take them at their next period.
 #[utoipa::path(put, path = "/v1/plans/{id}/overage", operation_id = "change_plan_overage", tag = "plans", request_body = ChangeOverage,
     params(("id" = uuid::Uuid, Path, description = PLAN)),
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]

@@ -51,8 +51,9 @@ pub struct ProfileBody {
     pub currency: String,
 }
 
-/// Set the tenant's billing profile; a new or changed VAT id is unverified until VIES
-/// confirms it.
+/// Set the tenant's billing profile.
+///
+/// A new or changed VAT id is unverified until VIES confirms it.
 #[utoipa::path(put, path = "/v1/billing-profile", operation_id = "set_billing_profile", tag = "billing", request_body = ProfileBody,
     responses((status = 202, description = "Accepted; VIES checks the VAT id", body = Accepted)), security(("bearer" = [])))]
 async fn set(

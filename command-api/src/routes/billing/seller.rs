@@ -179,8 +179,10 @@ async fn choose_series(
     Ok(state.links.accepted(super::derived_uuid("seller", SELLER_ID), outcome.version, View::Seller))
 }
 
-/// Record a currency's rate to lei for a day (operators only); documents issued without a
-/// rate of their own take the latest day's on or before their issue date.
+/// Record a currency's rate to lei for a day (operators only).
+///
+/// Documents issued without a rate of their own take the latest day's on or before their issue
+/// date.
 #[utoipa::path(put, path = "/v1/exchange-rates/{currency}", operation_id = "record_exchange_rate", tag = "billing", request_body = RecordRate,
     params(("currency" = berth_http::schema::CurrencyName, Path, description = "The currency (not RON)")),
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]

@@ -90,8 +90,10 @@ async fn plan(state: &AppState, raw: &str) -> Result<PlanId, ApiError> {
     })
 }
 
-/// Subscribe the tenant to a plan; during its trial, put the trial on this plan instead (it
-/// keeps its end). A tenant that subscribed before gets no new trial.
+/// Subscribe the tenant to a plan.
+///
+/// During its trial, put the trial on this plan instead (it keeps its end). A tenant that
+/// subscribed before gets no new trial.
 #[utoipa::path(post, path = "/v1/subscriptions", operation_id = "create_subscription", tag = "billing", request_body = CreateSubscription,
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]
 async fn create(
@@ -182,8 +184,10 @@ async fn run(
 /// The path parameter of a subscription.
 const SUBSCRIPTION: &str = "The subscription's id";
 
-/// Move to a dearer plan now: the unused days of the old plan are credited and the days left
-/// charged on the new one (the billing saga issues both documents).
+/// Move to a dearer plan now.
+///
+/// The unused days of the old plan are credited and the days left charged on the new one (the
+/// billing saga issues both documents).
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/upgrade", operation_id = "upgrade_subscription", tag = "billing", request_body = ChangePlan,
     params(("id" = uuid::Uuid, Path, description = SUBSCRIPTION)),
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]
@@ -201,8 +205,9 @@ async fn upgrade(
     run(&state, &caller, id, precondition, command).await
 }
 
-/// Move to a cheaper plan when the period ends; refused (409, naming the limit) when what the
-/// tenant uses does not fit it.
+/// Move to a cheaper plan when the period ends.
+///
+/// Refused (409, naming the limit) when what the tenant uses does not fit it.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/downgrade", operation_id = "downgrade_subscription", tag = "billing", request_body = ChangePlan,
     params(("id" = uuid::Uuid, Path, description = SUBSCRIPTION)),
     responses((status = 202, description = "Accepted", body = Accepted)), security(("bearer" = [])))]

@@ -2,7 +2,11 @@
 //! included) on a clock the tests move: the seller and series from `berth.toml`, plans, and
 //! the site limit where it bites.
 
+mod documents;
+mod input;
+mod lifecycle;
 mod limits;
+mod operators;
 mod setup;
 
 use std::path::PathBuf;
@@ -264,6 +268,29 @@ impl Billing {
     /// The document `id` as `token` reads it, once the view has version `version`.
     pub async fn invoice(&self, id: &str, token: &str, version: &Value) -> Value {
         self.read(&format!("/v1/invoices/{id}?min_version={version}"), token).await
+    }
+
+    /// Moves the test clock forward to `at`.
+    pub fn clock_to(&self, at: OffsetDateTime) {
+        assert!(at > self.clock_now(), "the clock only moves forward");
+        self.clock.set(at);
+    }
+
+    /// Sends a POST until it answers `wanted` (what it waits for is a saga's work), with the
+    /// last answer in the message when it never does.
+    pub async fn until_answered(&self, path: &str, token: &str, body: Value, wanted: StatusCode) -> Value {
+        let last = &Mutex::new((StatusCode::OK, Value::Null));
+        let body = &body;
+        let answered = eventually(Duration::from_secs(60), move || async move {
+            let answer = self.post(path, token, body.clone()).await;
+            let done = answer.0 == wanted;
+            *last.lock().unwrap() = answer;
+            done
+        })
+        .await;
+        let (status, body) = last.lock().unwrap().clone();
+        assert!(answered, "POST {path}: still {status} {body}");
+        body
     }
 
     pub fn clock_now(&self) -> OffsetDateTime {

@@ -277,10 +277,17 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
         }
-        let environment =
-            Environment::with_prefix("BERTH").prefix_separator("_").separator("__").try_parsing(true).source(
-                Some(vars.clone().into_iter().filter(|(k, _)| !k.starts_with("BERTH_DEV_")).collect()),
-            );
+        let environment = Environment::with_prefix("BERTH")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(
+                vars.clone()
+                    .into_iter()
+                    // `BERTH_CONFIG` names the file; it is no setting of its own.
+                    .filter(|(k, _)| !k.starts_with("BERTH_DEV_") && !OTHER_VARIABLES.contains(&k.as_str()))
+                    .collect(),
+            ));
         builder.add_source(environment).build()?.try_deserialize()
     }
 
@@ -333,6 +340,13 @@ mod tests {
         assert_eq!(settings.nats.replicas, 3);
         assert_eq!(settings.command_api.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.query_api.addr.to_string(), "127.0.0.1:8081");
+    }
+
+    #[test]
+    fn berth_config_names_the_file_and_is_no_setting() {
+        let settings = Settings::load_from(None, env(&[("BERTH_CONFIG", "/etc/berth.toml")])).unwrap();
+        assert_eq!(settings.command_api.addr.to_string(), "127.0.0.1:8080");
+        assert!(Settings::unknown_variables(env(&[("BERTH_CONFIG", "/etc/berth.toml")])).is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Billing through the two APIs, with every role running (the renewal, VIES and quota sagas
-//! included) on a clock the tests move: the seller and series from `berth.toml`, plans, and
-//! the site limit where it bites.
+//! included) on a clock the tests move: the seller and series from `berth.toml`, plans, the
+//! site limit where it bites, a subscription's changes mid-period, documents from draft to PDF
+//! and e-Factura XML, bad input, and the operators' revenue and VAT views.
 
 mod documents;
 mod input;

@@ -49,18 +49,20 @@ fn days(period: ServicePeriod, from: Date, remaining: i64, total: i64) -> String
     format!("{from} – {}, {remaining} din {total} zile", period.end())
 }
 
-/// Issues a credit note of `amount` (a list price's share) on `corrected`, scaled by what that
-/// invoice billed after its discounts; nothing when that leaves nothing to credit.
-async fn credit(
-    saga: &Renewal,
-    event: &Recorded,
-    state: &Subscription,
+/// A credit note to issue: its id, the invoice it corrects, a list price's share, its line's
+/// description and service period.
+struct Credit {
     id: InvoiceId,
     corrected: InvoiceId,
     amount: Money,
     description: String,
     period: ServicePeriod,
-) -> Outcome {
+}
+
+/// Issues a credit note of `amount` on `corrected`, scaled by what that invoice billed after
+/// its discounts; nothing when that leaves nothing to credit.
+async fn credit(saga: &Renewal, event: &Recorded, state: &Subscription, credit: Credit) -> Outcome {
+    let Credit { id, corrected, amount, description, period } = credit;
     let Some(tenant) = state.tenant_id() else { return Outcome::Done };
     let invoice = match saga.context.store.load::<Invoice>(&corrected.to_string()).await {
         Ok(loaded) => loaded.aggregate,
@@ -105,7 +107,8 @@ pub(crate) async fn upgraded(
     let when = days(period, from, change.remaining_days, change.period_days);
     let description = format!("Credit plan {}: {when}", short(old.name.as_str()));
     let credit_id = document_id("upgrade-credit", id, event.sequence);
-    match credit(saga, event, &before, credit_id, corrected, change.credit, description, rest).await {
+    let note = Credit { id: credit_id, corrected, amount: change.credit, description, period: rest };
+    match credit(saga, event, &before, note).await {
         Outcome::Done => {}
         other => return other,
     }
@@ -153,5 +156,5 @@ pub(crate) async fn cancelled(
         days(period, on, remaining, period.days())
     );
     let credit_id = document_id("cancel-credit", id, event.sequence);
-    credit(saga, event, &before, credit_id, corrected, amount, description, rest).await
+    credit(saga, event, &before, Credit { id: credit_id, corrected, amount, description, period: rest }).await
 }

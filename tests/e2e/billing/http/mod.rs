@@ -10,7 +10,7 @@ mod limits;
 mod operators;
 mod setup;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -125,7 +125,7 @@ impl Billing {
 
     async fn run(
         env: &TestEnv,
-        config: &PathBuf,
+        config: &Path,
         clock: &Arc<ManualClock>,
         extra: &[(&str, &str)],
     ) -> (String, String, CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
@@ -275,23 +275,6 @@ impl Billing {
     pub fn clock_to(&self, at: OffsetDateTime) {
         assert!(at > self.clock_now(), "the clock only moves forward");
         self.clock.set(at);
-    }
-
-    /// Sends a POST until it answers `wanted` (what it waits for is a saga's work), with the
-    /// last answer in the message when it never does.
-    pub async fn until_answered(&self, path: &str, token: &str, body: Value, wanted: StatusCode) -> Value {
-        let last = &Mutex::new((StatusCode::OK, Value::Null));
-        let body = &body;
-        let answered = eventually(Duration::from_secs(60), move || async move {
-            let answer = self.post(path, token, body.clone()).await;
-            let done = answer.0 == wanted;
-            *last.lock().unwrap() = answer;
-            done
-        })
-        .await;
-        let (status, body) = last.lock().unwrap().clone();
-        assert!(answered, "POST {path}: still {status} {body}");
-        body
     }
 
     pub fn clock_now(&self) -> OffsetDateTime {

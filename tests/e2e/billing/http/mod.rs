@@ -84,6 +84,8 @@ pub fn variables(env: &TestEnv) -> Vec<(String, String)> {
         // No node takes part: sites stay requested.
         ("BERTH_SAGAS__PROVISIONING__ENABLED", "false"),
         ("BERTH_SAGAS__TIMERS__POLL_MS", "100"),
+        // The default: Starter's 14-day trial, with its five sites.
+        ("BERTH_BILLING__TRIAL_PLAN", "starter"),
     ] {
         vars.push((k.to_owned(), v.to_owned()));
     }

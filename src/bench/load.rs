@@ -22,7 +22,8 @@ pub async fn tenants(server: &Server, count: usize) -> anyhow::Result<Vec<String
 
 /// Registers a tenant and returns its owner's token.
 async fn register(server: &Server, n: usize) -> anyhow::Result<String> {
-    let body = json!({"name": "Bench", "email": format!("bench{n}@bench.test"), "password": "benchmark password"});
+    let body =
+        json!({"name": "Bench", "email": format!("bench{n}@bench.test"), "password": "benchmark password"});
     let response =
         server.http.post(format!("{}/v1/auth/register", server.command)).json(&body).send().await?;
     anyhow::ensure!(response.status().as_u16() == 201, "registration failed: {}", response.text().await?);

@@ -13,9 +13,9 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use super::VersionParams;
 use crate::auth::{Reader, Viewer};
 use crate::scope::at_version;
-use crate::sites::DetailParams;
 use crate::AppState;
 
 /// The account routes.
@@ -64,12 +64,12 @@ pub struct ProfileView {
 
 /// The tenant's billing profile: who it is as a buyer, and where its VAT id stands.
 #[utoipa::path(get, path = "/v1/billing-profile", operation_id = "get_billing_profile", tag = "billing",
-    params(DetailParams), responses((status = 200, description = "The billing profile", body = ProfileView)),
+    params(VersionParams), responses((status = 200, description = "The billing profile", body = ProfileView)),
     security(("bearer" = [])))]
 async fn profile(
     State(state): State<AppState>,
     reader: Reader,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let read = || async {
@@ -150,33 +150,41 @@ const SUBSCRIPTION: &str = "SELECT id, status, plan_id, plan_code, plan_name, pe
     version, created_at, updated_at FROM proj_subscriptions.subscriptions";
 
 /// The tenant's subscription: the running one, or else the last one it had.
+///
+/// `min_version` waits for that version of the subscription it answers.
 #[utoipa::path(get, path = "/v1/subscription", operation_id = "get_current_subscription", tag = "billing",
+    params(VersionParams),
     responses((status = 200, description = "The subscription", body = SubscriptionView)), security(("bearer" = [])))]
 async fn current(
     State(state): State<AppState>,
     reader: Reader,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let mut scoped = reader.scope(&state).await?;
-    let found: Option<SubscriptionView> = sqlx::query_as(&format!(
-        "{SUBSCRIPTION} WHERE tenant_id = $1 ORDER BY (status <> 'ended') DESC, created_at DESC, id DESC LIMIT 1"
-    ))
-    .bind(reader.tenant_id)
-    .fetch_optional(&mut *scoped)
-    .await?;
-    let found = found.ok_or(ApiError::NotFound)?;
+    let read = || async {
+        let mut scoped = reader.scope(&state).await?;
+        Ok(sqlx::query_as::<_, SubscriptionView>(&format!(
+            "{SUBSCRIPTION} WHERE tenant_id = $1 ORDER BY (status <> 'ended') DESC, created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(reader.tenant_id)
+        .fetch_optional(&mut *scoped)
+        .await?)
+    };
+    let found =
+        at_version(&state.reads, "subscriptions", params.min_version, |s: &SubscriptionView| s.version, read)
+            .await?;
     Ok(versioned(found.version, found, &if_none_match))
 }
 
 /// A subscription of the tenant's.
 #[utoipa::path(get, path = "/v1/subscriptions/{id}", operation_id = "get_subscription", tag = "billing",
-    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), DetailParams),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), VersionParams),
     responses((status = 200, description = "The subscription", body = SubscriptionView)), security(("bearer" = [])))]
 async fn subscription(
     State(state): State<AppState>,
     reader: Reader,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
@@ -225,13 +233,13 @@ pub struct UsageView {
 
 /// A subscription's metered usage, per period and metric.
 #[utoipa::path(get, path = "/v1/subscriptions/{id}/usage", operation_id = "get_subscription_usage", tag = "billing",
-    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), DetailParams),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), VersionParams),
     responses((status = 200, description = "The usage", body = UsageView)), security(("bearer" = [])))]
 async fn usage(
     State(state): State<AppState>,
     viewer: Viewer,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;

@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use super::VersionParams;
 use crate::auth::{Reader, Viewer};
 use crate::page::{one_of, paginate, Page, PageParams};
 use crate::scope::at_version;
-use crate::sites::DetailParams;
 use crate::AppState;
 
 /// The invoice routes.
@@ -249,13 +249,13 @@ pub(crate) fn view_of(viewer: &Viewer) -> &'static str {
 
 /// A document: its row and, once issued, the document itself.
 #[utoipa::path(get, path = "/v1/invoices/{id}", operation_id = "get_invoice", tag = "invoices",
-    params(("id" = uuid::Uuid, Path, description = "The document's id"), DetailParams),
+    params(("id" = uuid::Uuid, Path, description = "The document's id"), VersionParams),
     responses((status = 200, description = "The document", body = InvoiceDetail)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     viewer: Viewer,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;

@@ -10,8 +10,19 @@ pub mod plans;
 pub mod setup;
 
 use axum::Router;
+use serde::Deserialize;
 
 use crate::AppState;
+
+/// The parameters of a billing detail: billing views are read as they are now (no `as_of`).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct VersionParams {
+    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
+    #[param(minimum = 0)]
+    pub min_version: Option<i64>,
+}
 
 /// The billing routes.
 pub fn router() -> Router<AppState> {

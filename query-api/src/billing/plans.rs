@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::VersionParams;
 use crate::auth::Viewer;
 use crate::page::{paginate, Page, PageParams};
 use crate::scope::at_version;
-use crate::sites::DetailParams;
 use crate::AppState;
 
 /// The plan routes.
@@ -191,13 +191,13 @@ async fn list(
 
 /// A plan: its prices, limits, trial and overage prices.
 #[utoipa::path(get, path = "/v1/plans/{id}", operation_id = "get_plan", tag = "plans",
-    params(("id" = uuid::Uuid, Path, description = "The plan's id"), DetailParams),
+    params(("id" = uuid::Uuid, Path, description = "The plan's id"), VersionParams),
     responses((status = 200, description = "The plan", body = PlanView)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     viewer: Viewer,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;

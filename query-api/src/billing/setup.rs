@@ -13,10 +13,10 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use super::VersionParams;
 use crate::auth::OperatorReader;
 use crate::page::{paginate, Page, PageParams};
 use crate::scope::at_version;
-use crate::sites::DetailParams;
 use crate::AppState;
 
 /// The billing setup routes.
@@ -66,12 +66,12 @@ where
 }
 
 /// The seller as documents name it, and its series (operators only).
-#[utoipa::path(get, path = "/v1/ops/seller", operation_id = "get_seller", tag = "ops", params(DetailParams),
+#[utoipa::path(get, path = "/v1/ops/seller", operation_id = "get_seller", tag = "ops", params(VersionParams),
     responses((status = 200, description = "The seller", body = SellerView)), security(("bearer" = [])))]
 async fn seller(
     State(state): State<AppState>,
     operator: OperatorReader,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let read = || async {
@@ -110,13 +110,13 @@ pub struct SeriesView {
 
 /// A numbering series and how far it has counted (operators only).
 #[utoipa::path(get, path = "/v1/ops/series/{prefix}", operation_id = "get_series", tag = "ops",
-    params(("prefix" = String, Path, description = "The series' prefix"), DetailParams),
+    params(("prefix" = String, Path, description = "The series' prefix"), VersionParams),
     responses((status = 200, description = "The series", body = SeriesView)), security(("bearer" = [])))]
 async fn series(
     State(state): State<AppState>,
     operator: OperatorReader,
     ApiPath(prefix): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let read = || async {
@@ -189,13 +189,13 @@ async fn coupons(
 
 /// A coupon and its redemptions (operators only).
 #[utoipa::path(get, path = "/v1/ops/coupons/{id}", operation_id = "get_coupon", tag = "ops",
-    params(("id" = uuid::Uuid, Path, description = "The coupon's id"), DetailParams),
+    params(("id" = uuid::Uuid, Path, description = "The coupon's id"), VersionParams),
     responses((status = 200, description = "The coupon", body = CouponView)), security(("bearer" = [])))]
 async fn coupon(
     State(state): State<AppState>,
     operator: OperatorReader,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
@@ -235,13 +235,13 @@ pub struct RatesView {
 
 /// A currency's recorded rates to lei (operators only).
 #[utoipa::path(get, path = "/v1/ops/exchange-rates/{currency}", operation_id = "get_exchange_rates", tag = "ops",
-    params(("currency" = berth_http::schema::CurrencyName, Path, description = "The currency"), DetailParams),
+    params(("currency" = berth_http::schema::CurrencyName, Path, description = "The currency"), VersionParams),
     responses((status = 200, description = "The rates", body = RatesView)), security(("bearer" = [])))]
 async fn rates(
     State(state): State<AppState>,
     operator: OperatorReader,
     ApiPath(currency): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let read = || async {

@@ -93,6 +93,9 @@ async fn bad_amounts_currencies_plans_and_vat_ids_are_problems_naming_the_field(
     names("a CUI whose check digit is wrong", &(status, refused.clone()), "vat_id");
     assert!(refused["detail"].as_str().is_some_and(|d| d.contains("check digit")), "{refused}");
     assert_eq!(billing.env.event_count().await, before, "nothing was appended");
+    // Billing views are read as they are now: `as_of` is not one of their parameters.
+    let (status, refused) = billing.get("/v1/billing-profile?as_of=2030-09-01T00:00:00Z", &token).await;
+    assert_eq!((status, refused["field"].as_str()), (StatusCode::BAD_REQUEST, Some("as_of")), "{refused}");
     billing.stop().await;
 }
 

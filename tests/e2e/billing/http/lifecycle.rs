@@ -138,7 +138,9 @@ async fn a_downgrade_that_does_not_fit_is_409_naming_the_limit() {
     let body = json!({"plan": "pro", "period": "month", "currency": "EUR"});
     let (status, chosen) = billing.post("/v1/subscriptions", &token, body).await;
     assert_eq!(status, 202, "{chosen}");
-    billing.read(&format!("/v1/subscriptions/{id}?min_version={}", chosen["version"]), &token).await;
+    // The current subscription waits for the version the command answered, as its detail does.
+    let current = billing.read(&format!("/v1/subscription?min_version={}", chosen["version"]), &token).await;
+    assert_eq!(current["plan_code"], "pro", "{current}");
     for n in 0..6 {
         site(&billing, &token, n).await;
     }

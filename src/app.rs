@@ -96,6 +96,7 @@ impl Application {
         // Configuration errors are found before anything connects: a missing master key, a
         // saga setting that does not read.
         settings.check_sagas().map_err(anyhow::Error::msg).context("invalid saga settings")?;
+        settings.billing.policy().context("invalid billing settings")?;
         let vault = match roles.command_api || roles.sagas {
             true => Some(vault(&settings)?),
             false => None,
@@ -188,6 +189,12 @@ impl Application {
             clock: clock.clone(),
         };
         let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
+        let billing = settings.billing.policy()?;
+        if roles.command_api {
+            // The write side brings the log in line with `[billing]` before it takes commands.
+            let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
+            crate::billing::apply(&store, &settings.billing, &clock).await.context("applying [billing]")?;
+        }
 
         let api_limiter = Arc::new(RateLimiter::new(settings.limits.api_per_minute));
         let credentials = berth_projections::identity::CredentialCache::default();
@@ -226,6 +233,7 @@ impl Application {
                         i64::try_from(settings.auth.login_failure_window_secs).unwrap_or(i64::MAX),
                     ),
                 },
+                billing: billing.clone(),
             };
             let api = berth_command_api::router(state);
             let doc = ops::describe(
@@ -258,6 +266,10 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
                 credentials: credentials.clone(),
+                pdf: Arc::new(berth_documents::PdfRenderer::with_dejavu().map_err(|error| {
+                    tracing::error!(%error, "invoice PDFs cannot be rendered");
+                    error.to_string()
+                })),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -322,6 +334,7 @@ impl Application {
                 jetstream: jetstream.clone(),
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
+                billing: billing.clone(),
             };
             let entries: Vec<_> =
                 registry::all().into_iter().filter(|e| e.enabled(settings.sagas.get(e.name))).collect();

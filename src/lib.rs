@@ -5,12 +5,14 @@
 //! split roles. Layout: [`cli`] parses the command line, [`settings`] loads typed config,
 //! [`connect`] reaches PostgreSQL and NATS with errors that say how to fix them, [`app`] wires
 //! the roles together and [`ops`] adds `/healthz`, `/readyz` and `/metrics` to both APIs (or
-//! serves them alone on `telemetry.addr` in a process without one), with [`horizon`]'s metric.
+//! serves them alone on `telemetry.addr` in a process without one), with [`horizon`]'s metric;
+//! [`billing`] reads `[billing]` and applies it at start.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod audit;
 pub mod bench;
+pub mod billing;
 pub mod cli;
 pub mod connect;
 pub mod horizon;

@@ -40,6 +40,8 @@ pub struct Settings {
     pub projections: ProjectionSettings,
     /// The operational listener of a process without an API.
     pub telemetry: TelemetrySettings,
+    /// Billing: the trial, payment terms, default plans, the seller and its series.
+    pub billing: crate::billing::BillingSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -304,6 +306,12 @@ batch_max_ms = 1000
 
 [telemetry]
 addr = "127.0.0.1:9464"
+
+[billing]
+trial_plan = "starter"
+trial_currency = "EUR"
+payment_terms_days = 14
+default_plans = true
 "#;
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and
@@ -320,6 +328,7 @@ fn known_keys() -> Vec<String> {
         }
     }
     keys.extend(berth_sagas::registry::known_keys());
+    keys.extend(crate::billing::NESTED_KEYS.iter().map(|k| (*k).to_owned()));
     keys
 }
 
@@ -343,10 +352,17 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
         }
-        let environment =
-            Environment::with_prefix("BERTH").prefix_separator("_").separator("__").try_parsing(true).source(
-                Some(vars.clone().into_iter().filter(|(k, _)| !k.starts_with("BERTH_DEV_")).collect()),
-            );
+        let environment = Environment::with_prefix("BERTH")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(
+                vars.clone()
+                    .into_iter()
+                    // `BERTH_CONFIG` names the file; it is no setting of its own.
+                    .filter(|(k, _)| !k.starts_with("BERTH_DEV_") && !OTHER_VARIABLES.contains(&k.as_str()))
+                    .collect(),
+            ));
         builder.add_source(environment).build()?.try_deserialize()
     }
 
@@ -424,6 +440,13 @@ mod tests {
         assert_eq!(set.telemetry.addr.port(), 9465);
         assert_eq!(set.projections.batch_max_ms, 250);
         assert!(Settings::unknown_variables(env(&[("BERTH_TELEMETRY__ADDR", "x")])).is_empty());
+    }
+
+    #[test]
+    fn berth_config_names_the_file_and_is_no_setting() {
+        let settings = Settings::load_from(None, env(&[("BERTH_CONFIG", "/etc/berth.toml")])).unwrap();
+        assert_eq!(settings.command_api.addr.to_string(), "127.0.0.1:8080");
+        assert!(Settings::unknown_variables(env(&[("BERTH_CONFIG", "/etc/berth.toml")])).is_empty());
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub struct Accepted {
 }
 
 /// Which view shows a command's result.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum View {
     /// `/v1/sites/{id}`.
     Site(Uuid),
@@ -27,6 +27,24 @@ pub enum View {
     Node(Uuid),
     /// `/v1/tenant` (members, tokens and invitations change the tenant's version).
     Tenant,
+    /// `/v1/ops/seller`.
+    Seller,
+    /// `/v1/ops/series/{prefix}`.
+    Series(String),
+    /// `/v1/ops/exchange-rates/{currency}`.
+    ExchangeRates(String),
+    /// `/v1/plans/{id}`.
+    Plan(Uuid),
+    /// `/v1/ops/coupons/{id}`.
+    Coupon(Uuid),
+    /// `/v1/billing-profile`.
+    BillingProfile,
+    /// `/v1/subscriptions/{id}`.
+    Subscription(Uuid),
+    /// `/v1/subscriptions/{id}/usage`.
+    Usage(Uuid),
+    /// `/v1/invoices/{id}`.
+    Invoice(Uuid),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -47,6 +65,15 @@ impl Links {
             View::Site(id) => format!("/v1/sites/{id}"),
             View::Node(id) => format!("/v1/nodes/{id}"),
             View::Tenant => "/v1/tenant".to_owned(),
+            View::Seller => "/v1/ops/seller".to_owned(),
+            View::Series(prefix) => format!("/v1/ops/series/{prefix}"),
+            View::ExchangeRates(currency) => format!("/v1/ops/exchange-rates/{currency}"),
+            View::Plan(id) => format!("/v1/plans/{id}"),
+            View::Coupon(id) => format!("/v1/ops/coupons/{id}"),
+            View::BillingProfile => "/v1/billing-profile".to_owned(),
+            View::Subscription(id) => format!("/v1/subscriptions/{id}"),
+            View::Usage(id) => format!("/v1/subscriptions/{id}/usage"),
+            View::Invoice(id) => format!("/v1/invoices/{id}"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

@@ -157,6 +157,14 @@ impl Operator {
         metadata
     }
 
+    /// Metadata for this operator's command on something of `tenant` (a tenant's document): its
+    /// events show in that tenant's audit trail and event stream.
+    pub fn metadata_for(&self, tenant: Uuid) -> CommandMetadata {
+        let mut metadata = self.metadata();
+        metadata.tenant_id = Some(tenant);
+        metadata
+    }
+
     /// The id for a resource this request creates (see [`Caller::new_id`]).
     pub fn new_id(&self) -> Uuid {
         new_id(self.idempotency)
@@ -169,7 +177,7 @@ impl FromRequestParts<AppState> for Operator {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let principal = bearer(parts, state).await?;
         if principal.kind != CredentialKind::Operator {
-            return Err(ApiError::Forbidden("only platform operators manage nodes".to_owned()));
+            return Err(ApiError::Forbidden("only platform operators do this".to_owned()));
         }
         Ok(Self {
             principal,

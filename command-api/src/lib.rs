@@ -61,6 +61,8 @@ pub struct AppState {
     pub totp_issuer: String,
     /// When failed logins for one account are a burst.
     pub login_burst: security::LoginBurst,
+    /// The trial registration starts, and when invoices are due.
+    pub billing: berth_eventstore::billing::BillingPolicy,
 }
 
 pub use accepted::{Accepted, Links, View};
@@ -96,6 +98,32 @@ pub use accepted::{Accepted, Links, View};
         routes::two_factor::confirm,
         routes::two_factor::disable,
         routes::two_factor::require,
+        routes::billing::seller::set_seller,
+        routes::billing::seller::open_series,
+        routes::billing::seller::choose_series,
+        routes::billing::seller::record_exchange_rate,
+        routes::billing::plans::create,
+        routes::billing::plans::change_price,
+        routes::billing::plans::change_limits,
+        routes::billing::plans::change_overage,
+        routes::billing::plans::retire,
+        routes::billing::coupons::create,
+        routes::billing::coupons::withdraw,
+        routes::billing::profile::set,
+        routes::billing::subscriptions::create,
+        routes::billing::subscriptions::upgrade,
+        routes::billing::subscriptions::downgrade,
+        routes::billing::subscriptions::cancel,
+        routes::billing::subscriptions::withdraw_cancellation,
+        routes::billing::usage::record,
+        routes::billing::invoices::create,
+        routes::billing::invoices::add_line,
+        routes::billing::invoices::remove_line,
+        routes::billing::invoices::set_notes,
+        routes::billing::invoices::discard,
+        routes::billing::documents::issue,
+        routes::billing::documents::credit,
+        routes::billing::documents::pay,
     )
 )]
 pub struct ApiDoc;
@@ -110,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::members::router())
         .merge(routes::invitations::router())
         .merge(routes::two_factor::router())
+        .merge(routes::billing::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

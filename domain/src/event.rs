@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::aggregate::Consequences;
 use crate::billing_profile::{BillingProfile, BillingProfileEvent};
 use crate::coupon::{Coupon, CouponEvent};
+use crate::exchange_rate::{ExchangeRates, ExchangeRatesEvent};
 use crate::invoice::{Invoice, InvoiceEvent};
 use crate::node::{Node, NodeEvent};
 use crate::operator::{Operator, OperatorEvent};
@@ -21,6 +22,7 @@ use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
 use crate::series::{NumberSeries, SeriesEvent};
 use crate::site::{Site, SiteEvent};
+use crate::site_quota::{SiteQuota, SiteQuotaEvent};
 use crate::subscription::{Subscription, SubscriptionEvent};
 use crate::timer::{Timer, TimerEvent};
 use crate::usage::{Usage, UsageEvent};
@@ -178,6 +180,8 @@ registry! {
     Coupon => Coupon, CouponEvent;
     Usage => Usage, UsageEvent;
     Security => AccountSecurity, SecurityEvent;
+    SiteQuota => SiteQuota, SiteQuotaEvent;
+    ExchangeRate => ExchangeRates, ExchangeRatesEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.
@@ -208,3 +212,5 @@ impl Versioned for SubscriptionEvent {}
 impl Versioned for InvoiceEvent {}
 impl Versioned for CouponEvent {}
 impl Versioned for UsageEvent {}
+impl Versioned for SiteQuotaEvent {}
+impl Versioned for ExchangeRatesEvent {}

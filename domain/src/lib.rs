@@ -8,7 +8,8 @@
 //!
 //! Layout: one module per aggregate (`organization`, `user`, `operator`, `site`, `node`,
 //! `timer`, and for billing `seller`, `series`, `plan`, `billing_profile`, `subscription`,
-//! `invoice`, `coupon`, `usage`), the billing rules they share in `billing`, value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
+//! `invoice`, `coupon`, `usage`, `exchange_rate`, and `site_quota`, which holds a tenant's
+//! plan limit on sites), the billing rules they share in `billing`, value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
 //! the permission matrix in `role`, and the joints every aggregate shares: [`aggregate`] (what
 //! an event implies: unique values and timers), [`error`] (how a refusal is classified) and
 //! [`event`] (the registry every stored event is decoded and upcast through).
@@ -23,6 +24,7 @@ pub mod domain_name;
 pub mod email;
 pub mod error;
 pub mod event;
+pub mod exchange_rate;
 pub mod ids;
 pub mod invoice;
 pub mod money;
@@ -37,6 +39,7 @@ pub mod security;
 pub mod seller;
 pub mod series;
 pub mod site;
+pub mod site_quota;
 pub mod subscription;
 pub mod timer;
 pub mod unique;

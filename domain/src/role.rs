@@ -7,6 +7,7 @@
 //! | manage members        |   ✓   |   ✓   |        |        |
 //! | manage invitations    |   ✓   |   ✓   |        |        |
 //! | manage API tokens     |   ✓   |   ✓   |        |        |
+//! | manage billing        |   ✓   |   ✓   |        |        |
 //!
 //! An Admin cannot grant or take away the Owner role, and nobody can hand out a role above
 //! their own (to a member, an invitation or a token).
@@ -40,6 +41,8 @@ pub enum Permission {
     ManageInvitations,
     /// Create and revoke API tokens.
     ManageTokens,
+    /// Set the billing profile; subscribe, change plan and cancel.
+    ManageBilling,
 }
 
 impl Role {
@@ -48,7 +51,10 @@ impl Role {
         match permission {
             Permission::Read => true,
             Permission::ManageSites => matches!(self, Self::Owner | Self::Admin | Self::Member),
-            Permission::ManageMembers | Permission::ManageInvitations | Permission::ManageTokens => {
+            Permission::ManageMembers
+            | Permission::ManageInvitations
+            | Permission::ManageTokens
+            | Permission::ManageBilling => {
                 matches!(self, Self::Owner | Self::Admin)
             }
         }
@@ -86,14 +92,16 @@ mod tests {
     fn the_matrix_is_as_documented() {
         use Permission::*;
         let grid = [
-            (Role::Owner, [true, true, true, true, true]),
-            (Role::Admin, [true, true, true, true, true]),
-            (Role::Member, [true, true, false, false, false]),
-            (Role::Viewer, [true, false, false, false, false]),
+            (Role::Owner, [true, true, true, true, true, true]),
+            (Role::Admin, [true, true, true, true, true, true]),
+            (Role::Member, [true, true, false, false, false, false]),
+            (Role::Viewer, [true, false, false, false, false, false]),
         ];
         for (role, row) in grid {
             for (permission, expected) in
-                [Read, ManageSites, ManageMembers, ManageInvitations, ManageTokens].into_iter().zip(row)
+                [Read, ManageSites, ManageMembers, ManageInvitations, ManageTokens, ManageBilling]
+                    .into_iter()
+                    .zip(row)
             {
                 assert_eq!(role.allows(permission), expected, "{role:?} {permission:?}");
             }

@@ -63,6 +63,16 @@ impl CommandMetadata {
         self
     }
 
+    /// The same metadata for one step of a request that runs several commands (a proforma's
+    /// payment, then its invoice): the step's command id is derived from this one, so a repeat
+    /// of the request repeats each step's command id, and the steps share the correlation.
+    #[must_use]
+    pub fn step(&self, step: &str) -> Self {
+        let mut step_metadata = self.clone();
+        step_metadata.command_id = Uuid::new_v5(&self.command_id, step.as_bytes());
+        step_metadata
+    }
+
     /// The metadata stored on one event of this command: a flat map of strings (the shape
     /// cqrs-es reads back), including the event's own id and recording time.
     pub fn for_event(&self, event_id: Uuid, recorded_at: OffsetDateTime) -> HashMap<String, String> {

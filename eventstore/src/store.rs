@@ -124,6 +124,29 @@ impl EventStore {
         replay_onto(A::default(), 0, events)
     }
 
+    /// Every event of an aggregate with its sequence, decoded (and upcast) through the event
+    /// registry: for a reader that must see the aggregate as it was at one of its events.
+    pub async fn history<A: Consequences>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<(i64, A::Event)>, StoreError> {
+        let rows: Vec<(String, String, serde_json::Value, i64)> = sqlx::query_as(
+            "SELECT event_type, event_version, payload, sequence FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(event_type, event_version, payload, sequence)| {
+                decode_as::<A::Event>(&event_type, &event_version, payload)
+                    .map(|event| (sequence, event))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
     /// The outcome recorded for `command_id`, if that command already succeeded.
     pub async fn recorded_outcome(&self, command_id: Uuid) -> Result<Option<RecordedCommand>, StoreError> {
         let row: Option<(String, String, i64, i32)> = sqlx::query_as(

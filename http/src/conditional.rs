@@ -120,6 +120,24 @@ pub fn versioned<T: Serialize>(version: i64, body: T, if_none_match: &IfNoneMatc
     response
 }
 
+/// A detail answered as a file (a PDF, an XML document) at `version`, with its content type:
+/// 304 if the caller holds that version already.
+pub fn versioned_file(
+    version: i64,
+    content_type: &'static str,
+    body: Vec<u8>,
+    if_none_match: &IfNoneMatch,
+) -> Response {
+    let tag = HeaderValue::from_str(&etag(version)).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    let mut response = if if_none_match.holds(version) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
+    };
+    response.headers_mut().insert(ETAG, tag);
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,18 @@
 
 use serde_json::{json, Map, Value};
 
+/// The query API's single resources whose path does not end in an id: each answers an ETag
+/// and honours If-None-Match like any detail.
+pub const DETAILS: &[&str] = &[
+    "/v1/tenant",
+    "/v1/billing-profile",
+    "/v1/subscription",
+    "/v1/subscriptions/{id}/usage",
+    "/v1/invoices/{id}/pdf",
+    "/v1/invoices/{id}/efactura.xml",
+    "/v1/ops/seller",
+];
+
 /// Which API a document describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -54,8 +66,10 @@ fn complete_operation(op: &mut Map<String, Value>, side: Side, path: &str, metho
         op.insert("summary".to_owned(), json!(capitalize(&summary)));
     }
     let command = side == Side::Command && method != "get";
-    let change = command && (method == "patch" || method == "delete" || path.contains('{'));
-    let detail = side == Side::Query && method == "get" && (path.ends_with('}') || path == "/v1/tenant");
+    // A PUT replaces what is there, so it takes If-Match like any change.
+    let change =
+        command && (method == "patch" || method == "delete" || method == "put" || path.contains('{'));
+    let detail = side == Side::Query && method == "get" && (path.ends_with('}') || DETAILS.contains(&path));
     let has_body = op.contains_key("requestBody");
 
     let mut parameters: Vec<&str> = Vec::new();

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_domain::error::{Refusal, RefusalKind, Refused};
+use berth_eventstore::billing::BillingError;
 use berth_eventstore::error::StoreError;
 use berth_eventstore::execute::ExecuteError;
 use berth_eventstore::unit_of_work::UnitError;
@@ -62,6 +63,9 @@ pub enum ApiError {
         kind: RefusalKind,
         /// The refusal in words.
         detail: String,
+        /// The request field the refusal is about, when the handler knows it (the plan a
+        /// subscription names, the coupon it redeems).
+        field: Option<String>,
     },
     /// A unique value (a domain, an email) is taken.
     #[error("{scope} `{value}` is already in use")]
@@ -189,7 +193,7 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error");
         }
         let field = match &self {
-            Self::BadRequest { field, .. } => field.clone(),
+            Self::BadRequest { field, .. } | Self::Refused { field, .. } => field.clone(),
             _ => None,
         };
         let body = Problem {
@@ -224,13 +228,36 @@ impl IntoResponse for ApiError {
 impl ApiError {
     /// The answer to a domain refusal: its own problem type, and a status from its kind.
     pub fn refused(refusal: &impl Refusal) -> Self {
-        Self::Refused { code: refusal.code(), kind: refusal.kind(), detail: refusal.to_string() }
+        Self::Refused { code: refusal.code(), kind: refusal.kind(), detail: refusal.to_string(), field: None }
+    }
+
+    /// The same error, naming `field` as what it is about when it is a refusal with none.
+    #[must_use]
+    pub fn about(self, field: &str) -> Self {
+        match self {
+            Self::Refused { code, kind, detail, field: None } => {
+                Self::Refused { code, kind, detail, field: Some(field.to_owned()) }
+            }
+            other => other,
+        }
     }
 }
 
 impl From<Refused> for ApiError {
     fn from(refusal: Refused) -> Self {
-        Self::Refused { code: refusal.code(), kind: refusal.kind(), detail: refusal.to_string() }
+        Self::Refused { code: refusal.code(), kind: refusal.kind(), detail: refusal.to_string(), field: None }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(error: BillingError) -> Self {
+        match error {
+            BillingError::Rejected(refusal) => refusal.into(),
+            BillingError::Taken { scope, value } => Self::Taken { scope, value },
+            BillingError::Conflict { .. } => Self::Conflict,
+            BillingError::CredentialChanged => Self::CredentialChanged,
+            BillingError::Store(e) => e.into(),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod conditional;
 pub mod contract;
+pub mod date;
 pub mod error;
 pub mod extract;
 pub mod ratelimit;

@@ -4,10 +4,15 @@
 //! `#[schema(value_type = …)]`.
 
 use berth_domain::allocation::{Health, NodeState};
+use berth_domain::billing::{DocumentKind, PartyKind, RateCategory, UnitCode};
+use berth_domain::billing_profile::VatVerification;
+use berth_domain::invoice::InvoiceStatus;
 use berth_domain::organization::InvitationStatus;
 use berth_domain::php::{PhpVersion, SiteKind};
+use berth_domain::plan::{BackupFrequency, BillingPeriod, Metric, SupportLevel, OFFERED_CURRENCIES};
 use berth_domain::role::Role;
 use berth_domain::site::{FailureCode, Operation, ProvisioningStep, SiteStatus};
+use berth_domain::subscription::SubscriptionStatus;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
@@ -99,4 +104,82 @@ names!(
     InvitationStatusName,
     "Where the invitation stands.",
     InvitationStatus::ALL.map(InvitationStatus::as_str)
+);
+names!(
+    /// A kind of billing document.
+    DocumentKindName,
+    "An invoice, a credit note (correcting an invoice) or a proforma (a request for payment, not a fiscal document).",
+    DocumentKind::ALL.map(DocumentKind::as_str)
+);
+names!(
+    /// Where a billing document is in its life.
+    InvoiceStatusName,
+    "A draft can be changed; an issued document is numbered and never changes; a discarded draft never had a number.",
+    InvoiceStatus::ALL.map(InvoiceStatus::as_str)
+);
+names!(
+    /// A billing period.
+    BillingPeriodName,
+    "How long one billing period lasts.",
+    BillingPeriod::ALL.map(BillingPeriod::as_str)
+);
+names!(
+    /// A metered usage.
+    MetricName,
+    "What is measured and billed beyond a plan: storage (the period's peak) or transfer (its sum), in GB.",
+    Metric::ALL.map(Metric::as_str)
+);
+names!(
+    /// A VAT rate category.
+    RateCategoryName,
+    "Which of a country's VAT rates a line falls under; the rate follows from the buyer and the date of supply.",
+    RateCategory::ALL.map(RateCategory::as_str)
+);
+names!(
+    /// The unit a line is counted in.
+    UnitName,
+    "The unit a line's quantity counts.",
+    UnitCode::ALL.map(UnitCode::as_str)
+);
+names!(
+    /// A company or a person.
+    PartyKindName,
+    "Whether the buyer is a company (which may have a VAT id) or a person.",
+    PartyKind::ALL.map(PartyKind::as_str)
+);
+names!(
+    /// Where a VAT id stands with VIES.
+    VatStatusName,
+    "Only a VAT id VIES verified gets reverse charge.",
+    VatVerification::ALL.map(VatVerification::as_str)
+);
+names!(
+    /// Where a subscription is in its life.
+    SubscriptionStatusName,
+    "In its trial, in a paid period, or over.",
+    SubscriptionStatus::ALL.map(SubscriptionStatus::as_str)
+);
+names!(
+    /// A plan's support level.
+    SupportLevelName,
+    "The support a plan includes.",
+    SupportLevel::ALL.map(SupportLevel::as_str)
+);
+names!(
+    /// How often a plan's sites are backed up.
+    BackupFrequencyName,
+    "How often sites are backed up.",
+    BackupFrequency::ALL.map(BackupFrequency::as_str)
+);
+names!(
+    /// A currency Berth bills in.
+    CurrencyName,
+    "An ISO 4217 currency Berth bills in.",
+    OFFERED_CURRENCIES
+);
+names!(
+    /// How long a coupon lasts.
+    CouponDurationName,
+    "The first paid period only, a number of paid periods, or every one.",
+    ["once", "periods", "forever"]
 );

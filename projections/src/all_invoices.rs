@@ -4,6 +4,7 @@
 //! the query API serves it to operators alone (like the timers view).
 
 use berth_domain::event::Event;
+use berth_domain::invoice::InvoiceEvent;
 use berth_eventstore::recorded::Recorded;
 use sqlx::PgConnection;
 
@@ -23,7 +24,7 @@ impl Projection for AllInvoicesView {
     }
 
     fn schema_version(&self) -> i32 {
-        1
+        2
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -35,13 +36,26 @@ impl Projection for AllInvoicesView {
             ),
             "CREATE INDEX invoices_issued_idx ON invoices (issue_date DESC, id)",
             "CREATE INDEX invoices_tenant_idx ON invoices (tenant, id)",
+            // The issued documents, for operators (the tenant's `invoice_documents` is row-level
+            // secured to its tenant).
+            "CREATE TABLE documents (id uuid PRIMARY KEY, document jsonb NOT NULL, version bigint NOT NULL)",
         ]
     }
 
     fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a> {
         Box::pin(async move {
             let Event::Invoice(invoice) = &event.event else { return Ok(()) };
-            apply_row(conn, event, invoice, "tenant").await
+            apply_row(&mut *conn, event, invoice, "tenant").await?;
+            if let InvoiceEvent::Issued { document } = invoice {
+                let json = serde_json::to_value(document).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                sqlx::query("INSERT INTO documents (id, document, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                    .bind(event.aggregate_uuid())
+                    .bind(json)
+                    .bind(event.sequence)
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(())
         })
     }
 }

@@ -13,10 +13,12 @@
 pub mod all_invoices;
 pub mod audit;
 pub mod billing_profiles;
+pub mod billing_setup;
 pub mod compare;
 pub mod identity;
 pub mod invoices;
 pub mod nodes;
+pub mod plans;
 pub mod projection;
 pub mod rebuild;
 pub mod revenue;
@@ -26,6 +28,7 @@ pub mod security;
 pub mod sites;
 pub mod subscriptions;
 pub mod timers;
+pub mod usage;
 pub mod vat_report;
 
 pub use projection::{all, Projection};

@@ -72,6 +72,9 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::revenue::RevenueView),
         Box::new(crate::vat_report::VatReportView),
         Box::new(crate::security::SecurityLog),
+        Box::new(crate::plans::PlansView),
+        Box::new(crate::billing_setup::BillingSetupView),
+        Box::new(crate::usage::UsageView),
     ]
 }
 

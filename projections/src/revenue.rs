@@ -59,7 +59,7 @@ impl Projection for RevenueView {
             let (status, plan) = match subscription {
                 E::Subscribed { plan, trial, .. } => (if *trial { "trialing" } else { "active" }, Some(plan)),
                 // An upgrade keeps the status: in a trial it still earns nothing.
-                E::Upgraded { plan, .. } => ("", Some(plan)),
+                E::Upgraded { plan, .. } | E::TrialPlanChosen { plan, .. } => ("", Some(plan)),
                 E::PeriodStarted { plan, .. } => ("active", Some(plan)),
                 E::Cancelled { .. } | E::Ended { .. } => ("ended", None),
                 _ => return Ok(()),

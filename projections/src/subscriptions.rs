@@ -87,6 +87,12 @@ impl Projection for SubscriptionsView {
                     .await?;
                     return Ok(());
                 }
+                E::TrialPlanChosen { plan, coupon } => Change {
+                    plan: Some(plan),
+                    pending: Some(None),
+                    coupon: Some(coupon.as_ref().map(|c| c.code.as_str())),
+                    ..Change::default()
+                },
                 E::Upgraded { plan, .. } => {
                     Change { plan: Some(plan), pending: Some(None), ..Change::default() }
                 }
@@ -127,6 +133,7 @@ struct Change<'e> {
     period_ended: Option<bool>,
     paid_periods: Option<i32>,
     ended_on: Option<Date>,
+    coupon: Option<Option<&'e str>>,
 }
 
 impl Change<'_> {
@@ -139,7 +146,9 @@ impl Change<'_> {
                     cancel_at_period_end = COALESCE($11, cancel_at_period_end),
                     pending_plan_code = CASE WHEN $12 THEN $13 ELSE pending_plan_code END,
                     period_ended = COALESCE($14, period_ended), paid_periods = COALESCE($15, paid_periods),
-                    ended_on = COALESCE($16, ended_on), version = $2, updated_at = $17
+                    ended_on = COALESCE($16, ended_on), version = $2, updated_at = $17,
+                    period = COALESCE($18, period), currency = COALESCE($19, currency),
+                    coupon_code = CASE WHEN $20 THEN $21 ELSE coupon_code END
               WHERE id = $1 AND version < $2",
         )
         .bind(event.aggregate_uuid())
@@ -159,6 +168,10 @@ impl Change<'_> {
         .bind(self.paid_periods)
         .bind(self.ended_on)
         .bind(event.recorded_at)
+        .bind(self.plan.map(|p| p.period.as_str()))
+        .bind(self.plan.map(|p| p.currency().as_str().to_owned()))
+        .bind(self.coupon.is_some())
+        .bind(self.coupon.flatten())
         .execute(conn)
         .await?;
         Ok(())

@@ -63,6 +63,39 @@ impl FromRequestParts<AppState> for OperatorReader {
     }
 }
 
+/// A tenant's reader or an operator: who may read a tenant's documents (another tenant's are
+/// not found; an operator reads every tenant's).
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer {
+    /// A tenant's member or API token.
+    Tenant(Reader),
+    /// A platform operator.
+    Operator(OperatorReader),
+}
+
+impl Viewer {
+    /// A connection in this caller's scope.
+    pub async fn scope(&self, state: &AppState) -> Result<Scoped, ApiError> {
+        match self {
+            Self::Tenant(reader) => reader.scope(state).await,
+            Self::Operator(operator) => operator.scope(state).await,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let principal = bearer(parts, state).await?;
+        if principal.kind == berth_projections::identity::CredentialKind::Operator {
+            return Ok(Self::Operator(OperatorReader { credential_id: principal.credential_id }));
+        }
+        let tenant_id = principal.tenant_id.ok_or(ApiError::NotFound)?;
+        Ok(Self::Tenant(Reader { tenant_id, credential_id: principal.credential_id }))
+    }
+}
+
 /// A credential found dead as a scope was entered is forgotten by this process at once (its
 /// change may not have been announced here yet).
 pub(crate) fn forget_if_refused(

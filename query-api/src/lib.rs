@@ -12,6 +12,7 @@
 pub mod as_of;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod exports;
 pub mod live;
 pub mod nodes;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub subject_prefix: String,
     /// Recently seen bearer tokens.
     pub credentials: berth_projections::identity::CredentialCache,
+    /// Renders documents as PDF (or why it cannot: a font it needs is missing).
+    pub pdf: std::sync::Arc<Result<berth_documents::PdfRenderer, String>>,
 }
 
 /// The query API's OpenAPI description, generated from the handlers' annotations.
@@ -60,6 +63,24 @@ pub struct AppState {
         audit::list,
         live::stream,
         timers::list,
+        billing::invoices::list,
+        billing::invoices::detail,
+        billing::documents::pdf,
+        billing::documents::efactura,
+        billing::account::profile,
+        billing::account::current,
+        billing::account::subscription,
+        billing::account::usage,
+        billing::plans::list,
+        billing::plans::detail,
+        billing::ops::invoices,
+        billing::ops::revenue,
+        billing::ops::vat_report,
+        billing::setup::seller,
+        billing::setup::series,
+        billing::setup::coupons,
+        billing::setup::coupon,
+        billing::setup::rates,
         exports::events,
         exports::keys,
         security_log::list
@@ -77,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(live::router())
         .merge(timers::router())
+        .merge(billing::router())
         .merge(exports::router())
         .merge(security_log::router())
         .fallback(berth_http::error::not_found)

@@ -40,4 +40,6 @@ pub struct SagaContext {
     pub shell: Arc<dyn NodeShell>,
     /// How node work is done (verification, timeouts).
     pub nodes: NodeWorkSettings,
+    /// When the documents the billing saga issues are due.
+    pub billing: berth_eventstore::billing::BillingPolicy,
 }

@@ -10,9 +10,11 @@
 //! (russh) with a pinned host key; [`node`] holds the node sagas (bootstrap, provisioning,
 //! health) built on it and on the node scripts in `deploy/node/`; [`timers`] fires durable
 //! timers; [`vies`] checks tenants' VAT ids (a trait, with a faithful fake until VIES can be
-//! reached).
+//! reached); [`billing`] holds the billing sagas (renewal and proration documents, VIES
+//! checks, the site quota).
 #![forbid(unsafe_code)]
 
+pub mod billing;
 pub mod context;
 pub mod node;
 pub mod registry;

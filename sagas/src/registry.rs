@@ -10,6 +10,9 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::billing::quota::QuotaRelease;
+use crate::billing::renewal::Renewal;
+use crate::billing::vat::VatCheck;
 use crate::context::SagaContext;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
@@ -25,6 +28,9 @@ pub fn all() -> Vec<Entry> {
         saga::<Bootstrap>(),
         worker::<HealthProbe>(),
         worker::<TimerFiring>(),
+        saga::<Renewal>(),
+        saga::<VatCheck>(),
+        saga::<QuotaRelease>(),
         worker::<Sealing>(),
     ]
 }

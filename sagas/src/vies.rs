@@ -54,9 +54,12 @@ pub trait VatRegistry: Send + Sync + 'static {
 }
 
 /// A VIES that knows the ids it is told about and whose member states can be taken down.
+/// Built with [`FakeVies::new`] it says any other id is invalid; once [`FakeVies::refuse`] has
+/// named the invalid ones, it answers about any other id as a member state that is down.
 #[derive(Debug, Default)]
 pub struct FakeVies {
     registered: Mutex<HashMap<String, Option<String>>>,
+    refused: Mutex<Option<HashSet<String>>>,
     down: Mutex<HashSet<String>>,
     calls: AtomicUsize,
 }
@@ -73,6 +76,12 @@ impl FakeVies {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(vat_id.to_owned(), name.map(str::to_owned));
+    }
+
+    /// Names the ids it says are not registered; about an id neither registered nor named it
+    /// then answers `MS_UNAVAILABLE`, so an id it knows nothing of stays unverified.
+    pub fn refuse(&self, vat_ids: &[String]) {
+        *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(vat_ids.iter().cloned().collect());
     }
 
     /// Makes the member state with VAT prefix `prefix` (`DE`, `EL`) answer `MS_UNAVAILABLE`.
@@ -100,10 +109,15 @@ impl VatRegistry for FakeVies {
                 return Err(ViesError::Unavailable("MS_UNAVAILABLE"));
             }
             let registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(match registered.get(vat_id.as_str()) {
-                Some(name) => ViesAnswer::Valid { name: name.clone() },
-                None => ViesAnswer::Invalid,
-            })
+            if let Some(name) = registered.get(vat_id.as_str()) {
+                return Ok(ViesAnswer::Valid { name: name.clone() });
+            }
+            match &*self.refused.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some(refused) if !refused.contains(vat_id.as_str()) => {
+                    Err(ViesError::Unavailable("MS_UNAVAILABLE"))
+                }
+                _ => Ok(ViesAnswer::Invalid),
+            }
         })
     }
 }
@@ -178,5 +192,10 @@ mod tests {
         vies.bring_up("DE");
         assert!(vies.check(&known).await.is_ok());
         assert_eq!(vies.calls(), 4);
+        // Told which ids are invalid, it knows nothing of the others.
+        vies.refuse(&["DE987654321".to_owned()]);
+        assert_eq!(vies.check(&unknown).await, Ok(ViesAnswer::Invalid));
+        let other = VatId::parse("DE111111111").unwrap();
+        assert_eq!(vies.check(&other).await, Err(ViesError::Unavailable("MS_UNAVAILABLE")));
     }
 }

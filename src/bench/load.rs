@@ -10,9 +10,19 @@ use time::OffsetDateTime;
 use super::quantile_ms;
 use super::world::{ClientOnly, Server, World};
 
+/// Registers `count` tenants and returns their owners' tokens. Each tenant's sites are admitted
+/// to its quota one at a time, so the load spreads over tenants as real traffic does.
+pub async fn tenants(server: &Server, count: usize) -> anyhow::Result<Vec<String>> {
+    let mut tokens = Vec::with_capacity(count);
+    for n in 0..count {
+        tokens.push(register(server, n).await?);
+    }
+    Ok(tokens)
+}
+
 /// Registers a tenant and returns its owner's token.
-pub async fn register(server: &Server) -> anyhow::Result<String> {
-    register_as(server, "bench").await
+async fn register(server: &Server, n: usize) -> anyhow::Result<String> {
+    register_as(server, &format!("bench{n}")).await
 }
 
 /// Registers the tenant `name` (its owner `name@bench.test`) and returns the owner's token.
@@ -55,10 +65,11 @@ pub async fn create_site(server: &ClientOnly, token: &str) -> anyhow::Result<Dur
     Ok(started.elapsed())
 }
 
-/// `clients` clients creating sites as fast as they are answered, for `window`.
+/// `clients` clients creating sites as fast as they are answered, for `window`, client `i` for
+/// tenant `tokens[i % tokens.len()]`.
 pub async fn commands(
     server: &Server,
-    token: &str,
+    tokens: &[String],
     clients: usize,
     window: Duration,
     world: &World,
@@ -67,8 +78,9 @@ pub async fn commands(
     let from = OffsetDateTime::now_utc();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (server_command, http, token) = (server.command.clone(), server.http.clone(), token.to_owned());
+    for i in 0..clients {
+        let token = tokens[i % tokens.len()].clone();
+        let (server_command, http) = (server.command.clone(), server.http.clone());
         let client = Server::client_only(server_command, http);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();

@@ -7,6 +7,7 @@
 //! end; every phase is bounded in time. `--quick` uses smaller counts and shorter windows.
 
 mod audit;
+mod invoices;
 mod limits;
 mod load;
 mod peer;
@@ -154,13 +155,14 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
 
     let server = world.spawn_server().await?;
     report.add("berth serve resident memory, idle", server.rss_mb(), " MB", None);
-    let token = load::register(&server).await?;
-    let one = load::commands(&server, &token, 1, plan.window, world).await?;
+    // One tenant per client of the largest load: a tenant's site creations queue on its quota.
+    let tokens = load::tenants(&server, 64).await?;
+    let one = load::commands(&server, &tokens, 1, plan.window, world).await?;
     report.add("commands/s (1 client)", one.rate, "", Some(("raw insert tx/s", insert_limit)));
     report.add("commands/s (1 client), of the peer", one.rate, "", Some(("cqrs-es peer", peer_one.rate)));
     report.add("command latency p50 (1 client)", one.p50_ms, " ms", None);
     let before = profile::Scrape::take(&server.http, &server.command).await?;
-    let many = load::commands(&server, &token, 64, plan.window, world).await?;
+    let many = load::commands(&server, &tokens, 64, plan.window, world).await?;
     let after = profile::Scrape::take(&server.http, &server.command).await?;
     report.add("commands/s (64 clients)", many.rate, "", Some(("raw insert tx/s", insert_limit)));
     report.add("commands/s (64 clients), of the peer", many.rate, "", Some(("cqrs-es peer", peer_many.rate)));
@@ -185,12 +187,25 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
         )
     );
 
+    // Issuing takes the next number of one series: every client contends for the same row.
+    let sixteen = load::commands(&server, &tokens, 16, plan.window, world).await?;
+    report.add("commands/s (16 clients)", sixteen.rate, "", Some(("raw insert tx/s", insert_limit)));
+    let billing = invoices::setup(world, &server).await?;
+    let issued = invoices::issue(&server, &billing, 16, plan.window).await?;
+    report.add(
+        "invoices issued/s (16 clients)",
+        issued.rate,
+        "",
+        Some(("commands/s (16 clients)", sixteen.rate)),
+    );
+    report.add("issue latency p99 (16 clients)", issued.p99_ms, " ms", None);
+
     let (long, fresh) = pipeline::long_aggregate(world, plan.long_aggregate).await?;
     report.add(format!("command on a {}-event aggregate, p50", plan.long_aggregate), long, " ms", None);
     report.add("command on a fresh aggregate, p50", fresh, " ms", None);
     report.add("long / fresh", long / fresh, "×", None);
 
-    let steady = pipeline::steady(&server, &token, 1_000.0, plan.window, world).await?;
+    let steady = pipeline::steady(&server, &tokens, 1_000.0, plan.window, world).await?;
     report.add("steady load achieved", steady.rate, " cmd/s", None);
     report.add("commit-to-JetStream lag p50 at 1,000 cmd/s", steady.jetstream_p50_ms, " ms", None);
     report.add("commit-to-JetStream lag p99 at 1,000 cmd/s", steady.jetstream_p99_ms, " ms", None);

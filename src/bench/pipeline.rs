@@ -75,7 +75,7 @@ pub struct Steady {
 /// subscriber) and commit-to-read-model lag (from the projection's checkpoint).
 pub async fn steady(
     server: &Server,
-    token: &str,
+    tokens: &[String],
     rate: f64,
     window: Duration,
     world: &World,
@@ -94,11 +94,11 @@ pub async fn steady(
     let sampler = Sampler::start(world.pool.clone());
     let from = OffsetDateTime::now_utc();
     let started = Instant::now();
-    let tasks = 50;
+    let tasks: u32 = 50;
     let mut handles = Vec::new();
-    for _ in 0..tasks {
+    for i in 0..tasks {
         let client = Server::client_only(server.command.clone(), server.http.clone());
-        let token = token.to_owned();
+        let token = tokens[i as usize % tokens.len()].clone();
         let period = Duration::from_secs_f64(f64::from(tasks) / rate);
         handles.push(tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);

@@ -73,7 +73,13 @@ impl World {
         })
     }
 
+    /// The `berth.toml` of the run's server: a seller and series, so that it can issue invoices.
+    fn config_file(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("{}.toml", self.database))
+    }
+
     pub async fn destroy(self) {
+        let _ = std::fs::remove_file(self.config_file());
         let _ = self.jetstream.delete_stream(&self.stream).await;
         let _ = self.jetstream.delete_stream(format!("{}_RAW", self.stream)).await;
         self.pool.close().await;
@@ -99,6 +105,8 @@ impl World {
             ("BERTH_SECRETS__MASTER_KEY", self.master_key.clone()),
             // No node takes part in a run: placing its sites would only fail, on the same cores.
             ("BERTH_SAGAS__PROVISIONING__ENABLED", "false".to_owned()),
+            // The load creates sites without end: a trial of a plan without a site limit.
+            ("BERTH_BILLING__TRIAL_PLAN", "enterprise".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -115,9 +123,12 @@ impl World {
     pub async fn spawn(&self, role: &str, extra: &[(&str, &str)]) -> anyhow::Result<Server> {
         let free = || TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
         let (command_port, query_port, telemetry_port) = (free()?, free()?, free()?);
+        let config = self.config_file();
+        std::fs::write(&config, BILLING).context("writing the bench's berth.toml")?;
         let child = Command::new(std::env::current_exe()?)
             .arg(role)
             .envs(self.env_vars())
+            .env("BERTH_CONFIG", &config)
             .env("BERTH_COMMAND_API__ADDR", format!("127.0.0.1:{command_port}"))
             .env("BERTH_QUERY_API__ADDR", format!("127.0.0.1:{query_port}"))
             .env("BERTH_TELEMETRY__ADDR", format!("127.0.0.1:{telemetry_port}"))
@@ -155,6 +166,23 @@ impl World {
         }
     }
 }
+
+/// `[billing]` of the run's server.
+const BILLING: &str = r#"
+[billing.seller]
+legal_name = "Bench Hosting SRL"
+address_lines = ["Str. Memorandumului 28"]
+city = "Cluj-Napoca"
+postal_code = "400114"
+county = "RO-CJ"
+vat_id = "RO18547290"
+iban = "RO49AAAA1B31007593840000"
+
+[billing.series]
+invoice = { prefix = "BENCH" }
+credit_note = { prefix = "BENCHC" }
+proforma = { prefix = "BENCHP" }
+"#;
 
 /// A running `berth serve`.
 pub struct Server {

@@ -104,6 +104,9 @@ impl TestEnv {
             ("BERTH_EVENTSTORE__POLL_INTERVAL_MS", "100"),
             ("BERTH_DATABASE__MAX_CONNECTIONS", "10"),
             ("BERTH_SECRETS__MASTER_KEY", self.master_key.as_str()),
+            // Registration starts a trial of this plan; tests about sites create more of them
+            // than Starter's five. The billing tests choose their own.
+            ("BERTH_BILLING__TRIAL_PLAN", "enterprise"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -37,7 +37,7 @@ async fn the_audit_trail_lists_each_change_with_its_actor() {
     for _ in 0..50 {
         let (_, page) = api.read("/v1/audit", &owner.token).await;
         entries = page["items"].as_array().unwrap().clone();
-        if entries.len() >= 6 {
+        if entries.len() >= 10 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -48,28 +48,35 @@ async fn the_audit_trail_lists_each_change_with_its_actor() {
         .collect();
     assert_eq!(
         summary,
+        // A site is admitted to the tenant's quota in its creation's commit; registration
+        // starts the trial of billing.trial_plan (here Enterprise, billed at once: its period's
+        // timer is scheduled).
         vec![
+            (bot_actor.clone(), "SiteQuotaSiteAdmitted".to_owned()),
             (bot_actor.clone(), "SiteCreated".to_owned()),
             (bot_actor.clone(), "SiteUpdated".to_owned()),
             (user.clone(), "TokenIssued".to_owned()),
+            (user.clone(), "SiteQuotaSiteAdmitted".to_owned()),
             (user.clone(), "SiteCreated".to_owned()),
+            (user.clone(), "TimerScheduled".to_owned()),
+            (user.clone(), "Subscribed".to_owned()),
             (user.clone(), "OrganizationRegistered".to_owned()),
             (user.clone(), "UserRegistered".to_owned()),
         ]
     );
-    let site_created = &entries[3];
+    let site_created = &entries[5];
     assert_eq!(site_created["request_id"], "req-audit-1");
     assert_eq!(site_created["target"], json!({"type": "site", "id": site, "version": 1}));
     assert!(site_created["at"].as_str().unwrap().ends_with('Z'));
 
     let (_, by_bot) = api.read(&format!("/v1/audit?actor={bot_actor}"), &owner.token).await;
-    assert_eq!(by_bot["items"].as_array().unwrap().len(), 2);
+    assert_eq!(by_bot["items"].as_array().unwrap().len(), 3, "its site's admission, creation and change");
     let (_, on_site) = api.read(&format!("/v1/audit?target={site}"), &owner.token).await;
     assert_eq!(on_site["items"].as_array().unwrap().len(), 2);
-    let (_, first_page) = api.read("/v1/audit?limit=4", &owner.token).await;
+    let (_, first_page) = api.read("/v1/audit?limit=6", &owner.token).await;
     let cursor = first_page["next_cursor"].as_str().unwrap();
-    let (_, second_page) = api.read(&format!("/v1/audit?limit=4&cursor={cursor}"), &owner.token).await;
-    assert_eq!(second_page["items"].as_array().unwrap().len(), 2);
+    let (_, second_page) = api.read(&format!("/v1/audit?limit=6&cursor={cursor}"), &owner.token).await;
+    assert_eq!(second_page["items"].as_array().unwrap().len(), 4);
     assert!(second_page["next_cursor"].is_null());
     api.stop().await;
 }
@@ -128,9 +135,13 @@ async fn the_event_stream_resumes_after_a_disconnect_without_missing_an_event() 
         api.create_site(&stranger.token, &format!("s{i}.stranger.test")).await;
         sites.push(api.create_site(&owner.token, &format!("s{i}.streamer.test")).await);
     }
-    let first = next_events(&mut stream, &mut buffer, 3).await;
-    assert_eq!(first.iter().map(|e| e.2.clone()).collect::<Vec<_>>(), sites);
-    assert!(first.iter().all(|e| e.1 == "SiteCreated"));
+    // Each site comes with its admission to the tenant's quota, in the same commit.
+    let first = next_events(&mut stream, &mut buffer, 6).await;
+    let created = |events: &[(String, String, String)]| -> Vec<String> {
+        events.iter().filter(|e| e.1 == "SiteCreated").map(|e| e.2.clone()).collect()
+    };
+    assert_eq!(created(&first), sites);
+    assert!(first.iter().all(|e| e.1 == "SiteCreated" || e.1 == "SiteQuotaSiteAdmitted"), "{first:?}");
     drop(stream);
 
     // While disconnected, more happens.
@@ -140,8 +151,8 @@ async fn the_event_stream_resumes_after_a_disconnect_without_missing_an_event() 
     let last_seen = first.last().unwrap().0.clone();
     let mut resumed = open(Some(last_seen.clone())).await.unwrap().bytes_stream();
     let mut buffer = String::new();
-    let after = next_events(&mut resumed, &mut buffer, 2).await;
-    assert_eq!(after.iter().map(|e| e.2.clone()).collect::<Vec<_>>(), sites[3..].to_vec());
+    let after = next_events(&mut resumed, &mut buffer, 4).await;
+    assert_eq!(created(&after), sites[3..].to_vec());
     let ids: Vec<u64> = first.iter().chain(after.iter()).map(|e| e.0.parse().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase and none repeats: {ids:?}");
     api.stop().await;

@@ -47,19 +47,26 @@ fn routes_in(files: &[&str]) -> BTreeSet<(String, String)> {
 
 /// Both APIs publish an OpenAPI 3.1 document at /openapi.json that holds every route the code
 /// registers (found by reading the router sources, so a new route without documentation fails).
+/// Every `.rs` file under `dir` (relative to the checkout), in folders too.
+fn sources(dir: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let entry = entry.unwrap();
+        let name = format!("{dir}/{}", entry.file_name().to_string_lossy());
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(sources(&name));
+        } else if name.ends_with(".rs") {
+            found.push(name);
+        }
+    }
+    found
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_is_in_the_openapi_document() {
     let api = Api::start().await;
-    let command_sources: Vec<String> =
-        std::fs::read_dir(format!("{}/command-api/src/routes", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
-            .map(|e| format!("command-api/src/routes/{}", e.unwrap().file_name().to_string_lossy()))
-            .collect();
-    let query_sources: Vec<String> =
-        std::fs::read_dir(format!("{}/query-api/src", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
-            .map(|e| format!("query-api/src/{}", e.unwrap().file_name().to_string_lossy()))
-            .collect();
+    let command_sources = sources("command-api/src/routes");
+    let query_sources = sources("query-api/src");
     let mut expectations = vec![
         (api.command.clone(), routes_in(&command_sources.iter().map(String::as_str).collect::<Vec<_>>())),
         (api.query.clone(), routes_in(&query_sources.iter().map(String::as_str).collect::<Vec<_>>())),

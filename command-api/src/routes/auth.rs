@@ -9,12 +9,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use berth_domain::email::Email;
-use berth_domain::ids::{TenantId, UserId};
+use berth_domain::ids::{SubscriptionId, TenantId, UserId};
 use berth_domain::name::DisplayName;
 use berth_domain::organization::{Organization, OrganizationCommand};
+use berth_domain::plan::{BillingPeriod, Plan};
 use berth_domain::role::Role;
 use berth_domain::security::{Origin, SecondFactor, SecurityCommand};
+use berth_domain::subscription::{Subscription, SubscriptionCommand};
 use berth_domain::user::{User, UserCommand};
+use berth_eventstore::billing::plan_by_code;
 use berth_eventstore::credentials::{self, CredentialWrite};
 use berth_eventstore::two_factor;
 use berth_eventstore::unit_of_work::UnitOfWork;
@@ -145,6 +148,35 @@ fn password(user: UserId, password: &str) -> Result<CredentialWrite, ApiError> {
     Ok(CredentialWrite::Password { user, phc })
 }
 
+/// The trial a new tenant starts with (`billing.trial_plan`), committed with the registration
+/// so that no tenant is registered without it. A trial plan that does not exist is the
+/// provider's mistake, and refuses every registration until it is fixed.
+async fn trial(
+    state: &AppState,
+    tenant: TenantId,
+    minted: Uuid,
+) -> Result<Option<(SubscriptionId, SubscriptionCommand)>, ApiError> {
+    let policy = &state.billing;
+    let Some(code) = &policy.trial_plan else { return Ok(None) };
+    let internal =
+        |what: String| ApiError::Internal(format!("billing.trial_plan `{}`: {what}", code.as_str()));
+    let plan_id = plan_by_code(&state.store, code).await?.ok_or_else(|| internal("no such plan".into()))?;
+    let plan = state.store.load::<Plan>(&plan_id.to_string()).await?.aggregate;
+    let today = state.clock.now().date();
+    let terms = plan
+        .terms(policy.trial_currency, BillingPeriod::Month, today)
+        .map_err(|e| internal(e.to_string()))?;
+    let subscription_id = SubscriptionId::from_uuid(derived_id(minted, "trial"));
+    let command = SubscriptionCommand::Subscribe {
+        subscription_id,
+        tenant_id: tenant,
+        plan: terms,
+        coupon: None,
+        today,
+    };
+    Ok(Some((subscription_id, command)))
+}
+
 /// Register a tenant and its first owner; the answer holds the owner's session token.
 #[utoipa::path(post, path = "/v1/auth/register", operation_id = "register_tenant", tag = "auth", request_body = Register,
     responses((status = 201, description = "Registered", body = Registered)))]
@@ -168,6 +200,9 @@ async fn register(
     let register =
         OrganizationCommand::Register { tenant_id: tenant, name, owner: user, owner_email: email.clone() };
     unit.decide::<Organization>(&tenant.to_string(), register).await?;
+    if let Some(trial) = trial(&state, tenant, tenant_uuid).await? {
+        unit.decide::<Subscription>(&trial.0.to_string(), trial.1).await?;
+    }
     unit.side_write(password(user, &body.password)?);
     unit.side_write(CredentialWrite::Membership { tenant, user, role: Role::Owner });
     unit.side_write(session_write);

@@ -1,6 +1,7 @@
 //! One module per resource, each exposing `router()`.
 
 pub mod auth;
+pub mod billing;
 pub mod invitations;
 pub mod members;
 pub mod nodes;

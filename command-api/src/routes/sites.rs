@@ -104,9 +104,12 @@ const SITE: &str = "The site's id";
 /// Create a site.
 ///
 /// The site is placed on a node and set up there by the provisioning saga; follow it at the
-/// answer's `Location`.
+/// answer's `Location`. It must fit the tenant's plan: over the plan's site limit is 409
+/// `plan-limit`, and without a subscription or trial 402 `subscription-required`.
 #[utoipa::path(post, path = "/v1/sites", operation_id = "create_site", tag = "sites", request_body = CreateSite,
-    responses((status = 202, description = "Accepted: the site is requested", body = Accepted)), security(("bearer" = [])))]
+    responses((status = 202, description = "Accepted: the site is requested", body = Accepted),
+        (status = 402, description = "No subscription or trial (`subscription-required`)", body = berth_http::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,9 +118,18 @@ async fn create(
     caller.require(Permission::ManageSites)?;
     let site_id = SiteId::from_uuid(caller.new_id());
     let command = body.into_command(site_id, caller.tenant_id)?;
-    // The domain is claimed by the site's own `Created` event, in the same commit.
+    // The domain is claimed by the site's own `Created` event, and the site is admitted to the
+    // tenant's quota of sites, in the same commit.
     let meta = caller.metadata();
-    let outcome = state.store.execute::<Site>(&site_id.to_string(), command, &meta, state.retry).await?;
+    let outcome = berth_eventstore::billing::create_site(
+        &state.store,
+        caller.tenant_id,
+        site_id,
+        command,
+        &meta,
+        state.retry,
+    )
+    .await?;
     Ok(state.links.accepted(site_id.as_uuid(), outcome.version, View::Site(site_id.as_uuid())))
 }
 

@@ -102,7 +102,7 @@ pub struct Requirement {
 }
 
 fn refused(code: &'static str, detail: &str) -> ApiError {
-    ApiError::Refused { code, kind: RefusalKind::Conflict, detail: detail.to_owned() }
+    ApiError::Refused { code, kind: RefusalKind::Conflict, detail: detail.to_owned(), field: None }
 }
 
 /// The account behind `email` and `password`, within the login rate limits.

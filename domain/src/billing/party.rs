@@ -130,6 +130,19 @@ pub enum PartyKind {
     Person,
 }
 
+impl PartyKind {
+    /// Both kinds.
+    pub const ALL: [Self; 2] = [Self::Company, Self::Person];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Company => "company",
+            Self::Person => "person",
+        }
+    }
+}
+
 /// A seller or a buyer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Party {

@@ -102,6 +102,20 @@ pub enum UnitCode {
 }
 
 impl UnitCode {
+    /// Every unit.
+    pub const ALL: [Self; 5] = [Self::Each, Self::Month, Self::Day, Self::Hour, Self::Gigabyte];
+
+    /// The snake_case name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Each => "each",
+            Self::Month => "month",
+            Self::Day => "day",
+            Self::Hour => "hour",
+            Self::Gigabyte => "gigabyte",
+        }
+    }
+
     /// The Recommendation 20 code that e-invoices carry.
     pub fn code(self) -> &'static str {
         match self {

@@ -27,6 +27,20 @@ pub enum RateCategory {
     SecondReduced,
 }
 
+impl RateCategory {
+    /// Every category.
+    pub const ALL: [Self; 3] = [Self::Standard, Self::Reduced, Self::SecondReduced];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Reduced => "reduced",
+            Self::SecondReduced => "second_reduced",
+        }
+    }
+}
+
 /// One rate in force in one country for one category over a span of dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RatePeriod {

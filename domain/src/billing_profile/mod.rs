@@ -39,6 +39,9 @@ pub enum VatVerification {
 }
 
 impl VatVerification {
+    /// Every state.
+    pub const ALL: [Self; 3] = [Self::Unverified, Self::Verified, Self::Invalid];
+
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -89,7 +92,11 @@ impl BillingProfile {
     }
 }
 
-impl crate::aggregate::Consequences for BillingProfile {}
+impl crate::aggregate::Consequences for BillingProfile {
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.tenant_id.map(|t| t.as_uuid())
+    }
+}
 
 impl Aggregate for BillingProfile {
     const TYPE: &'static str = "billing_profile";

@@ -52,6 +52,9 @@ pub enum InvoiceStatus {
 }
 
 impl InvoiceStatus {
+    /// Every status a document can be seen in (not `None`, which no document has).
+    pub const ALL: [Self; 3] = [Self::Draft, Self::Issued, Self::Discarded];
+
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -177,6 +180,10 @@ impl Invoice {
 }
 
 impl crate::aggregate::Consequences for Invoice {
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.tenant_id.map(|t| t.as_uuid())
+    }
+
     fn uniques(&self, event: &InvoiceEvent) -> Vec<UniqueChange> {
         let (Some(id), Some(billing), Some(DocumentKind::Invoice)) = (self.id, self.billing, self.kind)
         else {

@@ -31,6 +31,9 @@ pub enum BillingPeriod {
 }
 
 impl BillingPeriod {
+    /// Both periods.
+    pub const ALL: [Self; 2] = [Self::Month, Self::Year];
+
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,6 +112,19 @@ pub enum BackupFrequency {
     Daily,
 }
 
+impl BackupFrequency {
+    /// Both frequencies.
+    pub const ALL: [Self; 2] = [Self::Hourly, Self::Daily];
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hourly => "hourly",
+            Self::Daily => "daily",
+        }
+    }
+}
+
 /// The backups a plan includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BackupPolicy {
@@ -128,6 +144,20 @@ pub enum SupportLevel {
     Priority,
     /// A named contact, around the clock.
     Dedicated,
+}
+
+impl SupportLevel {
+    /// Every level, least first.
+    pub const ALL: [Self; 3] = [Self::Standard, Self::Priority, Self::Dedicated];
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Priority => "priority",
+            Self::Dedicated => "dedicated",
+        }
+    }
 }
 
 /// What a plan allows.
@@ -163,6 +193,9 @@ pub enum Aggregation {
 }
 
 impl Metric {
+    /// Every metric.
+    pub const ALL: [Self; 2] = [Self::StorageGb, Self::TransferGb];
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -54,6 +54,21 @@ impl NumberSeries {
         self.prefix.is_some()
     }
 
+    /// Its prefix, once open.
+    pub fn prefix(&self) -> Option<&SeriesPrefix> {
+        self.prefix.as_ref()
+    }
+
+    /// The kind of document it numbers, once open.
+    pub fn kind(&self) -> Option<DocumentKind> {
+        self.kind
+    }
+
+    /// Whether numbering starts again each calendar year.
+    pub fn yearly_restart(&self) -> bool {
+        self.yearly_restart
+    }
+
     /// The last number taken, if any.
     pub fn last(&self) -> Option<&LastNumber> {
         self.last.as_ref()

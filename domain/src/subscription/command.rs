@@ -35,6 +35,14 @@ pub enum SubscriptionCommand {
         #[serde(with = "crate::billing::iso_date")]
         today: Date,
     },
+    /// During the trial: take another plan (any currency and period, nothing was billed yet),
+    /// with a coupon redeemed in the same commit; the trial keeps its end.
+    ChooseTrialPlan {
+        plan: PlanTerms,
+        coupon: Option<AppliedCoupon>,
+        #[serde(with = "crate::billing::iso_date")]
+        today: Date,
+    },
     /// Move to a dearer plan now, prorated by days.
     Upgrade {
         plan: PlanTerms,
@@ -89,6 +97,16 @@ pub(super) fn decide(sub: &Subscription, command: SubscriptionCommand) -> Result
                 trial,
                 anchor_day: anchor,
             }])
+        }
+        SubscriptionCommand::ChooseTrialPlan { plan, coupon, today } => {
+            running(sub, today)?;
+            if sub.status != SubscriptionStatus::Trialing {
+                return Err(Error::NotInTrial);
+            }
+            if sub.plan.as_ref() == Some(&plan) && sub.coupon == coupon {
+                return Ok(Vec::new());
+            }
+            Ok(vec![E::TrialPlanChosen { plan, coupon }])
         }
         SubscriptionCommand::Upgrade { plan, today } => {
             let (current, period) = running(sub, today)?;

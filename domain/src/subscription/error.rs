@@ -19,6 +19,9 @@ pub enum SubscriptionError {
     /// A change dated outside the current period (it ended and was not renewed yet).
     #[error("the date is outside the current period")]
     PeriodOver,
+    /// A plan chosen for the trial of a subscription that is past it.
+    #[error("the subscription is past its trial; upgrade or downgrade instead")]
+    NotInTrial,
     /// A renewal before the current period ended.
     #[error("the current period runs until {period_end}")]
     NotDue {
@@ -83,6 +86,7 @@ impl Refusal for SubscriptionError {
             Self::NotFound => "subscription-not-found",
             Self::Ended => "subscription-ended",
             Self::PeriodOver => "subscription-period-over",
+            Self::NotInTrial => "subscription-not-in-trial",
             Self::NotDue { .. } => "subscription-renewal-not-due",
             Self::CurrencyMismatch { .. } => "subscription-currency-mismatch",
             Self::PeriodMismatch => "subscription-period-mismatch",
@@ -101,6 +105,7 @@ impl Refusal for SubscriptionError {
             Self::AlreadyExists
             | Self::Ended
             | Self::PeriodOver
+            | Self::NotInTrial
             | Self::NotDue { .. }
             | Self::DowngradeDoesNotFit { .. }
             | Self::NothingToBill => RefusalKind::Conflict,

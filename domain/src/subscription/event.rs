@@ -30,6 +30,14 @@ pub enum SubscriptionEvent {
         /// The day of the month periods begin on.
         anchor_day: u8,
     },
+    /// During the trial, another plan was chosen (in any currency and period); the trial
+    /// keeps its end, and the first paid period is on this plan.
+    TrialPlanChosen {
+        /// The plan's terms.
+        plan: PlanTerms,
+        /// The coupon redeemed with it (in the same commit), replacing any earlier one.
+        coupon: Option<AppliedCoupon>,
+    },
     /// The plan changed at once to a dearer one.
     Upgraded {
         /// The new plan's terms.
@@ -94,6 +102,7 @@ impl DomainEvent for SubscriptionEvent {
     fn event_type(&self) -> String {
         match self {
             Self::Subscribed { .. } => "Subscribed",
+            Self::TrialPlanChosen { .. } => "SubscriptionTrialPlanChosen",
             Self::Upgraded { .. } => "SubscriptionUpgraded",
             Self::DowngradeScheduled { .. } => "SubscriptionDowngradeScheduled",
             Self::CancellationScheduled { .. } => "SubscriptionCancellationScheduled",
@@ -109,6 +118,7 @@ impl DomainEvent for SubscriptionEvent {
     fn event_version(&self) -> String {
         match self {
             Self::Subscribed { .. }
+            | Self::TrialPlanChosen { .. }
             | Self::Upgraded { .. }
             | Self::DowngradeScheduled { .. }
             | Self::CancellationScheduled { .. }

@@ -24,7 +24,7 @@ pub use charges::{period_charges, PeriodCharges};
 pub use command::{CurrentUsage, SubscriptionCommand};
 pub use error::SubscriptionError;
 pub use event::SubscriptionEvent;
-pub use limits::{limits_allow_site, LimitError};
+pub use limits::{limits_allow_site, LimitError, SiteAllowance};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -54,6 +54,9 @@ pub enum SubscriptionStatus {
 }
 
 impl SubscriptionStatus {
+    /// Every status a subscription can be seen in (not `None`, which no subscription has).
+    pub const ALL: [Self; 3] = [Self::Trialing, Self::Active, Self::Ended];
+
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -112,9 +115,24 @@ impl Subscription {
         self.pending.as_ref().or(self.plan.as_ref()).map(|p| p.plan_id)
     }
 
+    /// The plan a scheduled downgrade moves to at the end of this period.
+    pub fn pending_plan(&self) -> Option<&PlanTerms> {
+        self.pending.as_ref()
+    }
+
+    /// The subscription's id, once it exists.
+    pub fn id(&self) -> Option<SubscriptionId> {
+        self.id
+    }
+
     /// Whether a cancellation takes effect at the end of this period.
     pub fn cancels_at_period_end(&self) -> bool {
         self.cancel_at_period_end
+    }
+
+    /// Whether the current period has ended and the next has not begun yet.
+    pub fn period_ended(&self) -> bool {
+        self.period_ended
     }
 
     /// The coupon, if it discounts the current paid period.
@@ -145,6 +163,10 @@ fn schedule_end(id: &str, period: ServicePeriod) -> Vec<TimerChange<Subscription
 }
 
 impl crate::aggregate::Consequences for Subscription {
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.tenant_id.map(|t| t.as_uuid())
+    }
+
     fn uniques(&self, event: &SubscriptionEvent) -> Vec<UniqueChange> {
         let (Some(id), Some(tenant)) = (self.id, self.tenant_id) else { return Vec::new() };
         let claim =
@@ -206,6 +228,11 @@ impl Aggregate for Subscription {
                 self.anchor_day = anchor_day;
                 self.status = if trial { SubscriptionStatus::Trialing } else { SubscriptionStatus::Active };
                 self.paid_periods = u32::from(!trial);
+            }
+            E::TrialPlanChosen { plan, coupon } => {
+                self.plan = Some(plan);
+                self.coupon = coupon;
+                self.pending = None;
             }
             E::Upgraded { plan, .. } => {
                 self.plan = Some(plan);

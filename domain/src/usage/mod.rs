@@ -75,7 +75,11 @@ impl Usage {
     }
 }
 
-impl crate::aggregate::Consequences for Usage {}
+impl crate::aggregate::Consequences for Usage {
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.tenant_id.map(|t| t.as_uuid())
+    }
+}
 
 impl Aggregate for Usage {
     const TYPE: &'static str = "usage";

@@ -97,6 +97,11 @@ async fn try_issue(
         return Err(BillingError::refused(Invoice::TYPE, InvoiceError::NotFound).into());
     };
     let (corrects, from_proforma) = (invoice.corrects(), invoice.from_proforma());
+    // An operator's command names no tenant; the document's events belong to its tenant (its
+    // audit trail and event stream show them), and so do its number's and its corrections'.
+    let mut metadata = metadata.clone();
+    metadata.tenant_id.get_or_insert(tenant.as_uuid());
+    let metadata = &metadata;
 
     let seller = store.load::<Seller>(SELLER_ID).await?.aggregate;
     let (seller_party, payment) = seller.details().map_err(|e| BillingError::refused(Seller::TYPE, e))?;

@@ -14,12 +14,24 @@
 //! of times, and only then answered with a conflict.
 
 mod issue;
+mod sites;
 mod subscribe;
 
 pub use issue::{issue_document, IssueRequest, Issued};
-pub use subscribe::{plan_by_code, subscribe, SubscribeRequest};
+pub use sites::create_site;
+pub use subscribe::{choose_trial_plan, plan_by_code, subscribe, SubscribeRequest, Subscribed};
 
+use berth_domain::billing::{DocumentKind, ExchangeRate, VatRateTable};
 use berth_domain::error::{Refusal, Refused};
+use berth_domain::exchange_rate::{ExchangeRates, ExchangeRatesError};
+use berth_domain::ids::{InvoiceId, SubscriptionId, TenantId};
+use berth_domain::invoice::{Invoice, InvoiceError};
+use berth_domain::money::Currency;
+use berth_domain::plan::PlanCode;
+use berth_domain::subscription::Subscription;
+use berth_domain::unique::UniqueScope;
+use cqrs_es::Aggregate;
+use time::Date;
 
 use crate::error::StoreError;
 use crate::metadata::CommandMetadata;
@@ -91,6 +103,93 @@ impl From<UnitError> for Attempt {
             UnitError::Store(error) => Self::Failed(error.into()),
         }
     }
+}
+
+/// The tenant's running subscription (in a trial or a paid period), found through its claim on
+/// the write side, where a view could lag.
+pub async fn running_subscription(
+    store: &EventStore,
+    tenant: TenantId,
+) -> Result<Option<(SubscriptionId, Subscription)>, StoreError> {
+    let owner = store.unique_owner(UniqueScope::TenantSubscription, &tenant.to_string()).await?;
+    let Some(id) =
+        owner.as_deref().and_then(|o| o.strip_prefix("subscription:")).and_then(|i| i.parse().ok())
+    else {
+        return Ok(None);
+    };
+    let id = SubscriptionId::from_uuid(id);
+    let subscription = store.load::<Subscription>(&id.to_string()).await?.aggregate;
+    Ok(subscription.is_running().then_some((id, subscription)))
+}
+
+/// How a provider bills: the trial a new tenant starts with and when payment is due.
+#[derive(Debug, Clone)]
+pub struct BillingPolicy {
+    /// The plan whose trial registration starts (`None`: registration starts none).
+    pub trial_plan: Option<PlanCode>,
+    /// The currency of that trial (the tenant may choose another before it ends).
+    pub trial_currency: Currency,
+    /// Days from an invoice's or proforma's issue to its due date.
+    pub payment_terms_days: u16,
+}
+
+impl BillingPolicy {
+    /// When a document issued on `issue_date` of `kind` is due (a credit note never is).
+    pub fn due_date(&self, kind: DocumentKind, issue_date: Date) -> Option<Date> {
+        (kind != DocumentKind::CreditNote)
+            .then(|| issue_date + time::Duration::days(i64::from(self.payment_terms_days)))
+    }
+}
+
+/// The request that issues the draft `invoice_id` on `issue_date`, due by `policy` unless
+/// `due_date` says otherwise, at `exchange_rate` or else: for a credit note its invoice's
+/// rate, for anything else not in lei the rate recorded for the issue date.
+pub async fn issue_request(
+    store: &EventStore,
+    invoice_id: InvoiceId,
+    issue_date: Date,
+    due_date: Option<Date>,
+    supply_date: Option<Date>,
+    exchange_rate: Option<ExchangeRate>,
+    policy: &BillingPolicy,
+) -> Result<IssueRequest, BillingError> {
+    let draft = store.load::<Invoice>(&invoice_id.to_string()).await?.aggregate;
+    let (Some(kind), Some(currency)) = (draft.kind(), draft.currency()) else {
+        return Err(BillingError::refused(Invoice::TYPE, InvoiceError::NotFound));
+    };
+    let rate = match (exchange_rate, currency.as_str() == "RON", draft.corrects()) {
+        (_, true, _) => None,
+        (Some(rate), false, _) => Some(rate),
+        (None, false, Some(original)) => {
+            let original = store.load::<Invoice>(&original.to_string()).await?.aggregate;
+            original.document().and_then(|d| d.vat_in_lei()).map(|v| v.rate)
+        }
+        (None, false, None) => {
+            Some(exchange_rate_on(store, currency, issue_date).await?.ok_or_else(|| {
+                BillingError::refused(
+                    ExchangeRates::TYPE,
+                    ExchangeRatesError::NoRate { currency: currency.as_str().to_owned(), date: issue_date },
+                )
+            })?)
+        }
+    };
+    Ok(IssueRequest {
+        invoice_id,
+        issue_date,
+        due_date: due_date.or_else(|| policy.due_date(kind, issue_date)),
+        supply_date,
+        exchange_rate: rate,
+        rates: VatRateTable::builtin().clone(),
+    })
+}
+
+/// The rate to lei recorded for `currency` for the latest day on or before `date`.
+pub async fn exchange_rate_on(
+    store: &EventStore,
+    currency: Currency,
+    date: Date,
+) -> Result<Option<ExchangeRate>, StoreError> {
+    Ok(store.load::<ExchangeRates>(currency.as_str()).await?.aggregate.on(date))
 }
 
 /// Whether `metadata`'s command already succeeded on `aggregate_type` `aggregate_id`: a repeat

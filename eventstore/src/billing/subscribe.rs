@@ -1,11 +1,15 @@
 //! Subscribing: the subscription and, when a coupon is given, its redemption, in one commit.
 //! The coupon is decided as loaded, so redemptions racing for its last use are serialized by
 //! its version: the loser is decided again and refused as used up.
+//!
+//! A tenant has one trial: a tenant that subscribed before subscribes without one. During a
+//! trial, [`choose_trial_plan`] puts the trial on another plan (any currency and period: nothing
+//! was billed yet), the coupon again redeemed in the same commit; the trial keeps its end.
 
-use berth_domain::coupon::{Coupon, CouponCode, CouponCommand, CouponError};
+use berth_domain::coupon::{AppliedCoupon, Coupon, CouponCode, CouponCommand, CouponError};
 use berth_domain::ids::{CouponId, PlanId, SubscriptionId, TenantId};
 use berth_domain::money::Currency;
-use berth_domain::plan::{BillingPeriod, Plan, PlanCode, PlanError};
+use berth_domain::plan::{BillingPeriod, Plan, PlanCode, PlanError, PlanTerms};
 use berth_domain::subscription::{Subscription, SubscriptionCommand};
 use berth_domain::unique::UniqueScope;
 use cqrs_es::Aggregate;
@@ -16,7 +20,7 @@ use super::{already_done, Attempt, BillingError};
 use crate::error::StoreError;
 use crate::execute::{backoff, CommandOutcome, RetryPolicy};
 use crate::metadata::CommandMetadata;
-use crate::store::EventStore;
+use crate::store::{EventStore, Loaded};
 use crate::unit_of_work::UnitOfWork;
 
 /// What a tenant subscribes to.
@@ -38,6 +42,17 @@ pub struct SubscribeRequest {
     pub today: Date,
     /// Now (coupons expire at a moment).
     pub now: OffsetDateTime,
+}
+
+/// What subscribing (or choosing a trial's plan) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The subscription.
+    pub subscription_id: SubscriptionId,
+    /// Its version afterwards.
+    pub version: i64,
+    /// True when this repeated a command that had done it already.
+    pub duplicate: bool,
 }
 
 /// The plan whose code is `code`, if there is one.
@@ -63,20 +78,25 @@ pub async fn subscribe(
     request: &SubscribeRequest,
     metadata: &CommandMetadata,
     retry: RetryPolicy,
-) -> Result<CommandOutcome, BillingError> {
+) -> Result<Subscribed, BillingError> {
     let id = request.subscription_id.to_string();
+    let answer = |outcome: CommandOutcome| Subscribed {
+        subscription_id: request.subscription_id,
+        version: outcome.version,
+        duplicate: outcome.duplicate,
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
         match try_subscribe(store, request, metadata).await {
-            Ok(outcome) => return Ok(outcome),
+            Ok(outcome) => return Ok(answer(outcome)),
             Err(Attempt::Lost) if attempt < retry.max_attempts => {
                 tokio::time::sleep(backoff(retry.base_delay, attempt)).await;
             }
             Err(Attempt::Lost) => return Err(BillingError::Conflict { attempts: attempt }),
             Err(Attempt::Failed(BillingError::Rejected(refused))) => {
                 return match already_done(store, metadata, Subscription::TYPE, &id).await? {
-                    Some(version) => Ok(CommandOutcome { version, events: 0, duplicate: true }),
+                    Some(version) => Ok(answer(CommandOutcome { version, events: 0, duplicate: true })),
                     None => Err(BillingError::Rejected(refused)),
                 };
             }
@@ -85,11 +105,22 @@ pub async fn subscribe(
     }
 }
 
-async fn try_subscribe(
+/// Whether `tenant` ever subscribed (its trial, if it had one, is spent).
+async fn subscribed_before(store: &EventStore, tenant: TenantId) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events
+                         WHERE tenant_id = $1 AND aggregate_type = 'subscription' AND event_type = 'Subscribed')",
+    )
+    .bind(tenant.as_uuid())
+    .fetch_one(store.pool())
+    .await?)
+}
+
+/// The plan's terms for a subscription starting `today`, and the coupon's redemption, checked.
+async fn offer(
     store: &EventStore,
     request: &SubscribeRequest,
-    metadata: &CommandMetadata,
-) -> Result<CommandOutcome, Attempt> {
+) -> Result<(PlanTerms, Option<(CouponId, Loaded<Coupon>, AppliedCoupon)>), Attempt> {
     let plan = store.load::<Plan>(&request.plan_id.to_string()).await?.aggregate;
     if !plan.exists() {
         return Err(BillingError::refused(Plan::TYPE, PlanError::NotFound).into());
@@ -113,6 +144,78 @@ async fn try_subscribe(
             .map_err(|e| BillingError::refused(Coupon::TYPE, e))?;
         coupon = Some((coupon_id, loaded, applied));
     }
+    Ok((terms, coupon))
+}
+
+/// Puts the running trial `request.subscription_id` of `request.tenant_id` on another plan,
+/// redeeming the coupon in the same commit; the trial keeps its end.
+#[instrument(skip_all, fields(subscription_id = %request.subscription_id, command_id = %metadata.command_id))]
+pub async fn choose_trial_plan(
+    store: &EventStore,
+    request: &SubscribeRequest,
+    metadata: &CommandMetadata,
+    retry: RetryPolicy,
+) -> Result<Subscribed, BillingError> {
+    let id = request.subscription_id.to_string();
+    let answer = |outcome: CommandOutcome| Subscribed {
+        subscription_id: request.subscription_id,
+        version: outcome.version,
+        duplicate: outcome.duplicate,
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = async {
+            let (terms, coupon) = offer(store, request).await?;
+            let loaded = store.load::<Subscription>(&id).await?;
+            let mut unit = UnitOfWork::new(store);
+            let choose = SubscriptionCommand::ChooseTrialPlan {
+                plan: terms,
+                coupon: coupon.as_ref().map(|(_, _, applied)| applied.clone()),
+                today: request.today,
+            };
+            unit.decide_loaded::<Subscription>(&id, loaded, choose).await?;
+            if let Some((coupon_id, loaded, _)) = coupon {
+                unit.decide_loaded::<Coupon>(&coupon_id.to_string(), loaded, redeem(request)).await?;
+            }
+            Ok::<_, Attempt>(unit.commit(metadata).await?)
+        }
+        .await;
+        match result {
+            Ok(outcome) => return Ok(answer(outcome)),
+            Err(Attempt::Lost) if attempt < retry.max_attempts => {
+                tokio::time::sleep(backoff(retry.base_delay, attempt)).await;
+            }
+            Err(Attempt::Lost) => return Err(BillingError::Conflict { attempts: attempt }),
+            Err(Attempt::Failed(BillingError::Rejected(refused))) => {
+                return match already_done(store, metadata, Subscription::TYPE, &id).await? {
+                    Some(version) => Ok(answer(CommandOutcome { version, events: 0, duplicate: true })),
+                    None => Err(BillingError::Rejected(refused)),
+                };
+            }
+            Err(Attempt::Failed(error)) => return Err(error),
+        }
+    }
+}
+
+fn redeem(request: &SubscribeRequest) -> CouponCommand {
+    CouponCommand::Redeem {
+        subscription_id: request.subscription_id,
+        plan_id: request.plan_id,
+        currency: request.currency,
+        now: request.now,
+    }
+}
+
+async fn try_subscribe(
+    store: &EventStore,
+    request: &SubscribeRequest,
+    metadata: &CommandMetadata,
+) -> Result<CommandOutcome, Attempt> {
+    let (mut terms, coupon) = offer(store, request).await?;
+    if terms.trial_days > 0 && subscribed_before(store, request.tenant_id).await? {
+        terms.trial_days = 0;
+    }
     let mut unit = UnitOfWork::new(store);
     let subscribe = SubscriptionCommand::Subscribe {
         subscription_id: request.subscription_id,
@@ -123,13 +226,7 @@ async fn try_subscribe(
     };
     unit.decide::<Subscription>(&request.subscription_id.to_string(), subscribe).await?;
     if let Some((coupon_id, loaded, _)) = coupon {
-        let redeem = CouponCommand::Redeem {
-            subscription_id: request.subscription_id,
-            plan_id: request.plan_id,
-            currency: request.currency,
-            now: request.now,
-        };
-        unit.decide_loaded::<Coupon>(&coupon_id.to_string(), loaded, redeem).await?;
+        unit.decide_loaded::<Coupon>(&coupon_id.to_string(), loaded, redeem(request)).await?;
     }
     Ok(unit.commit(metadata).await?)
 }

@@ -5,6 +5,7 @@
 mod coupons;
 mod documents;
 mod efactura;
+mod http;
 mod numbering;
 mod subscriptions;
 mod views;

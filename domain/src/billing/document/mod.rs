@@ -41,6 +41,20 @@ pub enum DocumentKind {
     Proforma,
 }
 
+impl DocumentKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Invoice, Self::CreditNote, Self::Proforma];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invoice => "invoice",
+            Self::CreditNote => "credit_note",
+            Self::Proforma => "proforma",
+        }
+    }
+}
+
 /// The invoice a credit note corrects (BG-3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceReference {

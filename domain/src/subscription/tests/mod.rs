@@ -2,6 +2,7 @@
 
 mod changes;
 mod charges;
+mod trial;
 
 use cqrs_es::test::TestFramework;
 use time::macros::{date, datetime};

@@ -168,6 +168,16 @@ impl Invoice {
         self.paid_on
     }
 
+    /// What credit notes took off an invoice so far, in minor units.
+    pub fn credited_minor(&self) -> i64 {
+        self.credited_minor
+    }
+
+    /// For a paid proforma, the invoice issued from it.
+    pub fn invoiced_as(&self) -> Option<InvoiceId> {
+        self.invoiced_as
+    }
+
     /// The issued invoice, when this is a proforma that can be credited (an issued invoice).
     pub(super) fn creditable(&self) -> Result<&IssuedDocument, InvoiceError> {
         match (self.status, self.kind, &self.document) {

@@ -82,6 +82,8 @@ pub struct Subscription {
     cancel_at_period_end: bool,
     pending: Option<PlanTerms>,
     period_ended: bool,
+    #[serde(default, with = "crate::billing::iso_date::option")]
+    ended_on: Option<Date>,
 }
 
 impl Subscription {
@@ -133,6 +135,21 @@ impl Subscription {
     /// Whether the current period has ended and the next has not begun yet.
     pub fn period_ended(&self) -> bool {
         self.period_ended
+    }
+
+    /// Paid periods so far.
+    pub fn paid_periods(&self) -> u32 {
+        self.paid_periods
+    }
+
+    /// The coupon redeemed with it, whether or not it still discounts.
+    pub fn coupon(&self) -> Option<&AppliedCoupon> {
+        self.coupon.as_ref()
+    }
+
+    /// The first day without it, once over.
+    pub fn ended_on(&self) -> Option<Date> {
+        self.ended_on
     }
 
     /// The coupon, if it discounts the current paid period.
@@ -241,7 +258,10 @@ impl Aggregate for Subscription {
             E::DowngradeScheduled { plan, .. } => self.pending = Some(plan),
             E::CancellationScheduled { .. } => self.cancel_at_period_end = true,
             E::CancellationWithdrawn => self.cancel_at_period_end = false,
-            E::Cancelled { .. } | E::Ended { .. } => self.status = SubscriptionStatus::Ended,
+            E::Cancelled { on, .. } | E::Ended { on } => {
+                self.status = SubscriptionStatus::Ended;
+                self.ended_on = Some(on);
+            }
             E::PeriodEnded { .. } => self.period_ended = true,
             E::PeriodStarted { period, plan, paid_period } => {
                 self.current = Some(period);

@@ -13,7 +13,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::VersionParams;
+use super::{DetailParams, VersionParams};
 use crate::auth::{Reader, Viewer};
 use crate::scope::at_version;
 use crate::AppState;
@@ -143,6 +143,10 @@ pub struct SubscriptionView {
     /// When it last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// For a past state (`as_of`): the instant and where in the log that state stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[sqlx(skip)]
+    pub as_of: Option<crate::as_of::AsOf>,
 }
 
 const SUBSCRIPTION: &str = "SELECT id, status, plan_id, plan_code, plan_name, period, currency, price_minor, period_start,
@@ -178,16 +182,20 @@ async fn current(
 
 /// A subscription of the tenant's.
 #[utoipa::path(get, path = "/v1/subscriptions/{id}", operation_id = "get_subscription", tag = "billing",
-    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), VersionParams),
+    params(("id" = uuid::Uuid, Path, description = "The subscription's id"), DetailParams),
     responses((status = 200, description = "The subscription", body = SubscriptionView)), security(("bearer" = [])))]
 async fn subscription(
     State(state): State<AppState>,
     reader: Reader,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<VersionParams>,
+    ApiQuery(params): ApiQuery<DetailParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
+    if let Some(at) = crate::as_of::parse(params.as_of.as_deref(), params.min_version)? {
+        let past = super::past::subscription(&state, &reader, id, at).await?;
+        return Ok(versioned(past.version, past, &if_none_match));
+    }
     let read = || async {
         let mut scoped = reader.scope(&state).await?;
         Ok(sqlx::query_as::<_, SubscriptionView>(&format!("{SUBSCRIPTION} WHERE tenant_id = $1 AND id = $2"))

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::VersionParams;
+use super::DetailParams;
 use crate::auth::{Reader, Viewer};
 use crate::page::{one_of, paginate, Page, PageParams};
 use crate::scope::at_version;
@@ -202,6 +202,9 @@ pub struct InvoiceDetail {
     /// Absent on a draft.
     #[schema(value_type = Option<Object>)]
     pub document: Option<serde_json::Value>,
+    /// For a past state (`as_of`): the instant and where in the log that state stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<crate::as_of::AsOf>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -236,7 +239,7 @@ pub(crate) async fn read(
     };
     let row: Option<DetailRow> =
         sqlx::query_as(&sql).bind(id).bind(tenant).fetch_optional(&mut *scoped).await?;
-    Ok(row.map(|r| InvoiceDetail { row: r.row, tenant_id: r.tenant_id, document: r.document }))
+    Ok(row.map(|r| InvoiceDetail { row: r.row, tenant_id: r.tenant_id, document: r.document, as_of: None }))
 }
 
 /// The view a viewer reads documents from.
@@ -249,16 +252,20 @@ pub(crate) fn view_of(viewer: &Viewer) -> &'static str {
 
 /// A document: its row and, once issued, the document itself.
 #[utoipa::path(get, path = "/v1/invoices/{id}", operation_id = "get_invoice", tag = "invoices",
-    params(("id" = uuid::Uuid, Path, description = "The document's id"), VersionParams),
+    params(("id" = uuid::Uuid, Path, description = "The document's id"), DetailParams),
     responses((status = 200, description = "The document", body = InvoiceDetail)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     viewer: Viewer,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<VersionParams>,
+    ApiQuery(params): ApiQuery<DetailParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
+    if let Some(at) = crate::as_of::parse(params.as_of.as_deref(), params.min_version)? {
+        let past = super::past::invoice(&state, &viewer, id, at).await?;
+        return Ok(versioned(past.row.version, past, &if_none_match));
+    }
     let found = at_version(
         &state.reads,
         view_of(&viewer),

@@ -6,6 +6,7 @@ pub mod account;
 pub mod documents;
 pub mod invoices;
 pub mod ops;
+mod past;
 pub mod plans;
 pub mod setup;
 
@@ -22,6 +23,19 @@ pub struct VersionParams {
     /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
     #[param(minimum = 0)]
     pub min_version: Option<i64>,
+}
+
+/// The parameters of a document's or a subscription's detail.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DetailParams {
+    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
+    #[param(minimum = 0)]
+    pub min_version: Option<i64>,
+    /// The state at this instant (RFC 3339), folded from the log rather than read from the view.
+    #[param(format = DateTime)]
+    pub as_of: Option<String>,
 }
 
 /// The billing routes.

@@ -3,6 +3,7 @@
 //! site limit where it bites, a subscription's changes mid-period, documents from draft to PDF
 //! and e-Factura XML, bad input, and the operators' revenue and VAT views.
 
+mod as_of;
 mod documents;
 mod input;
 mod lifecycle;

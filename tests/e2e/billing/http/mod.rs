@@ -6,6 +6,7 @@
 mod as_of;
 mod documents;
 mod input;
+mod killed;
 mod lifecycle;
 mod limits;
 mod operators;

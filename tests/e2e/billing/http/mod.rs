@@ -11,6 +11,7 @@ mod lifecycle;
 mod limits;
 mod operators;
 mod setup;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -9,13 +9,17 @@
 
 use serde_json::Value;
 
+use crate::acme_account::{AcmeAccount, AcmeAccountEvent};
 use crate::aggregate::Consequences;
+use crate::certificate::{Certificate, CertificateEvent};
+use crate::custom_domain::{CustomDomain, CustomDomainEvent};
 use crate::node::{Node, NodeEvent};
 use crate::operator::{Operator, OperatorEvent};
 use crate::organization::{Organization, OrganizationEvent};
 use crate::site::{Site, SiteEvent};
 use crate::timer::{Timer, TimerEvent};
 use crate::user::{User, UserEvent};
+use crate::zone::{Zone, ZoneEvent};
 
 /// Turns one version of an event type's payload into the next.
 #[derive(Debug, Clone, Copy)]
@@ -160,6 +164,10 @@ registry! {
     Site => Site, SiteEvent;
     Node => Node, NodeEvent;
     Timer => Timer, TimerEvent;
+    Zone => Zone, ZoneEvent;
+    CustomDomain => CustomDomain, CustomDomainEvent;
+    Certificate => Certificate, CertificateEvent;
+    AcmeAccount => AcmeAccount, AcmeAccountEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

@@ -74,3 +74,7 @@ id_type!(
     /// A managed VPS.
     NodeId
 );
+id_type!(
+    /// A DNS zone hosted for a tenant.
+    ZoneId
+);

@@ -7,15 +7,18 @@
 //! reads the events they emit.
 //!
 //! Layout: one module per aggregate (`organization`, `user`, `operator`, `site`, `node`,
-//! `timer`), value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
+//! `timer`, `zone`, `custom_domain`, `certificate`, `acme_account`), value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
 //! the permission matrix in `role`, and the joints every aggregate shares: [`aggregate`] (what
 //! an event implies: unique values and timers), [`error`] (how a refusal is classified) and
 //! [`event`] (the registry every stored event is decoded and upcast through).
 #![forbid(unsafe_code)]
 
+pub mod acme_account;
 pub mod aggregate;
 pub mod allocation;
 pub mod billing;
+pub mod certificate;
+pub mod custom_domain;
 pub mod domain_name;
 pub mod email;
 pub mod error;
@@ -32,3 +35,4 @@ pub mod site;
 pub mod timer;
 pub mod unique;
 pub mod user;
+pub mod zone;

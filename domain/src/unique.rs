@@ -18,6 +18,8 @@ pub enum UniqueScope {
     NodeName,
     /// A node's address and SSH port.
     NodeAddress,
+    /// A DNS zone's name (its apex).
+    Zone,
 }
 
 impl UniqueScope {
@@ -29,12 +31,13 @@ impl UniqueScope {
             Self::OperatorEmail => "operator-email",
             Self::NodeName => "node-name",
             Self::NodeAddress => "node-address",
+            Self::Zone => "zone",
         }
     }
 
     /// The scope with stored name `name`.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Domain, Self::Email, Self::OperatorEmail, Self::NodeName, Self::NodeAddress]
+        [Self::Domain, Self::Email, Self::OperatorEmail, Self::NodeName, Self::NodeAddress, Self::Zone]
             .into_iter()
             .find(|s| s.as_str() == name)
     }

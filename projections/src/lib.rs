@@ -11,6 +11,9 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod certificate_watch;
+pub mod certificates;
+pub mod domains;
 pub mod identity;
 pub mod nodes;
 pub mod projection;
@@ -18,5 +21,6 @@ pub mod rebuild;
 pub mod runtime;
 pub mod sites;
 pub mod timers;
+pub mod zones;
 
 pub use projection::{all, Projection};

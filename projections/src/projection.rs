@@ -48,6 +48,10 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::sites::SitesView),
         Box::new(crate::nodes::NodesView),
         Box::new(crate::timers::TimersView),
+        Box::new(crate::zones::ZonesView),
+        Box::new(crate::certificates::CertificatesView),
+        Box::new(crate::domains::DomainsView),
+        Box::new(crate::certificate_watch::CertificateWatch),
     ]
 }
 

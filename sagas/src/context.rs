@@ -10,6 +10,8 @@ use berth_eventstore::store::EventStore;
 use berth_eventstore::vault::Vault;
 use sqlx::PgPool;
 
+use crate::dns::resolver::Resolver;
+use crate::dns::DnsProvider;
 use crate::node::NodeWorkSettings;
 use crate::ssh::NodeShell;
 
@@ -38,4 +40,8 @@ pub struct SagaContext {
     pub shell: Arc<dyn NodeShell>,
     /// How node work is done (verification, timeouts).
     pub nodes: NodeWorkSettings,
+    /// The authoritative DNS server zones are put on.
+    pub dns: Arc<dyn DnsProvider>,
+    /// Looks names up (custom domain tokens, where a site's domain points).
+    pub resolver: Arc<dyn Resolver>,
 }

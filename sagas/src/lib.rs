@@ -9,11 +9,18 @@
 //! The adapters that touch the world live here too: [`ssh`] runs commands on nodes over SSH
 //! (russh) with a pinned host key; [`node`] holds the node sagas (bootstrap, provisioning,
 //! health) built on it and on the node scripts in `deploy/node/`; [`timers`] fires durable
-//! timers.
+//! timers; [`dns`] puts zones on the DNS server (PowerDNS) and looks names up; [`acme`]
+//! speaks to the certificate authority, for the [`certificates`] saga; [`domains`] verifies
+//! custom domains. Every saga reports its outcomes the same way ([`outcome`]).
 #![forbid(unsafe_code)]
 
+pub mod acme;
+pub mod certificates;
 pub mod context;
+pub mod dns;
+pub mod domains;
 pub mod node;
+pub mod outcome;
 pub mod registry;
 pub mod saga;
 pub mod ssh;

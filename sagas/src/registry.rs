@@ -10,7 +10,11 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::certificates::Certificates;
 use crate::context::SagaContext;
+use crate::dns::drift::DriftCheck;
+use crate::dns::zones::Zones;
+use crate::domains::Domains;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
@@ -19,7 +23,16 @@ use crate::timers::TimerFiring;
 
 /// Every saga and worker, in the order they start.
 pub fn all() -> Vec<Entry> {
-    vec![saga::<Provisioning>(), saga::<Bootstrap>(), worker::<HealthProbe>(), worker::<TimerFiring>()]
+    vec![
+        saga::<Provisioning>(),
+        saga::<Bootstrap>(),
+        worker::<HealthProbe>(),
+        worker::<TimerFiring>(),
+        saga::<Zones>(),
+        worker::<DriftCheck>(),
+        saga::<Certificates>(),
+        saga::<Domains>(),
+    ]
 }
 
 /// A registered saga or worker, with what the registry needs to validate and start it.

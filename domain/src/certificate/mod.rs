@@ -200,6 +200,8 @@ pub struct Certificate {
     current: Option<Live>,
     warned: Vec<u32>,
     retired: bool,
+    #[serde(default)]
+    failures: u32,
 }
 
 impl Certificate {
@@ -231,6 +233,11 @@ impl Certificate {
     /// Whether any certificate was ever asked for.
     pub fn exists(&self) -> bool {
         self.site_id.is_some()
+    }
+
+    /// Attempts that failed in a row since the last issued certificate.
+    pub fn failures(&self) -> u32 {
+        self.failures
     }
 }
 
@@ -307,6 +314,7 @@ impl Aggregate for Certificate {
             E::Issued { certificate, .. } => {
                 self.pending = None;
                 self.last_failure = None;
+                self.failures = 0;
                 self.warned.clear();
                 self.current = Some(Live {
                     serial: certificate.serial,
@@ -316,6 +324,7 @@ impl Aggregate for Certificate {
                 });
             }
             E::IssuanceFailed { attempt, code, .. } => {
+                self.failures += 1;
                 self.pending = None;
                 self.last_failure = Some(Failure { attempt, code });
             }

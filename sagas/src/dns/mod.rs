@@ -59,7 +59,10 @@ pub enum DnsError {
 /// An authoritative DNS server Berth puts zones on.
 pub trait DnsProvider: Send + Sync + 'static {
     /// Every record set of `zone`; `None` when the server does not have the zone.
-    fn record_sets<'a>(&'a self, zone: &'a DomainName) -> BoxFuture<'a, Result<Option<Vec<ServerSet>>, DnsError>>;
+    fn record_sets<'a>(
+        &'a self,
+        zone: &'a DomainName,
+    ) -> BoxFuture<'a, Result<Option<Vec<ServerSet>>, DnsError>>;
 
     /// Creates `zone` (with the platform's name servers); an existing zone is no error.
     fn create_zone<'a>(&'a self, zone: &'a DomainName) -> BoxFuture<'a, Result<(), DnsError>>;
@@ -68,7 +71,11 @@ pub trait DnsProvider: Send + Sync + 'static {
     fn delete_zone<'a>(&'a self, zone: &'a DomainName) -> BoxFuture<'a, Result<(), DnsError>>;
 
     /// Applies `changes` to `zone`, all or none.
-    fn apply<'a>(&'a self, zone: &'a DomainName, changes: &'a [Change]) -> BoxFuture<'a, Result<(), DnsError>>;
+    fn apply<'a>(
+        &'a self,
+        zone: &'a DomainName,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, Result<(), DnsError>>;
 }
 
 /// What `zone` needs on a server holding `server`, and what of that is a difference someone
@@ -80,11 +87,13 @@ pub fn plan(zone: &Zone, server: &[ServerSet]) -> (Vec<Change>, Vec<Drift>) {
     let mut changes = Vec::new();
     let mut drift = Vec::new();
     for wanted in zone.record_sets() {
-        let found = server
-            .iter()
-            .find(|s| s.name == wanted.name().as_str() && managed(s) == Some(wanted.rtype()));
-        let (found_values, all_read) = found.map_or((Vec::new(), true), |s| read_values(wanted.rtype(), &s.values));
-        let same = all_read && found.is_some_and(|s| s.ttl == wanted.ttl().seconds()) && found_values == wanted.values();
+        let found =
+            server.iter().find(|s| s.name == wanted.name().as_str() && managed(s) == Some(wanted.rtype()));
+        let (found_values, all_read) =
+            found.map_or((Vec::new(), true), |s| read_values(wanted.rtype(), &s.values));
+        let same = all_read
+            && found.is_some_and(|s| s.ttl == wanted.ttl().seconds())
+            && found_values == wanted.values();
         if !same {
             changes.push(Change::Replace(wanted.clone()));
             drift.push(Drift {
@@ -100,7 +109,12 @@ pub fn plan(zone: &Zone, server: &[ServerSet]) -> (Vec<Change>, Vec<Drift>) {
         let Ok(name) = RecordName::parse(&format!("{}.", stray.name), zone_name) else { continue };
         if zone.record_set(&name, rtype).is_none() {
             changes.push(Change::Delete { name: stray.name.clone(), rtype: stray.rtype.clone() });
-            drift.push(Drift { name, rtype, expected: Vec::new(), found: read_values(rtype, &stray.values).0 });
+            drift.push(Drift {
+                name,
+                rtype,
+                expected: Vec::new(),
+                found: read_values(rtype, &stray.values).0,
+            });
         }
     }
     (changes, drift)
@@ -109,7 +123,8 @@ pub fn plan(zone: &Zone, server: &[ServerSet]) -> (Vec<Change>, Vec<Drift>) {
 /// The server's values in canonical form, sorted, and whether every one of them could be read
 /// (one that cannot is a difference whatever the rest hold).
 fn read_values(rtype: RecordType, values: &[String]) -> (Vec<RecordValue>, bool) {
-    let mut read: Vec<RecordValue> = values.iter().filter_map(|v| RecordValue::parse(rtype, v).ok()).collect();
+    let mut read: Vec<RecordValue> =
+        values.iter().filter_map(|v| RecordValue::parse(rtype, v).ok()).collect();
     let all = read.len() == values.len();
     read.sort();
     read.dedup();

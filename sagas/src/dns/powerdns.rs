@@ -45,8 +45,14 @@ impl PowerDns {
         format!("{base}/api/v1/servers/{}{path}", self.settings.server_id)
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> Result<(StatusCode, String), DnsError> {
-        let mut request = self.http.request(method, self.url(path)).header("X-API-Key", &self.settings.api_key);
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(StatusCode, String), DnsError> {
+        let mut request =
+            self.http.request(method, self.url(path)).header("X-API-Key", &self.settings.api_key);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -90,7 +96,10 @@ struct RecordBody {
 }
 
 impl DnsProvider for PowerDns {
-    fn record_sets<'a>(&'a self, zone: &'a DomainName) -> BoxFuture<'a, Result<Option<Vec<ServerSet>>, DnsError>> {
+    fn record_sets<'a>(
+        &'a self,
+        zone: &'a DomainName,
+    ) -> BoxFuture<'a, Result<Option<Vec<ServerSet>>, DnsError>> {
         Box::pin(async move {
             let (status, text) = self.send(Method::GET, &format!("/zones/{}", zone_id(zone)), None).await?;
             // PowerDNS answers an unknown zone with 404 or, in older versions, 422.
@@ -100,8 +109,8 @@ impl DnsProvider for PowerDns {
             if !status.is_success() {
                 return Err(DnsError::Refused(format!("{status}: {}", short(&text))));
             }
-            let body: ZoneBody =
-                serde_json::from_str(&text).map_err(|e| DnsError::Unavailable(format!("unreadable zone: {e}")))?;
+            let body: ZoneBody = serde_json::from_str(&text)
+                .map_err(|e| DnsError::Unavailable(format!("unreadable zone: {e}")))?;
             Ok(Some(
                 body.rrsets
                     .into_iter()
@@ -132,15 +141,25 @@ impl DnsProvider for PowerDns {
 
     fn delete_zone<'a>(&'a self, zone: &'a DomainName) -> BoxFuture<'a, Result<(), DnsError>> {
         Box::pin(async move {
-            let (status, text) = self.send(Method::DELETE, &format!("/zones/{}", zone_id(zone)), None).await?;
+            let (status, text) =
+                self.send(Method::DELETE, &format!("/zones/{}", zone_id(zone)), None).await?;
             match status {
-                s if s.is_success() || s == StatusCode::NOT_FOUND || s == StatusCode::UNPROCESSABLE_ENTITY => Ok(()),
+                s if s.is_success()
+                    || s == StatusCode::NOT_FOUND
+                    || s == StatusCode::UNPROCESSABLE_ENTITY =>
+                {
+                    Ok(())
+                }
                 s => Err(DnsError::Refused(format!("{s}: {}", short(&text)))),
             }
         })
     }
 
-    fn apply<'a>(&'a self, zone: &'a DomainName, changes: &'a [Change]) -> BoxFuture<'a, Result<(), DnsError>> {
+    fn apply<'a>(
+        &'a self,
+        zone: &'a DomainName,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, Result<(), DnsError>> {
         Box::pin(async move {
             if changes.is_empty() {
                 return Ok(());
@@ -171,7 +190,10 @@ impl DnsProvider for PowerDns {
 pub struct NoDnsServer;
 
 impl DnsProvider for NoDnsServer {
-    fn record_sets<'a>(&'a self, _: &'a DomainName) -> BoxFuture<'a, Result<Option<Vec<ServerSet>>, DnsError>> {
+    fn record_sets<'a>(
+        &'a self,
+        _: &'a DomainName,
+    ) -> BoxFuture<'a, Result<Option<Vec<ServerSet>>, DnsError>> {
         Box::pin(async { Err(DnsError::NotConfigured) })
     }
     fn create_zone<'a>(&'a self, _: &'a DomainName) -> BoxFuture<'a, Result<(), DnsError>> {

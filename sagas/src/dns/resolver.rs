@@ -68,7 +68,8 @@ impl UdpResolver {
     }
 
     async fn exchange(&self, bytes: &[u8], id: u16) -> Result<Message, String> {
-        let local: SocketAddr = if self.server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|_| "bind")?;
+        let local: SocketAddr =
+            if self.server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|_| "bind")?;
         let socket = UdpSocket::bind(local).await.map_err(|e| e.to_string())?;
         socket.connect(self.server).await.map_err(|e| e.to_string())?;
         socket.send(bytes).await.map_err(|e| e.to_string())?;

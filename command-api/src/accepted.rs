@@ -19,7 +19,7 @@ pub struct Accepted {
 }
 
 /// Which view shows a command's result.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum View {
     /// `/v1/sites/{id}`.
     Site(Uuid),
@@ -27,6 +27,12 @@ pub enum View {
     Node(Uuid),
     /// `/v1/tenant` (members, tokens and invitations change the tenant's version).
     Tenant,
+    /// `/v1/zones/{id}`.
+    Zone(Uuid),
+    /// `/v1/certificates/{site id}`.
+    Certificate(Uuid),
+    /// `/v1/sites/{site id}/domains/{domain}`.
+    Domain(Uuid, String),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -47,6 +53,9 @@ impl Links {
             View::Site(id) => format!("/v1/sites/{id}"),
             View::Node(id) => format!("/v1/nodes/{id}"),
             View::Tenant => "/v1/tenant".to_owned(),
+            View::Zone(id) => format!("/v1/zones/{id}"),
+            View::Certificate(site) => format!("/v1/certificates/{site}"),
+            View::Domain(site, domain) => format!("/v1/sites/{site}/domains/{domain}"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

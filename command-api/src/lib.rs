@@ -84,6 +84,13 @@ pub use accepted::{Accepted, Links, View};
         routes::invitations::invite,
         routes::invitations::revoke,
         routes::auth::accept_invitation,
+        routes::zones::create,
+        routes::zones::remove,
+        routes::zones::set_records,
+        routes::zones::remove_records,
+        routes::certificates::issue,
+        routes::domains::add,
+        routes::domains::remove,
     )
 )]
 pub struct ApiDoc;
@@ -97,6 +104,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tokens::router())
         .merge(routes::members::router())
         .merge(routes::invitations::router())
+        .merge(routes::zones::router())
+        .merge(routes::certificates::router())
+        .merge(routes::domains::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

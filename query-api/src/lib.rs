@@ -11,6 +11,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod certificates;
+pub mod domains;
 pub mod live;
 pub mod nodes;
 pub mod page;
@@ -18,6 +20,7 @@ pub mod scope;
 pub mod sites;
 pub mod tenant;
 pub mod timers;
+pub mod zones;
 
 use axum::Router;
 use sqlx::PgPool;
@@ -53,7 +56,15 @@ pub struct AppState {
         tenant::invitations,
         audit::list,
         live::stream,
-        timers::list
+        timers::list,
+        zones::list,
+        zones::detail,
+        certificates::list,
+        certificates::detail,
+        certificates::expiring,
+        certificates::failing,
+        domains::list,
+        domains::detail
     ),
     components(schemas(live::StreamEvent))
 )]
@@ -68,6 +79,9 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(live::router())
         .merge(timers::router())
+        .merge(zones::router())
+        .merge(certificates::router())
+        .merge(domains::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .with_state(state)

@@ -1,11 +1,14 @@
 //! One module per resource, each exposing `router()`.
 
 pub mod auth;
+pub mod certificates;
+pub mod domains;
 pub mod invitations;
 pub mod members;
 pub mod nodes;
 pub mod sites;
 pub mod tokens;
+pub mod zones;
 
 use time::OffsetDateTime;
 

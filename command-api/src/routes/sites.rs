@@ -211,11 +211,11 @@ async fn site_command(
     Ok(state.links.accepted(site_id.as_uuid(), outcome.version, View::Site(site_id.as_uuid())))
 }
 
-/// The site's domain, if it exists and belongs to the caller's tenant; 404 otherwise.
-async fn owned_site(state: &AppState, caller: &Caller, site_id: SiteId) -> Result<String, ApiError> {
+/// The site, if it exists and belongs to the caller's tenant; 404 otherwise.
+pub(crate) async fn owned_site(state: &AppState, caller: &Caller, site_id: SiteId) -> Result<Site, ApiError> {
     let loaded = state.store.load::<Site>(&site_id.to_string()).await?;
     match (loaded.aggregate.tenant_id(), loaded.aggregate.domain()) {
-        (Some(tenant), Some(domain)) if tenant == caller.tenant_id => Ok(domain.to_string()),
+        (Some(tenant), Some(_)) if tenant == caller.tenant_id => Ok(loaded.aggregate),
         _ => Err(ApiError::NotFound),
     }
 }

@@ -2,10 +2,12 @@
 //! and exports `DATABASE_URL` and `NATS_URL`). Each test gets its own database and stream.
 
 mod api;
+mod certs_harness;
 mod commands;
 mod common;
 mod consumer;
 mod contract;
+mod dns;
 mod feed;
 mod idempotency;
 mod identity;

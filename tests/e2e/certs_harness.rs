@@ -181,11 +181,15 @@ pub async fn wait_published(api: &Api, token: &str, zone: &str) -> Value {
 
 /// Waits until the site's certificate view passes `check`; the view.
 pub async fn wait_certificate(api: &Api, token: &str, site: &str, check: impl Fn(&Value) -> bool) -> Value {
-    wait_for(Duration::from_secs(120), || async {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
         let (status, view) = api.read(&format!("/v1/certificates/{site}"), token).await;
-        (status == 200 && check(&view)).then_some(view)
-    })
-    .await
+        if status == 200 && check(&view) {
+            return view;
+        }
+        assert!(std::time::Instant::now() < deadline, "the certificate did not get there; it is {status}: {view}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The settings of a test with nodes and these peers: the node tests' own, then the peers'.

@@ -2,6 +2,7 @@
 //! and exports `DATABASE_URL` and `NATS_URL`). Each test gets its own database and stream.
 
 mod api;
+mod certificates;
 mod certs_harness;
 mod commands;
 mod common;

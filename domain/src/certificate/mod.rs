@@ -256,6 +256,9 @@ impl crate::aggregate::Consequences for Certificate {
     fn timers(id: &str, event: &CertificateEvent) -> Vec<TimerChange<CertificateCommand>> {
         use CertificateEvent as E;
         match event {
+            // A retry's own request must not cancel the timer that fires it: the cancel would
+            // change the timer before it is marked fired, and the firing would never commit.
+            E::IssuanceRequested { reason: Reason::Retry, .. } => Vec::new(),
             E::IssuanceRequested { .. } => vec![TimerChange::Cancel { key: timer(RETRY, id) }],
             E::Issued { renew_at, .. } => vec![TimerChange::Schedule {
                 key: timer(RENEWAL, id),

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use crate::api::Api;
 use crate::certs_harness::{borrowed, create_zone, http, https, node_and_peer_settings, served_serial, unique_zone, wait_certificate, Peers};
 use crate::common::Proxy;
-use crate::nodes_harness::{add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode};
+use crate::nodes_harness::{add_node, create_site, one_at_a_time, operator_token, wait_for_status, LocalNode};
 
 /// A node with a WordPress site in a zone Berth serves, on `api`; the site's id, domain and
 /// the node.

@@ -8,6 +8,7 @@ mod commands;
 mod common;
 mod consumer;
 mod contract;
+mod custom_domains;
 mod dns;
 mod feed;
 mod idempotency;

@@ -15,23 +15,35 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::api::Api;
-use crate::certs_harness::{borrowed, create_zone, http, https, node_and_peer_settings, served_serial, unique_zone, wait_certificate, Peers};
+use crate::certs_harness::{
+    borrowed, create_zone, http, https, node_and_peer_settings, served_serial, unique_zone, wait_certificate,
+    Peers, ZoneCleanup,
+};
 use crate::common::Proxy;
-use crate::nodes_harness::{add_node, create_site, one_at_a_time, operator_token, wait_for_status, LocalNode};
+use crate::nodes_harness::{
+    add_node, create_site, one_at_a_time, operator_token, wait_for_status, LocalNode,
+};
 
 /// A node with a WordPress site in a zone Berth serves, on `api`; the site's id, domain and
 /// the node.
-async fn site_in_a_zone(api: &Api, token: &str, node_name: &str, kind: &str) -> (String, String, LocalNode) {
+async fn site_in_a_zone(
+    api: &Api,
+    peers: &Peers,
+    token: &str,
+    node_name: &str,
+    kind: &str,
+) -> (String, String, LocalNode, ZoneCleanup) {
     let node = LocalNode::up(node_name).await;
     let operator = operator_token(api).await;
     add_node(api, &operator, &node, (2, 4096, 40)).await;
     let zone = unique_zone("c");
+    let cleanup = peers.clean_up(&zone);
     create_zone(api, token, &zone).await;
     let domain = format!("blog.{zone}");
     let php = (kind == "wordpress").then_some("8.2");
     let site = create_site(api, token, &domain, kind, php).await;
     assert_eq!(wait_for_status(api, token, &site, &["active", "failed"]).await["status"], "active");
-    (site, domain, node)
+    (site, domain, node, cleanup)
 }
 
 fn rfc3339(value: &Value) -> OffsetDateTime {
@@ -48,9 +60,12 @@ async fn a_new_wordpress_site_gets_a_certificate_by_http01_and_http_redirects_to
     let owner = api.register("Secure").await;
 
     // Nobody asks: a live site whose domain resolves to its node gets one by itself.
-    let (site, domain, node) = site_in_a_zone(&api, &owner.token, "cert1", "wordpress").await;
+    let (site, domain, node, _zone) = site_in_a_zone(&api, &peers, &owner.token, "cert1", "wordpress").await;
     let first = wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active").await;
-    assert_eq!((first["method"].as_str(), first["attempt_reason"].as_str()), (Some("http-01"), Some("automatic")));
+    assert_eq!(
+        (first["method"].as_str(), first["attempt_reason"].as_str()),
+        (Some("http-01"), Some("automatic"))
+    );
     assert_eq!(first["covers"], json!([domain.clone()]));
     assert!(first["issuer"].as_str().unwrap().contains("Pebble"), "{first}");
     assert!(rfc3339(&first["not_after"]) > OffsetDateTime::now_utc() + time::Duration::days(60));
@@ -61,18 +76,29 @@ async fn a_new_wordpress_site_gets_a_certificate_by_http01_and_http_redirects_to
     assert_eq!(status, 200);
     let (status, headers) = http(&domain, &node.address, "/wp-admin/install.php?step=1");
     assert_eq!(status, 301);
-    assert!(headers.contains(&format!("location: https://{domain}/wp-admin/install.php?step=1")), "{headers}");
+    assert!(
+        headers.contains(&format!("location: https://{domain}/wp-admin/install.php?step=1")),
+        "{headers}"
+    );
     assert_eq!(served_serial(&domain, &node.address), first["serial"].as_str().unwrap());
     assert!(!https(&root, &domain, &node.address, "/").1.contains("strict-transport-security"));
 
     // Reissue on request, with HSTS: a new certificate, and the header on every HTTPS answer.
     let asked = api
-        .send(Method::POST, &format!("/v1/sites/{site}/certificate"), Some(&owner.token), Some(json!({"hsts": true})))
+        .send(
+            Method::POST,
+            &format!("/v1/sites/{site}/certificate"),
+            Some(&owner.token),
+            Some(json!({"hsts": true})),
+        )
         .await;
     assert_eq!(asked.status(), 202, "{}", asked.text().await.unwrap());
     let location = asked.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.contains(&format!("/v1/certificates/{site}?min_version=")), "{location}");
-    let second = wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active" && c["serial"] != first["serial"]).await;
+    let second = wait_certificate(&api, &owner.token, &site, |c| {
+        c["status"] == "active" && c["serial"] != first["serial"]
+    })
+    .await;
     assert_eq!(second["hsts"], true);
     let (status, headers) = https(&root, &domain, &node.address, "/wp-admin/install.php");
     assert_eq!(status, 200);
@@ -88,7 +114,11 @@ async fn a_new_wordpress_site_gets_a_certificate_by_http01_and_http_redirects_to
 }
 
 /// Requests HTTPS from the node over and over until stopped; counts the answers that are not 200.
-fn keep_asking(root: std::path::PathBuf, domain: String, address: String) -> (Arc<AtomicU32>, Arc<AtomicU32>, tokio::task::JoinHandle<()>, tokio_util::sync::CancellationToken) {
+fn keep_asking(
+    root: std::path::PathBuf,
+    domain: String,
+    address: String,
+) -> (Arc<AtomicU32>, Arc<AtomicU32>, tokio::task::JoinHandle<()>, tokio_util::sync::CancellationToken) {
     let (asked, failed) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
     let stop = tokio_util::sync::CancellationToken::new();
     let (a, f, s) = (asked.clone(), failed.clone(), stop.clone());
@@ -118,7 +148,7 @@ async fn renewal_on_a_test_clock_replaces_the_certificate_without_a_failed_reque
     let settings = node_and_peer_settings(&peers, &peers.directory);
     let api = Api::start_with_clock(&borrowed(&settings), Roles::ALL, clock.clone()).await;
     let owner = api.register("Renewals").await;
-    let (site, domain, node) = site_in_a_zone(&api, &owner.token, "cert2", "static").await;
+    let (site, domain, node, _zone) = site_in_a_zone(&api, &peers, &owner.token, "cert2", "static").await;
     let mut current = wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active").await;
 
     // Five reissues on request, then five renewals on the clock, each until the node serves it.
@@ -126,10 +156,14 @@ async fn renewal_on_a_test_clock_replaces_the_certificate_without_a_failed_reque
     let mut issue_times = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let response = api.send(Method::POST, &format!("/v1/sites/{site}/certificate"), Some(&owner.token), Some(json!({}))).await;
+        let response = api
+            .send(Method::POST, &format!("/v1/sites/{site}/certificate"), Some(&owner.token), Some(json!({})))
+            .await;
         assert_eq!(response.status(), 202);
         let before = current["serial"].clone();
-        current = wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active" && c["serial"] != before).await;
+        current =
+            wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active" && c["serial"] != before)
+                .await;
         issue_times.push(started.elapsed());
     }
     let mut renewal_times = Vec::new();
@@ -138,7 +172,9 @@ async fn renewal_on_a_test_clock_replaces_the_certificate_without_a_failed_reque
         let before = current["serial"].clone();
         let started = Instant::now();
         clock.set(renew_at + time::Duration::seconds(1));
-        current = wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active" && c["serial"] != before).await;
+        current =
+            wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active" && c["serial"] != before)
+                .await;
         renewal_times.push(started.elapsed());
         assert_eq!(current["attempt_reason"], "renewal");
         assert!(current["renewal"].is_null(), "{current}");
@@ -170,7 +206,8 @@ async fn with_the_ca_down_a_failing_renewal_is_recorded_retried_warned_and_alert
     let peers = Peers::from_env();
     let root = peers.root();
     // The CA is reached through a proxy that can be cut; retries wait an hour, on the clock.
-    let pebble: std::net::SocketAddr = peers.directory.trim_start_matches("https://").split('/').next().unwrap().parse().unwrap();
+    let pebble: std::net::SocketAddr =
+        peers.directory.trim_start_matches("https://").split('/').next().unwrap().parse().unwrap();
     let proxy = Proxy::start(pebble).await;
     let directory = peers.directory.replace(&pebble.to_string(), &proxy.addr.to_string());
     let clock = ManualClock::at(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap());
@@ -179,7 +216,7 @@ async fn with_the_ca_down_a_failing_renewal_is_recorded_retried_warned_and_alert
     let api = Api::start_with_clock(&borrowed(&settings), Roles::ALL, clock.clone()).await;
     let owner = api.register("Outage").await;
     let operator = operator_token(&api).await;
-    let (site, domain, node) = site_in_a_zone(&api, &owner.token, "cert3", "static").await;
+    let (site, domain, node, _zone) = site_in_a_zone(&api, &peers, &owner.token, "cert3", "static").await;
     let live = wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active").await;
     let not_after = rfc3339(&live["not_after"]);
 
@@ -187,31 +224,44 @@ async fn with_the_ca_down_a_failing_renewal_is_recorded_retried_warned_and_alert
     proxy.cut();
     clock.set(rfc3339(&live["renew_at"]) + time::Duration::seconds(1));
     let failing = wait_certificate(&api, &owner.token, &site, |c| c["renewal"] == "failing").await;
-    assert_eq!((failing["error_code"].as_str(), failing["failures"].as_i64()), (Some("ca_unavailable"), Some(1)), "{failing}");
+    assert_eq!(
+        (failing["error_code"].as_str(), failing["failures"].as_i64()),
+        (Some("ca_unavailable"), Some(1)),
+        "{failing}"
+    );
     assert_eq!(failing["serial"], live["serial"], "the live certificate stays");
     assert_eq!(failing["warned_days"], 30, "the tenant is to be told at 30 days");
     assert_eq!(rfc3339(&failing["retry_at"]), clock_now(&clock) + time::Duration::hours(1));
     assert_eq!(https(&root, &domain, &node.address, "/").0, 200, "the old certificate still serves");
-    let warnings: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'CertificateRenewalWarningDue'")
-        .fetch_one(&api.env.pool)
-        .await
-        .unwrap();
+    let warnings: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'CertificateRenewalWarningDue'")
+            .fetch_one(&api.env.pool)
+            .await
+            .unwrap();
     assert_eq!(warnings, 1);
 
     // Operators see it among the expiring certificates and the failing renewals; so does Prometheus.
     for list in ["expiring", "failing"] {
         let (_, page) = api.read(&format!("/v1/ops/certificates/{list}"), &operator).await;
-        assert!(page["items"].as_array().unwrap().iter().any(|c| c["site_id"] == site.as_str()), "{list}: {page}");
+        assert!(
+            page["items"].as_array().unwrap().iter().any(|c| c["site_id"] == site.as_str()),
+            "{list}: {page}"
+        );
     }
     let metrics = api.http.get(format!("{}/metrics", api.query)).send().await.unwrap().text().await.unwrap();
-    let expiry = format!("berth_certificate_expiry_timestamp_seconds{{site=\"{site}\",domain=\"{domain}\"}} {}", not_after.unix_timestamp());
+    let expiry = format!(
+        "berth_certificate_expiry_timestamp_seconds{{site=\"{site}\",domain=\"{domain}\"}} {}",
+        not_after.unix_timestamp()
+    );
     assert!(metrics.contains(&expiry), "no {expiry} in the metrics");
-    assert!(metrics.contains(&format!("berth_certificate_renewal_failing{{site=\"{site}\",domain=\"{domain}\"}} 1")));
+    assert!(metrics
+        .contains(&format!("berth_certificate_renewal_failing{{site=\"{site}\",domain=\"{domain}\"}} 1")));
 
     // The retry an hour later fails too, and waits twice as long; 14 days before expiry the
     // tenant is told again.
     clock.advance(time::Duration::hours(1) + time::Duration::seconds(1));
-    let again = wait_certificate(&api, &owner.token, &site, |c| c["failures"] == 2 && c["outcome"] == "failed").await;
+    let again =
+        wait_certificate(&api, &owner.token, &site, |c| c["failures"] == 2 && c["outcome"] == "failed").await;
     assert_eq!(rfc3339(&again["retry_at"]), clock_now(&clock) + time::Duration::hours(2));
     clock.set(not_after - time::Duration::days(14));
     let warned = wait_certificate(&api, &owner.token, &site, |c| c["warned_days"] == 14).await;
@@ -220,13 +270,17 @@ async fn with_the_ca_down_a_failing_renewal_is_recorded_retried_warned_and_alert
     // The CA is back: the next retry renews, and the alert's gauge goes back to 0.
     proxy.restore();
     clock.advance(time::Duration::hours(5));
-    let renewed = wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active" && c["serial"] != live["serial"]).await;
+    let renewed = wait_certificate(&api, &owner.token, &site, |c| {
+        c["status"] == "active" && c["serial"] != live["serial"]
+    })
+    .await;
     assert!(renewed["renewal"].is_null() && renewed["failures"] == 0, "{renewed}");
     assert_eq!(served_serial(&domain, &node.address), renewed["serial"].as_str().unwrap());
     let gauge = format!("berth_certificate_renewal_failing{{site=\"{site}\",domain=\"{domain}\"}} 0");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let metrics = api.http.get(format!("{}/metrics", api.query)).send().await.unwrap().text().await.unwrap();
+        let metrics =
+            api.http.get(format!("{}/metrics", api.query)).send().await.unwrap().text().await.unwrap();
         if metrics.contains(&gauge) {
             break;
         }

@@ -25,8 +25,9 @@ pub struct Peers {
 }
 
 fn var(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: start the peers (deploy/peers up) and eval \"$(deploy/dev env)\""))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: start the peers (deploy/peers up) and eval \"$(deploy/dev env)\"")
+    })
 }
 
 impl Peers {
@@ -72,7 +73,11 @@ impl Peers {
             .arg(&self.root_url)
             .output()
             .expect("curl");
-        assert!(output.status.success(), "cannot fetch pebble's root: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "cannot fetch pebble's root: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         path
     }
 
@@ -97,7 +102,8 @@ impl Peers {
 
     /// A zone on PowerDNS that Berth does not manage: a customer's own DNS.
     pub async fn foreign_zone(&self, zone: &str) {
-        let body = json!({"name": format!("{zone}."), "kind": "Native", "nameservers": ["ns1.elsewhere.test."]});
+        let body =
+            json!({"name": format!("{zone}."), "kind": "Native", "nameservers": ["ns1.elsewhere.test."]});
         assert_eq!(self.pdns(Method::POST, "/zones", Some(body)).await, 201);
     }
 
@@ -108,9 +114,44 @@ impl Peers {
             .args([&format!("@{host}"), "-p", port, "+short", "+time=2", "+tries=2", name, rtype])
             .output()
             .expect("dig");
-        let mut lines: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
+        let mut lines: Vec<String> =
+            String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
         lines.sort();
         lines
+    }
+}
+
+/// Removes a zone from PowerDNS when dropped, whatever the test left: the peers are shared,
+/// and a failed test must not leave its zones behind.
+pub struct ZoneCleanup {
+    url: String,
+    key: String,
+}
+
+impl Peers {
+    /// Removes `zone` from PowerDNS once the returned guard is dropped.
+    pub fn clean_up(&self, zone: &str) -> ZoneCleanup {
+        ZoneCleanup {
+            url: format!("{}/api/v1/servers/localhost/zones/{zone}.", self.pdns_api),
+            key: self.pdns_key.clone(),
+        }
+    }
+}
+
+impl Drop for ZoneCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-X",
+                "DELETE",
+                "-H",
+                &format!("X-API-Key: {}", self.key),
+                &self.url,
+            ])
+            .output();
     }
 }
 
@@ -123,7 +164,13 @@ pub fn unique_zone(prefix: &str) -> String {
 /// An HTTPS request to `address` for `domain` (`curl --resolve`), trusting only `root`: its
 /// status and the answer's headers, lower-cased.
 pub fn https(root: &Path, domain: &str, address: &str, path: &str) -> (u16, String) {
-    curl(&["--cacert", &root.display().to_string(), "--resolve", &format!("{domain}:443:{address}"), &format!("https://{domain}{path}")])
+    curl(&[
+        "--cacert",
+        &root.display().to_string(),
+        "--resolve",
+        &format!("{domain}:443:{address}"),
+        &format!("https://{domain}{path}"),
+    ])
 }
 
 /// A plain HTTP request to `address` for `domain`.
@@ -162,9 +209,17 @@ pub async fn create_zone(api: &Api, token: &str, name: &str) -> String {
 }
 
 /// Sets a record set through the API; the version it reached.
-pub async fn set_records(api: &Api, token: &str, zone: &str, name: &str, rtype: &str, values: &[&str]) -> i64 {
+pub async fn set_records(
+    api: &Api,
+    token: &str,
+    zone: &str,
+    name: &str,
+    rtype: &str,
+    values: &[&str],
+) -> i64 {
     let body = json!({"name": name, "type": rtype, "ttl": 300, "records": values});
-    let response = api.send(Method::POST, &format!("/v1/zones/{zone}/records"), Some(token), Some(body)).await;
+    let response =
+        api.send(Method::POST, &format!("/v1/zones/{zone}/records"), Some(token), Some(body)).await;
     assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
     response.json::<Value>().await.unwrap()["version"].as_i64().unwrap()
 }
@@ -187,7 +242,10 @@ pub async fn wait_certificate(api: &Api, token: &str, site: &str, check: impl Fn
         if status == 200 && check(&view) {
             return view;
         }
-        assert!(std::time::Instant::now() < deadline, "the certificate did not get there; it is {status}: {view}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the certificate did not get there; it is {status}: {view}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

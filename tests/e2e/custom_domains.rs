@@ -10,8 +10,12 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::api::{problem, Api};
-use crate::certs_harness::{borrowed, create_zone, https, node_and_peer_settings, unique_zone, wait_certificate, Peers};
-use crate::nodes_harness::{add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode};
+use crate::certs_harness::{
+    borrowed, create_zone, https, node_and_peer_settings, unique_zone, wait_certificate, Peers,
+};
+use crate::nodes_harness::{
+    add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode,
+};
 
 async fn domain_view(api: &Api, token: &str, site: &str, domain: &str) -> Value {
     api.read(&format!("/v1/sites/{site}/domains/{domain}"), token).await.1
@@ -30,16 +34,19 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
     let owner = api.register("Shop Owner").await;
     let rival = api.register("Rival").await;
     let zone = unique_zone("d");
+    let _zone = peers.clean_up(&zone);
     create_zone(&api, &owner.token, &zone).await;
     let primary = format!("www.{zone}");
     let site = create_site(&api, &owner.token, &primary, "static", None).await;
     assert_eq!(wait_for_status(&api, &owner.token, &site, &["active", "failed"]).await["status"], "active");
     let first = wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active").await;
-    let rival_site = create_site(&api, &rival.token, &format!("rival.{}", unique_zone("r")), "static", None).await;
+    let rival_site =
+        create_site(&api, &rival.token, &format!("rival.{}", unique_zone("r")), "static", None).await;
 
     // The customer's domain lives at their own DNS provider (a zone on PowerDNS Berth does not
     // manage), already pointed at the node.
     let customer = unique_zone("x");
+    let _customer = peers.clean_up(&customer);
     let custom = format!("shop.{customer}");
     peers.foreign_zone(&customer).await;
     peers.pdns_set(&customer, &custom, "A", &[&node.address]).await;
@@ -48,10 +55,19 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
     let add = |token: String, site: String, domain: String| {
         let api = &api;
         async move {
-            api.send(Method::POST, &format!("/v1/sites/{site}/domains"), Some(&token), Some(json!({"domain": domain}))).await
+            api.send(
+                Method::POST,
+                &format!("/v1/sites/{site}/domains"),
+                Some(&token),
+                Some(json!({"domain": domain})),
+            )
+            .await
         }
     };
-    assert_eq!(problem(add(owner.token.clone(), site.clone(), "not a domain".into()).await, 400).await["field"], "domain");
+    assert_eq!(
+        problem(add(owner.token.clone(), site.clone(), "not a domain".into()).await, 400).await["field"],
+        "domain"
+    );
     let own = problem(add(owner.token.clone(), site.clone(), primary.clone()).await, 422).await;
     assert_eq!(own["type"], "https://berth.dev/problems/domain-is-primary");
     problem(add(rival.token.clone(), site.clone(), custom.clone()).await, 404).await;
@@ -63,7 +79,11 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
     let txt = claim["records"].as_array().unwrap().iter().find(|r| r["type"] == "TXT").unwrap().clone();
     assert_eq!(txt["name"], format!("_berth-challenge.{custom}"));
     assert_eq!(txt["value"], format!("berth-verification={}", claim["token"].as_str().unwrap()));
-    assert!(claim["records"].as_array().unwrap().iter().any(|r| r["type"] == "A" && r["value"] == node.address.as_str()));
+    assert!(claim["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["type"] == "A" && r["value"] == node.address.as_str()));
     // A rival may wait too while nobody has verified (claiming first squats nothing).
     let waiting = add(rival.token.clone(), rival_site.clone(), custom.clone()).await;
     assert_eq!(waiting.status(), 202);
@@ -78,7 +98,14 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
 
     // The owner sets the record: verified, served over HTTP and over HTTPS with a certificate
     // that names it.
-    peers.pdns_set(&customer, &format!("_berth-challenge.{custom}"), "TXT", &[&format!("\"{}\"", txt["value"].as_str().unwrap())]).await;
+    peers
+        .pdns_set(
+            &customer,
+            &format!("_berth-challenge.{custom}"),
+            "TXT",
+            &[&format!("\"{}\"", txt["value"].as_str().unwrap())],
+        )
+        .await;
     let verified = wait_for(Duration::from_secs(60), || async {
         let view = domain_view(&api, &owner.token, &site, &custom).await;
         (view["status"] == "verified").then_some(view)
@@ -86,7 +113,9 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
     .await;
     assert!(verified["verified_at"].is_string());
     let covered = wait_certificate(&api, &owner.token, &site, |c| {
-        c["status"] == "active" && c["serial"] != first["serial"] && c["covers"].as_array().is_some_and(|n| n.contains(&json!(custom)))
+        c["status"] == "active"
+            && c["serial"] != first["serial"]
+            && c["covers"].as_array().is_some_and(|n| n.contains(&json!(custom)))
     })
     .await;
     assert_eq!(covered["attempt_reason"], "names_changed");
@@ -100,9 +129,12 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
     insta::assert_json_snapshot!("custom_domain_claimed_elsewhere", refused);
 
     // Removing the domain takes it off the node; the certificate keeps it until its next issue.
-    let removed = api.send(Method::DELETE, &format!("/v1/sites/{site}/domains/{custom}"), Some(&owner.token), None).await;
+    let removed = api
+        .send(Method::DELETE, &format!("/v1/sites/{site}/domains/{custom}"), Some(&owner.token), None)
+        .await;
     assert_eq!(removed.status(), 202);
-    wait_for(Duration::from_secs(30), || async { (node.get(&custom, "/").await.0 == 404).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), || async { (node.get(&custom, "/").await.0 == 404).then_some(()) })
+        .await;
     assert_eq!(node.get(&primary, "/").await.0, 301, "the site itself still redirects to HTTPS");
     let (_, list) = api.read(&format!("/v1/sites/{site}/domains"), &owner.token).await;
     assert_eq!(list, json!([]));

@@ -10,10 +10,12 @@ use serde_json::{json, Value};
 
 use crate::api::{problem, Api};
 use crate::certs_harness::{
-    borrowed, create_zone, https, node_and_peer_settings, served_serial, set_records, unique_zone, wait_certificate,
-    wait_published, Peers,
+    borrowed, create_zone, https, node_and_peer_settings, served_serial, set_records, unique_zone,
+    wait_certificate, wait_published, Peers,
 };
-use crate::nodes_harness::{add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode};
+use crate::nodes_harness::{
+    add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_zones_and_records_are_refused_naming_the_field() {
@@ -29,7 +31,8 @@ async fn bad_zones_and_records_are_refused_naming_the_field() {
 
     // Malformed zone names and record sets, each naming its field; nothing is appended.
     for name in ["not a domain", "localhost", "-bad.test", "a..b.test"] {
-        let answer = problem(api.send(Method::POST, "/v1/zones", t, Some(json!({"name": name}))).await, 400).await;
+        let answer =
+            problem(api.send(Method::POST, "/v1/zones", t, Some(json!({"name": name}))).await, 400).await;
         assert_eq!(answer["field"], "name", "{name}: {answer}");
     }
     let outside = json!({"name": "www.elsewhere.test.", "type": "A", "ttl": 300, "records": ["192.0.2.1"]});
@@ -37,9 +40,18 @@ async fn bad_zones_and_records_are_refused_naming_the_field() {
     insta::assert_json_snapshot!("record_outside_its_zone", answer);
     for (body, field) in [
         (json!({"name": "www", "type": "A", "ttl": 300, "records": ["192.0.2.300"]}), "records[0]"),
-        (json!({"name": "@", "type": "MX", "ttl": 300, "records": ["10 mx.acme.zones.test.", "70000 mx2.acme.zones.test."]}), "records[1]"),
-        (json!({"name": "@", "type": "CAA", "ttl": 300, "records": ["0 issuer letsencrypt.org"]}), "records[0]"),
-        (json!({"name": "_sip._tcp", "type": "SRV", "ttl": 300, "records": ["10 5 sip.acme.zones.test."]}), "records[0]"),
+        (
+            json!({"name": "@", "type": "MX", "ttl": 300, "records": ["10 mx.acme.zones.test.", "70000 mx2.acme.zones.test."]}),
+            "records[1]",
+        ),
+        (
+            json!({"name": "@", "type": "CAA", "ttl": 300, "records": ["0 issuer letsencrypt.org"]}),
+            "records[0]",
+        ),
+        (
+            json!({"name": "_sip._tcp", "type": "SRV", "ttl": 300, "records": ["10 5 sip.acme.zones.test."]}),
+            "records[0]",
+        ),
         (json!({"name": "www", "type": "A", "ttl": 5, "records": ["192.0.2.1"]}), "ttl"),
         (json!({"name": "www", "type": "NS", "ttl": 300, "records": ["ns.example."]}), "type"),
         (json!({"name": "@", "type": "CNAME", "ttl": 300, "records": ["elsewhere.test."]}), "name"),
@@ -109,6 +121,7 @@ async fn a_wildcard_by_dns01_is_served_and_drifted_records_are_put_back() {
     add_node(&api, &operator, &node, (2, 4096, 40)).await;
     let owner = api.register("Wildcards").await;
     let zone_name = unique_zone("w");
+    let _cleanup = peers.clean_up(&zone_name);
     let zone = create_zone(&api, &owner.token, &zone_name).await;
     set_records(&api, &owner.token, &zone, "www", "A", &["192.0.2.10"]).await;
     set_records(&api, &owner.token, &zone, "@", "MX", &["10 mx.elsewhere.test."]).await;
@@ -119,7 +132,7 @@ async fn a_wildcard_by_dns01_is_served_and_drifted_records_are_put_back() {
     let site = create_site(&api, &owner.token, &domain, "static", None).await;
     assert_eq!(wait_for_status(&api, &owner.token, &site, &["active", "failed"]).await["status"], "active");
     wait_published(&api, &owner.token, &zone).await;
-    assert_eq!(peers.dig(&domain, "A"), [node.address.clone()]);
+    assert_eq!(peers.dig(&domain, "A"), [node.address.as_str()]);
     assert_eq!(peers.dig(&format!("www.{zone_name}"), "A"), ["192.0.2.10"]);
     assert_eq!(peers.dig(&zone_name, "MX"), ["10 mx.elsewhere.test."]);
     assert_eq!(peers.dig(&zone_name, "TXT"), ["\"v=spf1 -all\""]);
@@ -127,22 +140,35 @@ async fn a_wildcard_by_dns01_is_served_and_drifted_records_are_put_back() {
     // A wildcard needs DNS-01; the challenge records go through the zone and are gone after.
     let started = std::time::Instant::now();
     let asked = api
-        .send(Method::POST, &format!("/v1/sites/{site}/certificate"), Some(&owner.token), Some(json!({"wildcard": true})))
+        .send(
+            Method::POST,
+            &format!("/v1/sites/{site}/certificate"),
+            Some(&owner.token),
+            Some(json!({"wildcard": true})),
+        )
         .await;
     assert_eq!(asked.status(), 202, "{}", asked.text().await.unwrap());
     let certificate =
-        wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active" && c["wildcard"] == true).await;
+        wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active" && c["wildcard"] == true)
+            .await;
     eprintln!("wildcard certificate by DNS-01 issued and installed in {:?}", started.elapsed());
     assert_eq!(certificate["method"], "dns-01", "{certificate}");
     let mut covers: Vec<String> = serde_json::from_value(certificate["covers"].clone()).unwrap();
     covers.sort();
     assert_eq!(covers, [format!("*.{domain}"), domain.clone()], "{certificate}");
     let any = format!("anything.{domain}");
-    assert_eq!(https(&root, &any, &node.address, "/").0, 200, "a name below the site is served under the wildcard");
+    assert_eq!(
+        https(&root, &any, &node.address, "/").0,
+        200,
+        "a name below the site is served under the wildcard"
+    );
     assert_eq!(https(&root, &domain, &node.address, "/").0, 200);
     assert_eq!(served_serial(&any, &node.address), certificate["serial"].as_str().unwrap());
     wait_published(&api, &owner.token, &zone).await;
-    assert!(peers.dig(&format!("_acme-challenge.{domain}"), "TXT").is_empty(), "the challenge records stayed");
+    assert!(
+        peers.dig(&format!("_acme-challenge.{domain}"), "TXT").is_empty(),
+        "the challenge records stayed"
+    );
 
     // Drift: a record changed and a stray added on PowerDNS are reported and put back.
     peers.pdns_set(&zone_name, &format!("www.{zone_name}"), "A", &["203.0.113.66"]).await;
@@ -156,15 +182,19 @@ async fn a_wildcard_by_dns01_is_served_and_drifted_records_are_put_back() {
     })
     .await;
     assert_eq!(view["published_revision"], view["revision"]);
-    let drift: Vec<(Value,)> = sqlx::query_as("SELECT payload FROM events WHERE event_type = 'ZoneDriftFound'")
-        .fetch_all(&api.env.pool)
-        .await
-        .unwrap();
+    let drift: Vec<(Value,)> =
+        sqlx::query_as("SELECT payload FROM events WHERE event_type = 'ZoneDriftFound'")
+            .fetch_all(&api.env.pool)
+            .await
+            .unwrap();
     let found = serde_json::to_string(&drift).unwrap();
     assert!(found.contains("203.0.113.66") && found.contains("203.0.113.67"), "{found}");
 
     // Deleting the zone takes it off PowerDNS.
-    assert_eq!(api.send(Method::DELETE, &format!("/v1/zones/{zone}"), Some(&owner.token), None).await.status(), 202);
+    assert_eq!(
+        api.send(Method::DELETE, &format!("/v1/zones/{zone}"), Some(&owner.token), None).await.status(),
+        202
+    );
     wait_for(Duration::from_secs(30), || async {
         (peers.pdns(Method::GET, &format!("/zones/{zone_name}."), None).await == 404).then_some(())
     })

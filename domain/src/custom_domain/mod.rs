@@ -164,7 +164,9 @@ impl crate::aggregate::Consequences for CustomDomain {
                 .collect(),
             // Not on `ClaimExpired`: only the check timer's own firing expires a claim, and
             // cancelling the timer being fired would keep its firing from ever committing.
-            CustomDomainEvent::Removed { site_id, .. } => vec![TimerChange::Cancel { key: check_timer(id, *site_id) }],
+            CustomDomainEvent::Removed { site_id, .. } => {
+                vec![TimerChange::Cancel { key: check_timer(id, *site_id) }]
+            }
             _ => Vec::new(),
         }
     }

@@ -19,6 +19,9 @@ pub enum ResolveError {
     /// The name is not a DNS name.
     #[error("`{0}` is not a DNS name")]
     BadName(String),
+    /// The server would not answer for the name (it serves other zones, or none to us).
+    #[error("the resolver at {0} refused to answer for {1}")]
+    Refused(SocketAddr, String),
     /// The server did not answer in time, or answered with a server failure.
     #[error("the resolver at {0} did not answer: {1}")]
     NoAnswer(SocketAddr, String),
@@ -58,6 +61,8 @@ impl UdpResolver {
             match tokio::time::timeout(Duration::from_secs(2), self.exchange(&bytes, id)).await {
                 Ok(Ok(answer)) => match answer.metadata.response_code {
                     ResponseCode::NoError | ResponseCode::NXDomain => return Ok(answer),
+                    // An authoritative-only server refuses names outside its zones.
+                    ResponseCode::Refused => return Err(ResolveError::Refused(self.server, name.to_owned())),
                     code => last = format!("{code}"),
                 },
                 Ok(Err(error)) => last = error,

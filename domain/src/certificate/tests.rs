@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::aggregate::Consequences;
+use crate::domain_name::DomainName;
 
 fn names() -> CertificateNames {
     CertificateNames {

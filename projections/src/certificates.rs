@@ -165,6 +165,15 @@ async fn apply_certificate(
         .bind(id)
         .bind(seq)
         .bind(at),
+        CertificateEvent::NamesChanged { names } => sqlx::query(
+            "UPDATE certificates SET names = $4, wildcard = $5, version = $2, updated_at = $3
+              WHERE site_id = $1 AND version < $2",
+        )
+        .bind(id)
+        .bind(seq)
+        .bind(at)
+        .bind(serde_json::json!(names.all()))
+        .bind(names.wildcard),
         CertificateEvent::Retired => sqlx::query(
             "UPDATE certificates SET status = 'retired', renewal = NULL, retry_at = NULL, version = $2, updated_at = $3
               WHERE site_id = $1 AND version < $2",

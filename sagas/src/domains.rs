@@ -186,7 +186,7 @@ impl Domains {
     }
 
     /// The site's node serves its aliases as they are now; an added one is then put on the
-    /// site's certificate.
+    /// site's certificate, a removed one taken off what its next issue covers.
     #[tracing::instrument(skip_all, fields(site_id = %event.aggregate_id))]
     async fn serve(&self, event: &Recorded, added: bool) -> Step<()> {
         let Some(site_id) = event.aggregate_uuid().map(SiteId::from_uuid) else { return Ok(()) };
@@ -204,9 +204,6 @@ impl Domains {
             // The node is down or refuses: the event comes back, and the node catches up then.
             Err(error) => return Err(Outcome::later(error)),
         }
-        if !added {
-            return Ok(());
-        }
         let certificate = self.work.store.load::<Certificate>(&id).await.map_err(Outcome::later)?.aggregate;
         let (Some(names), Some(tenant_id), false) =
             (certificate.names(), site.tenant_id(), certificate.retired())
@@ -214,12 +211,12 @@ impl Domains {
             return Ok(());
         };
         let names = CertificateNames { aliases: site.aliases().to_vec(), ..names.clone() };
-        let command = CertificateCommand::Request {
-            site_id,
-            tenant_id,
-            names,
-            hsts: certificate.hsts(),
-            reason: Reason::NamesChanged,
+        // An added name is certified at once; a removed one leaves at the next issue.
+        let command = if added {
+            let hsts = certificate.hsts();
+            CertificateCommand::Request { site_id, tenant_id, names, hsts, reason: Reason::NamesChanged }
+        } else {
+            CertificateCommand::SetNames { names }
         };
         let meta = saga_metadata(event, SAGA, "certificate");
         step(record::<Certificate>(&self.work.store, self.work.retry, &id, command, &meta, &[]).await)

@@ -138,6 +138,8 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
     assert_eq!(node.get(&primary, "/").await.0, 301, "the site itself still redirects to HTTPS");
     let (_, list) = api.read(&format!("/v1/sites/{site}/domains"), &owner.token).await;
     assert_eq!(list, json!([]));
+    let next = wait_certificate(&api, &owner.token, &site, |c| c["names"] == json!([primary.clone()])).await;
+    assert_eq!(next["serial"], covered["serial"], "no new certificate until the next issue");
     assert_eq!(peers.pdns(Method::DELETE, &format!("/zones/{customer}."), None).await, 204);
     let _ = std::fs::remove_file(root);
     api.stop().await;

@@ -84,6 +84,11 @@ pub enum CertificateCommand {
         /// Its serial.
         serial: String,
     },
+    /// Change what the next attempt covers, without starting one.
+    SetNames {
+        /// The names.
+        names: CertificateNames,
+    },
     /// The site is gone.
     Retire,
 }
@@ -169,6 +174,10 @@ pub(super) fn decide(cert: &Certificate, command: CertificateCommand) -> Result<
         }),
         CertificateCommand::RetryInstall { serial } => Ok(match &cert.current {
             Some(live) if live.serial == serial && !live.installed => vec![E::InstallRetried { serial }],
+            _ => Vec::new(),
+        }),
+        CertificateCommand::SetNames { names } => Ok(match &cert.names {
+            Some(current) if *current != names => vec![E::NamesChanged { names }],
             _ => Vec::new(),
         }),
         CertificateCommand::Retire => Ok(vec![E::Retired]),

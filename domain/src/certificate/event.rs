@@ -104,6 +104,12 @@ pub enum CertificateEvent {
         /// Why the last attempt failed.
         reason: String,
     },
+    /// What the next attempt is to cover changed (a custom domain was taken off the site); the
+    /// certificate in use keeps its names until then.
+    NamesChanged {
+        /// What the next attempt covers.
+        names: CertificateNames,
+    },
     /// The site is gone: no more issuing or renewing.
     Retired,
 }
@@ -118,6 +124,7 @@ impl DomainEvent for CertificateEvent {
             Self::InstallFailed { .. } => "CertificateInstallFailed",
             Self::InstallRetried { .. } => "CertificateInstallRetried",
             Self::RenewalWarningDue { .. } => "CertificateRenewalWarningDue",
+            Self::NamesChanged { .. } => "CertificateNamesChanged",
             Self::Retired => "CertificateRetired",
         }
         .to_owned()

@@ -152,7 +152,7 @@ impl crate::aggregate::Consequences for Certificate {
             E::Retired => {
                 [RENEWAL, RETRY, INSTALL].map(|p| TimerChange::Cancel { key: timer(p, id) }).to_vec()
             }
-            E::InstallRetried { .. } | E::RenewalWarningDue { .. } => Vec::new(),
+            E::InstallRetried { .. } | E::RenewalWarningDue { .. } | E::NamesChanged { .. } => Vec::new(),
         }
     }
 }
@@ -217,6 +217,7 @@ impl Aggregate for Certificate {
                     live.installed = true;
                 }
             }
+            E::NamesChanged { names } => self.names = Some(names),
             E::InstallFailed { .. } | E::InstallRetried { .. } => {}
             E::Retired => {
                 self.retired = true;

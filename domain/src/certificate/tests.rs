@@ -214,3 +214,22 @@ fn names_list_the_primary_then_the_wildcard_then_aliases_once() {
     };
     assert_eq!(names.all(), ["acme.test", "*.acme.test", "shop.example"]);
 }
+
+#[test]
+fn a_removed_alias_leaves_the_next_attempt_without_it() {
+    let with_alias =
+        CertificateNames { aliases: vec![DomainName::parse("shop.example").unwrap()], ..names() };
+    let mut given = vec![requested(1, Reason::Requested), issued(1, "01")];
+    if let CertificateEvent::IssuanceRequested { names, .. } = &mut given[0] {
+        *names = with_alias;
+    }
+    TestFramework::<Certificate>::with(())
+        .given(given.clone())
+        .when(CertificateCommand::SetNames { names: names() })
+        .then_expect_events(vec![CertificateEvent::NamesChanged { names: names() }]);
+    given.push(CertificateEvent::NamesChanged { names: names() });
+    TestFramework::<Certificate>::with(())
+        .given(given)
+        .when(CertificateCommand::Renew { now: NOT_AFTER - Duration::days(30) })
+        .then_expect_events(vec![requested(2, Reason::Renewal)]);
+}

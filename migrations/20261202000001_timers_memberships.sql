@@ -67,3 +67,24 @@ ALTER TABLE idempotency_keys ADD COLUMN resource_id uuid;
 ALTER TABLE idempotency_keys ADD COLUMN lease_until timestamptz;
 -- The first answer's headers a replay repeats (Location, Content-Type).
 ALTER TABLE idempotency_keys ADD COLUMN headers jsonb;
+
+-- The query API's one-statement scope: checks that the caller's credential is still live and
+-- sets the tenant its row-level security reads, for the rest of the connection's session. It
+-- runs as the table owner (the reader role cannot read credentials) and returns whether the
+-- credential is live; a dead one leaves no tenant set, so nothing is visible.
+CREATE FUNCTION berth_enter_scope(tenant uuid, credential uuid) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+    live boolean;
+BEGIN
+    SELECT EXISTS (
+        SELECT 1 FROM credentials
+         WHERE id = credential AND kind IN ('api_token', 'session', 'operator')
+           AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+    ) INTO live;
+    PERFORM set_config('berth.tenant_id', CASE WHEN live THEN COALESCE(tenant::text, '') ELSE '' END, false);
+    RETURN live;
+END
+$$;
+REVOKE ALL ON FUNCTION berth_enter_scope(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION berth_enter_scope(uuid, uuid) TO berth_reader;

@@ -151,6 +151,10 @@ impl Application {
         let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
 
         let api_limiter = Arc::new(RateLimiter::new(settings.limits.api_per_minute));
+        let credentials = berth_projections::identity::CredentialCache::default();
+        if command_listener.is_some() || query_listener.is_some() {
+            credentials.start(pool.clone(), shutdown.clone());
+        }
         let public = |configured: &str, listener: &Option<TcpListener>, fallback: std::net::SocketAddr| {
             if configured.is_empty() {
                 let addr = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(fallback);
@@ -175,6 +179,7 @@ impl Application {
                 idempotency_lapse: Duration::from_secs(settings.command_api.idempotency_lapse_secs.max(1)),
                 links: berth_command_api::Links::new(query_url.clone()),
                 require_if_match: settings.command_api.require_if_match,
+                credentials: credentials.clone(),
             };
             let api = berth_command_api::router(state);
             let doc = ops::describe(
@@ -187,11 +192,16 @@ impl Application {
             tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
         }
         if let Some(listener) = query_listener {
+            let reads =
+                connect::postgres_with(&settings, "query-api reads", berth_query_api::scope::Reads::prepare)
+                    .await?;
             let api = berth_query_api::router(berth_query_api::AppState {
                 pool: pool.clone(),
+                reads: berth_query_api::scope::Reads::new(reads),
                 jetstream: jetstream.clone(),
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
+                credentials: credentials.clone(),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -239,7 +249,13 @@ impl Application {
                 retry,
                 vault: vault.clone().context("the sagas need the vault")?,
                 clock: clock.clone(),
-                notifier: notifier.clone(),
+                feed: notifier.clone(),
+                timer_wakeups: FeedNotifier::start_on(
+                    pool.clone(),
+                    berth_eventstore::timers::TIMERS_CHANNEL,
+                    poll,
+                    shutdown.clone(),
+                ),
                 shell: Arc::new(SshBridge::new(ssh)),
                 nodes: NodeWorkSettings { verify_timeout: Duration::from_secs(nodes.verify_timeout_secs) },
                 jetstream: jetstream.clone(),

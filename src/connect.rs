@@ -15,6 +15,16 @@ const HOW_TO_START: &str = "start the local services with `deploy/dev services`"
 
 /// Opens the PostgreSQL pool; `role` names the process in `pg_stat_activity`.
 pub async fn postgres(settings: &Settings, role: &str) -> anyhow::Result<PgPool> {
+    postgres_with(settings, role, |options| options).await
+}
+
+/// Like [`postgres`], with `prepare` applied to the pool's options (a read pool's connections
+/// switch role when they connect).
+pub async fn postgres_with(
+    settings: &Settings,
+    role: &str,
+    prepare: impl FnOnce(PgPoolOptions) -> PgPoolOptions,
+) -> anyhow::Result<PgPool> {
     let url = settings.database.url.expose_secret();
     let options = PgConnectOptions::from_str(url)
         .context("BERTH_DATABASE__URL is not a valid postgres:// URL")?
@@ -25,7 +35,7 @@ pub async fn postgres(settings: &Settings, role: &str) -> anyhow::Result<PgPool>
         options.get_port(),
         options.get_database().unwrap_or("(default database)")
     );
-    let pool = PgPoolOptions::new()
+    let pool = prepare(PgPoolOptions::new())
         .max_connections(settings.database.max_connections)
         .acquire_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
         // A broken connection shows up as an error on use (and the pool replaces it); pinging

@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use berth_domain::ids::TenantId;
 use berth_domain::role::{Permission, Role};
 use berth_eventstore::credentials::{CredentialKind, Principal};
-use berth_eventstore::metadata::CommandMetadata;
+use berth_eventstore::metadata::{CommandMetadata, CredentialGuard};
 use berth_http::ApiError;
 use berth_projections::identity;
 use uuid::Uuid;
@@ -49,7 +49,13 @@ impl Caller {
     /// Metadata for a command made by this caller. With an `Idempotency-Key`, the command id is
     /// derived from it, so even two racing retries append once.
     pub fn metadata(&self) -> CommandMetadata {
-        metadata(Some(self.tenant_id.as_uuid()), self.actor(), self.idempotency, &self.request_id)
+        let mut metadata =
+            metadata(Some(self.tenant_id.as_uuid()), self.actor(), self.idempotency, &self.request_id);
+        metadata.credential = Some(CredentialGuard {
+            id: self.principal.credential_id,
+            role: Some(self.role.as_str().to_owned()),
+        });
+        metadata
     }
 
     /// The id for a resource this request creates: with an `Idempotency-Key`, the one minted
@@ -146,7 +152,9 @@ impl Operator {
     /// Metadata for a command made by this operator (platform-level: no tenant).
     pub fn metadata(&self) -> CommandMetadata {
         let operator = self.principal.user_id.unwrap_or(self.principal.credential_id);
-        metadata(None, format!("operator:{operator}"), self.idempotency, &self.request_id)
+        let mut metadata = metadata(None, format!("operator:{operator}"), self.idempotency, &self.request_id);
+        metadata.credential = Some(CredentialGuard { id: self.principal.credential_id, role: None });
+        metadata
     }
 
     /// The id for a resource this request creates (see [`Caller::new_id`]).
@@ -174,7 +182,7 @@ impl FromRequestParts<AppState> for Operator {
 /// The live credential behind the request's bearer token: 401 without one.
 async fn bearer(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     let header = parts.headers.get(axum::http::header::AUTHORIZATION).map(|h| h.as_bytes());
-    identity::authenticate_bearer(&state.pool, header).await.map_err(|e| match e {
+    identity::authenticate_bearer(&state.pool, &state.credentials, header).await.map_err(|e| match e {
         identity::BearerError::Database(e) => ApiError::from(e),
         other => ApiError::Unauthorized(other.to_string()),
     })

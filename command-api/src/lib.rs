@@ -53,6 +53,8 @@ pub struct AppState {
     pub links: Links,
     /// Whether changes of existing resources must carry `If-Match` (428 without it).
     pub require_if_match: bool,
+    /// Recently seen bearer tokens.
+    pub credentials: berth_projections::identity::CredentialCache,
 }
 
 pub use accepted::{Accepted, Links, View};
@@ -110,5 +112,20 @@ pub fn router(state: AppState) -> Router {
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .layer(from_fn_with_state(state.clone(), forget_stale_credentials))
         .with_state(state)
+}
+
+/// Clears this process's cached credentials when an answer found the caller's credential
+/// changed (its revocation may not have been announced here yet).
+async fn forget_stale_credentials(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    if response.extensions().get::<berth_http::error::CredentialsStale>().is_some() {
+        state.credentials.clear();
+    }
+    response
 }

@@ -22,6 +22,13 @@ pub trait Consequences:
         Vec::new()
     }
 
+    /// The tenant this aggregate belongs to, for aggregates a tenant owns (`None` before it
+    /// exists, and for platform aggregates). A command made *within* a tenant is refused as
+    /// not found when this is another tenant or nobody.
+    fn owner(&self) -> Option<uuid::Uuid> {
+        None
+    }
+
     /// The timers `event` schedules or cancels on this aggregate (`id`).
     fn timers(_id: &str, _event: &Self::Event) -> Vec<TimerChange<Self::Command>> {
         Vec::new()

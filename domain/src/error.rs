@@ -17,6 +17,10 @@ pub enum RefusalKind {
     Conflict,
     /// The thing the command is about does not exist.
     NotFound,
+    /// The command needs an active subscription or trial that the tenant does not have
+    /// (creating a site without one). Paying, or starting a trial, is what helps; the APIs
+    /// answer 402 Payment Required.
+    PaymentRequired,
 }
 
 /// A domain error that says what kind of refusal it is.

@@ -11,13 +11,21 @@ use serde_json::Value;
 
 use crate::acme_account::{AcmeAccount, AcmeAccountEvent};
 use crate::aggregate::Consequences;
+use crate::billing_profile::{BillingProfile, BillingProfileEvent};
 use crate::certificate::{Certificate, CertificateEvent};
+use crate::coupon::{Coupon, CouponEvent};
 use crate::custom_domain::{CustomDomain, CustomDomainEvent};
+use crate::invoice::{Invoice, InvoiceEvent};
 use crate::node::{Node, NodeEvent};
 use crate::operator::{Operator, OperatorEvent};
 use crate::organization::{Organization, OrganizationEvent};
+use crate::plan::{Plan, PlanEvent};
+use crate::seller::{Seller, SellerEvent};
+use crate::series::{NumberSeries, SeriesEvent};
 use crate::site::{Site, SiteEvent};
+use crate::subscription::{Subscription, SubscriptionEvent};
 use crate::timer::{Timer, TimerEvent};
+use crate::usage::{Usage, UsageEvent};
 use crate::user::{User, UserEvent};
 use crate::zone::{Zone, ZoneEvent};
 
@@ -164,6 +172,14 @@ registry! {
     Site => Site, SiteEvent;
     Node => Node, NodeEvent;
     Timer => Timer, TimerEvent;
+    Seller => Seller, SellerEvent;
+    Series => NumberSeries, SeriesEvent;
+    Plan => Plan, PlanEvent;
+    BillingProfile => BillingProfile, BillingProfileEvent;
+    Subscription => Subscription, SubscriptionEvent;
+    Invoice => Invoice, InvoiceEvent;
+    Coupon => Coupon, CouponEvent;
+    Usage => Usage, UsageEvent;
     Zone => Zone, ZoneEvent;
     CustomDomain => CustomDomain, CustomDomainEvent;
     Certificate => Certificate, CertificateEvent;
@@ -189,3 +205,11 @@ impl Versioned for UserEvent {}
 impl Versioned for OperatorEvent {}
 impl Versioned for NodeEvent {}
 impl Versioned for TimerEvent {}
+impl Versioned for SellerEvent {}
+impl Versioned for SeriesEvent {}
+impl Versioned for PlanEvent {}
+impl Versioned for BillingProfileEvent {}
+impl Versioned for SubscriptionEvent {}
+impl Versioned for InvoiceEvent {}
+impl Versioned for CouponEvent {}
+impl Versioned for UsageEvent {}

@@ -75,6 +75,22 @@ id_type!(
     NodeId
 );
 id_type!(
+    /// A billing plan (Starter, Pro, Enterprise).
+    PlanId
+);
+id_type!(
+    /// A tenant's subscription to a plan.
+    SubscriptionId
+);
+id_type!(
+    /// An invoice, credit note or proforma, from draft to issued.
+    InvoiceId
+);
+id_type!(
+    /// A coupon that subscriptions can redeem.
+    CouponId
+);
+id_type!(
     /// A DNS zone hosted for a tenant.
     ZoneId
 );

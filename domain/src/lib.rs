@@ -7,7 +7,9 @@
 //! reads the events they emit.
 //!
 //! Layout: one module per aggregate (`organization`, `user`, `operator`, `site`, `node`,
-//! `timer`, `zone`, `custom_domain`, `certificate`, `acme_account`), value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
+//! `timer`, `zone`, `custom_domain`, `certificate`, `acme_account`, and for billing `seller`,
+//! `series`, `plan`, `billing_profile`, `subscription`, `invoice`, `coupon`, `usage`), the
+//! billing rules they share in `billing`, value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
 //! the permission matrix in `role`, and the joints every aggregate shares: [`aggregate`] (what
 //! an event implies: unique values and timers), [`error`] (how a refusal is classified) and
 //! [`event`] (the registry every stored event is decoded and upcast through).
@@ -17,22 +19,30 @@ pub mod acme_account;
 pub mod aggregate;
 pub mod allocation;
 pub mod billing;
+pub mod billing_profile;
 pub mod certificate;
+pub mod coupon;
 pub mod custom_domain;
 pub mod domain_name;
 pub mod email;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod invoice;
 pub mod money;
 pub mod name;
 pub mod node;
 pub mod operator;
 pub mod organization;
 pub mod php;
+pub mod plan;
 pub mod role;
+pub mod seller;
+pub mod series;
 pub mod site;
+pub mod subscription;
 pub mod timer;
 pub mod unique;
+pub mod usage;
 pub mod user;
 pub mod zone;

@@ -18,6 +18,14 @@ pub enum UniqueScope {
     NodeName,
     /// A node's address and SSH port.
     NodeAddress,
+    /// A plan's code (`starter`).
+    PlanCode,
+    /// A coupon's code (`WELCOME10`).
+    CouponCode,
+    /// The one invoice of a subscription's billing period (`<subscription>@<first day>`).
+    InvoicePeriod,
+    /// A tenant's one running subscription (the tenant id).
+    TenantSubscription,
     /// A DNS zone's name (its apex).
     Zone,
 }
@@ -31,15 +39,30 @@ impl UniqueScope {
             Self::OperatorEmail => "operator-email",
             Self::NodeName => "node-name",
             Self::NodeAddress => "node-address",
+            Self::PlanCode => "plan-code",
+            Self::CouponCode => "coupon-code",
+            Self::InvoicePeriod => "invoice-period",
+            Self::TenantSubscription => "tenant-subscription",
             Self::Zone => "zone",
         }
     }
 
     /// The scope with stored name `name`.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Domain, Self::Email, Self::OperatorEmail, Self::NodeName, Self::NodeAddress, Self::Zone]
-            .into_iter()
-            .find(|s| s.as_str() == name)
+        [
+            Self::Domain,
+            Self::Email,
+            Self::OperatorEmail,
+            Self::NodeName,
+            Self::NodeAddress,
+            Self::PlanCode,
+            Self::CouponCode,
+            Self::InvoicePeriod,
+            Self::TenantSubscription,
+            Self::Zone,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
     }
 }
 

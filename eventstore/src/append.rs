@@ -10,6 +10,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::chain::{self, Hash};
 use crate::credentials::CredentialWrite;
 use crate::error::{unique_violation, StoreError};
 use crate::metadata::CommandMetadata;
@@ -46,6 +47,9 @@ pub enum AppendError {
     /// The timer being fired was moved, cancelled or fired since it was leased.
     #[error("the timer changed since it was leased")]
     StaleTimer,
+    /// The caller's credential was revoked, expired or changed role since it was authenticated.
+    #[error("the caller's credential changed")]
+    CredentialChanged,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -62,14 +66,18 @@ pub struct Staged {
     pub(crate) snapshot: Option<Value>,
     pub(crate) uniques: Vec<UniqueChange>,
     pub(crate) timers: Vec<StagedTimer>,
+    /// The hash of the aggregate's event at `expected_version`, when the load had it.
+    pub(crate) prev_hash: Option<Hash>,
 }
 
 impl Staged {
-    /// Stages `events` for `aggregate_id` after `expected_version`; `state` is the aggregate
-    /// after them, kept as a snapshot when the append crosses a multiple of `snapshot_every`.
+    /// Stages `events` for `aggregate_id` after `expected_version`, whose event has the hash
+    /// `prev_hash` (as the load found it); `state` is the aggregate after them, kept as a
+    /// snapshot when the append crosses a multiple of `snapshot_every`.
     pub fn new<A: Consequences>(
         aggregate_id: &str,
         expected_version: i64,
+        prev_hash: Option<Hash>,
         events: &[A::Event],
         state: &A,
         snapshot_every: i64,
@@ -109,6 +117,7 @@ impl Staged {
             snapshot,
             uniques,
             timers,
+            prev_hash,
         })
     }
 
@@ -150,11 +159,32 @@ impl EventStore {
         let Some(primary) = staged.first() else {
             return Err(AppendError::Store(StoreError::Corrupt("nothing staged".to_owned())));
         };
-        let recorded_at = OffsetDateTime::now_utc();
+        let recorded_at = chain::to_micros(OffsetDateTime::now_utc());
         let mut columns = EventColumns::default();
         for one in staged {
+            let mut prev = match (one.prev_hash, one.expected_version) {
+                (Some(hash), _) => hash,
+                (None, 0) => chain::GENESIS,
+                // Written before the chain, or loaded without it: chain it first.
+                (None, _) => {
+                    let mut conn = self.pool().acquire().await.map_err(StoreError::from)?;
+                    chain::heal(&mut conn, one.aggregate_type, &one.aggregate_id).await?
+                }
+            };
             for (offset, (event_type, event_version, payload)) in one.events.iter().enumerate() {
                 let sequence = one.expected_version + to_i64(offset) + 1;
+                let meta = event_metadata(metadata, recorded_at);
+                let link = chain::Link {
+                    aggregate_type: one.aggregate_type,
+                    aggregate_id: &one.aggregate_id,
+                    sequence,
+                    event_type,
+                    event_version,
+                    payload,
+                    metadata: &meta,
+                    recorded_at,
+                };
+                prev = link.hash(&prev);
                 columns.push(
                     one.aggregate_type,
                     &one.aggregate_id,
@@ -163,7 +193,8 @@ impl EventStore {
                     event_version,
                     payload,
                 );
-                columns.metadata.push(event_metadata(metadata, recorded_at));
+                columns.metadata.push(meta);
+                columns.hash.push(prev.to_vec());
             }
         }
         let mut claims = ClaimColumns::default();
@@ -185,29 +216,38 @@ impl EventStore {
         if let Some(tx) = tx.as_mut() {
             for timer in &staged_timers {
                 if let Some(event) = timers::stage(tx, timer, metadata).await? {
-                    columns.push_timer(event, event_metadata(metadata, recorded_at));
+                    columns.push_timer(event, event_metadata(metadata, recorded_at), recorded_at);
                 }
             }
         }
         let total = columns.len();
         // The command record and the events in one statement, written after the aggregates
         // were read, so feed order keeps per-aggregate order.
-        let append = sqlx::query(
-            "WITH command AS (
+        // The caller's credential is checked in the same statement (no round trip of its own):
+        // when it no longer works as it did, nothing is written.
+        let append = sqlx::query_scalar::<_, bool>(
+            "WITH guard AS (
+                 SELECT 1 WHERE $22::uuid IS NULL OR EXISTS (
+                     SELECT 1 FROM credentials c
+                      WHERE c.id = $22 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())
+                        AND c.role IS NOT DISTINCT FROM $23)),
+             command AS (
                  INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
-                 VALUES ($1, $2, $3, $4, $5, $6)),
+                 SELECT $1, $2, $3, $4, $5, $6 FROM guard),
              appended AS (
-                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
-                 SELECT t, i, s, et, ev, p, m, $14
-                   FROM UNNEST($7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[])
-                        AS e(t, i, s, et, ev, p, m)),
+                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, hash)
+                 SELECT t, i, s, et, ev, p, m, $14, h
+                   FROM UNNEST($7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[], $24::bytea[])
+                        AS e(t, i, s, et, ev, p, m, h), guard),
              claimed AS (
                  INSERT INTO unique_claims (scope, value, owner)
-                 SELECT * FROM UNNEST($16::text[], $17::text[], $18::text[])),
+                 SELECT c.s, c.v, c.o FROM UNNEST($16::text[], $17::text[], $18::text[]) AS c(s, v, o), guard),
              released AS (
-                 DELETE FROM unique_claims u USING UNNEST($19::text[], $20::text[], $21::text[]) AS r(s, v, o)
-                  WHERE u.scope = r.s AND u.value = r.v AND u.owner = r.o)
-             SELECT CASE WHEN $6 > 0 THEN pg_notify($15, '') END",
+                 DELETE FROM unique_claims u USING UNNEST($19::text[], $20::text[], $21::text[]) AS r(s, v, o), guard
+                  WHERE u.scope = r.s AND u.value = r.v AND u.owner = r.o),
+             notified AS (SELECT pg_notify($15, '') FROM guard WHERE $6 > 0)
+             -- Counting `notified` makes it run (a plain SELECT in WITH runs only when read).
+             SELECT EXISTS (SELECT 1 FROM guard) FROM (SELECT count(*) FROM notified) n",
         )
         .bind(metadata.command_id)
         .bind(primary.aggregate_type)
@@ -229,18 +269,25 @@ impl EventStore {
         .bind(&claims.owner)
         .bind(&releases.scope)
         .bind(&releases.value)
-        .bind(&releases.owner);
+        .bind(&releases.owner)
+        .bind(metadata.credential.as_ref().map(|c| c.id))
+        .bind(metadata.credential.as_ref().and_then(|c| c.role.clone()))
+        .bind(&columns.hash);
         let appended = match tx.as_mut() {
-            Some(tx) => append.execute(&mut **tx).await,
-            None => append.execute(self.pool()).await,
+            Some(tx) => append.fetch_one(&mut **tx).await,
+            None => append.fetch_one(self.pool()).await,
         };
-        if let Err(error) = appended {
-            return Err(match unique_violation(&error).as_deref() {
-                Some("commands_pkey") => AppendError::DuplicateCommand,
-                Some("events_pkey") => AppendError::Conflict,
-                Some("unique_claims_pkey") => self.which_taken(&claims).await,
-                _ => AppendError::Store(error.into()),
-            });
+        match appended {
+            Ok(true) => {}
+            Ok(false) => return Err(AppendError::CredentialChanged),
+            Err(error) => {
+                return Err(match unique_violation(&error).as_deref() {
+                    Some("commands_pkey") => AppendError::DuplicateCommand,
+                    Some("events_pkey") => AppendError::Conflict,
+                    Some("unique_claims_pkey") => self.which_taken(&claims).await,
+                    _ => AppendError::Store(error.into()),
+                })
+            }
         }
         if let Some(tx) = tx.as_mut() {
             for one in staged {
@@ -336,6 +383,7 @@ struct EventColumns {
     event_version: Vec<String>,
     payload: Vec<Value>,
     metadata: Vec<Value>,
+    hash: Vec<Vec<u8>>,
 }
 
 impl EventColumns {
@@ -356,16 +404,21 @@ impl EventColumns {
         self.payload.push(payload.clone());
     }
 
-    fn push_timer(&mut self, event: timers::TimerEventRow, metadata: Value) {
+    fn push_timer(&mut self, event: timers::TimerEventRow, metadata: Value, recorded_at: OffsetDateTime) {
         let (event_type, version, payload) = event.serialized;
-        self.push(
-            <berth_domain::timer::Timer as cqrs_es::Aggregate>::TYPE,
-            &event.key,
-            event.sequence,
-            &event_type,
-            &version,
-            &payload,
-        );
+        let aggregate_type = <berth_domain::timer::Timer as cqrs_es::Aggregate>::TYPE;
+        let link = chain::Link {
+            aggregate_type,
+            aggregate_id: &event.key,
+            sequence: event.sequence,
+            event_type: &event_type,
+            event_version: &version,
+            payload: &payload,
+            metadata: &metadata,
+            recorded_at,
+        };
+        self.hash.push(link.hash(&event.prev_hash).to_vec());
+        self.push(aggregate_type, &event.key, event.sequence, &event_type, &version, &payload);
         self.metadata.push(metadata);
     }
 

@@ -110,8 +110,27 @@ pub enum CredentialWrite {
 }
 
 impl CredentialWrite {
+    /// Whether the write takes a credential's power away, so that processes caching
+    /// credentials must forget them (`credential_cache`).
+    fn takes_power_away(&self) -> bool {
+        matches!(
+            self,
+            Self::RevokeApiToken { .. }
+                | Self::RevokeInvitation { .. }
+                | Self::Membership { .. }
+                | Self::EndMembership { .. }
+        )
+    }
+
     /// Applies the write on `conn` (inside the command's transaction).
     pub async fn apply(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        if self.takes_power_away() {
+            // Delivered at commit, to every process's cache; not at all if the command fails.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(crate::credential_cache::CHANNEL)
+                .execute(&mut *conn)
+                .await?;
+        }
         match self {
             Self::Password { user, phc } => {
                 sqlx::query("INSERT INTO credentials (id, kind, secret_hash, user_id) VALUES ($1, 'password', $2, $1)")
@@ -244,36 +263,37 @@ pub struct Principal {
     pub role: Option<Role>,
 }
 
-/// A `credentials` row as authentication reads it: id, kind, tenant, user, role.
-type CredentialRow = (Uuid, String, Option<Uuid>, Option<Uuid>, Option<String>);
+/// A `credentials` row as authentication reads it: id, kind, tenant, user, role, expiry.
+type CredentialRow = (Uuid, String, Option<Uuid>, Option<Uuid>, Option<String>, Option<OffsetDateTime>);
 
-/// Resolves a bearer token's digest to a live principal.
+/// Resolves a bearer token's digest to a live principal and when it expires.
 pub async fn authenticate<'e>(
     executor: impl PgExecutor<'e>,
     digest: &str,
-) -> Result<Option<Principal>, sqlx::Error> {
+) -> Result<Option<(Principal, Option<OffsetDateTime>)>, sqlx::Error> {
     let row: Option<CredentialRow> = sqlx::query_as(
-        "SELECT id, kind, tenant_id, user_id, role FROM credentials
+        "SELECT id, kind, tenant_id, user_id, role, expires_at FROM credentials
           WHERE secret_hash = $1 AND kind IN ('api_token', 'session', 'operator')
             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
     )
     .bind(digest)
     .fetch_optional(executor)
     .await?;
-    Ok(row.and_then(|(credential_id, kind, tenant_id, user_id, role)| {
+    Ok(row.and_then(|(credential_id, kind, tenant_id, user_id, role, expires_at)| {
         let kind = match kind.as_str() {
             "api_token" => CredentialKind::ApiToken,
             "session" => CredentialKind::Session,
             "operator" => CredentialKind::Operator,
             _ => return None,
         };
-        Some(Principal {
+        let principal = Principal {
             credential_id,
             kind,
             tenant_id,
             user_id,
             role: role.as_deref().and_then(Role::parse),
-        })
+        };
+        Some((principal, expires_at))
     }))
 }
 

@@ -54,6 +54,10 @@ pub enum ExecuteError<E: std::error::Error> {
     /// The timer this command fires was moved, cancelled or fired since it was leased.
     #[error("the timer changed since it was leased")]
     TimerChanged,
+    /// The caller's credential was revoked, expired or changed role since it was
+    /// authenticated: nothing was written.
+    #[error("the caller's credential was revoked or changed")]
+    CredentialChanged,
     /// The caller made the command conditional on a version the aggregate is no longer (or
     /// not yet) at.
     #[error("the resource is at version {current}, not {expected}")]
@@ -63,6 +67,10 @@ pub enum ExecuteError<E: std::error::Error> {
         /// The version it is at.
         current: i64,
     },
+    /// The command was made within a tenant, and the aggregate does not exist or belongs to
+    /// another tenant.
+    #[error("no such resource in this tenant")]
+    NotFound,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -132,6 +140,8 @@ impl EventStore {
             Err(ExecuteError::Taken { .. }) => "taken",
             Err(ExecuteError::TimerChanged) => "stale_timer",
             Err(ExecuteError::PreconditionFailed { .. }) => "precondition_failed",
+            Err(ExecuteError::CredentialChanged) => "credential_changed",
+            Err(ExecuteError::NotFound) => "not_found",
             Err(ExecuteError::Store(_)) => "error",
         };
         metrics::counter!("berth_commands_total", "aggregate" => A::TYPE, "outcome" => outcome).increment(1);
@@ -155,6 +165,11 @@ impl EventStore {
         loop {
             attempt += 1;
             let loaded = self.load::<A>(aggregate_id).await?;
+            if metadata.within_tenant
+                && (metadata.tenant_id.is_none() || loaded.aggregate.owner() != metadata.tenant_id)
+            {
+                return Err(ExecuteError::NotFound);
+            }
             if let Some(expected) = expected.filter(|v| *v != loaded.version) {
                 // A repeat of a command that already ran moved the version itself.
                 return match self.previous_outcome::<A>(aggregate_id, metadata).await? {
@@ -171,8 +186,14 @@ impl EventStore {
                 };
             }
             let events = sink.collect().await;
-            let staged =
-                Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.snapshot_every())?;
+            let staged = Staged::new::<A>(
+                aggregate_id,
+                loaded.version,
+                loaded.hash,
+                &events,
+                &aggregate,
+                self.snapshot_every(),
+            )?;
             match self.commit(std::slice::from_ref(&staged), side_writes, metadata).await {
                 Ok(appended) => {
                     return Ok(CommandOutcome {
@@ -195,6 +216,7 @@ impl EventStore {
                 Err(AppendError::Conflict) if attempt < retry.max_attempts => {}
                 Err(AppendError::Conflict) => return Err(ExecuteError::Conflict { attempts: attempt }),
                 Err(AppendError::StaleTimer) => return Err(ExecuteError::TimerChanged),
+                Err(AppendError::CredentialChanged) => return Err(ExecuteError::CredentialChanged),
                 Err(AppendError::Store(error)) => return Err(error.into()),
             }
             tokio::time::sleep(backoff(retry.base_delay, attempt)).await;
@@ -217,7 +239,7 @@ impl EventStore {
 }
 
 /// Exponential backoff with full jitter drawn from the clock's sub-microsecond noise.
-fn backoff(base: Duration, attempt: u32) -> Duration {
+pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
     let ceiling = base.saturating_mul(1 << attempt.min(8));
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -97,6 +97,34 @@ pub async fn read_after<'e>(
     .await
 }
 
+/// The feed after the checkpoint named `$1`, at most `$2` events: the select [`read_after_checkpoint`]
+/// runs, for statements that embed it. A missing checkpoint is the start of the feed.
+pub const AFTER_CHECKPOINT: &str = "SELECT * FROM events
+          WHERE (transaction_id, global_position) >
+                (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
+                 COALESCE((SELECT global_position FROM checkpoints WHERE name = $1), 0))
+            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY events.transaction_id, events.global_position
+          LIMIT $2";
+
+/// Reads up to `limit` events after the checkpoint `checkpoint`, in feed order: the checkpoint
+/// and the events in one round trip.
+pub async fn read_after_checkpoint<'e>(
+    executor: impl PgExecutor<'e>,
+    checkpoint: &str,
+    limit: i64,
+) -> Result<Vec<FeedEvent>, sqlx::Error> {
+    static STATEMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let statement = STATEMENT.get_or_init(|| {
+        format!(
+            "SELECT transaction_id::text::bigint AS transaction_id, global_position, event_id, tenant_id,
+                    aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at
+               FROM ({AFTER_CHECKPOINT}) e ORDER BY e.transaction_id, e.global_position"
+        )
+    });
+    sqlx::query_as(statement).bind(checkpoint).bind(limit).fetch_all(executor).await
+}
+
 /// Wakes feed readers when events are appended: one LISTEN connection per process, fanned
 /// out through a watch channel. Readers also poll, so a lost notification (or a listener that
 /// is reconnecting) only delays them by the poll interval.
@@ -107,12 +135,22 @@ pub struct FeedNotifier {
 }
 
 impl FeedNotifier {
-    /// Starts listening on `pool`'s database until `shutdown`.
+    /// Starts listening for appended events on `pool`'s database until `shutdown`.
     pub fn start(pool: PgPool, poll_interval: Duration, shutdown: CancellationToken) -> Self {
+        Self::start_on(pool, FEED_CHANNEL, poll_interval, shutdown)
+    }
+
+    /// Starts listening on `channel` on `pool`'s database until `shutdown`.
+    pub fn start_on(
+        pool: PgPool,
+        channel: &'static str,
+        poll_interval: Duration,
+        shutdown: CancellationToken,
+    ) -> Self {
         let (sender, receiver) = watch::channel(0u64);
         tokio::spawn(async move {
             while !shutdown.is_cancelled() {
-                match listen(&pool, &sender, &shutdown).await {
+                match listen(&pool, channel, &sender, &shutdown).await {
                     Ok(()) => return,
                     Err(error) => {
                         tracing::warn!(%error, "feed listener lost its connection; retrying");
@@ -139,11 +177,12 @@ impl FeedNotifier {
 
 async fn listen(
     pool: &PgPool,
+    channel: &str,
     sender: &watch::Sender<u64>,
     shutdown: &CancellationToken,
 ) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(FEED_CHANNEL).await?;
+    listener.listen(channel).await?;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),

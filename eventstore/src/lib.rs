@@ -17,27 +17,35 @@
 //! - [`timers`] keeps the durable timers aggregates declare, and fires them once; [`clock`] is
 //!   where "now" comes from;
 //! - [`credentials`] holds credentials and memberships (written with the events that change
-//!   them) and the lookups that authenticate with them;
+//!   them) and the lookups that authenticate with them; [`credential_cache`] keeps recent
+//!   bearer tokens in memory, evicted by notification the moment one loses power;
 //! - [`migrate`] applies the SQL migrations in `migrations/`;
-//! - [`vault`] keeps secrets (node SSH keys) encrypted at rest, outside the events.
+//! - [`vault`] keeps secrets (node SSH keys) encrypted at rest, outside the events;
+//! - [`billing`] issues documents with their gapless numbers and subscribes with a coupon,
+//!   each as one unit of work over several aggregates.
 //!
 //! Projections (`berth-projections`) build on [`feed`] and [`checkpoint`]; the APIs build on
 //! [`execute`].
 #![forbid(unsafe_code)]
 
 pub mod append;
+pub mod billing;
+pub mod chain;
 pub mod checkpoint;
 pub mod clock;
 pub mod consumer;
+pub mod credential_cache;
 pub mod credentials;
 pub mod error;
 pub mod execute;
+pub mod export;
 pub mod feed;
 pub mod lag;
 pub mod metadata;
 pub mod migrate;
 pub mod recorded;
 pub mod relay;
+pub mod sealer;
 pub mod shutdown;
 pub mod steps;
 pub mod store;
@@ -45,3 +53,4 @@ pub mod stream;
 pub mod timers;
 pub mod unit_of_work;
 pub mod vault;
+pub mod verify;

@@ -21,6 +21,23 @@ pub struct CommandMetadata {
     pub causation_id: Option<Uuid>,
     /// The HTTP request id at the edge, if the command came over HTTP.
     pub request_id: Option<String>,
+    /// The caller's credential, when the command came with one: the append is refused if it
+    /// stopped working (or changed role) since it was authenticated, so a credential served
+    /// from a cache can never outlive its revocation. Not stored with the events.
+    pub credential: Option<CredentialGuard>,
+    /// When set, the command acts on an existing aggregate that must belong to `tenant_id`:
+    /// one that does not exist or belongs to another tenant is not found, checked on the
+    /// state the command is decided on (no separate read).
+    pub within_tenant: bool,
+}
+
+/// The credential a command was authenticated with, as it was then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialGuard {
+    /// The credential's id.
+    pub id: Uuid,
+    /// Its role then (`None` for an operator).
+    pub role: Option<String>,
 }
 
 impl CommandMetadata {
@@ -34,7 +51,16 @@ impl CommandMetadata {
             correlation_id: command_id,
             causation_id: None,
             request_id: None,
+            credential: None,
+            within_tenant: false,
         }
+    }
+
+    /// The same metadata, for a command on an existing aggregate of its tenant.
+    #[must_use]
+    pub fn within_tenant(mut self) -> Self {
+        self.within_tenant = true;
+        self
     }
 
     /// The metadata stored on one event of this command: a flat map of strings (the shape

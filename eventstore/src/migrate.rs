@@ -6,9 +6,15 @@ use sqlx::PgPool;
 /// Every migration Berth knows, in order.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
-/// Applies the pending migrations.
+/// Applies the pending migrations, then chains any event written before hashes existed.
 pub async fn run(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+    MIGRATOR.run(pool).await?;
+    let healed =
+        crate::chain::backfill(pool).await.map_err(|e| sqlx::migrate::MigrateError::Source(Box::new(e)))?;
+    if healed > 0 {
+        tracing::info!(aggregates = healed, "events written before the chain are chained");
+    }
+    Ok(())
 }
 
 /// Whether every embedded migration has been applied (for `/readyz`).

@@ -3,22 +3,25 @@
 //! Exactly one relay is active: the one holding a PostgreSQL advisory lock on a dedicated
 //! connection. The others wait and try again every second, so one takes over within seconds of
 //! the active one dying (its connection closes and PostgreSQL frees the lock). The active
-//! relay reads a batch after its checkpoint, publishes every event with `Nats-Msg-Id` = event
-//! id without waiting in between, then awaits the acknowledgements in order and only then
-//! stores the checkpoint. A crash between publish and checkpoint republishes a few events,
+//! relay reads a batch after its checkpoint and publishes every event with `Nats-Msg-Id` = event
+//! id without waiting in between; it goes on to read and publish the next batches while a
+//! settler awaits each batch's acknowledgements in order and only then stores the checkpoint
+//! past it. A crash between publish and checkpoint republishes a few events,
 //! which JetStream drops as duplicates within its window.
 
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
+use async_nats::jetstream::context::PublishAckFuture;
 use bytes::Bytes;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 use time::OffsetDateTime;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint;
-use crate::feed::{self, FeedEvent, FeedNotifier};
+use crate::feed::{self, FeedEvent, FeedNotifier, FeedPosition};
 use crate::shutdown::pause;
 use crate::stream::StreamSettings;
 
@@ -34,11 +37,13 @@ pub struct RelaySettings {
     pub batch_size: i64,
     /// How often a standby relay tries to take over.
     pub standby_retry: Duration,
+    /// Batches published and not yet acknowledged, at most.
+    pub batches_in_flight: usize,
 }
 
 impl Default for RelaySettings {
     fn default() -> Self {
-        Self { batch_size: 1000, standby_retry: Duration::from_secs(1) }
+        Self { batch_size: 1000, standby_retry: Duration::from_secs(1), batches_in_flight: 4 }
     }
 }
 
@@ -122,12 +127,29 @@ impl Relay {
         result
     }
 
+    /// Publishes batch after batch without waiting for the previous batch's acknowledgements:
+    /// a settler awaits them in order and stores the checkpoint after each batch, while the
+    /// publisher reads and sends the next ones (at most `batches_in_flight` unsettled).
     async fn publish_loop(
         &mut self,
         lock: &mut PoolConnection<Postgres>,
         shutdown: &CancellationToken,
     ) -> Result<(), async_nats::Error> {
-        let mut position = checkpoint::load(&self.pool, CHECKPOINT).await?;
+        let start = checkpoint::load(&self.pool, CHECKPOINT).await?;
+        let (sender, receiver) = mpsc::channel(self.settings.batches_in_flight.max(1));
+        let settler = settle(self.pool.clone(), receiver);
+        let (published, settled) = tokio::join!(self.publish(lock, shutdown, start, sender), settler);
+        // The settler's failure is the cause when both stopped.
+        settled.and(published)
+    }
+
+    async fn publish(
+        &mut self,
+        lock: &mut PoolConnection<Postgres>,
+        shutdown: &CancellationToken,
+        mut position: FeedPosition,
+        settler: mpsc::Sender<Unsettled>,
+    ) -> Result<(), async_nats::Error> {
         let mut last_lock_check = Instant::now();
         while !shutdown.is_cancelled() {
             if last_lock_check.elapsed() > Duration::from_secs(1) {
@@ -138,23 +160,27 @@ impl Relay {
             }
             let batch = feed::read_after(&self.pool, position, self.settings.batch_size).await?;
             let Some(last) = batch.last() else {
-                metrics::gauge!("berth_relay_lag_seconds").set(0.0);
-                self.notifier.wait(shutdown).await;
+                tokio::select! {
+                    () = self.notifier.wait(shutdown) => {}
+                    // The settler stopped (it failed): stop publishing too.
+                    () = settler.closed() => return Ok(()),
+                }
                 continue;
             };
-            let last_position = last.position();
-            let last_recorded = last.recorded_at;
-            self.publish_batch(&batch).await?;
-            checkpoint::store(&self.pool, CHECKPOINT, last_position).await?;
-            position = last_position;
-            let lag = (OffsetDateTime::now_utc() - last_recorded).as_seconds_f64().max(0.0);
-            metrics::gauge!("berth_relay_lag_seconds").set(lag);
-            metrics::counter!("berth_relay_published_total").increment(batch.len() as u64);
+            let unsettled = Unsettled {
+                last: last.position(),
+                last_recorded: last.recorded_at,
+                acks: self.publish_batch(&batch).await?,
+            };
+            position = unsettled.last;
+            if settler.send(unsettled).await.is_err() {
+                return Ok(());
+            }
         }
         Ok(())
     }
 
-    async fn publish_batch(&self, batch: &[FeedEvent]) -> Result<(), async_nats::Error> {
+    async fn publish_batch(&self, batch: &[FeedEvent]) -> Result<Vec<PublishAckFuture>, async_nats::Error> {
         let mut acks = Vec::with_capacity(batch.len());
         for event in batch {
             let body = serde_json::to_vec(event)?;
@@ -164,9 +190,29 @@ impl Relay {
                 .header("Berth-Event-Type", event.event_type.as_str());
             acks.push(self.jetstream.send_publish(self.stream.subject_for(event), message).await?);
         }
-        for ack in acks {
+        Ok(acks)
+    }
+}
+
+/// A published batch whose acknowledgements are still to be awaited.
+struct Unsettled {
+    last: FeedPosition,
+    last_recorded: OffsetDateTime,
+    acks: Vec<PublishAckFuture>,
+}
+
+/// Awaits each published batch's acknowledgements, in order, and stores the checkpoint after
+/// it; when the publisher stops, finishes what it sent.
+async fn settle(pool: PgPool, mut batches: mpsc::Receiver<Unsettled>) -> Result<(), async_nats::Error> {
+    while let Some(batch) = batches.recv().await {
+        let count = batch.acks.len();
+        for ack in batch.acks {
             ack.await?;
         }
-        Ok(())
+        checkpoint::store(&pool, CHECKPOINT, batch.last).await?;
+        let lag = (OffsetDateTime::now_utc() - batch.last_recorded).as_seconds_f64().max(0.0);
+        metrics::gauge!("berth_relay_lag_seconds").set(lag);
+        metrics::counter!("berth_relay_published_total").increment(count as u64);
     }
+    Ok(())
 }

@@ -7,7 +7,8 @@
 //! the aggregate a second time); our snapshot is the aggregate exactly as `handle` left it.
 
 use berth_domain::aggregate::Consequences;
-use berth_domain::event::upcast;
+use berth_domain::event::{decode_as, upcast};
+use berth_domain::unique::UniqueScope;
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
 use cqrs_es::EventEnvelope;
 use postgres_es::PostgresEventRepository;
@@ -28,6 +29,9 @@ pub struct Loaded<A> {
     pub version: i64,
     /// How many events were applied on top of the snapshot to get here.
     pub replayed: usize,
+    /// The hash of its last event (`None` for a fresh aggregate, or one written before the
+    /// chain and not yet chained).
+    pub hash: Option<crate::chain::Hash>,
 }
 
 /// The event store: PostgreSQL pool, postgres-es reader and snapshot policy.
@@ -53,29 +57,52 @@ impl EventStore {
     /// Loads an aggregate from its latest snapshot and the events after it. A snapshot that no
     /// longer reads (the state's shape changed) is ignored: the aggregate is replayed instead.
     pub async fn load<A: Consequences>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
-        let snapshot: Option<(i64, serde_json::Value)> = sqlx::query_as(
-            "SELECT sequence, state FROM aggregate_snapshots WHERE aggregate_type = $1 AND aggregate_id = $2",
+        // The snapshot and the events after it in one round trip: the snapshot's row (without
+        // an event type) sorts first, being at a lower sequence than every event it precedes.
+        type Row = (Option<String>, Option<String>, serde_json::Value, i64, Option<Vec<u8>>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "WITH snap AS (SELECT sequence, state FROM aggregate_snapshots
+                            WHERE aggregate_type = $1 AND aggregate_id = $2)
+             SELECT NULL::text, NULL::text, state, sequence,
+                    (SELECT hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = snap.sequence)
+               FROM snap
+             UNION ALL
+             SELECT e.event_type, e.event_version, e.payload, e.sequence, e.hash FROM events e
+              WHERE e.aggregate_type = $1 AND e.aggregate_id = $2
+                AND e.sequence > COALESCE((SELECT sequence FROM snap), 0)
+             ORDER BY 4",
         )
         .bind(A::TYPE)
         .bind(aggregate_id)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let (aggregate, version) = match snapshot
-            .map(|(sequence, state)| (sequence, serde_json::from_value::<A>(state)))
-        {
-            Some((sequence, Ok(aggregate))) => (aggregate, sequence),
-            Some((_, Err(error))) => {
-                tracing::warn!(%error, aggregate = A::TYPE, aggregate_id, "snapshot does not read; replaying");
-                (A::default(), 0)
+        let mut rows = rows.into_iter().peekable();
+        let (mut aggregate, mut version, mut hash) = (A::default(), 0, None);
+        if let Some((None, _, state, sequence, at)) = rows.peek() {
+            match serde_json::from_value::<A>(state.clone()) {
+                Ok(restored) => {
+                    (aggregate, version, hash) =
+                        (restored, *sequence, crate::chain::from_bytes(at.as_deref()))
+                }
+                Err(error) => {
+                    tracing::warn!(%error, aggregate = A::TYPE, aggregate_id, "snapshot does not read; replaying");
+                    return self.load_full::<A>(aggregate_id).await;
+                }
             }
-            None => (A::default(), 0),
-        };
-        let events = self
-            .reader
-            .get_last_events::<A>(aggregate_id, to_usize(version))
-            .await
-            .map_err(persistence_error)?;
-        replay_onto(aggregate, version, events)
+            rows.next();
+        }
+        let mut replayed = 0;
+        for (event_type, event_version, payload, sequence, at) in rows {
+            let (event_type, event_version) =
+                (event_type.unwrap_or_default(), event_version.unwrap_or_default());
+            let event = decode_as::<A::Event>(&event_type, &event_version, payload)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            aggregate.apply(event);
+            version = sequence;
+            hash = crate::chain::from_bytes(at.as_deref());
+            replayed += 1;
+        }
+        Ok(Loaded { aggregate, version, replayed, hash })
     }
 
     /// Loads an aggregate by replaying every one of its events, ignoring snapshots.
@@ -98,6 +125,16 @@ impl EventStore {
             version,
             events: usize::try_from(events).unwrap_or_default(),
         }))
+    }
+
+    /// Who holds the unique value `value` of `scope` (`plan:<id>`, `coupon:<id>`), if anyone:
+    /// finds a plan or coupon by its code on the write side, where a view could lag.
+    pub async fn unique_owner(&self, scope: UniqueScope, value: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT owner FROM unique_claims WHERE scope = $1 AND value = $2")
+            .bind(scope.as_str())
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     pub(crate) fn snapshot_every(&self) -> i64 {
@@ -134,7 +171,8 @@ fn replay_onto<A: Consequences>(
         version = to_i64(envelope.sequence);
         aggregate.apply(envelope.payload);
     }
-    Ok(Loaded { aggregate, version, replayed })
+    // The hash is looked up when the aggregate is next appended to (`chain::heal`).
+    Ok(Loaded { aggregate, version, replayed, hash: None })
 }
 
 fn persistence_error(error: PersistenceError) -> StoreError {
@@ -151,8 +189,4 @@ fn persistence_error(error: PersistenceError) -> StoreError {
 
 pub(crate) fn to_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn to_usize(n: i64) -> usize {
-    usize::try_from(n).unwrap_or_default()
 }

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::append::{event_metadata, AppendError, SideWrite};
+use crate::chain::{self, Hash};
 use crate::error::StoreError;
 use crate::execute::{ExecuteError, RetryPolicy};
 use crate::metadata::CommandMetadata;
@@ -53,19 +54,39 @@ pub(crate) struct TimerEventRow {
     pub key: String,
     pub sequence: i64,
     pub serialized: (String, String, Value),
+    /// The hash of the timer's event before this one.
+    pub prev_hash: Hash,
 }
 
-fn row(key: &TimerKey, sequence: i64, event: &TimerEvent) -> TimerEventRow {
-    TimerEventRow {
+/// What a statement on `timers` answers: the new generation (the timer event's sequence) and
+/// the hash of the timer's event before it.
+type Generation = (i64, Option<Vec<u8>>);
+
+/// The same subquery in each statement: the hash of the timer's previous event.
+const PREVIOUS_HASH: &str =
+    "(SELECT hash FROM events WHERE aggregate_type = 'timer' AND aggregate_id = key AND sequence = generation - 1)";
+
+async fn row(
+    tx: &mut PgConnection,
+    key: &TimerKey,
+    (sequence, found): Generation,
+    event: &TimerEvent,
+) -> Result<TimerEventRow, StoreError> {
+    let prev_hash = chain::before(tx, "timer", key.as_str(), sequence, found).await?;
+    Ok(TimerEventRow {
         key: key.to_string(),
         sequence,
+        prev_hash,
         serialized: (
             event.event_type(),
             event.event_version(),
             serde_json::to_value(event).unwrap_or_default(),
         ),
-    }
+    })
 }
+
+/// The NOTIFY channel the timer workers wake on: a timer was scheduled.
+pub const TIMERS_CHANNEL: &str = "berth_timers";
 
 /// Writes one staged change to `timers` and returns the event that records it (none for a
 /// cancel of a timer that is not scheduled).
@@ -76,8 +97,10 @@ pub(crate) async fn stage(
 ) -> Result<Option<TimerEventRow>, StoreError> {
     match timer {
         StagedTimer::Schedule { key, due_at, aggregate_type, aggregate_id, command } => {
-            let generation: i64 = sqlx::query_scalar(
-                "INSERT INTO timers (key, aggregate_type, aggregate_id, tenant_id, correlation_id, command, due_at,
+            // A timer newly scheduled may fall due before the one the workers sleep for: they
+            // are woken on a channel of their own, not by every event.
+            let generation: Generation = sqlx::query_as(&format!(
+                "WITH staged AS (INSERT INTO timers (key, aggregate_type, aggregate_id, tenant_id, correlation_id, command, due_at,
                                      status, generation)
                  VALUES ($1, $2, $3, $4, $7, $5, $6, 'scheduled', 1)
                  ON CONFLICT (key) DO UPDATE SET aggregate_type = EXCLUDED.aggregate_type,
@@ -86,8 +109,9 @@ pub(crate) async fn stage(
                      command = EXCLUDED.command, due_at = EXCLUDED.due_at, status = 'scheduled',
                      generation = timers.generation + 1, attempts = 0, lease_until = NULL,
                      last_error = NULL, scheduled_at = now(), fired_at = NULL
-                 RETURNING generation",
-            )
+                 RETURNING key, generation)
+                 SELECT s.generation, {PREVIOUS_HASH} FROM staged s CROSS JOIN (SELECT pg_notify($8, '')) woken"
+            ))
             .bind(key.as_str())
             .bind(aggregate_type)
             .bind(aggregate_id)
@@ -95,6 +119,7 @@ pub(crate) async fn stage(
             .bind(command)
             .bind(due_at)
             .bind(metadata.correlation_id)
+            .bind(TIMERS_CHANNEL)
             .fetch_one(&mut *tx)
             .await?;
             let event = TimerEvent::Scheduled {
@@ -104,17 +129,20 @@ pub(crate) async fn stage(
                 target_id: aggregate_id.clone(),
                 command: command.clone(),
             };
-            Ok(Some(row(key, generation, &event)))
+            Ok(Some(row(tx, key, generation, &event).await?))
         }
         StagedTimer::Cancel { key } => {
-            let generation: Option<i64> = sqlx::query_scalar(
+            let generation: Option<Generation> = sqlx::query_as(&format!(
                 "UPDATE timers SET status = 'cancelled', generation = generation + 1, lease_until = NULL
-                  WHERE key = $1 AND status = 'scheduled' RETURNING generation",
-            )
+                  WHERE key = $1 AND status = 'scheduled' RETURNING generation, {PREVIOUS_HASH}"
+            ))
             .bind(key.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-            Ok(generation.map(|g| row(key, g, &TimerEvent::Cancelled { key: key.clone() })))
+            match generation {
+                Some(g) => Ok(Some(row(tx, key, g, &TimerEvent::Cancelled { key: key.clone() }).await?)),
+                None => Ok(None),
+            }
         }
     }
 }
@@ -138,26 +166,33 @@ pub(crate) async fn mark_fired(
     metadata: &Value,
     recorded_at: OffsetDateTime,
 ) -> Result<(), AppendError> {
-    let generation: Option<i64> = sqlx::query_scalar(
+    let generation: Option<Generation> = sqlx::query_as(&format!(
         "UPDATE timers SET status = 'fired', fired_at = now(), generation = generation + 1, lease_until = NULL,
                 last_error = NULL
-          WHERE key = $1 AND generation = $2 AND status = 'scheduled' RETURNING generation",
-    )
+          WHERE key = $1 AND generation = $2 AND status = 'scheduled' RETURNING generation, {PREVIOUS_HASH}"
+    ))
     .bind(fire.key.as_str())
     .bind(fire.generation)
     .fetch_optional(&mut *tx)
     .await
     .map_err(StoreError::from)?;
     let Some(generation) = generation else { return Err(AppendError::StaleTimer) };
-    let event = row(
-        &fire.key,
-        generation,
-        &TimerEvent::Fired { key: fire.key.clone(), outcome: fire.outcome.clone() },
-    );
-    let (event_type, version, payload) = event.serialized;
+    let fired = TimerEvent::Fired { key: fire.key.clone(), outcome: fire.outcome.clone() };
+    let event = row(tx, &fire.key, generation, &fired).await?;
+    let (event_type, version, payload) = &event.serialized;
+    let link = chain::Link {
+        aggregate_type: "timer",
+        aggregate_id: &event.key,
+        sequence: event.sequence,
+        event_type,
+        event_version: version,
+        payload,
+        metadata,
+        recorded_at,
+    };
     sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at)
-         VALUES ('timer', $1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, hash)
+         VALUES ('timer', $1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&event.key)
     .bind(event.sequence)
@@ -166,6 +201,7 @@ pub(crate) async fn mark_fired(
     .bind(payload)
     .bind(metadata)
     .bind(recorded_at)
+    .bind(link.hash(&event.prev_hash).to_vec())
     .execute(&mut *tx)
     .await
     .map_err(StoreError::from)?;
@@ -275,6 +311,8 @@ impl EventStore {
             correlation_id: timer.correlation_id.unwrap_or_else(Uuid::now_v7),
             causation_id: None,
             request_id: None,
+            credential: None,
+            within_tenant: false,
         };
         let visitor = FireVisitor { store: self, timer, key: key.clone(), metadata: &metadata, retry };
         let Some(run) = visit(&timer.aggregate_type, visitor) else {
@@ -379,6 +417,8 @@ impl<E: Refusal> ExecuteError<E> {
             Self::Taken { scope, value } => ExecuteError::Taken { scope, value },
             Self::CommandIdReused(id) => ExecuteError::CommandIdReused(id),
             Self::TimerChanged => ExecuteError::TimerChanged,
+            Self::CredentialChanged => ExecuteError::CredentialChanged,
+            Self::NotFound => ExecuteError::NotFound,
             Self::PreconditionFailed { expected, current } => {
                 ExecuteError::PreconditionFailed { expected, current }
             }

@@ -3,8 +3,9 @@
 //! Registering an organization creates its owner's user and the organization together; a
 //! half-done registration (a user without an organization) must not exist. A unit of work
 //! decides each command against its freshly loaded aggregate, then commits every event, the
-//! side writes and one command record in a single transaction. It is meant for commands whose
-//! aggregates are new or rarely contended: a conflict is reported, not retried.
+//! side writes and one command record in a single transaction. A conflict is reported, not
+//! retried: the caller decides whether deciding again makes sense (issuing a document does it
+//! with a bounded number of attempts, see `billing`).
 
 use berth_domain::aggregate::Consequences;
 use berth_domain::error::Refused;
@@ -14,7 +15,7 @@ use crate::append::{AppendError, SideWrite, Staged};
 use crate::error::StoreError;
 use crate::execute::CommandOutcome;
 use crate::metadata::CommandMetadata;
-use crate::store::EventStore;
+use crate::store::{EventStore, Loaded};
 
 /// Why a unit of work did not commit.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,9 @@ pub enum UnitError {
         /// The value.
         value: String,
     },
+    /// The caller's credential was revoked or changed since it was authenticated.
+    #[error("the caller's credential was revoked or changed")]
+    CredentialChanged,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -58,6 +62,19 @@ impl<'s> UnitOfWork<'s> {
         command: A::Command,
     ) -> Result<&mut Self, UnitError> {
         let loaded = self.store.load::<A>(aggregate_id).await?;
+        self.decide_loaded(aggregate_id, loaded, command).await
+    }
+
+    /// Decides `command` against an aggregate the caller loaded (and read) already. The
+    /// commit then expects the aggregate still at the version it was loaded at: if anyone
+    /// appended to it since, the unit fails with [`UnitError::Conflict`], so a decision the
+    /// caller based on what it read (the next number of a series) is never committed stale.
+    pub async fn decide_loaded<A: Consequences>(
+        &mut self,
+        aggregate_id: &str,
+        loaded: Loaded<A>,
+        command: A::Command,
+    ) -> Result<&mut Self, UnitError> {
         let mut aggregate = loaded.aggregate;
         let sink = EventSink::default();
         aggregate
@@ -65,8 +82,14 @@ impl<'s> UnitOfWork<'s> {
             .await
             .map_err(|e| UnitError::Rejected(Refused::new(A::TYPE, e)))?;
         let events = sink.collect().await;
-        let staged =
-            Staged::new::<A>(aggregate_id, loaded.version, &events, &aggregate, self.store.snapshot_every())?;
+        let staged = Staged::new::<A>(
+            aggregate_id,
+            loaded.version,
+            loaded.hash,
+            &events,
+            &aggregate,
+            self.store.snapshot_every(),
+        )?;
         self.staged.push(staged);
         Ok(self)
     }
@@ -92,6 +115,7 @@ impl<'s> UnitOfWork<'s> {
                 self.repeat(metadata).await?.ok_or(UnitError::Taken { scope, value })
             }
             Err(AppendError::DuplicateCommand) => self.repeat(metadata).await?.ok_or(UnitError::Conflict),
+            Err(AppendError::CredentialChanged) => Err(UnitError::CredentialChanged),
             Err(AppendError::Store(error)) => Err(error.into()),
         }
     }

@@ -29,6 +29,7 @@ pub fn complete(mut doc: Value, side: Side, server_url: &str) -> Value {
     let components = doc["components"].as_object_mut().map(std::mem::take).unwrap_or_default();
     doc["components"] = Value::Object(with_shared_components(components));
     refer_page_items(&mut doc["components"]["schemas"]);
+    extend_problem(&mut doc["components"]["schemas"]);
     if let Some(paths) = doc["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else { continue };
@@ -130,6 +131,9 @@ fn complete_operation(op: &mut Map<String, Value>, side: Side, path: &str, metho
         if success && detail {
             add("ETag", "ETag");
         }
+        if status == "503" {
+            add("Retry-After", "RetryAfter");
+        }
     }
 }
 
@@ -148,6 +152,34 @@ fn refer_page_items(schemas: &mut Value) {
     }
 }
 
+/// A schema that is a problem with more members (`NotReady`: a problem and its checks) is
+/// stated as one: `allOf` the `Problem` schema and its own members.
+fn extend_problem(schemas: &mut Value) {
+    let Some(map) = schemas.as_object_mut() else { return };
+    let problem_members = ["type", "title", "status", "detail", "instance"];
+    for (name, schema) in map.iter_mut() {
+        if name == "Problem" || schema.get("allOf").is_some() {
+            continue;
+        }
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if !["type", "title", "status"].iter().all(|m| required.contains(m)) {
+            continue;
+        }
+        let mut own = schema.clone();
+        if let Some(properties) = own.get_mut("properties").and_then(Value::as_object_mut) {
+            properties.retain(|k, _| !problem_members.contains(&k.as_str()));
+        }
+        if let Some(required) = own.get_mut("required").and_then(Value::as_array_mut) {
+            required.retain(|k| !k.as_str().is_some_and(|k| problem_members.contains(&k)));
+        }
+        *schema = json!({ "allOf": [{ "$ref": "#/components/schemas/Problem" }, own] });
+    }
+}
+
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
@@ -161,7 +193,11 @@ fn problem(description: &str, headers: &[&str]) -> Value {
     });
     let mut map = Map::new();
     map.insert("X-Request-Id".to_owned(), json!({ "$ref": "#/components/headers/RequestId" }));
-    for header in headers {
+    // Every answer to an authenticated request says what is left of the caller's allowance,
+    // refusals included; an unauthenticated one has no allowance to speak of.
+    let authenticated = !headers.contains(&"WWW-Authenticate");
+    let allowance: &[&str] = if authenticated { &["RateLimit", "RateLimit-Policy"] } else { &[] };
+    for header in headers.iter().chain(allowance) {
         let component = header.replace('-', "");
         map.insert((*header).to_owned(), json!({ "$ref": format!("#/components/headers/{component}") }));
     }
@@ -178,7 +214,7 @@ fn with_shared_components(mut components: Map<String, Value>) -> Map<String, Val
     let headers = json!({
         "RequestId": header("This request's id (set by the caller, or made by Berth), copied into the metadata of every event the request causes.", string.clone()),
         "RetryAfter": header("Seconds to wait before trying again.", json!({ "type": "integer", "minimum": 1 })),
-        "RateLimit": header("What is left of the caller's allowance (IETF draft `RateLimit`): `\"per-token\";r=<requests left>;t=<seconds until it is full again>`.", string.clone()),
+        "RateLimit": header("What is left of the caller's allowance (IETF draft `RateLimit`): `\"per-token\";r=<requests left>;t=<seconds until it is full again>`. On every answer to an authenticated request.", string.clone()),
         "RateLimitPolicy": header("The caller's allowance (IETF draft `RateLimit-Policy`): `\"per-token\";q=<requests>;w=60`, per process.", string.clone()),
         "IdempotentReplayed": header("`true` when this is the first answer to an earlier request with the same Idempotency-Key, replayed.", json!({ "type": "string", "enum": ["true"] })),
         "Location": header("The query API URL that shows the result, with `min_version` set to the version this command reached.", json!({ "type": "string", "format": "uri" })),
@@ -211,7 +247,8 @@ fn with_shared_components(mut components: Map<String, Value>) -> Map<String, Val
         "Internal": problem("Something failed on Berth's side; the details are in its logs", &[]),
         "Unavailable": problem("A backing service is down, or the view has not reached the asked version yet", &["Retry-After"]),
         "NotModified": { "description": "Not modified: the resource is still at the version in If-None-Match",
-            "headers": { "ETag": { "$ref": "#/components/headers/ETag" }, "X-Request-Id": { "$ref": "#/components/headers/RequestId" } } },
+            "headers": { "ETag": { "$ref": "#/components/headers/ETag" }, "X-Request-Id": { "$ref": "#/components/headers/RequestId" },
+                "RateLimit": { "$ref": "#/components/headers/RateLimit" }, "RateLimit-Policy": { "$ref": "#/components/headers/RateLimitPolicy" } } },
     });
     let problem_schema =
         serde_json::to_value(<crate::Problem as utoipa::PartialSchema>::schema()).unwrap_or_default();

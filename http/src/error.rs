@@ -1,7 +1,8 @@
 //! The one place where failures become HTTP answers (RFC 9457 problem details), for both APIs.
 //!
 //! A domain refusal keeps its own problem type (`https://berth.dev/problems/site-busy`) and
-//! gets its status from its kind: a broken rule 422, a state conflict 409, a missing thing 404.
+//! gets its status from its kind: a broken rule 422, a state conflict 409, a missing thing 404,
+//! a missing subscription 402.
 //! A storage failure is never a refusal: it is 503 (unavailable) or 500, logged, not shown.
 
 use std::time::Duration;
@@ -43,6 +44,9 @@ pub enum ApiError {
     /// No usable credentials.
     #[error("{0}")]
     Unauthorized(String),
+    /// The credential stopped working (revoked, expired, re-roled) while the request ran.
+    #[error("the token was revoked, expired or changed role since this request began; nothing was changed")]
+    CredentialChanged,
     /// Authenticated, but the role does not allow it.
     #[error("{0}")]
     Forbidden(String),
@@ -103,6 +107,11 @@ impl ApiError {
     }
 }
 
+/// Marks an answer whose request found the caller's credential changed: the API's cache of
+/// credentials must forget what it holds (the change may not have been announced to it yet).
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialsStale;
+
 /// An RFC 9457 problem detail, as every error of both APIs is answered.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -125,6 +134,9 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "The request is not valid"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Self::CredentialChanged => {
+                (StatusCode::UNAUTHORIZED, "credentials-changed", "Authentication required")
+            }
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "No such resource"),
             Self::NotYet(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-yet", "Not caught up yet"),
@@ -142,6 +154,9 @@ impl ApiError {
             }
             Self::Refused { code, kind: RefusalKind::NotFound, .. } => {
                 (StatusCode::NOT_FOUND, code, "No such resource")
+            }
+            Self::Refused { code, kind: RefusalKind::PaymentRequired, .. } => {
+                (StatusCode::PAYMENT_REQUIRED, code, "An active subscription or trial is required")
             }
             Self::Taken { .. } => (StatusCode::CONFLICT, "taken", "Already in use"),
             Self::Conflict => (StatusCode::CONFLICT, "conflict", "Concurrent modification"),
@@ -195,8 +210,12 @@ impl IntoResponse for ApiError {
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if matches!(self, Self::Unauthorized(_)) {
+        if matches!(self, Self::Unauthorized(_) | Self::CredentialChanged) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"berth\""));
+        }
+        if matches!(self, Self::CredentialChanged) {
+            // The process that answers forgets its cached credentials (see `CredentialsStale`).
+            response.extensions_mut().insert(CredentialsStale);
         }
         response
     }
@@ -222,6 +241,8 @@ impl<E: Refusal> From<ExecuteError<E>> for ApiError {
             ExecuteError::Conflict { .. } | ExecuteError::TimerChanged => Self::Conflict,
             ExecuteError::Taken { scope, value } => Self::Taken { scope, value },
             ExecuteError::CommandIdReused(_) => Self::IdempotencyMismatch,
+            ExecuteError::CredentialChanged => Self::CredentialChanged,
+            ExecuteError::NotFound => Self::NotFound,
             ExecuteError::PreconditionFailed { expected, current } => {
                 Self::PreconditionFailed { expected, current }
             }
@@ -235,6 +256,7 @@ impl From<UnitError> for ApiError {
         match error {
             UnitError::Rejected(refusal) => refusal.into(),
             UnitError::Conflict => Self::Conflict,
+            UnitError::CredentialChanged => Self::CredentialChanged,
             UnitError::Taken { scope, value } => Self::Taken { scope, value },
             UnitError::Store(e) => e.into(),
         }

@@ -41,36 +41,30 @@ impl Projection for AuditTrail {
         ]
     }
 
-    fn apply_all<'a>(&'a self, conn: &'a mut PgConnection, events: &'a [Recorded]) -> ApplyFuture<'a> {
-        Box::pin(async move {
-            // One statement per batch: the trail is append-only, one row per event.
-            sqlx::query(
-                "INSERT INTO audit_entries (global_position, event_id, tenant_id, recorded_at, actor, action,
-                     target_type, target_id, target_version, request_id, command_id, correlation_id, payload)
-                 SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[],
-                     $7::text[], $8::text[], $9::bigint[], $10::text[], $11::uuid[], $12::uuid[], $13::jsonb[])
-                 ON CONFLICT (global_position) DO NOTHING",
-            )
-            .bind(events.iter().map(|e| e.position.global_position).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.event_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.tenant_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.meta.actor.clone()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.sequence).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.meta.request_id.clone()).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.meta.command_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.meta.correlation_id).collect::<Vec<_>>())
-            .bind(events.iter().map(|e| e.stored_payload.clone()).collect::<Vec<_>>())
-            .execute(conn)
-            .await?;
-            Ok(())
-        })
+    fn in_database(&self) -> Option<&'static str> {
+        // One row per event, straight from the log. Metadata ids that are not UUIDs (only a
+        // hand-edited row has them) are left empty rather than stopping the trail.
+        Some(
+            "INSERT INTO audit_entries (global_position, event_id, tenant_id, recorded_at, actor, action,
+                 target_type, target_id, target_version, request_id, command_id, correlation_id, payload)
+             SELECT b.global_position, b.event_id, b.tenant_id, b.recorded_at,
+                    COALESCE(b.metadata ->> 'actor', 'unknown'), b.event_type, b.aggregate_type,
+                    b.aggregate_id, b.sequence, b.metadata ->> 'request_id',
+                    CASE WHEN b.metadata ->> 'command_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                         THEN (b.metadata ->> 'command_id')::uuid END,
+                    CASE WHEN b.metadata ->> 'correlation_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                         THEN (b.metadata ->> 'correlation_id')::uuid END,
+                    b.payload
+               FROM batch b
+             ON CONFLICT (global_position) DO NOTHING",
+        )
     }
 
-    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a> {
-        self.apply_all(conn, std::slice::from_ref(event))
+    fn apply<'a>(&'a self, _conn: &'a mut PgConnection, _event: &'a Recorded) -> ApplyFuture<'a> {
+        // The runtime writes the trail through `in_database`; an event applied any other way
+        // would be a trail that differs from the log.
+        Box::pin(async {
+            Err(sqlx::Error::Protocol("the audit trail is written inside the database".to_owned()))
+        })
     }
 }

@@ -20,6 +20,10 @@ impl Projection for CertificateWatch {
         "certificate_watch"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["certificate"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

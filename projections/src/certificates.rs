@@ -21,6 +21,10 @@ impl Projection for CertificatesView {
         "certificates"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["certificate"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

@@ -18,6 +18,10 @@ impl Projection for DomainsView {
         "domains"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["custom_domain"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

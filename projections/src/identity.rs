@@ -4,6 +4,7 @@
 
 use berth_domain::event::Event;
 use berth_domain::organization::OrganizationEvent;
+pub use berth_eventstore::credential_cache::CredentialCache;
 pub use berth_eventstore::credentials::{token_digest, CredentialKind, Principal};
 use berth_eventstore::recorded::Recorded;
 use sqlx::{PgConnection, PgPool};
@@ -16,6 +17,10 @@ pub struct IdentityView;
 impl Projection for IdentityView {
     fn name(&self) -> &'static str {
         "identity"
+    }
+
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["organization"])
     }
 
     fn schema_version(&self) -> i32 {
@@ -166,8 +171,12 @@ pub enum BearerError {
     Database(#[from] sqlx::Error),
 }
 
-/// Authenticates an `Authorization` header value (`Bearer <token>`).
-pub async fn authenticate_bearer(pool: &PgPool, header: Option<&[u8]>) -> Result<Principal, BearerError> {
+/// Authenticates an `Authorization` header value (`Bearer <token>`), through `cache`.
+pub async fn authenticate_bearer(
+    pool: &PgPool,
+    cache: &CredentialCache,
+    header: Option<&[u8]>,
+) -> Result<Principal, BearerError> {
     let header = header.ok_or(BearerError::Missing)?;
     let token = std::str::from_utf8(header)
         .ok()
@@ -175,5 +184,5 @@ pub async fn authenticate_bearer(pool: &PgPool, header: Option<&[u8]>) -> Result
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(BearerError::Malformed)?;
-    berth_eventstore::credentials::authenticate(pool, &token_digest(token)).await?.ok_or(BearerError::Unknown)
+    cache.authenticate(pool, &token_digest(token)).await?.ok_or(BearerError::Unknown)
 }

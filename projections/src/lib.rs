@@ -10,17 +10,29 @@
 //! the query API reads as.
 #![forbid(unsafe_code)]
 
+pub mod all_invoices;
 pub mod audit;
+pub mod billing_profiles;
 pub mod certificate_watch;
 pub mod certificates;
+pub mod compare;
 pub mod domains;
 pub mod identity;
+pub mod invoices;
 pub mod nodes;
 pub mod projection;
 pub mod rebuild;
+pub mod revenue;
 pub mod runtime;
+mod scan;
 pub mod sites;
+pub mod subscriptions;
 pub mod timers;
+pub mod vat_report;
 pub mod zones;
 
 pub use projection::{all, Projection};
+
+/// The log's export format and the tenant's events as exports read them: the query API
+/// streams them to a tenant's owners.
+pub use berth_eventstore::export;

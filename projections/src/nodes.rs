@@ -24,6 +24,10 @@ impl Projection for NodesView {
         "nodes"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["node", "site"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

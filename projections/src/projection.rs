@@ -20,12 +20,29 @@ pub trait Projection: Send + Sync + 'static {
     /// The version of the table layout; changing it makes the next start rebuild.
     fn schema_version(&self) -> i32;
 
+    /// The aggregate types whose events this view reads (`None`: every event). A live
+    /// projector only opens a transaction for a batch holding such events; the others just
+    /// move its checkpoint. A rebuild still passes every event, so a type missing here shows
+    /// up as a rebuilt view that differs from the live one.
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// The statements that create the tables (unqualified names).
     fn ddl(&self) -> &'static [&'static str];
 
     /// Applies one event, typed by the event registry. Must be idempotent per event: a rebuild
     /// replays everything.
     fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a>;
+
+    /// For a view whose rows are a pure function of each stored event: one `INSERT … SELECT`
+    /// over `batch` (a batch of rows of `events`, every column, in feed order), which then runs
+    /// inside PostgreSQL in place of [`Projection::apply_all`], live and in rebuilds alike, so
+    /// no payload travels to the client and back. Such a view sees every stored event, also
+    /// one the registry cannot decode.
+    fn in_database(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Applies a batch, in order. One event at a time by default; a view whose rows are
     /// independent inserts can write the whole batch in one statement.
@@ -48,6 +65,12 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::sites::SitesView),
         Box::new(crate::nodes::NodesView),
         Box::new(crate::timers::TimersView),
+        Box::new(crate::invoices::InvoicesView),
+        Box::new(crate::subscriptions::SubscriptionsView),
+        Box::new(crate::billing_profiles::BillingProfilesView),
+        Box::new(crate::all_invoices::AllInvoicesView),
+        Box::new(crate::revenue::RevenueView),
+        Box::new(crate::vat_report::VatReportView),
         Box::new(crate::zones::ZonesView),
         Box::new(crate::certificates::CertificatesView),
         Box::new(crate::domains::DomainsView),

@@ -79,7 +79,8 @@ pub async fn rebuild(
         let mut events = 0;
         loop {
             let mut tx = pool.begin().await?;
-            let batch = apply_batch(&mut tx, projection, &next, &rebuild_checkpoint, batch_size).await?;
+            set_search_path(&mut tx, &next).await?;
+            let batch = apply_batch(&mut tx, projection, &rebuild_checkpoint, batch_size).await?;
             tx.commit().await?;
             events += batch.count;
             if batch.count == 0 {
@@ -89,8 +90,9 @@ pub async fn rebuild(
 
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(lock_key(name)).execute(&mut *tx).await?;
+        set_search_path(&mut tx, &next).await?;
         loop {
-            let batch = apply_batch(&mut tx, projection, &next, &rebuild_checkpoint, batch_size).await?;
+            let batch = apply_batch(&mut tx, projection, &rebuild_checkpoint, batch_size).await?;
             events += batch.count;
             if batch.count == 0 {
                 break;

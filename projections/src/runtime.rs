@@ -1,7 +1,8 @@
 //! The projector runtime: keeps one projection's live tables in step with the feed.
 //!
 //! Every batch runs in one transaction that takes the projection's advisory lock, reads the
-//! checkpoint, applies the events and moves the checkpoint. Either all of that commits or none
+//! events after the checkpoint, applies them and moves the checkpoint (for a view built inside
+//! the database, all of that is one statement). Either all of that commits or none
 //! of it does, so each event is taken into account exactly once, however often a projector
 //! crashes or how many run side by side (the lock lets one write at a time; a rebuild takes the
 //! same lock to swap its tables in).
@@ -11,12 +12,12 @@ use std::time::{Duration, Instant};
 use berth_eventstore::feed::{self, FeedNotifier};
 use berth_eventstore::recorded::Recorded;
 use berth_eventstore::{checkpoint, shutdown::pause};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection as _, PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::projection::{checkpoint_name, live_schema, lock_key, Projection};
-use crate::rebuild;
+use crate::{rebuild, scan};
 
 /// Projector tuning.
 #[derive(Debug, Clone, Copy)]
@@ -49,17 +50,44 @@ pub async fn run(
             }
         }
     }
+    // A connection of its own, which always names the same tables: its statements stay
+    // prepared and planned instead of being analysed again for another projection's schema.
+    let mut connection: Option<PgConnection> = None;
     while !shutdown.is_cancelled() {
-        match step(&pool, projection.as_ref(), settings.batch_size).await {
+        let conn = match connection.as_mut() {
+            Some(conn) => conn,
+            None => match connect(&pool, projection.as_ref()).await {
+                Ok(conn) => connection.insert(conn),
+                Err(error) => {
+                    tracing::warn!(%error, projection = name, "cannot connect for the projection; retrying");
+                    pause(&shutdown, Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        match step(conn, projection.as_ref(), settings.batch_size).await {
             Ok(Step::Applied(n)) if n as i64 >= settings.batch_size => {}
             Ok(Step::Applied(_)) => notifier.wait(&shutdown).await,
             Ok(Step::Busy) => pause(&shutdown, Duration::from_millis(200)).await,
             Err(error) => {
                 tracing::warn!(%error, projection = name, "projection batch failed; retrying");
+                // Whatever state the connection is in, a new one starts clean.
+                connection = None;
                 pause(&shutdown, Duration::from_secs(1)).await;
             }
         }
     }
+}
+
+/// A connection for `projection`'s live tables: outside the pool, its unqualified table names
+/// resolve to the projection's schema for as long as it lives.
+pub async fn connect(pool: &PgPool, projection: &dyn Projection) -> Result<PgConnection, sqlx::Error> {
+    let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+    sqlx::query("SELECT set_config('search_path', $1, false)")
+        .bind(format!("\"{}\", public", live_schema(projection.name())))
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
 }
 
 /// The result of one projector step.
@@ -71,26 +99,78 @@ pub enum Step {
     Busy,
 }
 
-/// Applies the next batch to the live tables.
-pub async fn step(pool: &PgPool, projection: &dyn Projection, batch_size: i64) -> Result<Step, sqlx::Error> {
+/// Applies the next batch to the live tables on `conn` (made by [`connect`]).
+pub async fn step(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    batch_size: i64,
+) -> Result<Step, sqlx::Error> {
     let name = projection.name();
-    let mut tx = pool.begin().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-        .bind(lock_key(name))
-        .fetch_one(&mut *tx)
-        .await?;
-    if !locked {
-        tx.rollback().await?;
-        return Ok(Step::Busy);
-    }
-    let applied =
-        apply_batch(&mut tx, projection, &live_schema(name), &checkpoint_name(name), batch_size).await?;
-    tx.commit().await?;
+    let lock = lock_key(name);
+    let applied = if let Some(insert) = projection.in_database() {
+        // One statement in a transaction of its own: the lock, the batch and the checkpoint.
+        match apply_in_database(conn, insert, &checkpoint_name(name), batch_size, Some(lock)).await? {
+            Some(batch) => batch,
+            None => return Ok(Step::Busy),
+        }
+    } else {
+        match apply_scanned(conn, projection, batch_size, lock).await? {
+            Some(batch) => batch,
+            None => return Ok(Step::Busy),
+        }
+    };
     metrics::counter!("berth_projection_events_total", "projection" => name).increment(applied.count as u64);
     let lag =
         applied.last_recorded.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64().max(0.0));
     metrics::gauge!("berth_projection_lag_seconds", "projection" => name).set(lag);
     Ok(Step::Applied(applied.count))
+}
+
+/// Scans the feed after the checkpoint (one statement, which also moves the checkpoint past a
+/// batch that holds nothing for the view); only for events that concern the view, applies them
+/// in a transaction that holds the lock and finds the checkpoint where the scan did. `None`
+/// when another projector holds the lock or moved the checkpoint first.
+async fn apply_scanned(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    batch_size: i64,
+    lock: i64,
+) -> Result<Option<Batch>, sqlx::Error> {
+    let checkpoint = checkpoint_name(projection.name());
+    let Some(found) = scan::scan(conn, &checkpoint, batch_size, lock, projection.aggregate_types()).await?
+    else {
+        return Ok(None);
+    };
+    let Some((last, last_recorded)) = found.last else {
+        return Ok(Some(Batch { count: 0, last_recorded: None }));
+    };
+    let batch = Batch { count: found.scanned, last_recorded: Some(last_recorded) };
+    if found.relevant.is_empty() {
+        return Ok(Some(batch));
+    }
+    let mut tx = conn.begin().await?;
+    let ours: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock($1)
+            AND (COALESCE((SELECT transaction_id::text::bigint FROM checkpoints WHERE name = $2), 0),
+                 COALESCE((SELECT global_position FROM checkpoints WHERE name = $2), 0)) = ($3, $4)",
+    )
+    .bind(lock)
+    .bind(&checkpoint)
+    .bind(found.from.transaction_id)
+    .bind(found.from.global_position)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !ours {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let events = Recorded::decode_all(&found.relevant, projection.name());
+    projection.apply_all(&mut tx, &events).await?;
+    checkpoint::store(&mut *tx, &checkpoint, last).await?;
+    tx.commit().await?;
+    tracing::debug!(projection = projection.name(), events = events.len(), scanned = batch.count, elapsed = ?started.elapsed(), "batch applied");
+    Ok(Some(batch))
 }
 
 /// What one batch did.
@@ -100,17 +180,19 @@ pub(crate) struct Batch {
 }
 
 /// Reads up to `batch_size` events after checkpoint `checkpoint` and applies them to the tables
-/// in `schema`, moving the checkpoint, all on `conn` (the caller owns the transaction).
+/// the connection's search path names, moving the checkpoint, all on `conn` (the caller owns
+/// the transaction).
 pub(crate) async fn apply_batch(
     conn: &mut PgConnection,
     projection: &dyn Projection,
-    schema: &str,
     checkpoint: &str,
     batch_size: i64,
 ) -> Result<Batch, sqlx::Error> {
-    set_search_path(conn, schema).await?;
-    let position = checkpoint::load(&mut *conn, checkpoint).await?;
-    let raw = feed::read_after(&mut *conn, position, batch_size).await?;
+    if let Some(insert) = projection.in_database() {
+        let batch = apply_in_database(conn, insert, checkpoint, batch_size, None).await?;
+        return Ok(batch.unwrap_or(Batch { count: 0, last_recorded: None }));
+    }
+    let raw = feed::read_after_checkpoint(&mut *conn, checkpoint, batch_size).await?;
     let Some(last) = raw.last() else {
         return Ok(Batch { count: 0, last_recorded: None });
     };
@@ -121,6 +203,36 @@ pub(crate) async fn apply_batch(
     checkpoint::store(&mut *conn, checkpoint, last_position).await?;
     tracing::debug!(projection = projection.name(), events = events.len(), elapsed = ?started.elapsed(), "batch applied");
     Ok(Batch { count: raw.len(), last_recorded: Some(last_recorded) })
+}
+
+/// A batch applied by one statement: the batch read from the log after the checkpoint,
+/// `insert` run over it and the checkpoint moved past it, all inside PostgreSQL. With `lock`,
+/// the statement first tries that advisory lock and does nothing (`None`) without it.
+async fn apply_in_database(
+    conn: &mut PgConnection,
+    insert: &str,
+    checkpoint: &str,
+    batch_size: i64,
+    lock: Option<i64>,
+) -> Result<Option<Batch>, sqlx::Error> {
+    let statement = format!(
+        "WITH locked AS (SELECT $3::bigint IS NULL OR pg_try_advisory_xact_lock($3) AS got),
+         batch AS MATERIALIZED ({feed}),
+         last AS (SELECT transaction_id, global_position, recorded_at FROM batch
+                   ORDER BY transaction_id DESC, global_position DESC LIMIT 1),
+         applied AS ({insert}),
+         moved AS (INSERT INTO checkpoints (name, transaction_id, global_position, updated_at)
+                   SELECT $1, l.transaction_id, l.global_position, now() FROM last l
+                   ON CONFLICT (name) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,
+                       global_position = EXCLUDED.global_position, updated_at = now())
+         SELECT (SELECT got FROM locked), (SELECT count(*) FROM batch), (SELECT recorded_at FROM last)",
+        feed = feed::AFTER_CHECKPOINT.replacen("WHERE ", "WHERE (SELECT got FROM locked) AND ", 1),
+    );
+    let started = Instant::now();
+    let (got, count, last_recorded): (bool, i64, Option<OffsetDateTime>) =
+        sqlx::query_as(&statement).bind(checkpoint).bind(batch_size).bind(lock).fetch_one(conn).await?;
+    tracing::debug!(checkpoint, events = count, elapsed = ?started.elapsed(), "batch applied in the database");
+    Ok(got.then(|| Batch { count: usize::try_from(count).unwrap_or_default(), last_recorded }))
 }
 
 /// Points unqualified table names at `schema` for the rest of the transaction.

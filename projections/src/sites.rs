@@ -19,6 +19,10 @@ impl Projection for SitesView {
         "sites"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["site", "node"])
+    }
+
     fn schema_version(&self) -> i32 {
         // 2: row-level security and the reader role's grants. 3: node, steps, impact.
         // 4: the failure code of a failed provisioning step.

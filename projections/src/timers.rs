@@ -17,6 +17,10 @@ impl Projection for TimersView {
         "timers"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["timer"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

@@ -20,6 +20,10 @@ impl Projection for ZonesView {
         "zones"
     }
 
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["zone"])
+    }
+
     fn schema_version(&self) -> i32 {
         1
     }

@@ -11,7 +11,6 @@ use uuid::Uuid;
 
 use crate::auth::Reader;
 use crate::page::{paginate, Page, PageParams};
-use crate::scope::tenant_tx;
 use crate::AppState;
 use berth_http::ApiError;
 
@@ -115,7 +114,7 @@ async fn list(
     let limit = page.limit()?;
     let before = page.after::<i64>()?;
     let (from, to) = (time_param("from", params.from.as_deref())?, time_param("to", params.to.as_deref())?);
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let mut tx = reader.scope(&state).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT global_position, event_id, recorded_at, actor, action, target_type, target_id, target_version,
                 request_id, command_id,
@@ -138,7 +137,6 @@ async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     let entries = rows
         .into_iter()
         .map(|(position, event_id, at, actor, action, kind, id, version, request_id, command_id, details)| {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::{OperatorReader, Reader};
 use crate::page::{paginate, Page, PageParams};
-use crate::scope::{at_version, operator_tx, tenant_tx};
+use crate::scope::at_version;
 use crate::AppState;
 
 /// The certificate routes.
@@ -114,7 +114,7 @@ async fn list(
 ) -> Result<Json<Page<CertificateView>>, ApiError> {
     let limit = page.limit()?;
     let after = page.after::<Uuid>()?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let mut tx = reader.scope(&state).await?;
     let rows: Vec<CertificateView> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM proj_certificates.certificates
           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR site_id > $2) ORDER BY site_id LIMIT $3"
@@ -124,7 +124,6 @@ async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Json(paginate(rows, limit, |c| c.site_id.to_string())))
 }
 
@@ -151,7 +150,7 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {
-        let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+        let mut tx = reader.scope(&state).await?;
         let row: Option<CertificateView> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM proj_certificates.certificates WHERE tenant_id = $1 AND site_id = $2"
         ))
@@ -159,10 +158,11 @@ async fn detail(
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(row)
     };
-    let row = at_version(params.min_version, |c: &CertificateView| c.version, read).await?;
+    let row =
+        at_version(&state.reads, "certificates", params.min_version, |c: &CertificateView| c.version, read)
+            .await?;
     Ok(versioned(row.version, row, &if_none_match))
 }
 
@@ -193,12 +193,13 @@ pub struct WatchedCertificate {
 
 async fn watched(
     state: &AppState,
+    operator: &OperatorReader,
     page: &PageParams,
     filter: &str,
 ) -> Result<Json<Page<WatchedCertificate>>, ApiError> {
     let limit = page.limit()?;
     let after = page.after::<Uuid>()?;
-    let mut tx = operator_tx(&state.pool).await?;
+    let mut tx = operator.scope(state).await?;
     let rows: Vec<WatchedCertificate> = sqlx::query_as(&format!(
         "SELECT site_id, tenant, domain, not_after, renewal_due, failing, failures, last_error, retry_at
            FROM proj_certificate_watch.watched
@@ -208,7 +209,6 @@ async fn watched(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Json(paginate(rows, limit, |c| c.site_id.to_string())))
 }
 
@@ -218,12 +218,12 @@ async fn watched(
     security(("bearer" = [])))]
 async fn expiring(
     State(state): State<AppState>,
-    _operator: OperatorReader,
+    operator: OperatorReader,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<WatchedCertificate>>, ApiError> {
     // The renewal window opens on Berth's own clock (the renewal timer); the date catches a
     // certificate whose timer has not fired.
-    watched(&state, &page, "renewal_due OR not_after < now() + interval '30 days'").await
+    watched(&state, &operator, &page, "renewal_due OR not_after < now() + interval '30 days'").await
 }
 
 /// Every certificate whose renewal keeps failing (operators only).
@@ -232,8 +232,8 @@ async fn expiring(
     security(("bearer" = [])))]
 async fn failing(
     State(state): State<AppState>,
-    _operator: OperatorReader,
+    operator: OperatorReader,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Page<WatchedCertificate>>, ApiError> {
-    watched(&state, &page, "failing").await
+    watched(&state, &operator, &page, "failing").await
 }

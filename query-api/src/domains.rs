@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Reader;
-use crate::scope::{at_version, tenant_tx};
+use crate::scope::at_version;
 use crate::AppState;
 
 /// The custom domain routes.
@@ -70,7 +70,7 @@ async fn list(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Vec<DomainView>>, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let mut tx = reader.scope(&state).await?;
     let rows: Vec<DomainView> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM proj_domains.site_domains WHERE tenant_id = $1 AND site_id = $2 ORDER BY domain"
     ))
@@ -78,7 +78,6 @@ async fn list(
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Json(rows))
 }
 
@@ -106,7 +105,7 @@ async fn detail(
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
     let read = || async {
-        let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+        let mut tx = reader.scope(&state).await?;
         let row: Option<DomainView> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM proj_domains.site_domains WHERE tenant_id = $1 AND site_id = $2 AND domain = $3"
         ))
@@ -115,9 +114,9 @@ async fn detail(
         .bind(&domain)
         .fetch_optional(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(row)
     };
-    let row = at_version(params.min_version, |d: &DomainView| d.version, read).await?;
+    let row =
+        at_version(&state.reads, "domains", params.min_version, |d: &DomainView| d.version, read).await?;
     Ok(versioned(row.version, row, &if_none_match))
 }

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod certificates;
 pub mod domains;
+pub mod exports;
 pub mod live;
 pub mod nodes;
 pub mod page;
@@ -23,19 +24,22 @@ pub mod timers;
 pub mod zones;
 
 use axum::Router;
-use sqlx::PgPool;
 
 /// What every query handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The read-model database.
-    pub pool: PgPool,
+    /// The database as Berth's own role: for authenticating bearer tokens only.
+    pub pool: sqlx::PgPool,
+    /// The read-model database, through connections that read as the reader role.
+    pub reads: scope::Reads,
     /// JetStream, for the live event stream.
     pub jetstream: async_nats::jetstream::Context,
     /// The event stream's name.
     pub stream: String,
     /// The event subjects' prefix.
     pub subject_prefix: String,
+    /// Recently seen bearer tokens.
+    pub credentials: berth_projections::identity::CredentialCache,
 }
 
 /// The query API's OpenAPI description, generated from the handlers' annotations.
@@ -57,6 +61,8 @@ pub struct AppState {
         audit::list,
         live::stream,
         timers::list,
+        exports::events,
+        exports::keys,
         zones::list,
         zones::detail,
         certificates::list,
@@ -79,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(live::router())
         .merge(timers::router())
+        .merge(exports::router())
         .merge(zones::router())
         .merge(certificates::router())
         .merge(domains::router())

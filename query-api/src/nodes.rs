@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::OperatorReader;
 use crate::page::{one_of, paginate, Page, PageParams};
-use crate::scope::{at_version, operator_tx};
+use crate::scope::at_version;
 use crate::sites::DetailParams;
 use crate::AppState;
 use berth_http::ApiError;
@@ -221,7 +221,7 @@ pub struct ListParams {
     responses((status = 200, description = "A page of nodes", body = Page<NodeView>)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
-    _operator: OperatorReader,
+    operator: OperatorReader,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<NodeView>>, ApiError> {
     one_of("state", params.state.as_deref(), &["registered", "ready", "draining", "decommissioned"])?;
@@ -229,7 +229,7 @@ async fn list(
     let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
     let limit = page.limit()?;
     let after = page.after::<Uuid>()?;
-    let mut tx = operator_tx(&state.pool).await?;
+    let mut tx = operator.scope(&state).await?;
     let sql = format!(
         "{SELECT} WHERE ($1::uuid IS NULL OR n.id > $1) AND ($2::text IS NULL OR n.state = $2)
             AND ($3::text IS NULL OR n.health = $3) GROUP BY n.id ORDER BY n.id LIMIT $4"
@@ -241,7 +241,6 @@ async fn list(
         .bind(limit + 1)
         .fetch_all(&mut *tx)
         .await?;
-    tx.commit().await?;
     let views: Vec<NodeView> = rows.into_iter().map(NodeView::from).collect();
     Ok(Json(paginate(views, limit, |n| n.id.to_string())))
 }
@@ -251,20 +250,19 @@ async fn list(
     responses((status = 200, description = "The node and its sites", body = NodeDetail)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
-    _operator: OperatorReader,
+    operator: OperatorReader,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<DetailParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {
-        let mut tx = operator_tx(&state.pool).await?;
+        let mut tx = operator.scope(&state).await?;
         let row: Option<NodeRow> = sqlx::query_as(&format!("{SELECT} WHERE n.id = $1 GROUP BY n.id"))
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
-            tx.commit().await?;
             return Ok(None);
         };
         let site_list: Vec<NodeSite> = sqlx::query_as(
@@ -275,9 +273,9 @@ async fn detail(
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(Some(NodeDetail { node: NodeView::from(row), site_list }))
     };
-    let detail = at_version(params.min_version, |n: &NodeDetail| n.node.version, read).await?;
+    let detail =
+        at_version(&state.reads, "nodes", params.min_version, |n: &NodeDetail| n.node.version, read).await?;
     Ok(versioned(detail.node.version, detail, &if_none_match))
 }

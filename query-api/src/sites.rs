@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Reader;
 use crate::page::{one_of, paginate, Page, PageParams};
-use crate::scope::{at_version, tenant_tx};
+use crate::scope::at_version;
 use crate::AppState;
 use berth_http::ApiError;
 
@@ -88,7 +88,7 @@ async fn list(
     let page = PageParams { limit: params.limit, cursor: params.cursor.clone() };
     let limit = page.limit()?;
     let after = page.after::<Uuid>()?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let mut tx = reader.scope(&state).await?;
     let rows: Vec<SiteView> = sqlx::query_as(
         "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at FROM proj_sites.sites
           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) AND ($3::text IS NULL OR status = $3)
@@ -102,7 +102,6 @@ async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Json(paginate(rows, limit, |s| s.id.to_string())))
 }
 
@@ -128,7 +127,7 @@ pub struct SiteNode {
 }
 
 /// One provisioning or operation step.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SiteStep {
     /// Which step.
     #[schema(value_type = berth_http::schema::SiteStepName)]
@@ -178,6 +177,7 @@ struct DetailRow {
     last_error: Option<String>,
     error_code: Option<String>,
     impacted: bool,
+    steps: sqlx::types::Json<Vec<SiteStep>>,
 }
 
 /// A site: where it runs and how it got there.
@@ -192,29 +192,27 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {
-        let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+        let mut scoped = reader.scope(&state).await?;
+        // The site and its steps in one statement: the steps as JSON built by PostgreSQL.
         let row: Option<DetailRow> = sqlx::query_as(
-            "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at,
-                    node_id, node_name, node_address, pending, last_error, error_code, impacted
-               FROM proj_sites.sites WHERE tenant_id = $1 AND id = $2",
+            "SELECT s.id, s.domain, s.kind, s.php_version, s.label, s.status, s.version, s.created_at, s.updated_at,
+                    s.node_id, s.node_name, s.node_address, s.pending, s.last_error, s.error_code, s.impacted,
+                    COALESCE((SELECT json_agg(json_build_object('step', t.step, 'outcome', t.outcome,
+                                  'took_ms', t.took_ms, 'detail', t.detail,
+                                  'at', to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))
+                                  ORDER BY t.sequence)
+                                FROM proj_sites.site_steps t WHERE t.tenant_id = s.tenant_id AND t.site_id = s.id),
+                             '[]'::json) AS steps
+               FROM proj_sites.sites s WHERE s.tenant_id = $1 AND s.id = $2",
         )
         .bind(reader.tenant_id)
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *scoped)
         .await?;
         let Some(row) = row else {
-            tx.commit().await?;
             return Ok(None);
         };
-        let steps: Vec<SiteStep> = sqlx::query_as(
-            "SELECT step, outcome, took_ms, detail, at FROM proj_sites.site_steps
-              WHERE tenant_id = $1 AND site_id = $2 ORDER BY sequence",
-        )
-        .bind(reader.tenant_id)
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        let steps = row.steps.0;
         let node = match (row.node_id, row.node_name, row.node_address) {
             (Some(id), Some(name), Some(address)) => Some(SiteNode { id, name, address }),
             _ => None,
@@ -229,6 +227,7 @@ async fn detail(
             steps,
         }))
     };
-    let detail = at_version(params.min_version, |d: &SiteDetail| d.site.version, read).await?;
+    let detail =
+        at_version(&state.reads, "sites", params.min_version, |d: &SiteDetail| d.site.version, read).await?;
     Ok(versioned(detail.site.version, detail, &if_none_match))
 }

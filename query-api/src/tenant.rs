@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::Reader;
 use crate::page::{paginate, Page, PageParams};
-use crate::scope::{at_version, tenant_tx};
+use crate::scope::at_version;
 use crate::AppState;
 use berth_http::ApiError;
 
@@ -80,18 +80,18 @@ async fn overview(
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let read = || async {
-        let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+        let mut tx = reader.scope(&state).await?;
         let tenant: Option<(String, i64, OffsetDateTime)> = sqlx::query_as(
             "SELECT name, version, created_at FROM proj_identity.tenants WHERE tenant_id = $1",
         )
         .bind(reader.tenant_id)
         .fetch_optional(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(tenant)
     };
-    let (name, version, created_at) = at_version(params.min_version, |tenant| tenant.1, read).await?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let (name, version, created_at) =
+        at_version(&state.reads, "identity", params.min_version, |tenant| tenant.1, read).await?;
+    let mut tx = reader.scope(&state).await?;
     let by_status: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, count(*) FROM proj_sites.sites WHERE tenant_id = $1 GROUP BY status ORDER BY status",
     )
@@ -108,7 +108,6 @@ async fn overview(
     .bind(reader.tenant_id)
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
     let sites = by_status.iter().map(|(_, n)| n).sum();
     let counts = TenantCounts {
         sites,
@@ -246,9 +245,8 @@ where
 {
     let limit = page.limit()?;
     let after = page.after::<Uuid>()?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let mut tx = reader.scope(state).await?;
     let rows =
         sqlx::query_as(sql).bind(reader.tenant_id).bind(after).bind(limit + 1).fetch_all(&mut *tx).await?;
-    tx.commit().await?;
     Ok(Json(paginate(rows, limit, |row: &T| id_of(row).to_string())))
 }

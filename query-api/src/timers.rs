@@ -11,7 +11,6 @@ use time::OffsetDateTime;
 
 use crate::auth::OperatorReader;
 use crate::page::{one_of, paginate, Page, PageParams};
-use crate::scope::operator_tx;
 use crate::AppState;
 
 /// The timer routes.
@@ -64,7 +63,7 @@ const STATUSES: &[&str] = &["scheduled", "fired", "refused", "cancelled"];
     responses((status = 200, description = "A page of timers, soonest due first", body = Page<TimerView>)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
-    _operator: OperatorReader,
+    operator: OperatorReader,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page<TimerView>>, ApiError> {
     one_of("status", params.status.as_deref(), STATUSES)?;
@@ -84,7 +83,7 @@ async fn list(
                 .ok_or_else(|| ApiError::field("cursor", "not a cursor from this list"))
         })
         .transpose()?;
-    let mut tx = operator_tx(&state.pool).await?;
+    let mut tx = operator.scope(&state).await?;
     let rows: Vec<TimerView> = sqlx::query_as(
         "SELECT key, tenant, target_type, target_id, due_at, status, outcome_code, reason, changed_at
            FROM proj_timers.timers
@@ -98,7 +97,6 @@ async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     let rfc3339 = &time::format_description::well_known::Rfc3339;
     Ok(Json(paginate(rows, limit, |t| format!("{}|{}", t.due_at.format(rfc3339).unwrap_or_default(), t.key))))
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Reader;
 use crate::page::{paginate, Page, PageParams};
-use crate::scope::{at_version, tenant_tx};
+use crate::scope::at_version;
 use crate::AppState;
 
 /// The zone routes.
@@ -96,7 +96,7 @@ async fn list(
 ) -> Result<Json<Page<ZoneView>>, ApiError> {
     let limit = page.limit()?;
     let after = page.after::<Uuid>()?;
-    let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+    let mut tx = reader.scope(&state).await?;
     let rows: Vec<ZoneView> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM proj_zones.zones
           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
@@ -106,7 +106,6 @@ async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Json(paginate(rows, limit, |z| z.id.to_string())))
 }
 
@@ -133,7 +132,7 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
     let read = || async {
-        let mut tx = tenant_tx(&state.pool, reader.tenant_id).await?;
+        let mut tx = reader.scope(&state).await?;
         let zone: Option<ZoneView> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM proj_zones.zones WHERE tenant_id = $1 AND id = $2"
         ))
@@ -142,7 +141,6 @@ async fn detail(
         .fetch_optional(&mut *tx)
         .await?;
         let Some(zone) = zone else {
-            tx.commit().await?;
             return Ok(None);
         };
         let records: Vec<RecordSetView> = sqlx::query_as(
@@ -153,9 +151,9 @@ async fn detail(
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(Some(ZoneDetail { zone, records }))
     };
-    let detail = at_version(params.min_version, |d: &ZoneDetail| d.zone.version, read).await?;
+    let detail =
+        at_version(&state.reads, "zones", params.min_version, |d: &ZoneDetail| d.zone.version, read).await?;
     Ok(versioned(detail.zone.version, detail, &if_none_match))
 }

@@ -35,7 +35,9 @@ pub struct SagaContext {
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
     /// Wakes workers when the log moves.
-    pub notifier: FeedNotifier,
+    pub feed: FeedNotifier,
+    /// Wakes the timer workers when a timer is scheduled.
+    pub timer_wakeups: FeedNotifier,
     /// Runs commands on nodes (the SSH bridge, or a stand-in in tests).
     pub shell: Arc<dyn NodeShell>,
     /// How node work is done (verification, timeouts).

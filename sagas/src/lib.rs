@@ -11,7 +11,8 @@
 //! health) built on it and on the node scripts in `deploy/node/`; [`timers`] fires durable
 //! timers; [`dns`] puts zones on the DNS server (PowerDNS) and looks names up; [`acme`]
 //! speaks to the certificate authority, for the [`certificates`] saga; [`domains`] verifies
-//! custom domains. Every saga reports its outcomes the same way ([`outcome`]).
+//! custom domains; [`vies`] checks tenants' VAT ids (a trait, with a faithful fake until VIES
+//! can be reached). Every saga reports its outcomes the same way ([`outcome`]).
 #![forbid(unsafe_code)]
 
 pub mod acme;
@@ -23,5 +24,7 @@ pub mod node;
 pub mod outcome;
 pub mod registry;
 pub mod saga;
+pub mod sealing;
 pub mod ssh;
 pub mod timers;
+pub mod vies;

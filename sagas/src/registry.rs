@@ -19,6 +19,7 @@ use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
 use crate::saga::{Saga, Worker};
+use crate::sealing::Sealing;
 use crate::timers::TimerFiring;
 
 /// Every saga and worker, in the order they start.
@@ -28,6 +29,7 @@ pub fn all() -> Vec<Entry> {
         saga::<Bootstrap>(),
         worker::<HealthProbe>(),
         worker::<TimerFiring>(),
+        worker::<Sealing>(),
         saga::<Zones>(),
         worker::<DriftCheck>(),
         saga::<Certificates>(),

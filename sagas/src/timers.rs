@@ -63,7 +63,7 @@ impl Worker for TimerFiring {
             store: context.store.clone(),
             pool: context.pool.clone(),
             clock: context.clock.clone(),
-            notifier: context.notifier.clone(),
+            notifier: context.timer_wakeups.clone(),
             retry: context.retry,
             settings: settings.clone(),
         }

@@ -8,6 +8,7 @@
 
 mod limits;
 mod load;
+mod peer;
 mod pipeline;
 mod queries;
 mod timers;
@@ -129,14 +130,35 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
     let publish_limit = limits::raw_publishes(world, 256, plan.publishes).await?;
     report.add("raw JetStream publishes/s (256 in flight)", publish_limit, "", None);
 
+    let peer = peer::Peer::create(world, world::CONNECTIONS).await?;
+    let peer_one = peer.commands(1, plan.window).await?;
+    report.add(
+        "cqrs-es peer commands/s (1 client)",
+        peer_one.rate,
+        "",
+        Some(("raw insert tx/s", insert_limit)),
+    );
+    report.add("cqrs-es peer latency p50 (1 client)", peer_one.p50_ms, " ms", None);
+    let peer_many = peer.commands(64, plan.window).await?;
+    report.add(
+        "cqrs-es peer commands/s (64 clients)",
+        peer_many.rate,
+        "",
+        Some(("raw insert tx/s", insert_limit)),
+    );
+    report.add("cqrs-es peer latency p99 (64 clients)", peer_many.p99_ms, " ms", None);
+    drop(peer);
+
     let server = world.spawn_server().await?;
     report.add("berth serve resident memory, idle", server.rss_mb(), " MB", None);
     let token = load::register(&server).await?;
     let one = load::commands(&server, &token, 1, plan.window, world).await?;
     report.add("commands/s (1 client)", one.rate, "", Some(("raw insert tx/s", insert_limit)));
+    report.add("commands/s (1 client), of the peer", one.rate, "", Some(("cqrs-es peer", peer_one.rate)));
     report.add("command latency p50 (1 client)", one.p50_ms, " ms", None);
     let many = load::commands(&server, &token, 64, plan.window, world).await?;
     report.add("commands/s (64 clients)", many.rate, "", Some(("raw insert tx/s", insert_limit)));
+    report.add("commands/s (64 clients), of the peer", many.rate, "", Some(("cqrs-es peer", peer_many.rate)));
     report.add("command latency p50 (64 clients)", many.p50_ms, " ms", None);
     report.add("command latency p99 (64 clients)", many.p99_ms, " ms", None);
     report.add("relay lag p99 during the 64-client load", many.relay_lag_p99_ms, " ms", None);

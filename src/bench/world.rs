@@ -14,6 +14,9 @@ use tokio::process::{Child, Command};
 
 use crate::settings::Settings;
 
+/// Connections in the pool of Berth's server, and of the peer's.
+pub const CONNECTIONS: u32 = 64;
+
 /// The database and stream names of one run.
 pub struct World {
     admin: PgPool,
@@ -79,7 +82,7 @@ impl World {
     pub fn env_vars(&self) -> Vec<(String, String)> {
         [
             ("BERTH_DATABASE__URL", self.database_url.clone()),
-            ("BERTH_DATABASE__MAX_CONNECTIONS", "64".to_owned()),
+            ("BERTH_DATABASE__MAX_CONNECTIONS", CONNECTIONS.to_string()),
             ("BERTH_NATS__URL", self.nats_url.clone()),
             ("BERTH_NATS__STREAM", self.stream.clone()),
             ("BERTH_NATS__SUBJECT_PREFIX", self.subject_prefix.clone()),

@@ -105,7 +105,7 @@ async fn details_have_etags_and_changes_take_if_match() {
 
     // The detail answers its version as an ETag, and 304 to a caller that holds it.
     let read = api.http.get(&location).bearer_auth(&owner.token).send().await.unwrap();
-    assert_eq!(read.status(), 200);
+    assert_eq!(read.status(), 200, "{:?}", read.headers());
     assert_eq!(read.headers()["etag"], "\"1\"");
     let held = api
         .http
@@ -164,5 +164,25 @@ async fn authenticated_answers_carry_rate_limit_headers() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers()["ratelimit"].to_str().unwrap().starts_with("\"per-token\";r=0;"));
     assert!(refused.headers().contains_key("retry-after"));
+    api.stop().await;
+}
+
+/// A read waiting for a version tells "not yet" from "never": once the view has taken in every
+/// committed event, a version beyond the resource's is a 400 and an unknown id a 404, at once
+/// rather than a 503 after the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_never_written_is_not_waited_for() {
+    let api = Api::start().await;
+    let owner = api.register("Never").await;
+    let id = api.create_site(&owner.token, "never.cond.test").await;
+
+    let (status, body) =
+        api.read(&format!("/v1/sites/{id}?min_version=9223372036854775806"), &owner.token).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("min_version")), "{body}");
+    let unknown = uuid::Uuid::now_v7();
+    let (status, body) = api.read(&format!("/v1/sites/{unknown}?min_version=0"), &owner.token).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = api.read("/v1/tenant?min_version=9223372036854775806", &owner.token).await;
+    assert_eq!(status, 400, "{body}");
     api.stop().await;
 }

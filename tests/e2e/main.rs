@@ -2,6 +2,8 @@
 //! and exports `DATABASE_URL` and `NATS_URL`). Each test gets its own database and stream.
 
 mod api;
+mod audit_verify;
+mod billing;
 mod certificates;
 mod certs_harness;
 mod commands;
@@ -10,6 +12,7 @@ mod consumer;
 mod contract;
 mod custom_domains;
 mod dns;
+mod exports;
 mod feed;
 mod idempotency;
 mod identity;
@@ -23,6 +26,7 @@ mod outage;
 mod problems;
 mod projections;
 mod relay;
+mod revocation;
 mod sites_api;
 mod startup;
 mod storage_faults;

@@ -85,13 +85,14 @@ pub async fn all_caught_up(env: &TestEnv) -> bool {
 /// Applies every event to every projection. An empty batch alone is not enough: while another
 /// test's transaction is open on the same server, the feed holds events back (by design), so
 /// keep stepping until each checkpoint has passed the last event of this database.
-async fn catch_up(env: &TestEnv) {
+pub async fn catch_up(env: &TestEnv) {
     let (last_tx, last_position) = last_event(env).await;
     for projection in berth_projections::all() {
         runtime::install(&env.pool, projection.as_ref()).await.unwrap();
         let name = berth_projections::projection::checkpoint_name(projection.name());
+        let mut conn = runtime::connect(&env.pool, projection.as_ref()).await.unwrap();
         loop {
-            if runtime::step(&env.pool, projection.as_ref(), 100).await.unwrap() == Step::Applied(0) {
+            if runtime::step(&mut conn, projection.as_ref(), 100).await.unwrap() == Step::Applied(0) {
                 let at = berth_eventstore::checkpoint::load(&env.pool, &name).await.unwrap();
                 if (at.transaction_id, at.global_position) >= (last_tx, last_position) {
                     break;

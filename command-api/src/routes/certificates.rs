@@ -14,7 +14,7 @@ use berth_http::ApiError;
 
 use crate::accepted::Located;
 use crate::auth::Caller;
-use crate::routes::sites::owned_site;
+use crate::routes::owned_site;
 use crate::{Accepted, AppState, View};
 
 /// The certificate routes.

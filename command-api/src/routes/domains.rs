@@ -17,7 +17,7 @@ use berth_http::ApiError;
 
 use crate::accepted::Located;
 use crate::auth::Caller;
-use crate::routes::sites::owned_site;
+use crate::routes::owned_site;
 use crate::{AppState, View};
 
 /// The custom domain routes.

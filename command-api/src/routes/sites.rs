@@ -202,22 +202,12 @@ async fn site_command(
     caller.require(Permission::ManageSites)?;
     let site_id: SiteId = crate::routes::parse_id(id)?;
     let expected = precondition.expected(state.require_if_match)?;
-    owned_site(state, caller, site_id).await?;
-    let meta = caller.metadata();
+    let meta = caller.metadata().within_tenant();
     let outcome = state
         .store
         .execute_at::<Site>(&site_id.to_string(), command, &meta, state.retry, &[], expected)
         .await?;
     Ok(state.links.accepted(site_id.as_uuid(), outcome.version, View::Site(site_id.as_uuid())))
-}
-
-/// The site, if it exists and belongs to the caller's tenant; 404 otherwise.
-pub(crate) async fn owned_site(state: &AppState, caller: &Caller, site_id: SiteId) -> Result<Site, ApiError> {
-    let loaded = state.store.load::<Site>(&site_id.to_string()).await?;
-    match (loaded.aggregate.tenant_id(), loaded.aggregate.domain()) {
-        (Some(tenant), Some(_)) if tenant == caller.tenant_id => Ok(loaded.aggregate),
-        _ => Err(ApiError::NotFound),
-    }
 }
 
 #[cfg(test)]

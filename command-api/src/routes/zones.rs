@@ -153,9 +153,10 @@ async fn zone_command(
     command: ZoneCommand,
 ) -> Result<Located<Accepted>, ApiError> {
     let expected = precondition.expected(state.require_if_match)?;
+    let meta = caller.metadata().within_tenant();
     let outcome = state
         .store
-        .execute_at::<Zone>(&zone_id.to_string(), command, &caller.metadata(), state.retry, &[], expected)
+        .execute_at::<Zone>(&zone_id.to_string(), command, &meta, state.retry, &[], expected)
         .await?;
     Ok(state.links.accepted(zone_id.as_uuid(), outcome.version, View::Zone(zone_id.as_uuid())))
 }

@@ -29,18 +29,18 @@ mod proration;
 mod quantity;
 mod rate_seed;
 mod rounding;
-mod text;
+pub(crate) mod text;
 mod totals;
 mod treatment;
 mod vat_id;
 mod vat_rates;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 // Dates in stored billing values are ISO 8601 calendar dates (`2025-09-01`), readable like
 // the RFC 3339 times elsewhere in Berth's events, not the `time` crate's compact tuples.
-time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+time::serde::format_description!(pub(crate) iso_date, Date, "[year]-[month]-[day]");
 
 pub use category::{Exemption, LineTax, LineTaxError, VatCategory};
 pub use country::{CountryCode, CountryError};

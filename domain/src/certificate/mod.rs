@@ -126,6 +126,10 @@ const RETRY: &str = "certificate-retry";
 const INSTALL: &str = "certificate-install";
 
 impl crate::aggregate::Consequences for Certificate {
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.tenant_id.map(|t| t.as_uuid())
+    }
+
     fn timers(id: &str, event: &CertificateEvent) -> Vec<TimerChange<CertificateCommand>> {
         use CertificateEvent as E;
         match event {

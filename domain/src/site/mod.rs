@@ -155,6 +155,10 @@ impl Site {
 }
 
 impl crate::aggregate::Consequences for Site {
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.tenant_id.map(|t| t.as_uuid())
+    }
+
     fn uniques(&self, event: &SiteEvent) -> Vec<UniqueChange> {
         let (Some(domain), Some(id)) = (&self.domain, self.id) else { return Vec::new() };
         let unique = || Unique::new(UniqueScope::Domain, domain.as_str(), format!("site:{id}"));

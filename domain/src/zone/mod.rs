@@ -110,6 +110,10 @@ impl Zone {
 }
 
 impl crate::aggregate::Consequences for Zone {
+    fn owner(&self) -> Option<uuid::Uuid> {
+        self.tenant_id.map(|t| t.as_uuid())
+    }
+
     fn uniques(&self, event: &ZoneEvent) -> Vec<UniqueChange> {
         let (Some(name), Some(id)) = (&self.name, self.id) else { return Vec::new() };
         let unique = || Unique::new(UniqueScope::Zone, name.as_str(), format!("zone:{id}"));

@@ -182,6 +182,8 @@ pub fn saga_metadata(event: &Recorded, saga: &str, step: &str) -> CommandMetadat
         correlation_id: event.meta.correlation_id.unwrap_or(event.event_id),
         causation_id: Some(event.event_id),
         request_id: event.meta.request_id.clone(),
+        credential: None,
+        within_tenant: false,
     }
 }
 

@@ -1,0 +1,185 @@
+//! Issuing an invoice, credit note or proforma with the next number of its series, in one
+//! commit: the document's `Issued`, the series' `NumberTaken`, and for a credit note the
+//! `Credited` on its invoice, for an invoice from a proforma the proforma's `Invoiced`.
+
+use berth_domain::billing::{DocumentKind, DocumentNumber, ExchangeRate, VatRateTable};
+use berth_domain::billing_profile::BillingProfile;
+use berth_domain::ids::InvoiceId;
+use berth_domain::invoice::{Invoice, InvoiceCommand, InvoiceError, IssueTerms};
+use berth_domain::seller::{Seller, SELLER_ID};
+use berth_domain::series::{NumberSeries, SeriesCommand};
+use cqrs_es::Aggregate;
+use time::Date;
+use tracing::instrument;
+
+use super::{already_done, Attempt, BillingError};
+use crate::execute::{backoff, RetryPolicy};
+use crate::metadata::CommandMetadata;
+use crate::store::{EventStore, Loaded};
+use crate::unit_of_work::UnitOfWork;
+
+/// What issuing a draft needs besides the draft.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    /// The draft.
+    pub invoice_id: InvoiceId,
+    /// The issue date (the caller's clock).
+    pub issue_date: Date,
+    /// When payment is due (invoices and proformas; none for a credit note).
+    pub due_date: Option<Date>,
+    /// The date of supply, if not the issue date. A credit note always takes its invoice's.
+    pub supply_date: Option<Date>,
+    /// Lei per unit of the document's currency, for a document not in RON.
+    pub exchange_rate: Option<ExchangeRate>,
+    /// The VAT rates in force.
+    pub rates: VatRateTable,
+}
+
+/// An issued document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// Its number.
+    pub number: DocumentNumber,
+    /// The document aggregate's version after issuing.
+    pub version: i64,
+    /// True when this repeated a command that had issued it already.
+    pub duplicate: bool,
+}
+
+/// Issues the draft `request.invoice_id` under `metadata`, deciding again up to
+/// `retry.max_attempts` times when another document took the series' next number first.
+#[instrument(skip_all, fields(invoice_id = %request.invoice_id, command_id = %metadata.command_id))]
+pub async fn issue_document(
+    store: &EventStore,
+    request: &IssueRequest,
+    metadata: &CommandMetadata,
+    retry: RetryPolicy,
+) -> Result<Issued, BillingError> {
+    let id = request.invoice_id.to_string();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_issue(store, request, metadata).await {
+            Ok(issued) => return Ok(issued),
+            Err(Attempt::Lost) if attempt < retry.max_attempts => {
+                tokio::time::sleep(backoff(retry.base_delay, attempt)).await;
+            }
+            Err(Attempt::Lost) => return Err(BillingError::Conflict { attempts: attempt }),
+            Err(Attempt::Failed(BillingError::Rejected(refused))) => {
+                // A repeat of a command that succeeded is refused by the issued document;
+                // its first outcome is the answer.
+                return match already_done(store, metadata, Invoice::TYPE, &id).await? {
+                    Some(version) => {
+                        let invoice = store.load::<Invoice>(&id).await?.aggregate;
+                        let number = invoice.document().map(|d| d.number().clone());
+                        match number {
+                            Some(number) => Ok(Issued { number, version, duplicate: true }),
+                            None => Err(BillingError::Rejected(refused)),
+                        }
+                    }
+                    None => Err(BillingError::Rejected(refused)),
+                };
+            }
+            Err(Attempt::Failed(error)) => return Err(error),
+        }
+    }
+}
+
+async fn try_issue(
+    store: &EventStore,
+    request: &IssueRequest,
+    metadata: &CommandMetadata,
+) -> Result<Issued, Attempt> {
+    let id = request.invoice_id.to_string();
+    let draft = store.load::<Invoice>(&id).await?;
+    let invoice = &draft.aggregate;
+    let (Some(kind), Some(tenant)) = (invoice.kind(), invoice.tenant_id()) else {
+        return Err(BillingError::refused(Invoice::TYPE, InvoiceError::NotFound).into());
+    };
+    let (corrects, from_proforma) = (invoice.corrects(), invoice.from_proforma());
+
+    let seller = store.load::<Seller>(SELLER_ID).await?.aggregate;
+    let (seller_party, payment) = seller.details().map_err(|e| BillingError::refused(Seller::TYPE, e))?;
+    let prefix = seller.series_for(kind).map_err(|e| BillingError::refused(Seller::TYPE, e))?.clone();
+    let series = store.load::<NumberSeries>(prefix.as_str()).await?;
+    let number = series
+        .aggregate
+        .next_number(kind, request.issue_date)
+        .map_err(|e| BillingError::refused(NumberSeries::TYPE, e))?;
+
+    // A credit note takes the buyer, treatment and date of supply of the invoice it corrects;
+    // anything else the tenant's billing profile as it is now.
+    let mut corrected: Option<Loaded<Invoice>> = None;
+    let (buyer, buyer_vat, supply_date, reference) = match corrects {
+        Some(original) => {
+            let loaded = store.load::<Invoice>(&original.to_string()).await?;
+            let basis =
+                loaded.aggregate.correction_basis().map_err(|e| BillingError::refused(Invoice::TYPE, e))?;
+            corrected = Some(loaded);
+            (basis.buyer, basis.buyer_vat, basis.supply_date, Some(basis.reference))
+        }
+        None => {
+            let profile = store.load::<BillingProfile>(&tenant.to_string()).await?.aggregate;
+            let (party, status) =
+                profile.buyer().map_err(|e| BillingError::refused(BillingProfile::TYPE, e))?;
+            (party.clone(), status, request.supply_date.unwrap_or(request.issue_date), None)
+        }
+    };
+    let terms = IssueTerms {
+        number: number.clone(),
+        issue_date: request.issue_date,
+        due_date: request.due_date,
+        supply_date,
+        seller: seller_party.clone(),
+        payment: payment.clone(),
+        buyer,
+        buyer_vat,
+        rates: request.rates.clone(),
+        exchange_rate: request.exchange_rate,
+        corrects: reference,
+    };
+    // The same pure function the `Issue` command runs: the credit note's total, to record on
+    // its invoice in the same commit.
+    let document = invoice.freeze(&terms).map_err(|e| BillingError::refused(Invoice::TYPE, e))?;
+
+    let mut unit = UnitOfWork::new(store);
+    unit.decide_loaded::<Invoice>(&id, draft, InvoiceCommand::Issue { terms: Box::new(terms) }).await?;
+    if let (Some(original), Some(loaded)) = (corrects, corrected) {
+        let credit = InvoiceCommand::RecordCredit {
+            credit_note: request.invoice_id,
+            number: number.clone(),
+            amount: document.totals().payable,
+        };
+        unit.decide_loaded::<Invoice>(&original.to_string(), loaded, credit).await?;
+    }
+    if let Some(proforma) = from_proforma {
+        let invoiced = InvoiceCommand::MarkInvoiced { invoice: request.invoice_id };
+        unit.decide::<Invoice>(&proforma.to_string(), invoiced).await?;
+    }
+    let take = SeriesCommand::TakeNumber {
+        number: number.clone(),
+        document: request.invoice_id,
+        kind,
+        issue_date: request.issue_date,
+    };
+    unit.decide_loaded::<NumberSeries>(prefix.as_str(), series, take).await?;
+    let outcome = unit.commit(metadata).await?;
+    if !outcome.duplicate {
+        metrics::counter!("berth_documents_issued_total", "kind" => kind_label(kind)).increment(1);
+    }
+    if outcome.duplicate {
+        // The same command committed meanwhile (a concurrent repeat): its number is the one.
+        let invoice = store.load::<Invoice>(&id).await?.aggregate;
+        let number = invoice.document().map(|d| d.number().clone()).unwrap_or(number);
+        return Ok(Issued { number, version: outcome.version, duplicate: true });
+    }
+    Ok(Issued { number, version: outcome.version, duplicate: false })
+}
+
+fn kind_label(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::Invoice => "invoice",
+        DocumentKind::CreditNote => "credit_note",
+        DocumentKind::Proforma => "proforma",
+    }
+}

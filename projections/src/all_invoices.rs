@@ -1,0 +1,47 @@
+//! Every tenant's invoices, credit notes and proformas, for operators. The rows are those of
+//! the tenant's `invoices` view; the table's tenant column is `tenant`, not `tenant_id`, on
+//! purpose: it is a platform view, which row-level security would confine to one tenant, and
+//! the query API serves it to operators alone (like the timers view).
+
+use berth_domain::event::Event;
+use berth_eventstore::recorded::Recorded;
+use sqlx::PgConnection;
+
+use crate::invoices::{apply_row, document_columns};
+use crate::projection::{ApplyFuture, Projection};
+
+/// The operators' list of all documents.
+pub struct AllInvoicesView;
+
+impl Projection for AllInvoicesView {
+    fn name(&self) -> &'static str {
+        "all_invoices"
+    }
+
+    fn aggregate_types(&self) -> Option<&'static [&'static str]> {
+        Some(&["invoice"])
+    }
+
+    fn schema_version(&self) -> i32 {
+        1
+    }
+
+    fn ddl(&self) -> &'static [&'static str] {
+        &[
+            concat!(
+                "CREATE TABLE invoices (id uuid PRIMARY KEY, tenant uuid NOT NULL, ",
+                document_columns!(),
+                ")"
+            ),
+            "CREATE INDEX invoices_issued_idx ON invoices (issue_date DESC, id)",
+            "CREATE INDEX invoices_tenant_idx ON invoices (tenant, id)",
+        ]
+    }
+
+    fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a> {
+        Box::pin(async move {
+            let Event::Invoice(invoice) = &event.event else { return Ok(()) };
+            apply_row(conn, event, invoice, "tenant").await
+        })
+    }
+}

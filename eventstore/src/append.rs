@@ -163,6 +163,7 @@ impl EventStore {
         let mut columns = EventColumns::default();
         for one in staged {
             let mut prev = match (one.prev_hash, one.expected_version) {
+                _ if !self.chains() => chain::GENESIS,
                 (Some(hash), _) => hash,
                 (None, 0) => chain::GENESIS,
                 // Written before the chain, or loaded without it: chain it first.
@@ -184,7 +185,8 @@ impl EventStore {
                     metadata: &meta,
                     recorded_at,
                 };
-                prev = link.hash(&prev);
+                let hash = self.chains().then(|| link.hash(&prev));
+                prev = hash.unwrap_or(prev);
                 columns.push(
                     one.aggregate_type,
                     &one.aggregate_id,
@@ -194,7 +196,7 @@ impl EventStore {
                     payload,
                 );
                 columns.metadata.push(meta);
-                columns.hash.push(prev.to_vec());
+                columns.hash.push(hash.map(|h| h.to_vec()));
             }
         }
         let mut claims = ClaimColumns::default();
@@ -383,7 +385,7 @@ struct EventColumns {
     event_version: Vec<String>,
     payload: Vec<Value>,
     metadata: Vec<Value>,
-    hash: Vec<Vec<u8>>,
+    hash: Vec<Option<Vec<u8>>>,
 }
 
 impl EventColumns {
@@ -417,7 +419,7 @@ impl EventColumns {
             metadata: &metadata,
             recorded_at,
         };
-        self.hash.push(link.hash(&event.prev_hash).to_vec());
+        self.hash.push(Some(link.hash(&event.prev_hash).to_vec()));
         self.push(aggregate_type, &event.key, event.sequence, &event_type, &version, &payload);
         self.metadata.push(metadata);
     }

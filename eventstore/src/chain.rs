@@ -233,24 +233,65 @@ pub async fn before(
     }
 }
 
-/// Chains every event that has no hash yet, aggregate by aggregate (run with the migrations).
+/// Chains every event that has no hash yet (run with the migrations, and by the sealer when it
+/// meets one): in batches, in aggregate order, each after the hash of the event before it.
 pub async fn backfill(pool: &PgPool) -> Result<usize, StoreError> {
-    let mut healed = 0;
+    type Row = (String, String, i64, String, String, Value, Value, OffsetDateTime, Option<Vec<u8>>);
+    let mut chained = 0;
     loop {
-        let pending: Vec<(String, String)> = sqlx::query_as(
-            "SELECT DISTINCT aggregate_type, aggregate_id FROM
-                 (SELECT aggregate_type, aggregate_id FROM events WHERE hash IS NULL LIMIT 10000) unhashed",
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata,
+                    e.recorded_at,
+                    (SELECT p.hash FROM events p WHERE p.aggregate_type = e.aggregate_type
+                        AND p.aggregate_id = e.aggregate_id AND p.sequence = e.sequence - 1)
+               FROM events e WHERE e.hash IS NULL
+              ORDER BY e.aggregate_type, e.aggregate_id, e.sequence LIMIT 5000",
         )
         .fetch_all(pool)
         .await?;
-        if pending.is_empty() {
-            return Ok(healed);
+        if rows.is_empty() {
+            return Ok(chained);
         }
-        let mut conn = pool.acquire().await?;
-        for (aggregate_type, aggregate_id) in &pending {
-            heal(&mut conn, aggregate_type, aggregate_id).await?;
+        let (mut kinds, mut ids, mut sequences, mut hashes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut last: Option<(String, String, i64, Hash)> = None;
+        for (kind, id, sequence, event_type, event_version, payload, metadata, recorded_at, stored_prev) in
+            &rows
+        {
+            let prev = match &last {
+                // Its predecessor is in this batch: its hash was just computed.
+                Some((k, i, s, h)) if k == kind && i == id && *s + 1 == *sequence => *h,
+                _ => from_bytes(stored_prev.as_deref()).unwrap_or(GENESIS),
+            };
+            let link = Link {
+                aggregate_type: kind,
+                aggregate_id: id,
+                sequence: *sequence,
+                event_type,
+                event_version,
+                payload,
+                metadata,
+                recorded_at: *recorded_at,
+            };
+            let hash = link.hash(&prev);
+            kinds.push(kind.clone());
+            ids.push(id.clone());
+            sequences.push(*sequence);
+            hashes.push(hash.to_vec());
+            last = Some((kind.clone(), id.clone(), *sequence, hash));
         }
-        healed += pending.len();
+        sqlx::query(
+            "UPDATE events e SET hash = h.hash
+               FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bytea[]) AS h(t, i, s, hash)
+              WHERE e.aggregate_type = h.t AND e.aggregate_id = h.i AND e.sequence = h.s AND e.hash IS NULL",
+        )
+        .bind(&kinds)
+        .bind(&ids)
+        .bind(&sequences)
+        .bind(&hashes)
+        .execute(pool)
+        .await?;
+        chained += rows.len();
     }
 }
 

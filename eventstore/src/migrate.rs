@@ -12,7 +12,7 @@ pub async fn run(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     let healed =
         crate::chain::backfill(pool).await.map_err(|e| sqlx::migrate::MigrateError::Source(Box::new(e)))?;
     if healed > 0 {
-        tracing::info!(aggregates = healed, "events written before the chain are chained");
+        tracing::info!(events = healed, "events written before the chain are chained");
     }
     Ok(())
 }

@@ -291,8 +291,12 @@ impl Sealer {
                 Some(hash) => hash,
                 // Written without a hash (by hand, or before the chain): chain it, then fold again.
                 None => {
-                    let mut conn = self.pool.acquire().await?;
-                    chain::heal(&mut conn, &aggregate_type, &aggregate_id).await?;
+                    tracing::info!(
+                        aggregate_type,
+                        aggregate_id,
+                        "an event without a hash: chaining it first"
+                    );
+                    chain::backfill(&self.pool).await?;
                     return Ok(self.settings.batch);
                 }
             };

@@ -40,13 +40,26 @@ pub struct EventStore {
     pool: PgPool,
     reader: std::sync::Arc<PostgresEventRepository>,
     snapshot_every: i64,
+    chain: bool,
 }
 
 impl EventStore {
     /// A store over `pool`, snapshotting every `snapshot_every` events (0 turns snapshots off).
     pub fn new(pool: PgPool, snapshot_every: u32) -> Self {
         let reader = std::sync::Arc::new(PostgresEventRepository::new(pool.clone()));
-        Self { pool, reader, snapshot_every: i64::from(snapshot_every) }
+        Self { pool, reader, snapshot_every: i64::from(snapshot_every), chain: true }
+    }
+
+    /// The same store appending events without their hashes: only for measuring what the
+    /// chain costs (`berth bench`); `berth audit verify` reports such events as unhashed, and
+    /// the next append to their aggregate or the sealer chains them.
+    pub fn without_chain(mut self) -> Self {
+        self.chain = false;
+        self
+    }
+
+    pub(crate) fn chains(&self) -> bool {
+        self.chain
     }
 
     /// The pool underneath.

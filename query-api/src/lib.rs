@@ -9,6 +9,7 @@
 //! The operational routes (`/healthz`, `/readyz`, `/metrics`) are added by the `berth` binary.
 #![forbid(unsafe_code)]
 
+pub mod as_of;
 pub mod audit;
 pub mod auth;
 pub mod certificates;

@@ -113,6 +113,10 @@ pub struct DetailParams {
     /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
     #[param(minimum = 0)]
     pub min_version: Option<i64>,
+    /// The site as it was at this instant (RFC 3339), folded from the log rather than read
+    /// from the view: its steps and errors are the view's and are left out.
+    #[param(format = DateTime)]
+    pub as_of: Option<String>,
 }
 
 /// The node a site is on.
@@ -164,6 +168,9 @@ pub struct SiteDetail {
     pub impacted: bool,
     /// Its steps, oldest first.
     pub steps: Vec<SiteStep>,
+    /// For a past state (`as_of`): the instant and where in the log that state stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<crate::as_of::AsOf>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -191,6 +198,14 @@ async fn detail(
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
+    if let Some(at) = crate::as_of::parse(params.as_of.as_deref(), params.min_version)? {
+        let mut scoped = reader.scope(&state).await?;
+        let past = crate::as_of::fold::<berth_domain::site::Site>(&mut scoped, &id.to_string(), at)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let detail = past_detail(id, past).ok_or(ApiError::NotFound)?;
+        return Ok(versioned(detail.site.version, detail, &if_none_match));
+    }
     let read = || async {
         let mut scoped = reader.scope(&state).await?;
         // The site and its steps in one statement: the steps as JSON built by PostgreSQL.
@@ -225,9 +240,41 @@ async fn detail(
             error_code: row.error_code,
             impacted: row.impacted,
             steps,
+            as_of: None,
         }))
     };
     let detail =
         at_version(&state.reads, "sites", params.min_version, |d: &SiteDetail| d.site.version, read).await?;
     Ok(versioned(detail.site.version, detail, &if_none_match))
+}
+
+/// A site's detail from its state at an instant.
+fn past_detail(id: Uuid, past: crate::as_of::Folded<berth_domain::site::Site>) -> Option<SiteDetail> {
+    let site = &past.state;
+    let view = SiteView {
+        id,
+        domain: site.domain()?.as_str().to_owned(),
+        kind: site.kind()?.as_str().to_owned(),
+        php_version: site.php_version().map(|v| v.as_str().to_owned()),
+        label: site.label().map(|l| l.as_str().to_owned()),
+        status: site.status().as_str().to_owned(),
+        version: past.as_of.version,
+        created_at: past.first_at,
+        updated_at: past.last_at,
+    };
+    let node = site.node().map(|p| SiteNode {
+        id: p.node_id.as_uuid(),
+        name: p.node_name.clone(),
+        address: p.address.clone(),
+    });
+    Some(SiteDetail {
+        site: view,
+        node,
+        pending: site.pending().map(|o| o.as_str().to_owned()),
+        last_error: None,
+        error_code: None,
+        impacted: false,
+        steps: Vec::new(),
+        as_of: Some(past.as_of),
+    })
 }

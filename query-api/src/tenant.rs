@@ -35,6 +35,10 @@ pub struct OverviewParams {
     /// Wait (up to 5 s) until the tenant's views reflect at least this version.
     #[param(minimum = 0)]
     pub min_version: Option<i64>,
+    /// The tenant as it was at this instant (RFC 3339), folded from the log: its name, members,
+    /// tokens and invitations then, and its sites by their status then.
+    #[param(format = DateTime)]
+    pub as_of: Option<String>,
 }
 
 /// A tenant with counts of what it holds.
@@ -52,6 +56,9 @@ pub struct TenantOverview {
     pub created_at: OffsetDateTime,
     /// What it holds.
     pub counts: TenantCounts,
+    /// For a past state (`as_of`): the instant and where in the log that state stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<crate::as_of::AsOf>,
 }
 
 /// Counts of what a tenant holds.
@@ -79,6 +86,10 @@ async fn overview(
     ApiQuery(params): ApiQuery<OverviewParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
+    if let Some(at) = crate::as_of::parse(params.as_of.as_deref(), params.min_version)? {
+        let past = past_overview(&state, &reader, at).await?;
+        return Ok(versioned(past.version, past, &if_none_match));
+    }
     let read = || async {
         let mut tx = reader.scope(&state).await?;
         let tenant: Option<(String, i64, OffsetDateTime)> = sqlx::query_as(
@@ -116,7 +127,7 @@ async fn overview(
         active_tokens,
         pending_invitations,
     };
-    let overview = TenantOverview { id: reader.tenant_id, name, version, created_at, counts };
+    let overview = TenantOverview { id: reader.tenant_id, name, version, created_at, counts, as_of: None };
     Ok(versioned(version, overview, &if_none_match))
 }
 
@@ -249,4 +260,39 @@ where
     let rows =
         sqlx::query_as(sql).bind(reader.tenant_id).bind(after).bind(limit + 1).fetch_all(&mut *tx).await?;
     Ok(Json(paginate(rows, limit, |row: &T| id_of(row).to_string())))
+}
+
+/// The tenant as it was at `at`, folded from the log.
+async fn past_overview(
+    state: &AppState,
+    reader: &Reader,
+    at: OffsetDateTime,
+) -> Result<TenantOverview, ApiError> {
+    use berth_domain::organization::Organization;
+    use berth_domain::site::Site;
+    let mut scoped = reader.scope(state).await?;
+    let past = crate::as_of::fold::<Organization>(&mut scoped, &reader.tenant_id.to_string(), at)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let organization = &past.state;
+    let name = organization.name().map(|n| n.as_str().to_owned()).ok_or(ApiError::NotFound)?;
+    let mut sites_by_status = BTreeMap::new();
+    for site in crate::as_of::fold_all::<Site>(&mut scoped, at).await? {
+        *sites_by_status.entry(site.state.status().as_str().to_owned()).or_insert(0) += 1;
+    }
+    let counts = TenantCounts {
+        sites: sites_by_status.values().sum(),
+        sites_by_status,
+        members: i64::try_from(organization.member_count()).unwrap_or(i64::MAX),
+        active_tokens: i64::try_from(organization.unrevoked_tokens()).unwrap_or(i64::MAX),
+        pending_invitations: i64::try_from(organization.pending_invitations_at(at)).unwrap_or(i64::MAX),
+    };
+    Ok(TenantOverview {
+        id: reader.tenant_id,
+        name,
+        version: past.as_of.version,
+        created_at: past.first_at,
+        counts,
+        as_of: Some(past.as_of),
+    })
 }

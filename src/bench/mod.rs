@@ -6,6 +6,7 @@
 //! on loopback in a database and streams of its own, created at the start and dropped at the
 //! end; every phase is bounded in time. `--quick` uses smaller counts and shorter windows.
 
+mod audit;
 mod limits;
 mod load;
 mod peer;
@@ -208,6 +209,18 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
         "",
         None,
     );
+    let verified = audit::verify(world).await?;
+    report.add(
+        format!("audit verify, chains and seals ({} events)", verified.events),
+        verified.rate,
+        " events/s",
+        None,
+    );
+    report.add("chaining events written without hashes", verified.backfill_rate, " events/s", None);
+    let (hashed, unhashed) = audit::append_cost(world, 64, plan.window).await?;
+    report.add("site creations/s through the store, 64 tasks, hashed", hashed, "", None);
+    report.add("the same without hashes", unhashed, "", None);
+    report.add("hashed / unhashed", hashed / unhashed, "×", None);
     let timers = timers::fire_rate(world, plan.timers).await?;
     report.add(format!("timers fired/s ({} due at once)", plan.timers), timers, "", None);
 

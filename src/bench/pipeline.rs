@@ -22,7 +22,7 @@ use super::load::{create_site, Sampler};
 use super::quantile_ms;
 use super::world::{Server, World};
 
-async fn create(store: &EventStore, tenant: TenantId) -> anyhow::Result<SiteId> {
+pub(crate) async fn create(store: &EventStore, tenant: TenantId) -> anyhow::Result<SiteId> {
     let id = SiteId::from_uuid(Uuid::now_v7());
     let domain = DomainName::parse(&format!("p{}.bench.test", id.as_uuid().simple()))?;
     let command = SiteCommand::Create {

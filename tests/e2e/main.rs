@@ -2,6 +2,7 @@
 //! and exports `DATABASE_URL` and `NATS_URL`). Each test gets its own database and stream.
 
 mod api;
+mod as_of;
 mod audit_verify;
 mod billing;
 mod certificates;

@@ -15,6 +15,9 @@ pub const NODE_SETTINGS: &[(&str, &str)] = &[
     ("BERTH_LIMITS__API_PER_MINUTE", "100000"),
     ("BERTH_LIMITS__AUTH_PER_MINUTE", "100000"),
     ("BERTH_SAGAS__HEALTH__PROBE_INTERVAL_SECS", "1"),
+    // Test nodes share the host's disk and cores, which a parallel build fills and loads.
+    ("BERTH_SAGAS__HEALTH__LOW_FREE_SHARE", "0.001"),
+    ("BERTH_SAGAS__HEALTH__HIGH_LOAD_PER_CPU", "1000"),
     ("BERTH_NODES__SSH_ATTEMPTS", "2"),
     ("BERTH_NODES__SSH_BACKOFF_MS", "200"),
     ("BERTH_NODES__SSH_CONNECT_TIMEOUT_SECS", "5"),

@@ -87,6 +87,29 @@ impl Organization {
     pub fn exists(&self) -> bool {
         self.id.is_some()
     }
+
+    /// Its name, once registered.
+    pub fn name(&self) -> Option<&DisplayName> {
+        self.name.as_ref()
+    }
+
+    /// How many members it has.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// How many of its API tokens are not revoked.
+    pub fn unrevoked_tokens(&self) -> usize {
+        self.tokens.values().filter(|t| !t.revoked).count()
+    }
+
+    /// How many invitations were still open at `at`.
+    pub fn pending_invitations_at(&self, at: OffsetDateTime) -> usize {
+        self.invitations
+            .values()
+            .filter(|i| i.status == InvitationStatus::Pending && i.expires_at > at)
+            .count()
+    }
 }
 
 /// The timer that expires an invitation.

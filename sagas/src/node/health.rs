@@ -20,13 +20,26 @@ use crate::context::SagaContext;
 use crate::saga::Worker;
 use crate::ssh::ShellError;
 
-/// Free memory or disk below this share of the total makes a node degraded.
-const LOW_SHARE: f64 = 0.10;
-
 /// The health prober: a worker, not driven by events.
 pub struct HealthProbe {
     work: NodeWork,
     interval: Duration,
+    limits: Limits,
+}
+
+/// Where a node that answers stops being healthy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Free memory or disk below this share of the total makes a node degraded.
+    pub low_free_share: f64,
+    /// A five-minute load above this many times the node's CPUs makes it degraded.
+    pub high_load_per_cpu: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { low_free_share: 0.10, high_load_per_cpu: 2.0 }
+    }
 }
 
 /// `[sagas.health]`.
@@ -35,11 +48,20 @@ pub struct HealthProbe {
 pub struct HealthSettings {
     /// Seconds between health probes of each node.
     pub probe_interval_secs: u64,
+    /// Free memory or disk below this share of the total makes a node degraded.
+    pub low_free_share: f64,
+    /// A five-minute load above this many times the node's CPUs makes it degraded.
+    pub high_load_per_cpu: f64,
 }
 
 impl Default for HealthSettings {
     fn default() -> Self {
-        Self { probe_interval_secs: 15 }
+        let limits = Limits::default();
+        Self {
+            probe_interval_secs: 15,
+            low_free_share: limits.low_free_share,
+            high_load_per_cpu: limits.high_load_per_cpu,
+        }
     }
 }
 
@@ -51,16 +73,20 @@ impl Worker for HealthProbe {
         Self {
             work: NodeWork::new(context),
             interval: Duration::from_secs(settings.probe_interval_secs.max(1)),
+            limits: Limits {
+                low_free_share: settings.low_free_share,
+                high_load_per_cpu: settings.high_load_per_cpu,
+            },
         }
     }
 
     async fn run(self, shutdown: CancellationToken) {
-        run(self.work, self.interval, shutdown).await;
+        run(self.work, self.interval, self.limits, shutdown).await;
     }
 }
 
 /// Probes every watched node each `interval` until `shutdown`.
-async fn run(work: NodeWork, interval: Duration, shutdown: CancellationToken) {
+async fn run(work: NodeWork, interval: Duration, limits: Limits, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -75,13 +101,13 @@ async fn run(work: NodeWork, interval: Duration, shutdown: CancellationToken) {
                 continue;
             }
         };
-        let probes = watched.into_iter().map(|node_id| probe(&work, node_id));
+        let probes = watched.into_iter().map(|node_id| probe(&work, node_id, limits));
         futures::future::join_all(probes).await;
     }
 }
 
 /// Probes one node and records what changed.
-pub async fn probe(work: &NodeWork, node_id: NodeId) {
+pub async fn probe(work: &NodeWork, node_id: NodeId, limits: Limits) {
     let label = node_id.to_string();
     let meta = CommandMetadata::new(None, "saga:health");
     let probe = work.call(node_id, contract::Health, &meta);
@@ -92,7 +118,7 @@ pub async fn probe(work: &NodeWork, node_id: NodeId) {
     let (health, reason) = match answer {
         Ok(report) => {
             record_samples(&label, &report);
-            judge(&report)
+            judge(&report, limits)
         }
         // Not probed (unknown, blocked), or blocked just now: nothing to judge.
         Err(NodeCallError::Target(error)) => {
@@ -129,18 +155,18 @@ fn record_samples(node: &str, report: &HealthReport) {
 }
 
 /// Healthy, degraded or down, with the reason, from a health report.
-pub fn judge(report: &HealthReport) -> (Health, String) {
+pub fn judge(report: &HealthReport, limits: Limits) -> (Health, String) {
     let mut problems: Vec<String> =
         report.services.down().into_iter().map(|service| format!("{service} is down")).collect();
     let share = |free: u64, total: u64| (total > 0).then(|| free as f64 / total as f64);
-    if share(report.memory_available_mb, report.memory_total_mb).is_some_and(|s| s < LOW_SHARE) {
+    if share(report.memory_available_mb, report.memory_total_mb).is_some_and(|s| s < limits.low_free_share) {
         problems.push("memory is low".to_owned());
     }
-    if share(report.disk_free_mb, report.disk_total_mb).is_some_and(|s| s < LOW_SHARE) {
+    if share(report.disk_free_mb, report.disk_total_mb).is_some_and(|s| s < limits.low_free_share) {
         problems.push("disk is nearly full".to_owned());
     }
     let cpus = f64::from(report.cpus.max(1));
-    if report.load5 > 2.0 * cpus {
+    if report.load5 > limits.high_load_per_cpu * cpus {
         problems.push("load is high".to_owned());
     }
     if problems.is_empty() {
@@ -173,7 +199,7 @@ mod tests {
 
     #[test]
     fn a_report_with_everything_up_and_room_to_spare_is_healthy() {
-        assert_eq!(judge(&good()), (Health::Healthy, "all services up".to_owned()));
+        assert_eq!(judge(&good(), Limits::default()), (Health::Healthy, "all services up".to_owned()));
     }
 
     #[test]
@@ -184,7 +210,7 @@ mod tests {
         bad.memory_available_mb = 20;
         bad.load5 = 4.5;
 
-        let (health, reason) = judge(&bad);
+        let (health, reason) = judge(&bad, Limits::default());
 
         assert_eq!(health, Health::Degraded);
         assert_eq!(reason, "mariadb is down; memory is low; disk is nearly full; load is high");
@@ -194,6 +220,6 @@ mod tests {
     fn a_report_with_zero_totals_or_cpus_is_not_misjudged() {
         let odd = HealthReport { memory_total_mb: 0, disk_total_mb: 0, cpus: 0, load5: 1.5, ..good() };
 
-        assert_eq!(judge(&odd).0, Health::Healthy);
+        assert_eq!(judge(&odd, Limits::default()).0, Health::Healthy);
     }
 }

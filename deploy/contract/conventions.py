@@ -31,6 +31,13 @@ COMMAND_IDS = {
     "remove_member",
     "invite_member",
     "revoke_invitation",
+    "create_zone",
+    "delete_zone",
+    "set_zone_records",
+    "delete_zone_records",
+    "add_domain",
+    "remove_domain",
+    "issue_certificate",
 }
 QUERY_IDS = {
     "list_sites",
@@ -46,6 +53,14 @@ QUERY_IDS = {
     "list_timers",
     "export_events",
     "list_audit_keys",
+    "list_zones",
+    "get_zone",
+    "list_certificates",
+    "get_certificate",
+    "list_expiring_certificates",
+    "list_failing_renewals",
+    "list_site_domains",
+    "get_site_domain",
 }
 OPERATIONAL_IDS = {"healthz", "readyz", "metrics", "openapi"}
 

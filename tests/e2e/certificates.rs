@@ -19,7 +19,7 @@ use crate::certs_harness::{
     borrowed, create_zone, http, https, node_and_peer_settings, served_serial, unique_zone, wait_certificate,
     Peers, ZoneCleanup,
 };
-use crate::common::Proxy;
+use crate::common::{eventually, Proxy};
 use crate::nodes_harness::{
     add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode,
 };
@@ -296,17 +296,18 @@ async fn with_the_ca_down_a_failing_renewal_is_recorded_retried_warned_and_alert
     assert!(renewed["renewal"].is_null() && renewed["failures"] == 0, "{renewed}");
     assert_eq!(served_serial(&domain, &node.address), renewed["serial"].as_str().unwrap());
     let gauge = format!("berth_certificate_renewal_failing{{site=\"{site}\",domain=\"{domain}\"}} 0");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let metrics =
-            api.http.get(format!("{}/metrics", api.query)).send().await.unwrap().text().await.unwrap();
-        if metrics.contains(&gauge) {
-            break;
-        }
-        let shown: Vec<&str> = metrics.lines().filter(|l| l.contains("berth_certificate")).collect();
-        assert!(Instant::now() < deadline, "no {gauge} in: {shown:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let last = std::sync::Mutex::new(String::new());
+    let (seen, wanted, client, metrics_url) = (&last, &gauge, &api.http, &format!("{}/metrics", api.query));
+    let shown = eventually(Duration::from_secs(10), || async move {
+        let metrics = client.get(metrics_url).send().await.unwrap().text().await.unwrap();
+        let found = metrics.contains(wanted);
+        *seen.lock().unwrap() = metrics;
+        found
+    })
+    .await;
+    let metrics = last.into_inner().unwrap();
+    let lines: Vec<&str> = metrics.lines().filter(|l| l.contains("berth_certificate")).collect();
+    assert!(shown, "no {gauge} in: {lines:?}");
     let _ = std::fs::remove_file(root);
     api.stop().await;
 }

@@ -11,6 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::api::Api;
+use crate::common::eventually;
 use crate::nodes_harness::wait_for;
 
 /// Where the peers are.
@@ -236,18 +237,18 @@ pub async fn wait_published(api: &Api, token: &str, zone: &str) -> Value {
 
 /// Waits until the site's certificate view passes `check`; the view.
 pub async fn wait_certificate(api: &Api, token: &str, site: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
+    let last = std::sync::Mutex::new((0, Value::Null));
+    let (check, seen) = (&check, &last);
+    let there = eventually(Duration::from_secs(120), || async move {
         let (status, view) = api.read(&format!("/v1/certificates/{site}"), token).await;
-        if status == 200 && check(&view) {
-            return view;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the certificate did not get there; it is {status}: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        let passed = status == 200 && check(&view);
+        *seen.lock().unwrap() = (status, view);
+        passed
+    })
+    .await;
+    let (status, view) = last.into_inner().unwrap();
+    assert!(there, "the certificate did not get there; it is {status}: {view}");
+    view
 }
 
 /// The settings of a test with nodes and these peers: the node tests' own, then the peers'.

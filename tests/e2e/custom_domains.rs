@@ -1,7 +1,8 @@
 //! Custom domains end to end, against PowerDNS (as the domain owner's own DNS), pebble and a
 //! namespaced node: a claimed domain is not served while its TXT record is missing, is
 //! verified once it is set, then served by the site's node over HTTPS with a certificate that
-//! names it; another tenant cannot claim it any more, and removing it takes it off the node.
+//! names it; another tenant cannot claim it any more, and removing it takes it off the node
+//! and, at the certificate's next issue, off the certificate.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::api::{problem, Api};
 use crate::certs_harness::{
-    borrowed, create_zone, https, node_and_peer_settings, unique_zone, wait_certificate, Peers,
+    borrowed, create_zone, https, node_and_peer_settings, served_serial, unique_zone, wait_certificate, Peers,
 };
 use crate::nodes_harness::{
     add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode,
@@ -140,6 +141,17 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
     assert_eq!(list, json!([]));
     let next = wait_certificate(&api, &owner.token, &site, |c| c["names"] == json!([primary.clone()])).await;
     assert_eq!(next["serial"], covered["serial"], "no new certificate until the next issue");
+    // The next issue leaves the removed domain out.
+    let reissued = api
+        .send(Method::POST, &format!("/v1/sites/{site}/certificate"), Some(&owner.token), Some(json!({})))
+        .await;
+    assert_eq!(reissued.status(), 202);
+    let without = wait_certificate(&api, &owner.token, &site, |c| {
+        c["status"] == "active" && c["serial"] != covered["serial"]
+    })
+    .await;
+    assert_eq!(without["covers"], json!([primary.clone()]), "{without}");
+    assert_eq!(served_serial(&primary, &node.address), without["serial"].as_str().unwrap());
     assert_eq!(peers.pdns(Method::DELETE, &format!("/zones/{customer}."), None).await, 204);
     let _ = std::fs::remove_file(root);
     api.stop().await;

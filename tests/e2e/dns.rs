@@ -1,6 +1,7 @@
 //! DNS zones end to end: bad input refused naming the field (and another tenant's zone as
 //! unknown), and against PowerDNS and a namespaced node, a wildcard certificate by DNS-01 with
-//! the records Berth wrote answered by `dig`, and records changed behind Berth's back put back.
+//! the records Berth wrote answered by `dig`, a site whose name points away from its node
+//! certified by DNS-01 too, and records changed behind Berth's back put back.
 
 use std::time::Duration;
 
@@ -169,6 +170,28 @@ async fn a_wildcard_by_dns01_is_served_and_drifted_records_are_put_back() {
         peers.dig(&format!("_acme-challenge.{domain}"), "TXT").is_empty(),
         "the challenge records stayed"
     );
+
+    // A site whose name the tenant points elsewhere is still certified, by DNS-01 through its
+    // zone: the CA cannot reach the node by HTTP-01 for a name that resolves away from it.
+    set_records(&api, &owner.token, &zone, "shop", "A", &["192.0.2.99"]).await;
+    wait_published(&api, &owner.token, &zone).await;
+    assert_eq!(peers.dig(&domain, "A"), ["192.0.2.99"]);
+    let asked = api
+        .send(Method::POST, &format!("/v1/sites/{site}/certificate"), Some(&owner.token), Some(json!({})))
+        .await;
+    assert_eq!(asked.status(), 202, "{}", asked.text().await.unwrap());
+    let elsewhere = wait_certificate(&api, &owner.token, &site, |c| {
+        c["status"] == "active" && c["serial"] != certificate["serial"]
+    })
+    .await;
+    assert_eq!(
+        (elsewhere["method"].as_str(), elsewhere["wildcard"].as_bool()),
+        (Some("dns-01"), Some(false)),
+        "{elsewhere}"
+    );
+    assert_eq!(elsewhere["covers"], json!([domain.clone()]));
+    assert_eq!(https(&root, &domain, &node.address, "/").0, 200);
+    assert_eq!(served_serial(&domain, &node.address), elsewhere["serial"].as_str().unwrap());
 
     // Drift: a record changed and a stray added on PowerDNS are reported and put back.
     peers.pdns_set(&zone_name, &format!("www.{zone_name}"), "A", &["203.0.113.66"]).await;

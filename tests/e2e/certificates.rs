@@ -16,12 +16,12 @@ use time::OffsetDateTime;
 
 use crate::api::Api;
 use crate::certs_harness::{
-    borrowed, create_zone, http, https, node_and_peer_settings, served_serial, unique_zone, wait_certificate,
+    borrowed, create_zone, http, https, node_and_peer_settings, unique_zone, wait_certificate, wait_served,
     Peers, ZoneCleanup,
 };
 use crate::common::{eventually, Proxy};
 use crate::nodes_harness::{
-    add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode,
+    add_node, create_site, one_at_a_time, operator_token, wait_for_status, LocalNode,
 };
 
 /// A node with a WordPress site in a zone Berth serves, on `api`; the site's id, domain and
@@ -80,7 +80,7 @@ async fn a_new_wordpress_site_gets_a_certificate_by_http01_and_http_redirects_to
         headers.contains(&format!("location: https://{domain}/wp-admin/install.php?step=1")),
         "{headers}"
     );
-    assert_eq!(served_serial(&domain, &node.address), first["serial"].as_str().unwrap());
+    wait_served(&domain, &node.address, &first).await;
     assert!(!https(&root, &domain, &node.address, "/").1.contains("strict-transport-security"));
 
     // Reissue on request, with HSTS: a new certificate, and the header on every HTTPS answer.
@@ -100,10 +100,10 @@ async fn a_new_wordpress_site_gets_a_certificate_by_http01_and_http_redirects_to
     })
     .await;
     assert_eq!(second["hsts"], true);
+    wait_served(&domain, &node.address, &second).await;
     let (status, headers) = https(&root, &domain, &node.address, "/wp-admin/install.php");
     assert_eq!(status, 200);
     assert!(headers.contains("strict-transport-security: max-age=31536000"), "{headers}");
-    assert_eq!(served_serial(&domain, &node.address), second["serial"].as_str().unwrap());
 
     // Deleting the site retires its certificate.
     let deleted = api.send(Method::DELETE, &format!("/v1/sites/{site}"), Some(&owner.token), None).await;
@@ -180,12 +180,7 @@ async fn renewal_on_a_test_clock_replaces_the_certificate_without_a_failed_reque
         wall.push(started.elapsed());
         assert_eq!(current["attempt_reason"], "renewal");
         assert!(current["renewal"].is_null(), "{current}");
-        let serial = current["serial"].as_str().unwrap().to_owned();
-        wait_for(Duration::from_secs(20), || {
-            let same = served_serial(&domain, &node.address) == serial;
-            async move { same.then_some(()) }
-        })
-        .await;
+        wait_served(&domain, &node.address, &current).await;
         // The next renewal is ahead of this clock, never due at once (no renewal loop).
         assert!(rfc3339(&current["renew_at"]) > clock_now(&clock) + time::Duration::days(300), "{current}");
     }
@@ -294,7 +289,7 @@ async fn with_the_ca_down_a_failing_renewal_is_recorded_retried_warned_and_alert
     })
     .await;
     assert!(renewed["renewal"].is_null() && renewed["failures"] == 0, "{renewed}");
-    assert_eq!(served_serial(&domain, &node.address), renewed["serial"].as_str().unwrap());
+    wait_served(&domain, &node.address, &renewed).await;
     let gauge = format!("berth_certificate_renewal_failing{{site=\"{site}\",domain=\"{domain}\"}} 0");
     let last = std::sync::Mutex::new(String::new());
     let (seen, wanted, client, metrics_url) = (&last, &gauge, &api.http, &format!("{}/metrics", api.query));

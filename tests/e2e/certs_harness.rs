@@ -199,6 +199,22 @@ pub fn served_serial(domain: &str, address: &str) -> String {
     String::from_utf8_lossy(&output.stdout).trim().trim_start_matches("serial=").to_owned()
 }
 
+/// Waits until the node serves the certificate `view` names for `domain` (nginx hands a reload
+/// over to new workers a moment after the node verb returns).
+pub async fn wait_served(domain: &str, address: &str, view: &Value) {
+    let wanted = view["serial"].as_str().expect("the view names a serial").to_owned();
+    let last = std::sync::Mutex::new(String::new());
+    let (seen, wanted_ref) = (&last, &wanted);
+    let served = eventually(Duration::from_secs(20), || async move {
+        let serial = served_serial(domain, address);
+        let same = &serial == wanted_ref;
+        *seen.lock().unwrap() = serial;
+        same
+    })
+    .await;
+    assert!(served, "{domain} is served with {}, not {wanted}", last.into_inner().unwrap());
+}
+
 /// Creates a zone through the API; its id once the DNS server serves it.
 pub async fn create_zone(api: &Api, token: &str, name: &str) -> String {
     let response = api.send(Method::POST, "/v1/zones", Some(token), Some(json!({"name": name}))).await;
@@ -227,8 +243,14 @@ pub async fn set_records(
 
 /// Waits until the DNS server holds the zone as it is (every change published); its detail.
 pub async fn wait_published(api: &Api, token: &str, zone: &str) -> Value {
+    wait_published_from(api, token, zone, 0).await
+}
+
+/// Waits until the DNS server holds the zone as it is from `version` on (a change the view may
+/// not have taken in yet included); its detail.
+pub async fn wait_published_from(api: &Api, token: &str, zone: &str, version: i64) -> Value {
     wait_for(Duration::from_secs(60), || async {
-        let (status, view) = api.read(&format!("/v1/zones/{zone}"), token).await;
+        let (status, view) = api.read(&format!("/v1/zones/{zone}?min_version={version}"), token).await;
         assert!(view["last_error"].is_null(), "the DNS server refused the zone: {view}");
         (status == 200 && view["published_revision"] == view["revision"]).then_some(view)
     })

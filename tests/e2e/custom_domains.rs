@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::api::{problem, Api};
 use crate::certs_harness::{
-    borrowed, create_zone, https, node_and_peer_settings, served_serial, unique_zone, wait_certificate, Peers,
+    borrowed, create_zone, https, node_and_peer_settings, unique_zone, wait_certificate, wait_served, Peers,
 };
 use crate::nodes_harness::{
     add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode,
@@ -151,7 +151,7 @@ async fn a_custom_domain_is_refused_until_verified_then_served_and_cannot_be_cla
     })
     .await;
     assert_eq!(without["covers"], json!([primary.clone()]), "{without}");
-    assert_eq!(served_serial(&primary, &node.address), without["serial"].as_str().unwrap());
+    wait_served(&primary, &node.address, &without).await;
     assert_eq!(peers.pdns(Method::DELETE, &format!("/zones/{customer}."), None).await, 204);
     let _ = std::fs::remove_file(root);
     api.stop().await;

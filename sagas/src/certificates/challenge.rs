@@ -12,6 +12,7 @@ use berth_domain::site::Placement;
 use berth_domain::zone::{RecordName, RecordSet, RecordType, RecordValue, Ttl, Zone, ZoneCommand};
 use berth_eventstore::recorded::Recorded;
 use berth_projections::zones;
+use tokio_util::sync::CancellationToken;
 
 use super::issue::Attempt;
 use super::{Certificates, SAGA};
@@ -117,6 +118,7 @@ impl Certificates {
         let zone =
             self.work.store.load::<Zone>(&id).await.map_err(|e| Attempt::Later(Outcome::later(e)))?.aggregate;
         let wanted = zone.revision();
+        let mut feed = self.feed.clone();
         loop {
             let zone = self
                 .work
@@ -134,7 +136,8 @@ impl Certificates {
                     "the DNS server did not take the challenge record in time".into(),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // The zones saga records the publication as an event: wake when the log moves.
+            let _ = tokio::time::timeout_at(deadline.into(), feed.wait(&CancellationToken::new())).await;
         }
     }
 

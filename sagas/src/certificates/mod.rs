@@ -20,6 +20,7 @@ use berth_domain::event::Event;
 use berth_domain::ids::SiteId;
 use berth_domain::site::{Site, SiteEvent};
 use berth_eventstore::clock::Clock;
+use berth_eventstore::feed::FeedNotifier;
 use berth_eventstore::recorded::Recorded;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -38,6 +39,7 @@ const SAGA: &str = "certificates";
 /// The certificates saga (consumes certificate and site events).
 pub struct Certificates {
     work: NodeWork,
+    feed: FeedNotifier,
     clock: Arc<dyn Clock>,
     resolver: Arc<dyn Resolver>,
     ca: Arc<dyn CertificateAuthority>,
@@ -114,6 +116,7 @@ impl Saga for Certificates {
         );
         Self {
             work: NodeWork::new(context),
+            feed: context.feed.clone(),
             clock: context.clock.clone(),
             resolver: context.resolver.clone(),
             ca: Arc::new(ca),

@@ -95,9 +95,21 @@ impl Peers {
 
     /// Replaces one record set on PowerDNS directly.
     pub async fn pdns_set(&self, zone: &str, name: &str, rtype: &str, values: &[&str]) {
-        let records: Vec<Value> = values.iter().map(|v| json!({"content": v, "disabled": false})).collect();
-        let body = json!({"rrsets": [{"name": format!("{name}."), "type": rtype, "ttl": 60, "changetype": "REPLACE",
-            "records": records}]});
+        self.pdns_set_all(zone, &[(name, rtype, values)]).await;
+    }
+
+    /// Replaces several record sets on PowerDNS in one request (all at once, or none).
+    pub async fn pdns_set_all(&self, zone: &str, sets: &[(&str, &str, &[&str])]) {
+        let rrsets: Vec<Value> = sets
+            .iter()
+            .map(|(name, rtype, values)| {
+                let records: Vec<Value> =
+                    values.iter().map(|v| json!({"content": v, "disabled": false})).collect();
+                json!({"name": format!("{name}."), "type": rtype, "ttl": 60, "changetype": "REPLACE",
+                    "records": records})
+            })
+            .collect();
+        let body = json!({ "rrsets": rrsets });
         assert_eq!(self.pdns(Method::PATCH, &format!("/zones/{zone}."), Some(body)).await, 204);
     }
 

@@ -167,6 +167,8 @@ async fn renewal_on_a_test_clock_replaces_the_certificate_without_a_failed_reque
     }
     // Five renewals on the clock, while the site is asked for over HTTPS all along.
     let (asked, failed, asking, stop) = keep_asking(root.clone(), domain.clone(), node.address.clone());
+    // A failed assertion below must stop the asking too, or the test hangs instead of failing.
+    let _stop_on_failure = stop.clone().drop_guard();
     let (mut renewal_times, mut wall) = (Vec::new(), Vec::new());
     for _ in 0..5 {
         let renew_at = rfc3339(&current["renew_at"]);

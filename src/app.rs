@@ -18,6 +18,9 @@ use berth_http::contract::Side;
 use berth_http::ratelimit::RateLimiter;
 use berth_projections::runtime::{self, ProjectorSettings};
 use berth_sagas::context::SagaContext;
+use berth_sagas::dns::powerdns::{NoDnsServer, PowerDns, PowerDnsSettings};
+use berth_sagas::dns::resolver::{system_resolver, UdpResolver};
+use berth_sagas::dns::DnsProvider;
 use berth_sagas::node::NodeWorkSettings;
 use berth_sagas::registry;
 use berth_sagas::ssh::{SshBridge, SshSettings};
@@ -335,6 +338,8 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
                 billing: billing.clone(),
+                dns: dns_provider(&settings),
+                resolver: Arc::new(UdpResolver::new(resolver_addr(&settings)?)),
             };
             let entries: Vec<_> =
                 registry::all().into_iter().filter(|e| e.enabled(settings.sagas.get(e.name))).collect();
@@ -377,6 +382,35 @@ fn vault(settings: &Settings) -> anyhow::Result<Vault> {
         );
     }
     Vault::new(key).context("secrets.master_key")
+}
+
+/// PowerDNS from `[dns]`, or a stand-in that says none is configured.
+fn dns_provider(settings: &Settings) -> Arc<dyn DnsProvider> {
+    let dns = &settings.dns;
+    if dns.api_url.trim().is_empty() {
+        return Arc::new(NoDnsServer);
+    }
+    Arc::new(PowerDns::new(PowerDnsSettings {
+        api_url: dns.api_url.trim().to_owned(),
+        api_key: dns.api_key.expose_secret().to_owned(),
+        server_id: dns.server_id.clone(),
+        nameservers: dns
+            .nameservers
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }))
+}
+
+/// `dns.resolver`, or this machine's resolver.
+fn resolver_addr(settings: &Settings) -> anyhow::Result<SocketAddr> {
+    let configured = settings.dns.resolver.trim();
+    if configured.is_empty() {
+        return system_resolver().context("dns.resolver is empty and /etc/resolv.conf names no nameserver");
+    }
+    configured.parse().with_context(|| format!("dns.resolver `{configured}` is not an address and port"))
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {

@@ -234,7 +234,49 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
     if let Ok(Ok(holder)) = tokio::time::timeout(Duration::from_secs(2), lag::horizon(&ops.pool)).await {
         body.push_str(&crate::horizon::render(holder.as_ref()));
     }
+    if let Ok(Ok(expiries)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        berth_projections::certificate_watch::expiries(&ops.pool),
+    )
+    .await
+    {
+        body.push_str(&certificate_gauges(&expiries));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The certificate gauges, written out here rather than kept in the recorder: they are read
+/// from the certificate watch at every scrape, so a retired certificate's series goes with it
+/// instead of lingering until the process restarts.
+fn certificate_gauges(expiries: &[berth_projections::certificate_watch::Expiry]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "# HELP berth_certificate_expiry_timestamp_seconds When each site's live certificate expires.\n\
+         # TYPE berth_certificate_expiry_timestamp_seconds gauge\n",
+    );
+    for e in expiries {
+        let _ = writeln!(
+            out,
+            "berth_certificate_expiry_timestamp_seconds{{site=\"{}\",domain=\"{}\"}} {}",
+            e.site_id,
+            e.domain,
+            e.not_after.unix_timestamp()
+        );
+    }
+    out.push_str(
+        "# HELP berth_certificate_renewal_failing 1 while the renewal of a site's certificate keeps failing.\n\
+         # TYPE berth_certificate_renewal_failing gauge\n",
+    );
+    for e in expiries {
+        let _ = writeln!(
+            out,
+            "berth_certificate_renewal_failing{{site=\"{}\",domain=\"{}\"}} {}",
+            e.site_id,
+            e.domain,
+            u8::from(e.failing)
+        );
+    }
+    out
 }
 
 /// This API's OpenAPI 3.1 description (what clients are generated from).

@@ -42,6 +42,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// Billing: the trial, payment terms, default plans, the seller and its series.
     pub billing: crate::billing::BillingSettings,
+    /// The DNS server zones are put on, and the resolver names are looked up with.
+    pub dns: DnsSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -75,6 +77,23 @@ pub struct ClockSettings {
     /// Seconds added to the system clock: for drills and test processes that must live at
     /// another time. Keep 0 in production.
     pub offset_secs: i64,
+}
+
+/// DNS settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSettings {
+    /// PowerDNS's HTTP API (`http://127.0.0.1:8081`); empty: Berth serves no zones.
+    pub api_url: String,
+    /// Its `X-API-Key`.
+    pub api_key: SecretString,
+    /// The server id in the API's paths.
+    pub server_id: String,
+    /// The name servers new zones are delegated to, comma-separated.
+    pub nameservers: String,
+    /// The DNS server names are looked up with (`host:port`); empty: the first `nameserver`
+    /// of `/etc/resolv.conf`.
+    pub resolver: String,
 }
 
 /// Secrets settings.
@@ -312,6 +331,12 @@ trial_plan = "starter"
 trial_currency = "EUR"
 payment_terms_days = 14
 default_plans = true
+[dns]
+api_url = ""
+api_key = ""
+server_id = "localhost"
+nameservers = "ns1.berth.invalid,ns2.berth.invalid"
+resolver = ""
 "#;
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and

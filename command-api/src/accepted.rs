@@ -45,6 +45,12 @@ pub enum View {
     Usage(Uuid),
     /// `/v1/invoices/{id}`.
     Invoice(Uuid),
+    /// `/v1/zones/{id}`.
+    Zone(Uuid),
+    /// `/v1/certificates/{site id}`.
+    Certificate(Uuid),
+    /// `/v1/sites/{site id}/domains/{domain}`.
+    Domain(Uuid, String),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -74,6 +80,9 @@ impl Links {
             View::Subscription(id) => format!("/v1/subscriptions/{id}"),
             View::Usage(id) => format!("/v1/subscriptions/{id}/usage"),
             View::Invoice(id) => format!("/v1/invoices/{id}"),
+            View::Zone(id) => format!("/v1/zones/{id}"),
+            View::Certificate(site) => format!("/v1/certificates/{site}"),
+            View::Domain(site, domain) => format!("/v1/sites/{site}/domains/{domain}"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

@@ -124,6 +124,13 @@ pub use accepted::{Accepted, Links, View};
         routes::billing::documents::issue,
         routes::billing::documents::credit,
         routes::billing::documents::pay,
+        routes::zones::create,
+        routes::zones::remove,
+        routes::zones::set_records,
+        routes::zones::remove_records,
+        routes::certificates::issue,
+        routes::domains::add,
+        routes::domains::remove,
     )
 )]
 pub struct ApiDoc;
@@ -139,6 +146,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::invitations::router())
         .merge(routes::two_factor::router())
         .merge(routes::billing::router())
+        .merge(routes::zones::router())
+        .merge(routes::certificates::router())
+        .merge(routes::domains::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

@@ -61,6 +61,13 @@ COMMAND_IDS = {
     "upgrade_subscription",
     "withdraw_coupon",
     "withdraw_subscription_cancellation",
+    "create_zone",
+    "delete_zone",
+    "set_zone_records",
+    "delete_zone_records",
+    "add_domain",
+    "remove_domain",
+    "issue_certificate",
 }
 QUERY_IDS = {
     "list_sites",
@@ -95,6 +102,14 @@ QUERY_IDS = {
     "list_coupons",
     "list_invoices",
     "list_plans",
+    "list_zones",
+    "get_zone",
+    "list_certificates",
+    "get_certificate",
+    "list_expiring_certificates",
+    "list_failing_renewals",
+    "list_site_domains",
+    "get_site_domain",
 }
 OPERATIONAL_IDS = {"healthz", "readyz", "metrics", "openapi"}
 

@@ -55,7 +55,10 @@ write_if_missing() { # write_if_missing FILE (content on stdin)
 }
 
 layout() {
-    mkdir -p "$ETC" "$RECORDS" "$NGX_SITES" "$SITES" "$RUN_DIR" "$LOG_DIR" "$STATIC_DIR"
+    mkdir -p "$ETC" "$RECORDS" "$NGX_SITES" "$SITES" "$RUN_DIR" "$LOG_DIR" "$STATIC_DIR" "$TLS_DIR" \
+        "$ACME_ROOT/.well-known/acme-challenge"
+    chmod 700 "$TLS_DIR"
+    chmod 755 "$ACME_ROOT" "$ACME_ROOT/.well-known" "$ACME_ROOT/.well-known/acme-challenge"
     chmod 700 "$ETC/berth" "$RECORDS"
     chmod 755 "$ROOT/srv" "$SITES"
     write_if_missing "$NODE_CONF" <<EOF
@@ -112,8 +115,10 @@ http {
     sendfile on;
     server_tokens off;
     client_max_body_size 64m;
-    # Unknown Host headers get a 404 instead of some site's content.
+    # Unknown Host headers get a 404 instead of some site's content; on 443 an unknown name
+    # gets no handshake, rather than some site's certificate.
     server { listen 80 default_server; server_name _; return 404; }
+    server { listen 443 ssl default_server; server_name _; ssl_reject_handshake on; }
     include $NGX_SITES/*.conf;
 }
 EOF

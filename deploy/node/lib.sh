@@ -128,6 +128,8 @@ set_layout() {
     NGX_SITES="$ETC/nginx/sites"
     SITES="$ROOT/srv/sites"
     STATIC_DIR="$ROOT/opt/berth/share" # the "suspended" page lives here
+    TLS_DIR="$ETC/berth/tls"           # one directory per site: key.pem (0600), chain.pem
+    ACME_ROOT="$ROOT/var/acme"         # ACME HTTP-01 answers, below .well-known/acme-challenge/
     if [[ $MODE == dev ]]; then
         RUN_DIR="$ROOT/run"
         LOG_DIR="$ROOT/log"
@@ -249,6 +251,42 @@ need_kind() {
     KIND=${ARG[kind]}
 }
 
+# need_aliases: the validated --aliases (comma-separated host names, at most 50; empty for
+# none) as ALIASES, space-separated.
+# shellcheck disable=SC2034 # read by site.sh
+need_aliases() {
+    local raw=${ARG[aliases]-} a list=()
+    [[ -n ${ARG[aliases]+set} ]] || fail bad_input "--aliases is required (empty for none)"
+    raw=${raw,,}
+    if [[ -n $raw ]]; then
+        IFS=, read -r -a list <<<"$raw"
+    fi
+    ((${#list[@]} <= 50)) || fail bad_input "--aliases holds more than 50 names"
+    for a in "${list[@]}"; do
+        [[ ${#a} -le 253 && $a =~ $DOMAIN_RE ]] || fail bad_input "--aliases must be DNS names separated by commas"
+    done
+    ALIASES="${list[*]}"
+}
+
+# need_flag NAME: the validated --NAME, 0 or 1, as FLAG.
+need_flag() {
+    FLAG=${ARG[$1]:-}
+    [[ $FLAG == [01] ]] || fail bad_input "--$1 must be 0 or 1"
+}
+
+# need_challenge: the validated --token (base64url, as ACME makes them) and, when the verb
+# takes one, --content (the key authorization: the token, a dot, the account's thumbprint).
+# shellcheck disable=SC2034 # read by tls.sh
+need_challenge() {
+    TOKEN=${ARG[token]:-}
+    [[ $TOKEN =~ ^[A-Za-z0-9_-]{16,128}$ ]] || fail bad_input "--token must be 16 to 128 base64url characters"
+    CONTENT=${ARG[content]-}
+    if [[ -n ${ARG[content]+set} ]]; then
+        [[ $CONTENT =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{16,128}$ && ${CONTENT%%.*} == "$TOKEN" ]] ||
+            fail bad_input "--content must be the token, a dot and the account's thumbprint"
+    fi
+}
+
 # need_php: the validated --php, or empty when none is given.
 need_php() {
     PHP=${ARG[php]:-}
@@ -260,7 +298,7 @@ need_php() {
 # their values end up in configs and SQL.
 # ---------------------------------------------------------------------------
 declare -A REC=()
-RECORD_KEYS=(site domain kind php user database db_password suspended)
+RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard)
 
 # read_record: REC from the site's record; 1 if there is none, 2 if it does not pass the
 # checks (REC then holds what was read, for messages only).
@@ -276,7 +314,17 @@ read_record() {
         [[ ${REC[php]:-} == "" || ${REC[php]} =~ ^[0-9]+\.[0-9]+$ ]] &&
         [[ ${REC[database]:-} == "" || ${REC[database]} =~ $NAME_RE ]] &&
         [[ ${REC[db_password]:-} == "" || ${REC[db_password]} =~ ^[0-9a-f]{16,128}$ ]] &&
-        [[ ${REC[suspended]:-} == [01] ]] || return 2
+        [[ ${REC[suspended]:-} == [01] ]] &&
+        [[ ${REC[tls]:-0} == [01] && ${REC[hsts]:-0} == [01] && ${REC[wildcard]:-0} == [01] ]] &&
+        aliases_ok "${REC[aliases]:-}" || return 2
+}
+
+# aliases_ok LIST: LIST is empty or host names separated by single spaces.
+aliases_ok() {
+    local a list=()
+    read -r -a list <<<"$1"
+    [[ "${list[*]}" == "$1" ]] || return 1
+    for a in "${list[@]}"; do [[ $a =~ $DOMAIN_RE ]] || return 1; done
 }
 
 # load_record: like read_record, but a damaged record is a failure.

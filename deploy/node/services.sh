@@ -61,7 +61,8 @@ reload_nginx() {
         local before p i left
         before=$(nginx_workers)
         nginx -c "$NGX_CONF" -s reload
-        for ((i = 0; i < 50; i++)); do
+        # Up to 10 s: on a busy machine the master may take a while to hand over.
+        for ((i = 0; i < 200; i++)); do
             sleep 0.05
             left=0
             for p in $before; do

@@ -12,22 +12,45 @@ docroot_of() {
 }
 fpm_socket() { echo "$RUN_DIR/php-$SITE_USER.sock"; }
 
-# The vhost is a pure function of the record, so create, suspend and resume all just
-# regenerate it.
+# The vhost is a pure function of the record, so create, suspend, resume, a new certificate
+# and new aliases all just regenerate it. With a certificate, port 80 only answers ACME
+# challenges and redirects to HTTPS; the site itself is served on 443.
 render_vhost() {
-    local root sock
-    root=$(docroot_of)
-    sock=$(fpm_socket)
+    local names=${REC[domain]}
+    [[ ${REC[wildcard]:-0} == 0 ]] || names+=" *.${REC[domain]}"
+    [[ -z ${REC[aliases]:-} ]] || names+=" ${REC[aliases]}"
     echo "# Managed by berth-node: site $SITE (${REC[kind]}). Regenerated on every change."
     echo "server {"
     echo "    listen 80;"
-    echo "    server_name ${REC[domain]};"
+    echo "    server_name $names;"
+    echo "    location ^~ /.well-known/acme-challenge/ { root $ACME_ROOT; default_type text/plain; try_files \$uri =404; }"
+    if [[ ${REC[tls]:-0} == 1 ]]; then
+        echo "    location / { return 301 https://\$host\$request_uri; }"
+        echo "}"
+        echo "server {"
+        echo "    listen 443 ssl;"
+        echo "    server_name $names;"
+        echo "    ssl_certificate $TLS_DIR/$SITE/chain.pem;"
+        echo "    ssl_certificate_key $TLS_DIR/$SITE/key.pem;"
+        echo "    ssl_protocols TLSv1.2 TLSv1.3;"
+        if [[ ${REC[hsts]:-0} == 1 ]]; then
+            echo "    add_header Strict-Transport-Security \"max-age=31536000\" always;"
+        fi
+    fi
+    render_site_body
+    echo "}"
+}
+
+# The part of a server block that serves the site (or the suspended page).
+render_site_body() {
+    local root sock
+    root=$(docroot_of)
+    sock=$(fpm_socket)
     if [[ ${REC[suspended]} == 1 ]]; then
         echo "    root $STATIC_DIR;"
         echo "    error_page 503 /suspended.html;"
         echo "    location = /suspended.html { internal; }"
         echo "    location / { return 503; }"
-        echo "}"
         return
     fi
     echo "    root $root;"
@@ -49,7 +72,6 @@ render_vhost() {
         echo "    location = /wp-config.php { deny all; }"
     fi
     echo "    location ~ /\\.(?!well-known) { deny all; }"
-    echo "}"
 }
 
 render_pool() {

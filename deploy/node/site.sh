@@ -121,12 +121,56 @@ cmd_site_delete() {
         existed=true
         rm -rf "$SITE_DIR"
     fi
+    if [[ -d $TLS_DIR/$SITE ]]; then
+        existed=true
+        rm -rf "${TLS_DIR:?}/$SITE"
+    fi
     if [[ -f $RECORD ]]; then
         existed=true
         rm -f "$RECORD"
     fi
     rm -f "$(fpm_socket)"
     reply str site "$SITE" bool existed "$existed"
+}
+
+# alias_in NAME RECORD: whether the record's aliases hold NAME.
+alias_in() {
+    awk -v a="$1" -F= '$1 == "aliases" { n = split($2, w, " "); for (i = 1; i <= n; i++) if (w[i] == a) f = 1 }
+        END { exit !f }' "$2"
+}
+
+# site-aliases --site UUID --aliases a,b: the site also answers for these names (verified
+# custom domains); an empty list takes every alias away.
+cmd_site_aliases() {
+    need_site
+    need_aliases
+    take_lock
+    load_record || fail not_found "no site $SITE on this node"
+    local other a
+    for other in "$RECORDS"/*.conf; do
+        [[ -f $other && $other != "$RECORD" ]] || continue
+        for a in $ALIASES; do
+            if grep -qxF "domain=$a" "$other" || alias_in "$a" "$other"; then
+                fail bad_input "$a is already served by another site"
+            fi
+        done
+    done
+    local changed=false
+    if [[ ${REC[aliases]:-} != "$ALIASES" ]]; then
+        REC["aliases"]=$ALIASES
+        CHANGED=0
+        install_file "$VHOST" 0644 root:root < <(render_vhost)
+        if ! reload_nginx; then
+            fail failed "nginx rejected the configuration"
+        fi
+        write_record
+        undo_commit
+        rm -f "$NGX_SITES"/*.prev 2>/dev/null || true
+        changed=true
+    fi
+    local list=()
+    read -r -a list <<<"$ALIASES"
+    reply str site "$SITE" json aliases "$(json_array str "${list[@]}")" bool changed "$changed"
 }
 
 # cmd_site_toggle 1|0: suspend or resume.

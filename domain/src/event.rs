@@ -9,9 +9,12 @@
 
 use serde_json::Value;
 
+use crate::acme_account::{AcmeAccount, AcmeAccountEvent};
 use crate::aggregate::Consequences;
 use crate::billing_profile::{BillingProfile, BillingProfileEvent};
+use crate::certificate::{Certificate, CertificateEvent};
 use crate::coupon::{Coupon, CouponEvent};
+use crate::custom_domain::{CustomDomain, CustomDomainEvent};
 use crate::exchange_rate::{ExchangeRates, ExchangeRatesEvent};
 use crate::invoice::{Invoice, InvoiceEvent};
 use crate::node::{Node, NodeEvent};
@@ -27,6 +30,7 @@ use crate::subscription::{Subscription, SubscriptionEvent};
 use crate::timer::{Timer, TimerEvent};
 use crate::usage::{Usage, UsageEvent};
 use crate::user::{User, UserEvent};
+use crate::zone::{Zone, ZoneEvent};
 
 /// Turns one version of an event type's payload into the next.
 #[derive(Debug, Clone, Copy)]
@@ -182,6 +186,10 @@ registry! {
     Security => AccountSecurity, SecurityEvent;
     SiteQuota => SiteQuota, SiteQuotaEvent;
     ExchangeRate => ExchangeRates, ExchangeRatesEvent;
+    Zone => Zone, ZoneEvent;
+    CustomDomain => CustomDomain, CustomDomainEvent;
+    Certificate => Certificate, CertificateEvent;
+    AcmeAccount => AcmeAccount, AcmeAccountEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

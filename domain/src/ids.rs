@@ -90,3 +90,7 @@ id_type!(
     /// A coupon that subscriptions can redeem.
     CouponId
 );
+id_type!(
+    /// A DNS zone hosted for a tenant.
+    ZoneId
+);

@@ -7,19 +7,23 @@
 //! reads the events they emit.
 //!
 //! Layout: one module per aggregate (`organization`, `user`, `operator`, `site`, `node`,
-//! `timer`, and for billing `seller`, `series`, `plan`, `billing_profile`, `subscription`,
-//! `invoice`, `coupon`, `usage`, `exchange_rate`, and `site_quota`, which holds a tenant's
-//! plan limit on sites), the billing rules they share in `billing`, value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
+//! `timer`, `zone`, `custom_domain`, `certificate`, `acme_account`, and for billing `seller`,
+//! `series`, `plan`, `billing_profile`, `subscription`, `invoice`, `coupon`, `usage`,
+//! `exchange_rate`, and `site_quota`, which holds a tenant's plan limit on sites), the billing
+//! rules they share in `billing`, value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
 //! the permission matrix in `role`, and the joints every aggregate shares: [`aggregate`] (what
 //! an event implies: unique values and timers), [`error`] (how a refusal is classified) and
 //! [`event`] (the registry every stored event is decoded and upcast through).
 #![forbid(unsafe_code)]
 
+pub mod acme_account;
 pub mod aggregate;
 pub mod allocation;
 pub mod billing;
 pub mod billing_profile;
+pub mod certificate;
 pub mod coupon;
+pub mod custom_domain;
 pub mod domain_name;
 pub mod email;
 pub mod error;
@@ -45,3 +49,4 @@ pub mod timer;
 pub mod unique;
 pub mod usage;
 pub mod user;
+pub mod zone;

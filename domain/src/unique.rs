@@ -26,6 +26,8 @@ pub enum UniqueScope {
     InvoicePeriod,
     /// A tenant's one running subscription (the tenant id).
     TenantSubscription,
+    /// A DNS zone's name (its apex).
+    Zone,
 }
 
 impl UniqueScope {
@@ -41,6 +43,7 @@ impl UniqueScope {
             Self::CouponCode => "coupon-code",
             Self::InvoicePeriod => "invoice-period",
             Self::TenantSubscription => "tenant-subscription",
+            Self::Zone => "zone",
         }
     }
 
@@ -56,6 +59,7 @@ impl UniqueScope {
             Self::CouponCode,
             Self::InvoicePeriod,
             Self::TenantSubscription,
+            Self::Zone,
         ]
         .into_iter()
         .find(|s| s.as_str() == name)

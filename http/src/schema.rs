@@ -183,3 +183,51 @@ names!(
     "The first paid period only, a number of paid periods, or every one.",
     ["once", "periods", "forever"]
 );
+names!(
+    /// A DNS record type a tenant manages.
+    RecordTypeName,
+    "A DNS record type a tenant manages (SOA and NS belong to the platform).",
+    berth_domain::zone::RecordType::ALL.map(berth_domain::zone::RecordType::as_str)
+);
+names!(
+    /// Where a zone is in its life.
+    ZoneStatusName,
+    "Where the zone is in its life: active → deleting → deleted.",
+    berth_domain::zone::ZoneStatus::ALL.map(berth_domain::zone::ZoneStatus::as_str)
+);
+names!(
+    /// A certificate's state.
+    CertificateStatusName,
+    "pending (a first certificate is under way), failed (none yet, the last attempt failed, another is scheduled), issued (not on the node yet), active (served), retired (the site is gone).",
+    ["pending", "failed", "issued", "active", "retired"]
+);
+names!(
+    /// Where a renewal stands.
+    RenewalStateName,
+    "Set while a certificate exists and another attempt is under way or failing.",
+    ["under_way", "failing"]
+);
+names!(
+    /// Why an issuance was asked for.
+    CertificateReasonName,
+    "Why the attempt was started.",
+    berth_domain::certificate::Reason::ALL.map(berth_domain::certificate::Reason::as_str)
+);
+names!(
+    /// Why an issuance failed.
+    CertificateFailureName,
+    "Why the attempt failed, for programs.",
+    berth_domain::certificate::FailureCode::ALL.map(berth_domain::certificate::FailureCode::as_str)
+);
+names!(
+    /// How the CA checked the names.
+    ChallengeMethodName,
+    "How the CA checked that Berth controls the names.",
+    ["http-01", "dns-01"]
+);
+names!(
+    /// Where a custom domain stands.
+    DomainStatusName,
+    "pending (waiting for its TXT record), verified (served), expired (not verified in time), dropped (verified for another site).",
+    ["pending", "verified", "expired", "dropped"]
+);

@@ -14,7 +14,10 @@ pub mod all_invoices;
 pub mod audit;
 pub mod billing_profiles;
 pub mod billing_setup;
+pub mod certificate_watch;
+pub mod certificates;
 pub mod compare;
+pub mod domains;
 pub mod identity;
 pub mod invoices;
 pub mod nodes;
@@ -30,6 +33,7 @@ pub mod subscriptions;
 pub mod timers;
 pub mod usage;
 pub mod vat_report;
+pub mod zones;
 
 pub use projection::{all, Projection};
 

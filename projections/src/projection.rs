@@ -75,6 +75,10 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::plans::PlansView),
         Box::new(crate::billing_setup::BillingSetupView),
         Box::new(crate::usage::UsageView),
+        Box::new(crate::zones::ZonesView),
+        Box::new(crate::certificates::CertificatesView),
+        Box::new(crate::domains::DomainsView),
+        Box::new(crate::certificate_watch::CertificateWatch),
     ]
 }
 

@@ -224,6 +224,8 @@ async fn apply_site(conn: &mut PgConnection, event: &Recorded, site: SiteEvent) 
         SiteEvent::Deleted { took_ms } => {
             Change::new(Some("deleted")).pending(None).step("delete", "ok", Some(took_ms), None)
         }
+        // Custom domains are shown by the domains view; here they only move the version on.
+        SiteEvent::AliasAdded { .. } | SiteEvent::AliasRemoved { .. } => Change::new(None),
         SiteEvent::OperationFailed { operation, reason, status } => Change::new(Some(status.as_str()))
             .pending(None)
             .error(Some(reason.clone()))

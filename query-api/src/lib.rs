@@ -13,6 +13,8 @@ pub mod as_of;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod certificates;
+pub mod domains;
 pub mod exports;
 pub mod live;
 pub mod nodes;
@@ -22,6 +24,7 @@ pub mod security_log;
 pub mod sites;
 pub mod tenant;
 pub mod timers;
+pub mod zones;
 
 use axum::Router;
 
@@ -83,7 +86,15 @@ pub struct AppState {
         billing::setup::rates,
         exports::events,
         exports::keys,
-        security_log::list
+        security_log::list,
+        zones::list,
+        zones::detail,
+        certificates::list,
+        certificates::detail,
+        certificates::expiring,
+        certificates::failing,
+        domains::list,
+        domains::detail
     ),
     components(schemas(live::StreamEvent))
 )]
@@ -101,6 +112,9 @@ pub fn router(state: AppState) -> Router {
         .merge(billing::router())
         .merge(exports::router())
         .merge(security_log::router())
+        .merge(zones::router())
+        .merge(certificates::router())
+        .merge(domains::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .with_state(state)

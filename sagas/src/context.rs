@@ -10,6 +10,8 @@ use berth_eventstore::store::EventStore;
 use berth_eventstore::vault::Vault;
 use sqlx::PgPool;
 
+use crate::dns::resolver::Resolver;
+use crate::dns::DnsProvider;
 use crate::node::NodeWorkSettings;
 use crate::ssh::NodeShell;
 
@@ -42,4 +44,8 @@ pub struct SagaContext {
     pub nodes: NodeWorkSettings,
     /// When the documents the billing saga issues are due.
     pub billing: berth_eventstore::billing::BillingPolicy,
+    /// The authoritative DNS server zones are put on.
+    pub dns: Arc<dyn DnsProvider>,
+    /// Looks names up (custom domain tokens, where a site's domain points).
+    pub resolver: Arc<dyn Resolver>,
 }

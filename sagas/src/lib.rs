@@ -9,14 +9,21 @@
 //! The adapters that touch the world live here too: [`ssh`] runs commands on nodes over SSH
 //! (russh) with a pinned host key; [`node`] holds the node sagas (bootstrap, provisioning,
 //! health) built on it and on the node scripts in `deploy/node/`; [`timers`] fires durable
-//! timers; [`vies`] checks tenants' VAT ids (a trait, with a faithful fake until VIES can be
-//! reached); [`billing`] holds the billing sagas (renewal and proration documents, VIES
-//! checks, the site quota).
+//! timers; [`dns`] puts zones on the DNS server (PowerDNS) and looks names up; [`acme`]
+//! speaks to the certificate authority, for the [`certificates`] saga; [`domains`] verifies
+//! custom domains; [`vies`] checks tenants' VAT ids (a trait, with a faithful fake until VIES
+//! can be reached); [`billing`] holds the billing sagas (renewal and proration documents, VIES
+//! checks, the site quota). Every saga reports its outcomes the same way ([`outcome`]).
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod billing;
+pub mod certificates;
 pub mod context;
+pub mod dns;
+pub mod domains;
 pub mod node;
+pub mod outcome;
 pub mod registry;
 pub mod saga;
 pub mod sealing;

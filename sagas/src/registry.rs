@@ -13,7 +13,11 @@ use tokio_util::sync::CancellationToken;
 use crate::billing::quota::QuotaRelease;
 use crate::billing::renewal::Renewal;
 use crate::billing::vat::VatCheck;
+use crate::certificates::Certificates;
 use crate::context::SagaContext;
+use crate::dns::drift::DriftCheck;
+use crate::dns::zones::Zones;
+use crate::domains::Domains;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
@@ -32,6 +36,10 @@ pub fn all() -> Vec<Entry> {
         saga::<VatCheck>(),
         saga::<QuotaRelease>(),
         worker::<Sealing>(),
+        saga::<Zones>(),
+        worker::<DriftCheck>(),
+        saga::<Certificates>(),
+        saga::<Domains>(),
     ]
 }
 

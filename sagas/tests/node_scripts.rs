@@ -191,6 +191,21 @@ fn bad_arguments_are_refused_before_anything_is_touched() {
         vec!["site-suspend", "site", site],
         vec!["site-resume", "--site", "0190F3A2-7C4E-7D1A-9B3C-5E6F7A8B9C0D; id"],
         vec!["health", "--verbose", "1"],
+        vec!["challenge-put", "--token", "../../../../etc/passwd", "--content", "x.y"],
+        vec![
+            "challenge-put",
+            "--token",
+            "AAAAAAAAAAAAAAAAAAAA",
+            "--content",
+            "BBBBBBBBBBBBBBBBBBBB.thumbprint0123456789",
+        ],
+        vec!["challenge-put", "--token", "AAAAAAAAAAAAAAAAAAAA"],
+        vec!["challenge-remove", "--token", "AAAAAAAAAAAAAAAAAAAA$(id)"],
+        vec!["site-tls", "--site", site, "--hsts", "yes", "--wildcard", "0"],
+        vec!["site-tls", "--site", site, "--hsts", "1"],
+        vec!["site-aliases", "--site", site, "--aliases", "a.example,b.example;reboot"],
+        vec!["site-aliases", "--site", site, "--aliases", "a.example,,b.example"],
+        vec!["site-aliases", "--site", site],
         vec!["`touch /tmp/berth-arg-pwned`"],
     ];
     for args in cases {

@@ -45,23 +45,21 @@ impl Api {
 
     /// Berth with extra settings and the given roles.
     pub async fn start_roles(extra: &[(&str, &str)], roles: Roles) -> Self {
-        Self::start_clocked(extra, roles, None).await
+        let clock = berth_eventstore::clock::SystemClock::shifted(time::Duration::ZERO);
+        Self::start_with_clock(extra, roles, clock).await
     }
 
-    /// Berth with extra settings and the given roles, reading "now" from `clock` if given.
-    pub async fn start_clocked(
+    /// Like [`Api::start_roles`], reading "now" from `clock` (a test moves a manual one).
+    pub async fn start_with_clock(
         extra: &[(&str, &str)],
         roles: Roles,
-        clock: Option<std::sync::Arc<dyn berth_eventstore::clock::Clock>>,
+        clock: std::sync::Arc<dyn berth_eventstore::clock::Clock>,
     ) -> Self {
         let env = TestEnv::new().await;
         let mut vars = env.env_vars();
         vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let settings = Settings::load_from(None, vars).unwrap();
-        let app = match clock {
-            Some(clock) => Application::build_with_clock(settings, roles, clock).await.unwrap(),
-            None => Application::build(settings, roles).await.unwrap(),
-        };
+        let app = Application::build_with_clock(settings, roles, clock).await.unwrap();
         let command = format!("http://{}", app.command_api_addr().unwrap());
         let query = format!("http://{}", app.query_api_addr().unwrap());
         let shutdown = CancellationToken::new();

@@ -24,6 +24,8 @@ pub const NODE_SETTINGS: &[(&str, &str)] = &[
     ("BERTH_SAGAS__PROVISIONING__TAKEOVER_SECS", "3"),
     ("BERTH_SAGAS__BOOTSTRAP__TAKEOVER_SECS", "3"),
     ("BERTH_NODES__VERIFY_TIMEOUT_SECS", "20"),
+    // Tests of certificates switch it on again, with the local CA.
+    ("BERTH_SAGAS__CERTIFICATES__AUTO_ISSUE", "false"),
 ];
 
 /// Node tests run one at a time: each starts several nodes' worth of sshd, nginx, php-fpm and
@@ -185,7 +187,7 @@ pub async fn add_node(api: &Api, operator: &str, node: &LocalNode, capacity: (u3
         (view["state"] == "ready").then_some(view)
     })
     .await;
-    assert_eq!(ready["scripts_version"], "2");
+    assert_eq!(ready["scripts_version"], berth_sagas::node::bundle::version());
     id
 }
 

@@ -78,7 +78,7 @@ async fn enrol(api: &Api, clock: &ManualClock, email: &str, password: &str) -> (
 async fn two_factor_login_with_codes_recovery_and_an_organization_that_requires_it() {
     let clock = ManualClock::at(OffsetDateTime::now_utc());
     let limits = [("BERTH_LIMITS__API_PER_MINUTE", "100000"), ("BERTH_LIMITS__AUTH_PER_MINUTE", "100000")];
-    let api = Api::start_clocked(&limits, Roles { sagas: false, ..Roles::ALL }, Some(clock.clone())).await;
+    let api = Api::start_with_clock(&limits, Roles { sagas: false, ..Roles::ALL }, clock.clone()).await;
     let owner: Account = api.register("Two Factor Hosting").await;
     let member_email = format!("dev-{}@twofactor.test", uuid::Uuid::now_v7().simple());
     let (member_token, member_id, _) = api.invite_and_join(&owner, &member_email, "member").await;

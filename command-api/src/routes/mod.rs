@@ -2,12 +2,15 @@
 
 pub mod auth;
 pub mod billing;
+pub mod certificates;
+pub mod domains;
 pub mod invitations;
 pub mod members;
 pub mod nodes;
 pub mod sites;
 pub mod tokens;
 pub mod two_factor;
+pub mod zones;
 
 use time::OffsetDateTime;
 
@@ -54,4 +57,19 @@ pub(crate) async fn run_org(
     let meta = caller.metadata();
     let tenant = caller.tenant_id.to_string();
     Ok(state.store.execute_at::<Organization>(&tenant, command, &meta, state.retry, writes, expected).await?)
+}
+
+/// The site, if it exists and belongs to the caller's tenant; 404 otherwise (another tenant's
+/// site is as unknown as a missing one). For commands on other aggregates that need the site's
+/// state: its domain, its aliases.
+pub(crate) async fn owned_site(
+    state: &crate::AppState,
+    caller: &crate::auth::Caller,
+    site_id: berth_domain::ids::SiteId,
+) -> Result<berth_domain::site::Site, berth_http::ApiError> {
+    let loaded = state.store.load::<berth_domain::site::Site>(&site_id.to_string()).await?;
+    match (loaded.aggregate.tenant_id(), loaded.aggregate.domain()) {
+        (Some(tenant), Some(_)) if tenant == caller.tenant_id => Ok(loaded.aggregate),
+        _ => Err(berth_http::ApiError::NotFound),
+    }
 }

@@ -122,7 +122,20 @@ pub enum SiteCommand {
         /// Why.
         reason: String,
     },
+    /// Serve a verified custom domain too.
+    AddAlias {
+        /// The domain.
+        domain: DomainName,
+    },
+    /// Stop serving a custom domain.
+    RemoveAlias {
+        /// The domain.
+        domain: DomainName,
+    },
 }
+
+/// The most custom domains one site serves.
+pub const MAX_ALIASES: usize = 50;
 
 /// Decides the events for `command` given the current state. Pure: same input, same output.
 pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>, SiteError> {
@@ -200,6 +213,32 @@ pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>
         } else {
             Vec::new()
         }),
+        SiteCommand::AddAlias { domain } => {
+            require_live(site)?;
+            if site.domain.as_ref() == Some(&domain) || site.aliases.contains(&domain) {
+                return Ok(Vec::new());
+            }
+            // The node must hold the site before its vhost can take another name.
+            match site.status {
+                SiteStatus::Active | SiteStatus::Suspended => {}
+                SiteStatus::Requested | SiteStatus::Provisioning => {
+                    return Err(SiteError::Busy("provisioning"))
+                }
+                other => return Err(SiteError::WrongStatus(other.as_str())),
+            }
+            if site.aliases.len() >= MAX_ALIASES {
+                return Err(SiteError::TooManyAliases(MAX_ALIASES));
+            }
+            Ok(vec![SiteEvent::AliasAdded { domain }])
+        }
+        SiteCommand::RemoveAlias { domain } => {
+            require_live(site)?;
+            Ok(if site.aliases.contains(&domain) {
+                vec![SiteEvent::AliasRemoved { domain }]
+            } else {
+                Vec::new()
+            })
+        }
     }
 }
 

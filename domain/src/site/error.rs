@@ -36,6 +36,9 @@ pub enum SiteError {
     /// A label holding control characters (NUL, newlines).
     #[error("the label must not hold control characters")]
     LabelControl,
+    /// Over the custom domain limit.
+    #[error("a site serves at most {0} custom domains")]
+    TooManyAliases(usize),
 }
 
 impl Refusal for SiteError {
@@ -50,6 +53,7 @@ impl Refusal for SiteError {
             Self::Busy(_) => "site-busy",
             Self::LabelTooLong { .. } => "label-too-long",
             Self::LabelControl => "label-control-characters",
+            Self::TooManyAliases(_) => "too-many-aliases",
         }
     }
 
@@ -62,7 +66,8 @@ impl Refusal for SiteError {
             Self::PhpVersionRequired(_)
             | Self::PhpVersionNotAllowed
             | Self::LabelTooLong { .. }
-            | Self::LabelControl => RefusalKind::Rule,
+            | Self::LabelControl
+            | Self::TooManyAliases(_) => RefusalKind::Rule,
         }
     }
 }

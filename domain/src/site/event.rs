@@ -96,6 +96,16 @@ pub enum SiteEvent {
         /// The status the site is back in.
         status: SiteStatus,
     },
+    /// A verified custom domain now points at the site: its node serves it too.
+    AliasAdded {
+        /// The domain.
+        domain: DomainName,
+    },
+    /// A custom domain was taken off the site.
+    AliasRemoved {
+        /// The domain.
+        domain: DomainName,
+    },
 }
 
 /// A step of provisioning.
@@ -239,6 +249,8 @@ impl DomainEvent for SiteEvent {
             Self::Resumed { .. } => "SiteResumed",
             Self::Deleted { .. } => "SiteDeleted",
             Self::OperationFailed { .. } => "SiteOperationFailed",
+            Self::AliasAdded { .. } => "SiteAliasAdded",
+            Self::AliasRemoved { .. } => "SiteAliasRemoved",
         }
         .to_owned()
     }

@@ -10,7 +10,7 @@ mod event;
 #[cfg(test)]
 mod tests;
 
-pub use command::{SiteCommand, SiteLabel};
+pub use command::{SiteCommand, SiteLabel, MAX_ALIASES};
 pub use error::SiteError;
 pub use event::{FailureCode, Operation, ProvisioningStep, SiteEvent};
 
@@ -98,6 +98,8 @@ pub struct Site {
     provisioned: bool,
     pending: Option<Operation>,
     status_before_delete: SiteStatus,
+    #[serde(default)]
+    aliases: Vec<DomainName>,
 }
 
 impl Site {
@@ -144,6 +146,11 @@ impl Site {
     /// The display label, if one was set.
     pub fn label(&self) -> Option<&SiteLabel> {
         self.label.as_ref()
+    }
+
+    /// The verified custom domains it serves, sorted.
+    pub fn aliases(&self) -> &[DomainName] {
+        &self.aliases
     }
 }
 
@@ -236,6 +243,11 @@ impl Aggregate for Site {
                 self.pending = None;
                 self.status = status;
             }
+            SiteEvent::AliasAdded { domain } => {
+                self.aliases.push(domain);
+                self.aliases.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            }
+            SiteEvent::AliasRemoved { domain } => self.aliases.retain(|a| *a != domain),
         }
     }
 }

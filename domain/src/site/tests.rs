@@ -253,3 +253,26 @@ fn the_current_version_round_trips_through_the_registry() {
     let read = crate::event::Event::decode("site", &event.event_type(), &event.event_version(), payload);
     assert_eq!(read, Ok(crate::event::Event::Site(event)));
 }
+
+#[test]
+fn a_live_site_takes_aliases_once_and_a_provisioning_one_waits() {
+    let alias = DomainName::parse("shop.customer.test").unwrap();
+    TestFramework::<Site>::with(())
+        .given(active())
+        .when(SiteCommand::AddAlias { domain: alias.clone() })
+        .then_expect_events(vec![SiteEvent::AliasAdded { domain: alias.clone() }]);
+    let mut with_alias = active();
+    with_alias.push(SiteEvent::AliasAdded { domain: alias.clone() });
+    TestFramework::<Site>::with(())
+        .given(with_alias.clone())
+        .when(SiteCommand::AddAlias { domain: alias.clone() })
+        .then_expect_events(vec![]);
+    TestFramework::<Site>::with(())
+        .given(vec![created(), assigned()])
+        .when(SiteCommand::AddAlias { domain: alias.clone() })
+        .then_expect_error(SiteError::Busy("provisioning"));
+    TestFramework::<Site>::with(())
+        .given(with_alias)
+        .when(SiteCommand::RemoveAlias { domain: alias.clone() })
+        .then_expect_events(vec![SiteEvent::AliasRemoved { domain: alias }]);
+}

@@ -37,6 +37,7 @@ pub const FILES: &[BundleFile] = &[
     BundleFile { name: "bootstrap.sh", text: include_str!("../../../deploy/node/bootstrap.sh") },
     BundleFile { name: "site-files.sh", text: include_str!("../../../deploy/node/site-files.sh") },
     BundleFile { name: "site.sh", text: include_str!("../../../deploy/node/site.sh") },
+    BundleFile { name: "tls.sh", text: include_str!("../../../deploy/node/tls.sh") },
     BundleFile { name: "health.sh", text: include_str!("../../../deploy/node/health.sh") },
 ];
 

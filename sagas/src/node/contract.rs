@@ -12,6 +12,7 @@ use berth_domain::php::{PhpVersion, SiteKind};
 use serde::de::DeserializeOwned;
 
 use super::reply::{BootstrapReply, HealthReport, SiteCreated, SiteDeleted, SiteToggled, VersionReply};
+use super::tls::{ChallengeToken, KeyAuthorization};
 
 /// One call of the node scripts: a verb and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,35 @@ pub enum NodeRequest {
         /// The site.
         site: SiteId,
     },
+    /// `site-aliases`: the other names a site answers for (its verified custom domains).
+    SiteAliases {
+        /// The site.
+        site: SiteId,
+        /// Every alias (none takes them all away).
+        aliases: Vec<DomainName>,
+    },
+    /// `challenge-put`: answer an ACME HTTP-01 challenge on port 80 of every vhost.
+    ChallengePut {
+        /// The challenge's token (the file's name).
+        token: ChallengeToken,
+        /// Its key authorization (the file's content).
+        content: KeyAuthorization,
+    },
+    /// `challenge-remove`: stop answering it.
+    ChallengeRemove {
+        /// The challenge's token.
+        token: ChallengeToken,
+    },
+    /// `site-tls`: install a key and chain (sent on stdin) with an HTTPS vhost; plain HTTP
+    /// redirects to it.
+    SiteTls {
+        /// The site.
+        site: SiteId,
+        /// Whether HTTPS answers carry HSTS.
+        hsts: bool,
+        /// Whether the site answers for every name directly below its domain.
+        wildcard: bool,
+    },
     /// `health`: load, memory, disk, services and site count.
     Health,
 }
@@ -60,6 +90,10 @@ impl NodeRequest {
             Self::SiteDelete { .. } => "site-delete",
             Self::SiteSuspend { .. } => "site-suspend",
             Self::SiteResume { .. } => "site-resume",
+            Self::SiteAliases { .. } => "site-aliases",
+            Self::ChallengePut { .. } => "challenge-put",
+            Self::ChallengeRemove { .. } => "challenge-remove",
+            Self::SiteTls { .. } => "site-tls",
             Self::Health => "health",
         }
     }
@@ -81,6 +115,21 @@ impl NodeRequest {
             Self::SiteDelete { site } | Self::SiteSuspend { site } | Self::SiteResume { site } => {
                 pair("site", &site.to_string());
             }
+            Self::SiteAliases { site, aliases } => {
+                pair("site", &site.to_string());
+                let list: Vec<&str> = aliases.iter().map(DomainName::as_str).collect();
+                pair("aliases", &list.join(","));
+            }
+            Self::ChallengePut { token, content } => {
+                pair("token", token.as_str());
+                pair("content", content.as_str());
+            }
+            Self::ChallengeRemove { token } => pair("token", token.as_str()),
+            Self::SiteTls { site, hsts, wildcard } => {
+                pair("site", &site.to_string());
+                pair("hsts", if *hsts { "1" } else { "0" });
+                pair("wildcard", if *wildcard { "1" } else { "0" });
+            }
         }
         argv
     }
@@ -101,6 +150,12 @@ pub trait NodeVerb {
 
     /// The request to send.
     fn request(&self) -> NodeRequest;
+
+    /// What to feed the script on stdin: secrets (a private key) never go in argv, where
+    /// every user of the node could read them.
+    fn stdin(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// `version`.

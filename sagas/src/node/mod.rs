@@ -6,8 +6,9 @@
 //! idempotent, so repeating their side of a step is safe.
 //!
 //! Node-side work is typed: [`contract`] has the requests and verbs, [`reply`] one answer type
-//! per verb, [`scripts`] the calling and the errors, [`bundle`] the scripts themselves. A step
-//! calls [`NodeWork::call`] with a verb and gets that verb's reply.
+//! per verb, [`scripts`] the calling and the errors, [`bundle`] the scripts themselves; the
+//! verbs for certificates and aliases are in [`tls`]. A step calls [`NodeWork::call`] with a
+//! verb and gets that verb's reply.
 
 pub mod bootstrap;
 pub mod bundle;
@@ -16,6 +17,7 @@ pub mod health;
 pub mod provision;
 pub mod reply;
 pub mod scripts;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;

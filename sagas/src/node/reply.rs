@@ -67,6 +67,48 @@ pub struct SiteToggled {
     pub changed: bool,
 }
 
+/// The answer to `site-aliases`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AliasesSet {
+    /// The site.
+    pub site: SiteId,
+    /// The aliases it answers for now.
+    pub aliases: Vec<DomainName>,
+    /// Whether this call changed them.
+    pub changed: bool,
+}
+
+/// The answer to `challenge-put`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ChallengeWritten {
+    /// The token.
+    pub token: String,
+    /// Whether this call wrote it (`false`: it was there already).
+    pub written: bool,
+}
+
+/// The answer to `challenge-remove`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ChallengeRemoved {
+    /// The token.
+    pub token: String,
+    /// Whether there was an answer to remove.
+    pub existed: bool,
+}
+
+/// The answer to `site-tls`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TlsInstalled {
+    /// The site.
+    pub site: SiteId,
+    /// The installed certificate's serial, as openssl prints it (hexadecimal).
+    pub serial: String,
+    /// When it expires (RFC 3339).
+    pub not_after: String,
+    /// Whether this call changed what the node serves.
+    pub changed: bool,
+}
+
 /// The answer to `health`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct HealthReport {

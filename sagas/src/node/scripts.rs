@@ -134,11 +134,11 @@ pub async fn call<V: NodeVerb>(
     let request = verb.request();
     if request.installs_bundle() {
         bundle::upload(shell, target).await?;
-        return call_once(shell, target, &request).await;
+        return call_once(shell, target, &request, verb.stdin()).await;
     }
     let mut tries = 1;
     loop {
-        match call_once(shell, target, &request).await {
+        match call_once(shell, target, &request, verb.stdin()).await {
             Err(ScriptError::Failed { temporary: true, .. }) if tries < 3 => {
                 tries += 1;
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -152,8 +152,9 @@ async fn call_once<R: DeserializeOwned>(
     shell: &dyn NodeShell,
     target: &Target,
     request: &NodeRequest,
+    stdin: Option<&[u8]>,
 ) -> Result<R, ScriptError> {
-    let output = shell.run(target, &command_line(request), None).await?;
+    let output = shell.run(target, &command_line(request), stdin).await?;
     read_answer(request.verb(), output.exit_status, &output.stdout, &output.stderr)
 }
 

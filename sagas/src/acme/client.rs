@@ -190,11 +190,11 @@ impl CertificateAuthority for AcmeCa {
     ) -> BoxFuture<'a, Result<Order, CaError>> {
         Box::pin(async move {
             let account = self.account().await?;
-            match self.open(&account, names, method).await {
+            match with_fresh_nonces(|| self.open(&account, names, method)).await {
                 Err(CaError::Refused(reason)) if reason.contains("accountDoesNotExist") => {
                     tracing::warn!(directory = %self.settings.directory, "the CA forgot Berth's account; registering again");
                     let account = self.register().await?;
-                    self.open(&account, names, method).await
+                    with_fresh_nonces(|| self.open(&account, names, method)).await
                 }
                 other => other,
             }
@@ -208,8 +208,41 @@ impl CertificateAuthority for AcmeCa {
     ) -> BoxFuture<'a, Result<IssuedPem, CaError>> {
         Box::pin(async move {
             let account = self.account().await?;
-            self.complete(&account, order, method).await
+            with_fresh_nonces(|| self.complete(&account, order, method)).await
         })
+    }
+}
+
+/// How many times a step refused for a stale nonce is tried in all.
+const NONCE_ATTEMPTS: usize = 5;
+
+/// Runs `step` again when the CA refused one of its requests for a bad nonce: RFC 8555
+/// (section 6.5) has the client retry with the fresh nonce that refusal carries, and CAs refuse
+/// nonces at random to keep clients honest (pebble, by default, 5 % of them). Each step reads
+/// the order again, so a retry picks up where the refused request left it.
+async fn with_fresh_nonces<T, F, Fut>(mut step: F) -> Result<T, CaError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CaError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match step().await {
+            Err(error) if attempt < NONCE_ATTEMPTS && is_bad_nonce(&error) => {
+                tracing::debug!(%error, attempt, "the CA refused a nonce; trying again");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_bad_nonce(error: &CaError) -> bool {
+    match error {
+        CaError::Refused(reason) | CaError::ChallengeFailed(reason) | CaError::Unavailable(reason) => {
+            reason.contains("badNonce")
+        }
+        _ => false,
     }
 }
 
@@ -241,5 +274,54 @@ fn challenge_error(error: instant_acme::Error) -> CaError {
     match error {
         instant_acme::Error::Api(problem) => CaError::ChallengeFailed(problem.to_string()),
         other => ca_error(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    fn nonce() -> CaError {
+        CaError::Refused(
+            "urn:ietf:params:acme:error:badNonce: JWS has an invalid anti-replay nonce".to_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_step_refused_for_its_nonce_is_tried_again_and_nothing_else_is() {
+        let calls = Cell::new(0);
+        let twice_stale = with_fresh_nonces(|| {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(nonce())
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(twice_stale.unwrap(), 3);
+
+        calls.set(0);
+        let always = with_fresh_nonces(|| {
+            calls.set(calls.get() + 1);
+            async { Err::<(), _>(nonce()) }
+        })
+        .await;
+        assert!(always.is_err());
+        assert_eq!(calls.get(), NONCE_ATTEMPTS);
+
+        calls.set(0);
+        let refused = with_fresh_nonces(|| {
+            calls.set(calls.get() + 1);
+            async { Err::<(), _>(CaError::Refused("rejectedIdentifier".to_owned())) }
+        })
+        .await;
+        assert!(refused.is_err());
+        assert_eq!(calls.get(), 1, "a refusal of another kind is final");
     }
 }

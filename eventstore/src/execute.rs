@@ -259,7 +259,7 @@ pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
 
 /// Time spent in one stage of a command (`load`, `decide`, `append`): `berth bench` reads these
 /// back as its profile of a command.
-fn record_stage(stage: &'static str, started: Instant) {
+pub(crate) fn record_stage(stage: &'static str, started: Instant) {
     metrics::histogram!("berth_command_stage_seconds", "stage" => stage)
         .record(started.elapsed().as_secs_f64());
 }

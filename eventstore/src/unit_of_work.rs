@@ -61,7 +61,9 @@ impl<'s> UnitOfWork<'s> {
         aggregate_id: &str,
         command: A::Command,
     ) -> Result<&mut Self, UnitError> {
+        let started = std::time::Instant::now();
         let loaded = self.store.load::<A>(aggregate_id).await?;
+        crate::execute::record_stage("load", started);
         self.decide_loaded(aggregate_id, loaded, command).await
     }
 
@@ -77,10 +79,10 @@ impl<'s> UnitOfWork<'s> {
     ) -> Result<&mut Self, UnitError> {
         let mut aggregate = loaded.aggregate;
         let sink = EventSink::default();
-        aggregate
-            .handle(command, &(), &sink)
-            .await
-            .map_err(|e| UnitError::Rejected(Refused::new(A::TYPE, e)))?;
+        let started = std::time::Instant::now();
+        let decided = aggregate.handle(command, &(), &sink).await;
+        crate::execute::record_stage("decide", started);
+        decided.map_err(|e| UnitError::Rejected(Refused::new(A::TYPE, e)))?;
         let events = sink.collect().await;
         let staged = Staged::new::<A>(
             aggregate_id,
@@ -104,7 +106,10 @@ impl<'s> UnitOfWork<'s> {
     pub async fn commit(self, metadata: &CommandMetadata) -> Result<CommandOutcome, UnitError> {
         // A repeated command id is recognised when its record (or a claim it repeats) collides,
         // not with a lookup before every commit.
-        match self.store.commit(&self.staged, &self.side_writes, metadata).await {
+        let started = std::time::Instant::now();
+        let committed = self.store.commit(&self.staged, &self.side_writes, metadata).await;
+        crate::execute::record_stage("append", started);
+        match committed {
             Ok(appended) => Ok(CommandOutcome {
                 version: appended.first().map_or(0, |a| a.version),
                 events: appended.iter().map(|a| a.events).sum(),

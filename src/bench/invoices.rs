@@ -103,9 +103,17 @@ pub async fn issue(
                     post(&http, format!("{command}/v1/invoices"), &operator, draft).await.context("draft")?;
                 let id = created["id"].as_str().unwrap_or_default();
                 let issuing = Instant::now();
-                post(&http, format!("{command}/v1/invoices/{id}/issue"), &operator, json!({}))
-                    .await
-                    .context("issue")?;
+                // Issuers race for the series' next number; a lost race (409 conflict) is
+                // tried again, as a client would, and counts in the latency.
+                loop {
+                    let url = format!("{command}/v1/invoices/{id}/issue");
+                    let response = http.post(url).bearer_auth(&operator).json(&json!({})).send().await?;
+                    match response.status().as_u16() {
+                        202 => break,
+                        409 => continue,
+                        status => anyhow::bail!("issue: answered {status}: {}", response.text().await?),
+                    }
+                }
                 latencies.push(issuing.elapsed());
             }
             Ok::<_, anyhow::Error>(latencies)

@@ -179,8 +179,7 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
             &[
                 ("http", mean("berth_http_request_duration_seconds", "route=\"/v1/sites\"")),
                 ("auth", mean("berth_auth_seconds", "")),
-                ("command", mean("berth_command_duration_seconds", "aggregate=\"site\"")),
-                ("load", mean("berth_command_stage_seconds", "stage=\"load\"")),
+                ("load (each aggregate)", mean("berth_command_stage_seconds", "stage=\"load\"")),
                 ("decide", mean("berth_command_stage_seconds", "stage=\"decide\"")),
                 ("append", mean("berth_command_stage_seconds", "stage=\"append\"")),
             ],

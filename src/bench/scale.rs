@@ -14,14 +14,15 @@ pub struct Commands {
     pub two: f64,
 }
 
-/// `clients` clients creating sites for `window`, spread evenly over `apis`.
-async fn rate(apis: &[&Server], token: &str, clients: usize, window: Duration) -> anyhow::Result<f64> {
+/// `clients` clients creating sites for `window`, spread evenly over `apis`, client `i` for
+/// tenant `tokens[i % tokens.len()]` (a tenant's creations queue on its site quota).
+async fn rate(apis: &[&Server], tokens: &[String], clients: usize, window: Duration) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for client in 0..clients {
         let api = apis[client % apis.len()];
         let target = Server::client_only(api.command.clone(), api.http.clone());
-        let token = token.to_owned();
+        let token = tokens[client % tokens.len()].clone();
         tasks.push(tokio::spawn(async move {
             let mut done = 0u64;
             while started.elapsed() < window {
@@ -43,10 +44,13 @@ pub async fn command_processes(world: &World, clients: usize, window: Duration) 
     let _relay = world.spawn("relay", &[]).await?;
     let _projections = world.spawn("projections", &[]).await?;
     let first = world.spawn("command-api", &[]).await?;
-    let token = register_as(&first, "scale").await?;
-    let one = rate(&[&first], &token, clients, window).await?;
+    let mut tokens = Vec::with_capacity(clients);
+    for n in 0..clients {
+        tokens.push(register_as(&first, &format!("scale{n}")).await?);
+    }
+    let one = rate(&[&first], &tokens, clients, window).await?;
     let second = world.spawn("command-api", &[]).await?;
-    let two = rate(&[&first, &second], &token, clients, window).await?;
+    let two = rate(&[&first, &second], &tokens, clients, window).await?;
     Ok(Commands { one, two })
 }
 

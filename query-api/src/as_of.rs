@@ -10,6 +10,19 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
+/// The parameters of a detail that can also be read as it was.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfParams {
+    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
+    #[param(minimum = 0)]
+    pub min_version: Option<i64>,
+    /// The state at this instant (RFC 3339), folded from the log rather than read from the view.
+    #[param(format = DateTime)]
+    pub as_of: Option<String>,
+}
+
 /// Where a past state stands in the log.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AsOf {

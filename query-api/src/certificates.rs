@@ -8,11 +8,12 @@ use axum::{Json, Router};
 use berth_http::conditional::{versioned, IfNoneMatch};
 use berth_http::extract::{ApiPath, ApiQuery};
 use berth_http::ApiError;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::{OperatorReader, Reader};
+use crate::page::VersionParams;
 use crate::page::{paginate, Page, PageParams};
 use crate::scope::at_version;
 use crate::AppState;
@@ -127,25 +128,15 @@ async fn list(
     Ok(Json(paginate(rows, limit, |c| c.site_id.to_string())))
 }
 
-/// `GET /v1/certificates/{id}` parameters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DetailParams {
-    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
-    #[param(minimum = 0)]
-    pub min_version: Option<i64>,
-}
-
 /// A site's certificate: issuer, names, validity, and the last attempt with its outcome.
 #[utoipa::path(get, path = "/v1/certificates/{id}", operation_id = "get_certificate", tag = "certificates",
-    params(("id" = uuid::Uuid, Path, description = "The site's id"), DetailParams),
+    params(("id" = uuid::Uuid, Path, description = "The site's id"), VersionParams),
     responses((status = 200, description = "The site's certificate", body = CertificateView)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     reader: Reader,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;

@@ -8,11 +8,12 @@ use axum::{Json, Router};
 use berth_http::conditional::{versioned, IfNoneMatch};
 use berth_http::extract::{ApiPath, ApiQuery};
 use berth_http::ApiError;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::Reader;
+use crate::page::VersionParams;
 use crate::scope::at_version;
 use crate::AppState;
 
@@ -81,25 +82,15 @@ async fn list(
     Ok(Json(rows))
 }
 
-/// `GET /v1/sites/{id}/domains/{domain}` parameters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DetailParams {
-    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
-    #[param(minimum = 0)]
-    pub min_version: Option<i64>,
-}
-
 /// One custom domain of a site, and its verification.
 #[utoipa::path(get, path = "/v1/sites/{id}/domains/{domain}", operation_id = "get_site_domain", tag = "domains",
-    params(("id" = uuid::Uuid, Path, description = "The site's id"), ("domain" = String, Path, description = "The custom domain"), DetailParams),
+    params(("id" = uuid::Uuid, Path, description = "The site's id"), ("domain" = String, Path, description = "The custom domain"), VersionParams),
     responses((status = 200, description = "The custom domain", body = DomainView)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     reader: Reader,
     ApiPath((id, domain)): ApiPath<(String, String)>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;

@@ -72,3 +72,13 @@ pub fn time_param(field: &str, value: Option<&str>) -> Result<Option<time::Offse
         })
         .transpose()
 }
+
+/// The parameters of a detail read from a view as it is now.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct VersionParams {
+    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
+    #[param(minimum = 0)]
+    pub min_version: Option<i64>,
+}

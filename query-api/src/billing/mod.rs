@@ -11,32 +11,11 @@ pub mod plans;
 pub mod setup;
 
 use axum::Router;
-use serde::Deserialize;
 
 use crate::AppState;
 
-/// The parameters of a billing detail: billing views are read as they are now (no `as_of`).
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct VersionParams {
-    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
-    #[param(minimum = 0)]
-    pub min_version: Option<i64>,
-}
-
-/// The parameters of a document's or a subscription's detail.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DetailParams {
-    /// Wait (up to 5 s) until the view reflects at least this version (read your own write).
-    #[param(minimum = 0)]
-    pub min_version: Option<i64>,
-    /// The state at this instant (RFC 3339), folded from the log rather than read from the view.
-    #[param(format = DateTime)]
-    pub as_of: Option<String>,
-}
+pub use crate::as_of::AsOfParams as DetailParams;
+pub use crate::page::VersionParams;
 
 /// The billing routes.
 pub fn router() -> Router<AppState> {

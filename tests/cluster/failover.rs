@@ -102,9 +102,11 @@ async fn the_stream_leader_killed_under_load_loses_nothing_and_fails_no_request(
         .into_iter()
         .collect();
     assert_eq!(ids, logged, "the stream holds exactly the log");
-    let mut last_sequence: HashMap<&str, i64> = HashMap::new();
+    // An aggregate is its type and id: a tenant's organization and its site quota share an id.
+    let mut last_sequence: HashMap<(&str, &str), i64> = HashMap::new();
     for message in &published {
-        let previous = last_sequence.insert(&message.aggregate_id, message.sequence).unwrap_or(0);
+        let key = (message.aggregate_type.as_str(), message.aggregate_id.as_str());
+        let previous = last_sequence.insert(key, message.sequence).unwrap_or(0);
         assert_eq!(message.sequence, previous + 1, "per-aggregate order on the stream");
     }
     let gap = published
@@ -235,6 +237,7 @@ async fn stream_reaches(env: &TestEnv, count: u64, within: Duration) -> bool {
 /// One message on the stream.
 struct Stored {
     event_id: Uuid,
+    aggregate_type: String,
     aggregate_id: String,
     sequence: i64,
     /// When the stream's leader stored it.
@@ -261,6 +264,7 @@ async fn stored(env: &TestEnv) -> Vec<Stored> {
         let event = berth_eventstore::stream::decode(&message.payload).expect("a relay message");
         out.push(Stored {
             event_id: event.event_id,
+            aggregate_type: event.aggregate_type,
             aggregate_id: event.aggregate_id,
             sequence: event.sequence,
             at,

@@ -80,9 +80,10 @@ async fn relay_killed_at_random_moments_loses_and_duplicates_nothing() {
         .into_iter()
         .collect();
     assert_eq!(ids, stored);
-    let mut last_sequence: HashMap<&str, i64> = HashMap::new();
+    let mut last_sequence: HashMap<(&str, &str), i64> = HashMap::new();
     for event in &published {
-        let previous = last_sequence.insert(&event.aggregate_id, event.sequence).unwrap_or(0);
+        let key = (event.aggregate_type.as_str(), event.aggregate_id.as_str());
+        let previous = last_sequence.insert(key, event.sequence).unwrap_or(0);
         assert_eq!(event.sequence, previous + 1, "per-aggregate order on the stream");
     }
     assert!(kills >= 2, "the relay was killed {kills} times");

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::OperatorReader;
 use crate::page::{one_of, paginate, Page, PageParams};
 use crate::scope::at_version;
-use crate::sites::DetailParams;
+use crate::page::VersionParams;
 use crate::AppState;
 use berth_http::ApiError;
 
@@ -246,13 +246,13 @@ async fn list(
 }
 
 /// A node with its capacity and sites (operators only).
-#[utoipa::path(get, path = "/v1/nodes/{id}", operation_id = "get_node", tag = "nodes", params(("id" = uuid::Uuid, Path, description = "The node's id"), DetailParams),
+#[utoipa::path(get, path = "/v1/nodes/{id}", operation_id = "get_node", tag = "nodes", params(("id" = uuid::Uuid, Path, description = "The node's id"), VersionParams),
     responses((status = 200, description = "The node and its sites", body = NodeDetail)), security(("bearer" = [])))]
 async fn detail(
     State(state): State<AppState>,
     operator: OperatorReader,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DetailParams>,
+    ApiQuery(params): ApiQuery<VersionParams>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;

@@ -12,9 +12,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::OperatorReader;
+use crate::page::VersionParams;
 use crate::page::{one_of, paginate, Page, PageParams};
 use crate::scope::at_version;
-use crate::page::VersionParams;
 use crate::AppState;
 use berth_http::ApiError;
 

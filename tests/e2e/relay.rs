@@ -27,7 +27,7 @@ async fn relay_killed_at_random_moments_loses_and_duplicates_nothing() {
         let store = env.store();
         writers.push(tokio::spawn(async move {
             let mut sites = Vec::new();
-            for i in 0..60 {
+            for i in 0..200 {
                 if i % 4 == 0 {
                     sites.push(create_site(&store, tenant).await);
                 } else {

@@ -15,11 +15,13 @@ use crate::billing_profile::{BillingProfile, BillingProfileEvent};
 use crate::certificate::{Certificate, CertificateEvent};
 use crate::coupon::{Coupon, CouponEvent};
 use crate::custom_domain::{CustomDomain, CustomDomainEvent};
+use crate::dunning::{Dunning, DunningEvent};
 use crate::exchange_rate::{ExchangeRates, ExchangeRatesEvent};
 use crate::invoice::{Invoice, InvoiceEvent};
 use crate::node::{Node, NodeEvent};
 use crate::operator::{Operator, OperatorEvent};
 use crate::organization::{Organization, OrganizationEvent};
+use crate::payment_account::{PaymentAccount, PaymentAccountEvent};
 use crate::plan::{Plan, PlanEvent};
 use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
@@ -30,6 +32,7 @@ use crate::subscription::{Subscription, SubscriptionEvent};
 use crate::timer::{Timer, TimerEvent};
 use crate::usage::{Usage, UsageEvent};
 use crate::user::{User, UserEvent};
+use crate::webhook::{WebhookDelivery, WebhookEvent};
 use crate::zone::{Zone, ZoneEvent};
 
 /// Turns one version of an event type's payload into the next.
@@ -190,6 +193,9 @@ registry! {
     CustomDomain => CustomDomain, CustomDomainEvent;
     Certificate => Certificate, CertificateEvent;
     AcmeAccount => AcmeAccount, AcmeAccountEvent;
+    Dunning => Dunning, DunningEvent;
+    PaymentAccount => PaymentAccount, PaymentAccountEvent;
+    Webhook => WebhookDelivery, WebhookEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

@@ -24,7 +24,8 @@ impl Projection for AllInvoicesView {
     }
 
     fn schema_version(&self) -> i32 {
-        2
+        // 3: payments received and the day the document was settled.
+        3
     }
 
     fn ddl(&self) -> &'static [&'static str] {

@@ -21,7 +21,8 @@ macro_rules! document_columns {
          number text, series text, sequence bigint, issue_date date, due_date date, supply_date date,
          net_minor bigint, vat_minor bigint, total_minor bigint, credited_minor bigint NOT NULL DEFAULT 0,
          subscription_id uuid, period_start date, period_end date, corrects uuid, from_proforma uuid,
-         paid_on date, invoiced_as uuid, version bigint NOT NULL, created_at timestamptz NOT NULL,
+         paid_on date, invoiced_as uuid, paid_minor bigint NOT NULL DEFAULT 0, settled_on date,
+         version bigint NOT NULL, created_at timestamptz NOT NULL,
          updated_at timestamptz NOT NULL"
     };
 }
@@ -37,7 +38,8 @@ impl Projection for InvoicesView {
     }
 
     fn schema_version(&self) -> i32 {
-        1
+        // 2: payments received and the day the document was settled.
+        2
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -174,6 +176,31 @@ pub(crate) async fn apply_row(
             .bind(id)
             .bind(sequence)
             .bind(paid_on)
+            .bind(at)
+            .execute(conn)
+            .await
+            .map(|_| ());
+        }
+        E::PaymentReceived { applied, .. } => {
+            return sqlx::query(
+                "UPDATE invoices SET paid_minor = paid_minor + $3, version = $2, updated_at = $4
+                  WHERE id = $1 AND version < $2",
+            )
+            .bind(id)
+            .bind(sequence)
+            .bind(applied.amount_minor())
+            .bind(at)
+            .execute(conn)
+            .await
+            .map(|_| ());
+        }
+        E::Settled { on } => {
+            return sqlx::query(
+                "UPDATE invoices SET settled_on = $3, version = $2, updated_at = $4 WHERE id = $1 AND version < $2",
+            )
+            .bind(id)
+            .bind(sequence)
+            .bind(on)
             .bind(at)
             .execute(conn)
             .await

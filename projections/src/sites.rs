@@ -25,8 +25,8 @@ impl Projection for SitesView {
 
     fn schema_version(&self) -> i32 {
         // 2: row-level security and the reader role's grants. 3: node, steps, impact.
-        // 4: the failure code of a failed provisioning step.
-        4
+        // 4: the failure code of a failed provisioning step. 5: why a site is suspended.
+        5
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -48,7 +48,8 @@ impl Projection for SitesView {
                 pending     text,
                 last_error  text,
                 error_code  text,
-                impacted    boolean     NOT NULL DEFAULT false
+                impacted    boolean     NOT NULL DEFAULT false,
+                suspension_reason text
             )",
             "CREATE INDEX sites_tenant_idx ON sites (tenant_id, id)",
             "CREATE INDEX sites_node_idx ON sites (node_id) WHERE node_id IS NOT NULL",
@@ -226,6 +227,23 @@ async fn apply_site(conn: &mut PgConnection, event: &Recorded, site: SiteEvent) 
         }
         // Custom domains are shown by the domains view; here they only move the version on.
         SiteEvent::AliasAdded { .. } | SiteEvent::AliasRemoved { .. } => Change::new(None),
+        SiteEvent::BillingHoldPlaced { reason } => {
+            sqlx::query("UPDATE sites SET suspension_reason = $2 WHERE id = $1 AND version < $3")
+                .bind(id)
+                .bind(&reason)
+                .bind(event.sequence)
+                .execute(&mut *conn)
+                .await?;
+            Change::new(None)
+        }
+        SiteEvent::BillingHoldLifted => {
+            sqlx::query("UPDATE sites SET suspension_reason = NULL WHERE id = $1 AND version < $2")
+                .bind(id)
+                .bind(event.sequence)
+                .execute(&mut *conn)
+                .await?;
+            Change::new(None)
+        }
         SiteEvent::OperationFailed { operation, reason, status } => Change::new(Some(status.as_str()))
             .pending(None)
             .error(Some(reason.clone()))

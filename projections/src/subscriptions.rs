@@ -22,7 +22,8 @@ impl Projection for SubscriptionsView {
     }
 
     fn schema_version(&self) -> i32 {
-        1
+        // 2: past due.
+        2
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -46,6 +47,7 @@ impl Projection for SubscriptionsView {
                 coupon_code          text,
                 paid_periods         integer     NOT NULL,
                 ended_on             date,
+                past_due             boolean     NOT NULL DEFAULT false,
                 version              bigint      NOT NULL,
                 created_at           timestamptz NOT NULL,
                 updated_at           timestamptz NOT NULL
@@ -105,6 +107,8 @@ impl Projection for SubscriptionsView {
                     Change { status: Some("ended"), ended_on: Some(*on), ..Change::default() }
                 }
                 E::PeriodEnded { .. } => Change { period_ended: Some(true), ..Change::default() },
+                E::PastDue { .. } => Change { past_due: Some(true), ..Change::default() },
+                E::PastDueCleared { .. } => Change { past_due: Some(false), ..Change::default() },
                 E::PeriodStarted { period, plan, paid_period } => Change {
                     status: Some("active"),
                     plan: Some(plan),
@@ -134,6 +138,7 @@ struct Change<'e> {
     paid_periods: Option<i32>,
     ended_on: Option<Date>,
     coupon: Option<Option<&'e str>>,
+    past_due: Option<bool>,
 }
 
 impl Change<'_> {
@@ -148,7 +153,8 @@ impl Change<'_> {
                     period_ended = COALESCE($14, period_ended), paid_periods = COALESCE($15, paid_periods),
                     ended_on = COALESCE($16, ended_on), version = $2, updated_at = $17,
                     period = COALESCE($18, period), currency = COALESCE($19, currency),
-                    coupon_code = CASE WHEN $20 THEN $21 ELSE coupon_code END
+                    coupon_code = CASE WHEN $20 THEN $21 ELSE coupon_code END,
+                    past_due = COALESCE($22, past_due)
               WHERE id = $1 AND version < $2",
         )
         .bind(event.aggregate_uuid())
@@ -172,6 +178,7 @@ impl Change<'_> {
         .bind(self.plan.map(|p| p.currency().as_str().to_owned()))
         .bind(self.coupon.is_some())
         .bind(self.coupon.flatten())
+        .bind(self.past_due)
         .execute(conn)
         .await?;
         Ok(())

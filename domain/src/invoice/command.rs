@@ -52,6 +52,9 @@ pub enum InvoiceCommand {
     RecordPayment { paid_on: Date },
     /// Record that the fiscal invoice was issued from this paid proforma (same commit).
     MarkInvoiced { invoice: InvoiceId },
+    /// Record a payment received: a card charge, a bank transfer or cash. The same
+    /// `payment_id` twice records it once.
+    ReceivePayment { payment: super::payment::Payment },
 }
 
 /// Decides the events for `command`.
@@ -170,6 +173,7 @@ pub(super) fn decide(invoice: &Invoice, command: InvoiceCommand) -> Result<Vec<E
             }
             Ok(vec![E::ProformaPaid { paid_on }])
         }
+        InvoiceCommand::ReceivePayment { payment } => super::payment::receive(invoice, payment),
         InvoiceCommand::MarkInvoiced { invoice: fiscal } => {
             issued_proforma(invoice)?;
             if invoice.paid_on.is_none() {
@@ -212,7 +216,7 @@ fn draft_currency(invoice: &Invoice) -> Result<Currency, InvoiceError> {
     invoice.currency.ok_or(InvoiceError::NotFound)
 }
 
-fn same_currency(expected: Currency, found: Currency) -> Result<(), InvoiceError> {
+pub(super) fn same_currency(expected: Currency, found: Currency) -> Result<(), InvoiceError> {
     if expected == found {
         Ok(())
     } else {

@@ -79,6 +79,15 @@ pub enum InvoiceError {
     /// A second invoice from one proforma.
     #[error("the proforma was already invoiced as {0}")]
     AlreadyInvoiced(String),
+    /// A payment against a draft, a discarded document or a credit note.
+    #[error("only an issued invoice or proforma can be paid")]
+    NotPayable,
+    /// A payment of nothing, or less.
+    #[error("a payment is for more than zero")]
+    PaymentNotPositive,
+    /// A payment reference that is too long or has control characters.
+    #[error("{0}")]
+    PaymentReference(String),
 }
 
 impl Refusal for InvoiceError {
@@ -103,6 +112,9 @@ impl Refusal for InvoiceError {
             Self::NotAProforma => "not-a-proforma",
             Self::ProformaNotPaid => "proforma-not-paid",
             Self::AlreadyInvoiced(_) => "proforma-already-invoiced",
+            Self::NotPayable => "invoice-not-payable",
+            Self::PaymentNotPositive => "payment-not-positive",
+            Self::PaymentReference(_) => "payment-reference-invalid",
         }
     }
 
@@ -114,7 +126,8 @@ impl Refusal for InvoiceError {
             | Self::Discarded
             | Self::NotIssued
             | Self::ProformaNotPaid
-            | Self::AlreadyInvoiced(_) => RefusalKind::Conflict,
+            | Self::AlreadyInvoiced(_)
+            | Self::NotPayable => RefusalKind::Conflict,
             Self::CurrencyNotOffered(_)
             | Self::CurrencyMismatch { .. }
             | Self::TooManyLines { .. }
@@ -126,7 +139,9 @@ impl Refusal for InvoiceError {
             | Self::Document(_)
             | Self::NotCreditable
             | Self::CreditExceedsRemaining { .. }
-            | Self::NotAProforma => RefusalKind::Rule,
+            | Self::NotAProforma
+            | Self::PaymentNotPositive
+            | Self::PaymentReference(_) => RefusalKind::Rule,
         }
     }
 }

@@ -4,6 +4,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+use super::payment::PaymentMethod;
 use super::{DraftLine, SubscriptionPeriod};
 use crate::billing::{Coupon, DocumentKind, DocumentNumber, IssuedDocument};
 use crate::ids::{InvoiceId, TenantId};
@@ -83,6 +84,32 @@ pub enum InvoiceEvent {
         /// The invoice.
         invoice: InvoiceId,
     },
+    /// A payment was received against the invoice or proforma.
+    PaymentReceived {
+        /// The payment (derived from the provider's payment, or the operator's entry).
+        payment_id: uuid::Uuid,
+        /// Card, bank transfer or cash.
+        method: PaymentMethod,
+        /// What was received.
+        amount: Money,
+        /// When.
+        #[serde(with = "crate::billing::iso_date")]
+        received_on: Date,
+        /// The bank's or provider's reference.
+        reference: Option<String>,
+        /// The part of it that went to the balance.
+        applied: Money,
+        /// The part beyond the balance: the tenant's credit.
+        credit: Money,
+        /// What is left to pay afterwards.
+        balance_due: Money,
+    },
+    /// Nothing is left to pay (in the same commit as the payment that settled it).
+    Settled {
+        /// When.
+        #[serde(with = "crate::billing::iso_date")]
+        on: Date,
+    },
 }
 
 impl DomainEvent for InvoiceEvent {
@@ -98,6 +125,8 @@ impl DomainEvent for InvoiceEvent {
             Self::Credited { .. } => "InvoiceCredited",
             Self::ProformaPaid { .. } => "ProformaPaid",
             Self::ProformaInvoiced { .. } => "ProformaInvoiced",
+            Self::PaymentReceived { .. } => "InvoicePaymentReceived",
+            Self::Settled { .. } => "InvoiceSettled",
         }
         .to_owned()
     }
@@ -113,7 +142,9 @@ impl DomainEvent for InvoiceEvent {
             | Self::Issued { .. }
             | Self::Credited { .. }
             | Self::ProformaPaid { .. }
-            | Self::ProformaInvoiced { .. } => "1",
+            | Self::ProformaInvoiced { .. }
+            | Self::PaymentReceived { .. }
+            | Self::Settled { .. } => "1",
         }
         .to_owned()
     }

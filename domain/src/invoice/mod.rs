@@ -17,6 +17,7 @@ mod error;
 mod event;
 mod freeze;
 mod line;
+mod payment;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +26,7 @@ pub use error::InvoiceError;
 pub use event::InvoiceEvent;
 pub use freeze::{CorrectionBasis, IssueTerms};
 pub use line::DraftLine;
+pub use payment::{Payment, PaymentMethod};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -103,6 +105,12 @@ pub struct Invoice {
     #[serde(with = "crate::billing::iso_date::option")]
     paid_on: Option<Date>,
     invoiced_as: Option<InvoiceId>,
+    #[serde(default)]
+    paid_minor: i64,
+    #[serde(default)]
+    payments: Vec<uuid::Uuid>,
+    #[serde(default, with = "crate::billing::iso_date::option")]
+    settled_on: Option<Date>,
 }
 
 impl Invoice {
@@ -276,6 +284,11 @@ impl Aggregate for Invoice {
             }
             E::ProformaPaid { paid_on } => self.paid_on = Some(paid_on),
             E::ProformaInvoiced { invoice } => self.invoiced_as = Some(invoice),
+            E::PaymentReceived { payment_id, applied, .. } => {
+                self.paid_minor += applied.amount_minor();
+                self.payments.push(payment_id);
+            }
+            E::Settled { on } => self.settled_on = Some(on),
         }
     }
 }

@@ -76,6 +76,10 @@ pub enum SiteCommand {
     Suspend,
     /// Serve a suspended site again.
     Resume,
+    /// Suspend an active site for non-payment (a site suspended already is left alone).
+    SuspendUnpaid,
+    /// Resume a site suspended for non-payment, once paid.
+    ResumePaid,
     /// Start provisioning over after a failure.
     RetryProvisioning,
     /// Record the node the site was placed on (capacity is reserved there in the same commit).
@@ -168,7 +172,31 @@ pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>
             operate(site, SiteStatus::Active, SiteStatus::Suspended, SiteEvent::SuspensionRequested)
         }
         SiteCommand::Resume => {
+            if site.billing_hold {
+                return Err(SiteError::BillingHold);
+            }
             operate(site, SiteStatus::Suspended, SiteStatus::Active, SiteEvent::ResumptionRequested)
+        }
+        SiteCommand::SuspendUnpaid => {
+            require_live(site)?;
+            if site.billing_hold || site.status != SiteStatus::Active {
+                return Ok(Vec::new());
+            }
+            require_idle(site)?;
+            Ok(vec![
+                SiteEvent::BillingHoldPlaced { reason: "unpaid".to_owned() },
+                SiteEvent::SuspensionRequested,
+            ])
+        }
+        SiteCommand::ResumePaid => {
+            if !site.billing_hold || site.status == SiteStatus::Deleted {
+                return Ok(Vec::new());
+            }
+            require_idle(site)?;
+            Ok(match site.status {
+                SiteStatus::Suspended => vec![SiteEvent::BillingHoldLifted, SiteEvent::ResumptionRequested],
+                _ => vec![SiteEvent::BillingHoldLifted],
+            })
         }
         SiteCommand::RetryProvisioning => match site.status {
             SiteStatus::Failed => Ok(vec![SiteEvent::ProvisioningRetried]),

@@ -39,6 +39,9 @@ pub enum SiteError {
     /// Over the custom domain limit.
     #[error("a site serves at most {0} custom domains")]
     TooManyAliases(usize),
+    /// A resume of a site suspended for non-payment.
+    #[error("the site is suspended for non-payment; it resumes once the invoice is paid")]
+    BillingHold,
 }
 
 impl Refusal for SiteError {
@@ -54,12 +57,14 @@ impl Refusal for SiteError {
             Self::LabelTooLong { .. } => "label-too-long",
             Self::LabelControl => "label-control-characters",
             Self::TooManyAliases(_) => "too-many-aliases",
+            Self::BillingHold => "site-suspended-unpaid",
         }
     }
 
     fn kind(&self) -> RefusalKind {
         match self {
             Self::NotFound => RefusalKind::NotFound,
+            Self::BillingHold => RefusalKind::PaymentRequired,
             Self::AlreadyExists | Self::Deleted | Self::WrongStatus(_) | Self::Busy(_) => {
                 RefusalKind::Conflict
             }

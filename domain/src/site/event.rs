@@ -106,6 +106,14 @@ pub enum SiteEvent {
         /// The domain.
         domain: DomainName,
     },
+    /// The site is suspended for non-payment (with its `SuspensionRequested`): only the
+    /// payment resumes it.
+    BillingHoldPlaced {
+        /// Why (`unpaid`).
+        reason: String,
+    },
+    /// The payment came: the hold is lifted (with its `ResumptionRequested`).
+    BillingHoldLifted,
 }
 
 /// A step of provisioning.
@@ -251,6 +259,8 @@ impl DomainEvent for SiteEvent {
             Self::OperationFailed { .. } => "SiteOperationFailed",
             Self::AliasAdded { .. } => "SiteAliasAdded",
             Self::AliasRemoved { .. } => "SiteAliasRemoved",
+            Self::BillingHoldPlaced { .. } => "SiteBillingHoldPlaced",
+            Self::BillingHoldLifted => "SiteBillingHoldLifted",
         }
         .to_owned()
     }

@@ -100,12 +100,19 @@ pub struct Site {
     status_before_delete: SiteStatus,
     #[serde(default)]
     aliases: Vec<DomainName>,
+    #[serde(default)]
+    billing_hold: bool,
 }
 
 impl Site {
     /// The lifecycle state.
     pub fn status(&self) -> SiteStatus {
         self.status
+    }
+
+    /// Whether it is suspended for non-payment.
+    pub fn billing_hold(&self) -> bool {
+        self.billing_hold
     }
 
     /// The owning tenant, once created.
@@ -248,6 +255,8 @@ impl Aggregate for Site {
                 self.aliases.sort_by(|a, b| a.as_str().cmp(b.as_str()));
             }
             SiteEvent::AliasRemoved { domain } => self.aliases.retain(|a| *a != domain),
+            SiteEvent::BillingHoldPlaced { .. } => self.billing_hold = true,
+            SiteEvent::BillingHoldLifted => self.billing_hold = false,
         }
     }
 }

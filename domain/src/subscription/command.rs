@@ -64,6 +64,10 @@ pub enum SubscriptionCommand {
     },
     /// Keep a subscription whose cancellation was scheduled.
     WithdrawCancellation,
+    /// An invoice of the subscription went unpaid past its grace period.
+    MarkPastDue { invoice: crate::ids::InvoiceId },
+    /// That invoice was paid.
+    ClearPastDue { invoice: crate::ids::InvoiceId },
     /// Record that the period ending on `period_end` is over (its timer fires this).
     EndPeriod {
         #[serde(with = "crate::billing::iso_date")]
@@ -170,6 +174,18 @@ pub(super) fn decide(sub: &Subscription, command: SubscriptionCommand) -> Result
                 return Ok(Vec::new());
             }
             Ok(vec![E::CancellationWithdrawn])
+        }
+        SubscriptionCommand::MarkPastDue { invoice } => {
+            if sub.status == super::SubscriptionStatus::None {
+                return Err(Error::NotFound);
+            }
+            if sub.past_due.contains(&invoice) {
+                return Ok(Vec::new());
+            }
+            Ok(vec![E::PastDue { invoice }])
+        }
+        SubscriptionCommand::ClearPastDue { invoice } => {
+            Ok(if sub.past_due.contains(&invoice) { vec![E::PastDueCleared { invoice }] } else { Vec::new() })
         }
         SubscriptionCommand::EndPeriod { period_end } => {
             let Some(period) = sub.current.filter(|p| p.end() == period_end) else { return Ok(Vec::new()) };

@@ -87,6 +87,16 @@ pub enum SubscriptionEvent {
         #[serde(with = "crate::billing::iso_date")]
         on: Date,
     },
+    /// An invoice went unpaid past its grace period: the subscription is past due.
+    PastDue {
+        /// The invoice.
+        invoice: crate::ids::InvoiceId,
+    },
+    /// That invoice was paid.
+    PastDueCleared {
+        /// The invoice.
+        invoice: crate::ids::InvoiceId,
+    },
     /// The next paid period began.
     PeriodStarted {
         /// The period.
@@ -111,6 +121,8 @@ impl DomainEvent for SubscriptionEvent {
             Self::PeriodEnded { .. } => "SubscriptionPeriodEnded",
             Self::Ended { .. } => "SubscriptionEnded",
             Self::PeriodStarted { .. } => "SubscriptionPeriodStarted",
+            Self::PastDue { .. } => "SubscriptionPastDue",
+            Self::PastDueCleared { .. } => "SubscriptionPastDueCleared",
         }
         .to_owned()
     }
@@ -126,7 +138,9 @@ impl DomainEvent for SubscriptionEvent {
             | Self::Cancelled { .. }
             | Self::PeriodEnded { .. }
             | Self::Ended { .. }
-            | Self::PeriodStarted { .. } => "1",
+            | Self::PeriodStarted { .. }
+            | Self::PastDue { .. }
+            | Self::PastDueCleared { .. } => "1",
         }
         .to_owned()
     }

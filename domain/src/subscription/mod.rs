@@ -84,12 +84,19 @@ pub struct Subscription {
     period_ended: bool,
     #[serde(default, with = "crate::billing::iso_date::option")]
     ended_on: Option<Date>,
+    #[serde(default)]
+    past_due: Vec<crate::ids::InvoiceId>,
 }
 
 impl Subscription {
     /// Where it is in its life.
     pub fn status(&self) -> SubscriptionStatus {
         self.status
+    }
+
+    /// The invoices unpaid past their grace period (none: in good standing).
+    pub fn past_due(&self) -> &[crate::ids::InvoiceId] {
+        &self.past_due
     }
 
     /// Whether it is in a trial or a paid period.
@@ -236,6 +243,8 @@ impl Aggregate for Subscription {
     fn apply(&mut self, event: SubscriptionEvent) {
         use SubscriptionEvent as E;
         match event {
+            E::PastDue { invoice } => self.past_due.push(invoice),
+            E::PastDueCleared { invoice } => self.past_due.retain(|i| *i != invoice),
             E::Subscribed { subscription_id, tenant_id, plan, coupon, current, trial, anchor_day } => {
                 self.id = Some(subscription_id);
                 self.tenant_id = Some(tenant_id);

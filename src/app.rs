@@ -193,6 +193,7 @@ impl Application {
         };
         let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
         let billing = settings.billing.policy()?;
+        let payments = crate::connect::payments(&settings.payments)?;
         if roles.command_api {
             // The write side brings the log in line with `[billing]` before it takes commands.
             let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
@@ -237,6 +238,19 @@ impl Application {
                     ),
                 },
                 billing: billing.clone(),
+                payments: payments.clone(),
+                webhooks: berth_command_api::WebhookKeys {
+                    secrets: settings
+                        .payments
+                        .webhook_secrets
+                        .expose_secret()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| secrecy::SecretString::from(s.to_owned()))
+                        .collect(),
+                    tolerance_secs: settings.payments.webhook_tolerance_secs.max(1),
+                },
             };
             let api = berth_command_api::router(state);
             let doc = ops::describe(
@@ -340,6 +354,7 @@ impl Application {
                 billing: billing.clone(),
                 dns: dns_provider(&settings),
                 resolver: Arc::new(UdpResolver::new(resolver_addr(&settings)?)),
+                payments: payments.clone(),
             };
             let entries: Vec<_> =
                 registry::all().into_iter().filter(|e| e.enabled(settings.sagas.get(e.name))).collect();

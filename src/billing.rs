@@ -33,6 +33,13 @@ pub struct BillingSettings {
     pub trial_currency: String,
     /// Days from an invoice's issue to its due date.
     pub payment_terms_days: u16,
+    /// Days after a card's first failed charge that each retry runs (`[1, 3, 7]`; in a
+    /// variable, comma-separated: `BERTH_BILLING__DUNNING_DAYS=1,3,7`).
+    #[serde(deserialize_with = "days")]
+    pub dunning_days: Vec<u16>,
+    /// Days after the first failed charge (without a card: after the due date) before an
+    /// unpaid tenant's sites are suspended.
+    pub grace_days: u16,
     /// Whether to create Starter, Pro and Enterprise at start when they are missing.
     pub default_plans: bool,
     /// The seller as its documents name it (applied at start when given).
@@ -74,6 +81,25 @@ pub struct SellerSettings {
     /// The bank.
     #[serde(default)]
     pub bank_name: Option<String>,
+}
+
+/// A list of days, as a TOML array or a comma-separated string (an environment variable).
+fn days<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u16>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Days {
+        List(Vec<u16>),
+        Text(String),
+    }
+    match Days::deserialize(deserializer)? {
+        Days::List(days) => Ok(days),
+        Days::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| part.parse::<u16>().map_err(serde::de::Error::custom))
+            .collect(),
+    }
 }
 
 fn romania() -> String {
@@ -135,7 +161,21 @@ impl BillingSettings {
             Currency::parse(&self.trial_currency).ok().filter(|c| is_offered(*c)).ok_or_else(|| {
                 anyhow::anyhow!("billing.trial_currency: `{}` is not RON, EUR or USD", self.trial_currency)
             })?;
-        Ok(BillingPolicy { trial_plan, trial_currency, payment_terms_days: self.payment_terms_days })
+        let mut dunning_days = self.dunning_days.clone();
+        if dunning_days.windows(2).any(|w| w[0] >= w[1]) || dunning_days.first() == Some(&0) {
+            anyhow::bail!("billing.dunning_days: days after the first failure, rising, from 1 (such as 1, 3, 7)");
+        }
+        if dunning_days.last().is_some_and(|last| *last >= self.grace_days) {
+            anyhow::bail!("billing.dunning_days: every retry runs before grace ends (billing.grace_days)");
+        }
+        dunning_days.dedup();
+        Ok(BillingPolicy {
+            trial_plan,
+            trial_currency,
+            payment_terms_days: self.payment_terms_days,
+            dunning_days,
+            grace_days: self.grace_days,
+        })
     }
 
     /// The seller's details as the command that sets them, checked like the API checks them.

@@ -44,6 +44,8 @@ pub struct Settings {
     pub billing: crate::billing::BillingSettings,
     /// The DNS server zones are put on, and the resolver names are looked up with.
     pub dns: DnsSettings,
+    /// The payment provider (Stripe) cards are charged through, and its webhooks.
+    pub payments: PaymentSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -94,6 +96,24 @@ pub struct DnsSettings {
     /// The DNS server names are looked up with (`host:port`); empty: the first `nameserver`
     /// of `/etc/resolv.conf`.
     pub resolver: String,
+}
+
+/// Payment settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// Stripe's API base URL (`https://api.stripe.com/`); empty: no card payments (invoices
+    /// are paid by transfer, recorded by operators).
+    pub stripe_url: String,
+    /// The secret key (`sk_live_...`). Never logged.
+    pub stripe_secret_key: SecretString,
+    /// The webhook endpoint's signing secrets (`whsec_...`), comma-separated: during a
+    /// rotation, the old and the new.
+    pub webhook_secrets: SecretString,
+    /// Seconds a webhook's signature timestamp may be from now.
+    pub webhook_tolerance_secs: i64,
+    /// Seconds one call to Stripe may take.
+    pub timeout_secs: u64,
 }
 
 /// Secrets settings.
@@ -330,7 +350,16 @@ addr = "127.0.0.1:9464"
 trial_plan = "starter"
 trial_currency = "EUR"
 payment_terms_days = 14
+dunning_days = [1, 3, 7]
+grace_days = 14
 default_plans = true
+[payments]
+stripe_url = ""
+stripe_secret_key = ""
+webhook_secrets = ""
+webhook_tolerance_secs = 300
+timeout_secs = 20
+
 [dns]
 api_url = ""
 api_key = ""

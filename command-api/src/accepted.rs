@@ -51,6 +51,8 @@ pub enum View {
     Certificate(Uuid),
     /// `/v1/sites/{site id}/domains/{domain}`.
     Domain(Uuid, String),
+    /// `/v1/billing/payment-methods` (the tenant's payment account).
+    PaymentMethods,
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -83,6 +85,7 @@ impl Links {
             View::Zone(id) => format!("/v1/zones/{id}"),
             View::Certificate(site) => format!("/v1/certificates/{site}"),
             View::Domain(site, domain) => format!("/v1/sites/{site}/domains/{domain}"),
+            View::PaymentMethods => "/v1/billing/payment-methods".to_owned(),
         };
         format!("{}{path}?min_version={version}", self.query)
     }
@@ -99,6 +102,11 @@ impl<T> Located<T> {
     /// `body` answered with `status`, pointing at `location`.
     pub fn new(status: StatusCode, location: String, body: T) -> Self {
         Self { status, location, body }
+    }
+
+    /// The body alone.
+    pub fn into_body(self) -> T {
+        self.body
     }
 }
 

@@ -63,6 +63,19 @@ pub struct AppState {
     pub login_burst: security::LoginBurst,
     /// The trial registration starts, and when invoices are due.
     pub billing: berth_eventstore::billing::BillingPolicy,
+    /// Charges cards and saves them (none: no payment provider is configured).
+    pub payments: Option<Arc<dyn berth_payments::PaymentGateway>>,
+    /// How webhooks from the payment provider are verified.
+    pub webhooks: WebhookKeys,
+}
+
+/// The payment provider's webhook signing secrets and the signature's tolerance.
+#[derive(Clone)]
+pub struct WebhookKeys {
+    /// Every secret a signature may match (two during a rotation).
+    pub secrets: Vec<secrecy::SecretString>,
+    /// Seconds a signature's timestamp may be from now.
+    pub tolerance_secs: i64,
 }
 
 pub use accepted::{Accepted, Links, View};
@@ -124,6 +137,10 @@ pub use accepted::{Accepted, Links, View};
         routes::billing::documents::issue,
         routes::billing::documents::credit,
         routes::billing::documents::pay,
+        routes::billing::payments::save_card,
+        routes::billing::payments::remove_card,
+        routes::billing::payments::pay_now,
+        routes::webhooks::stripe,
         routes::zones::create,
         routes::zones::remove,
         routes::zones::set_records,
@@ -149,6 +166,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::zones::router())
         .merge(routes::certificates::router())
         .merge(routes::domains::router())
+        .merge(routes::webhooks::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

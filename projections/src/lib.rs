@@ -21,6 +21,7 @@ pub mod domains;
 pub mod identity;
 pub mod invoices;
 pub mod nodes;
+pub mod payments;
 pub mod plans;
 pub mod projection;
 pub mod rebuild;

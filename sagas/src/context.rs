@@ -48,4 +48,6 @@ pub struct SagaContext {
     pub dns: Arc<dyn DnsProvider>,
     /// Looks names up (custom domain tokens, where a site's domain points).
     pub resolver: Arc<dyn Resolver>,
+    /// Charges cards (none: no payment provider is configured, invoices are paid by transfer).
+    pub payments: Option<Arc<dyn berth_payments::PaymentGateway>>,
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::billing::collection::Collection;
 use crate::billing::quota::QuotaRelease;
 use crate::billing::renewal::Renewal;
 use crate::billing::vat::VatCheck;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Entry> {
         worker::<HealthProbe>(),
         worker::<TimerFiring>(),
         saga::<Renewal>(),
+        saga::<Collection>(),
         saga::<VatCheck>(),
         saga::<QuotaRelease>(),
         worker::<Sealing>(),

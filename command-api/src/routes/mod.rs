@@ -10,6 +10,7 @@ pub mod nodes;
 pub mod sites;
 pub mod tokens;
 pub mod two_factor;
+pub mod webhooks;
 pub mod zones;
 
 use time::OffsetDateTime;

@@ -14,10 +14,12 @@
 //! of times, and only then answered with a conflict.
 
 mod issue;
+mod payment;
 mod sites;
 mod subscribe;
 
 pub use issue::{issue_document, IssueRequest, Issued};
+pub use payment::{provider_payment_id, record_payment, PaymentRecorded, PaymentRequest};
 pub use sites::create_site;
 pub use subscribe::{choose_trial_plan, plan_by_code, subscribe, SubscribeRequest, Subscribed};
 
@@ -131,6 +133,11 @@ pub struct BillingPolicy {
     pub trial_currency: Currency,
     /// Days from an invoice's or proforma's issue to its due date.
     pub payment_terms_days: u16,
+    /// Days after a card's first failed charge that each retry runs (`[1, 3, 7]`).
+    pub dunning_days: Vec<u16>,
+    /// Days after the first failed charge (or, without a card, after the due date) that the
+    /// tenant's sites are suspended if the document is still unpaid.
+    pub grace_days: u16,
 }
 
 impl BillingPolicy {

@@ -7,6 +7,7 @@ pub mod documents;
 pub mod invoices;
 pub mod ops;
 mod past;
+pub mod payments;
 pub mod plans;
 pub mod setup;
 
@@ -26,4 +27,5 @@ pub fn router() -> Router<AppState> {
         .merge(plans::router())
         .merge(ops::router())
         .merge(setup::router())
+        .merge(payments::router())
 }

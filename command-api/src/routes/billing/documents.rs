@@ -8,8 +8,8 @@ use axum::Router;
 use berth_domain::billing::{DocumentKind, ExchangeRate};
 use berth_domain::error::RefusalKind;
 use berth_domain::ids::InvoiceId;
-use berth_domain::invoice::{Invoice, InvoiceCommand};
-use berth_eventstore::billing::{issue_document, issue_request, BillingError};
+use berth_domain::invoice::{Invoice, InvoiceCommand, InvoiceError, InvoiceStatus, Payment, PaymentMethod};
+use berth_eventstore::billing::{issue_document, issue_request, record_payment, BillingError, PaymentRequest};
 use berth_eventstore::metadata::CommandMetadata;
 use berth_http::conditional::Precondition;
 use berth_http::extract::{ApiJson, ApiPath};
@@ -73,13 +73,42 @@ pub struct CreditBody {
     pub notes: Vec<String>,
 }
 
-/// `POST /v1/invoices/{id}/payments` body.
+/// `POST /v1/invoices/{id}/payments` body: a bank transfer or cash received, recorded by an
+/// operator. Every field is optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentBody {
-    /// When it was paid (default: today).
+    /// When it was received (default: today).
     #[schema(format = Date)]
     pub paid_on: Option<String>,
+    /// What was received (default: everything still due); in the document's currency, more
+    /// than zero. Partial payments add up; more than is due becomes the tenant's credit.
+    pub amount: Option<input::MoneyBody>,
+    /// `bank_transfer` (the default) or `cash`.
+    #[schema(value_type = Option<String>, example = "bank_transfer")]
+    pub method: Option<String>,
+    /// The bank's reference, at most 140 characters.
+    #[schema(max_length = 140)]
+    pub reference: Option<String>,
+}
+
+/// The answer to a recorded payment: the document that now stands (a settled proforma's
+/// fiscal invoice, or the paid document itself) and what is left to pay.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentAnswer {
+    /// The document's id.
+    pub id: Uuid,
+    /// Its version.
+    #[schema(minimum = 0)]
+    pub version: i64,
+    /// Its number.
+    pub number: String,
+    /// The payment's id.
+    pub payment_id: Uuid,
+    /// What is left to pay on the paid document, in minor units.
+    pub balance_due_minor: i64,
+    /// Whether nothing is left to pay.
+    pub settled: bool,
 }
 
 /// Issues `invoice_id` with `body`'s dates and rate under `meta`, answering 202.
@@ -199,36 +228,106 @@ async fn credit(
     }
 }
 
-/// Record a proforma's payment (operators only), and issue the fiscal invoice from it.
-#[utoipa::path(post, path = "/v1/invoices/{id}/payments", operation_id = "record_proforma_payment", tag = "invoices", request_body = PaymentBody,
-    params(("id" = uuid::Uuid, Path, description = "The proforma's id")),
-    responses((status = 202, description = "The invoice issued from the proforma", body = IssuedAnswer)), security(("bearer" = [])))]
+/// Record a payment (operators only): a bank transfer or cash against an invoice or proforma.
+///
+/// Partial payments add up, and more than is due becomes the tenant's credit. The payment that
+/// settles the document ends its dunning (resuming sites suspended for it); a settled proforma
+/// has its fiscal invoice issued at once, and the answer is that invoice.
+#[utoipa::path(post, path = "/v1/invoices/{id}/payments", operation_id = "record_payment", tag = "invoices", request_body = PaymentBody,
+    params(("id" = uuid::Uuid, Path, description = "The invoice's or proforma's id")),
+    responses((status = 202, description = "Recorded", body = PaymentAnswer)), security(("bearer" = [])))]
 async fn pay(
     State(state): State<AppState>,
     operator: Operator,
     ApiPath(raw): ApiPath<String>,
     precondition: Precondition,
     ApiJson(body): ApiJson<PaymentBody>,
-) -> Result<Located<IssuedAnswer>, ApiError> {
-    let (proforma, tenant, version) = document(&state, &raw).await?;
+) -> Result<Located<PaymentAnswer>, ApiError> {
+    let (document_id, tenant, version) = document(&state, &raw).await?;
     check(&state, precondition, version)?;
-    let paid_on = match input::optional_date("paid_on", body.paid_on.as_deref())? {
+    let received_on = match input::optional_date("paid_on", body.paid_on.as_deref())? {
         Some(date) => date,
         None => state.clock.now().date(),
     };
-    let meta = operator.metadata_for(tenant.as_uuid());
-    let id = proforma.to_string();
-    state
-        .store
-        .execute::<Invoice>(
-            &id,
-            InvoiceCommand::RecordPayment { paid_on },
-            &meta.step("payment"),
-            state.retry,
-        )
-        .await?;
+    let method = match body.method.as_deref().unwrap_or("bank_transfer") {
+        "bank_transfer" => PaymentMethod::BankTransfer,
+        "cash" => PaymentMethod::Cash,
+        other => return Err(ApiError::field("method", format!("`{other}` is not bank_transfer or cash"))),
+    };
+    let id = document_id.to_string();
     let loaded = state.store.load::<Invoice>(&id).await?.aggregate;
-    // One invoice per proforma: its id derives from the proforma's, so a retry finds it.
+    let due = loaded.balance_due().ok_or_else(|| ApiError::refused(&InvoiceError::NotPayable))?;
+    let amount = match &body.amount {
+        Some(amount) => {
+            let amount = input::money("amount", amount)?;
+            if amount.currency() != due.currency() {
+                return Err(ApiError::Refused {
+                    code: "currency-mismatch",
+                    kind: RefusalKind::Rule,
+                    detail: format!("amount.currency: the document is in {}, not {}", due.currency().as_str(), amount.currency().as_str()),
+                    field: Some("amount.currency".to_owned()),
+                });
+            }
+            if amount.amount_minor() == 0 {
+                return Err(ApiError::Refused {
+                    code: "payment-not-positive",
+                    kind: RefusalKind::Rule,
+                    detail: "amount.amount_minor: a payment is for more than zero".to_owned(),
+                    field: Some("amount.amount_minor".to_owned()),
+                });
+            }
+            amount
+        }
+        None if due.amount_minor() == 0 => return Err(ApiError::refused(&InvoiceError::PaymentNotPositive).about("amount")),
+        None => due,
+    };
+    let payment_id = operator.new_id();
+    let payment = Payment { payment_id, method, amount, received_on, reference: body.reference.clone() };
+    let meta = operator.metadata_for(tenant.as_uuid());
+    let request = PaymentRequest { invoice_id: document_id, payment, webhook: None };
+    let recorded = record_payment(&state.store, &request, &meta.step("payment"), state.retry)
+        .await
+        .map_err(|e| ApiError::from(e).about("reference"))?;
+    let balance_due_minor = recorded.balance_due.map_or(0, |m| m.amount_minor());
+    let paid = state.store.load::<Invoice>(&id).await?.aggregate;
+    if loaded.kind() == Some(DocumentKind::Proforma) && recorded.settled {
+        let issued = invoice_from_proforma(&state, document_id, tenant, &paid, &meta).await?;
+        return Ok(Located::new(
+            axum::http::StatusCode::ACCEPTED,
+            state.links.to(View::Invoice(issued.id), issued.version),
+            PaymentAnswer {
+                id: issued.id,
+                version: issued.version,
+                number: issued.number,
+                payment_id,
+                balance_due_minor,
+                settled: true,
+            },
+        ));
+    }
+    let number = paid.document().map(|d| d.number().to_string()).unwrap_or_default();
+    Ok(Located::new(
+        axum::http::StatusCode::ACCEPTED,
+        state.links.to(View::Invoice(document_id.as_uuid()), recorded.version),
+        PaymentAnswer {
+            id: document_id.as_uuid(),
+            version: recorded.version,
+            number,
+            payment_id,
+            balance_due_minor,
+            settled: recorded.settled,
+        },
+    ))
+}
+
+/// Issues the fiscal invoice of the paid `proforma` (once: its id derives from the proforma's).
+async fn invoice_from_proforma(
+    state: &AppState,
+    proforma: InvoiceId,
+    tenant: berth_domain::ids::TenantId,
+    loaded: &Invoice,
+    meta: &CommandMetadata,
+) -> Result<IssuedAnswer, ApiError> {
     let invoice_id = InvoiceId::from_uuid(Uuid::new_v5(&proforma.as_uuid(), b"invoice"));
     let create = InvoiceCommand::CreateDraft {
         invoice_id,
@@ -242,11 +341,17 @@ async fn pay(
         from_proforma: Some(proforma),
     };
     let draft = state.store.load::<Invoice>(&invoice_id.to_string()).await?.aggregate;
-    if draft.kind().is_none() {
-        state
-            .store
-            .execute::<Invoice>(&invoice_id.to_string(), create, &meta.step("draft"), state.retry)
-            .await?;
+    match draft.status() {
+        InvoiceStatus::None => {
+            state.store.execute::<Invoice>(&invoice_id.to_string(), create, &meta.step("draft"), state.retry).await?;
+        }
+        InvoiceStatus::Issued => {
+            let number = draft.document().map(|d| d.number().to_string()).unwrap_or_default();
+            let version = state.store.load::<Invoice>(&invoice_id.to_string()).await?.version;
+            return Ok(IssuedAnswer { id: invoice_id.as_uuid(), version, number });
+        }
+        _ => {}
     }
-    issue_as(&state, invoice_id, &IssueBody::default(), &meta.step("issue")).await
+    let issued = issue_as(state, invoice_id, &IssueBody::default(), &meta.step("issue")).await?;
+    Ok(issued.into_body())
 }

@@ -6,6 +6,7 @@ pub mod coupons;
 pub mod documents;
 pub mod input;
 pub mod invoices;
+pub mod payments;
 pub mod plans;
 pub mod profile;
 pub mod seller;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(usage::router())
         .merge(invoices::router())
         .merge(documents::router())
+        .merge(payments::router())
 }
 
 /// A billing error, with the request field a plan's or coupon's refusal is about.

@@ -163,7 +163,9 @@ impl BillingSettings {
             })?;
         let mut dunning_days = self.dunning_days.clone();
         if dunning_days.windows(2).any(|w| w[0] >= w[1]) || dunning_days.first() == Some(&0) {
-            anyhow::bail!("billing.dunning_days: days after the first failure, rising, from 1 (such as 1, 3, 7)");
+            anyhow::bail!(
+                "billing.dunning_days: days after the first failure, rising, from 1 (such as 1, 3, 7)"
+            );
         }
         if dunning_days.last().is_some_and(|last| *last >= self.grace_days) {
             anyhow::bail!("billing.dunning_days: every retry runs before grace ends (billing.grace_days)");

@@ -115,6 +115,9 @@ http {
     sendfile on;
     server_tokens off;
     client_max_body_size 64m;
+    # Room for long host names: with nginx's default (one CPU cache line) a single domain
+    # of about 40 characters makes the whole configuration fail.
+    server_names_hash_bucket_size 256;
     # Unknown Host headers get a 404 instead of some site's content; on 443 an unknown name
     # gets no handshake, rather than some site's certificate.
     server { listen 80 default_server; server_name _; return 404; }

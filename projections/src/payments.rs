@@ -188,12 +188,14 @@ async fn apply_account(
                 .await?;
         }
     }
-    sqlx::query("UPDATE payment_accounts SET version = $2, updated_at = $3 WHERE tenant_id = $1 AND version < $2")
-        .bind(tenant)
-        .bind(event.sequence)
-        .bind(event.recorded_at)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE payment_accounts SET version = $2, updated_at = $3 WHERE tenant_id = $1 AND version < $2",
+    )
+    .bind(tenant)
+    .bind(event.sequence)
+    .bind(event.recorded_at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -211,7 +213,9 @@ async fn apply_common(conn: &mut PgConnection, event: &Recorded, tenant: &str) -
             balance_due,
         }) => {
             let intent = match method {
-                berth_domain::invoice::PaymentMethod::Card { payment_intent } => Some(payment_intent.as_str()),
+                berth_domain::invoice::PaymentMethod::Card { payment_intent } => {
+                    Some(payment_intent.as_str())
+                }
                 _ => None,
             };
             let Some(owner) = event.tenant_id else { return Ok(()) };
@@ -274,7 +278,9 @@ async fn apply_dunning(
     let common = "version = $2, updated_at = $3 WHERE invoice_id = $1 AND version < $2";
     let sql = match dunning {
         D::Opened { .. } => return Ok(()),
-        D::AttemptSucceeded { .. } => format!("UPDATE dunning SET attempts = $4, next_retry_at = NULL, {common}"),
+        D::AttemptSucceeded { .. } => {
+            format!("UPDATE dunning SET attempts = $4, next_retry_at = NULL, {common}")
+        }
         D::AttemptFailed { .. } => format!(
             "UPDATE dunning SET attempts = $4, failures = failures + 1, last_error = $5, next_retry_at = $6,
                     grace_ends_at = $7, {common}"

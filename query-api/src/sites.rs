@@ -166,6 +166,9 @@ pub struct SiteDetail {
     pub error_code: Option<String>,
     /// Whether its node is down.
     pub impacted: bool,
+    /// Why it is suspended when Berth suspended it: `unpaid` (it resumes once the invoice is
+    /// paid; the tenant cannot resume it).
+    pub suspension_reason: Option<String>,
     /// Its steps, oldest first.
     pub steps: Vec<SiteStep>,
     /// For a past state (`as_of`): the instant and where in the log that state stands.
@@ -184,6 +187,7 @@ struct DetailRow {
     last_error: Option<String>,
     error_code: Option<String>,
     impacted: bool,
+    suspension_reason: Option<String>,
     steps: sqlx::types::Json<Vec<SiteStep>>,
 }
 
@@ -214,7 +218,7 @@ async fn detail(
         let row: Option<DetailRow> = sqlx::query_as(
             "SELECT s.id, s.domain, s.kind, s.php_version, s.label, s.status, s.version, s.created_at, s.updated_at,
                     s.node_id, s.node_name, s.node_address, s.pending, s.last_error, s.error_code, s.impacted,
-                    COALESCE((SELECT json_agg(json_build_object('step', t.step, 'outcome', t.outcome,
+                    s.suspension_reason, COALESCE((SELECT json_agg(json_build_object('step', t.step, 'outcome', t.outcome,
                                   'took_ms', t.took_ms, 'detail', t.detail,
                                   'at', to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))
                                   ORDER BY t.sequence)
@@ -241,6 +245,7 @@ async fn detail(
             last_error: row.last_error,
             error_code: row.error_code,
             impacted: row.impacted,
+            suspension_reason: row.suspension_reason,
             steps,
             as_of: None,
         }))
@@ -276,6 +281,7 @@ fn past_detail(id: Uuid, past: crate::as_of::Folded<berth_domain::site::Site>) -
         last_error: None,
         error_code: None,
         impacted: false,
+        suspension_reason: site.billing_hold().then(|| "unpaid".to_owned()),
         steps: Vec::new(),
         as_of: Some(past.as_of),
     })

@@ -56,21 +56,32 @@ async fn stripe(
     body: Bytes,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
-    let now = state.clock.now().unix_timestamp();
-    if let Err(error) = webhook::verify(signature, &body, &state.webhooks.secrets, now, state.webhooks.tolerance_secs)
+    // Stripe signs with the wall clock, so freshness is judged by it, not by the business
+    // clock (which tests and drills move).
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Err(error) =
+        webhook::verify(signature, &body, &state.webhooks.secrets, now, state.webhooks.tolerance_secs)
     {
         metrics::counter!("berth_webhooks_refused_total", "provider" => "stripe").increment(1);
         tracing::warn!(%error, "a Stripe webhook was refused");
-        return Err(ApiError::BadRequest { detail: error.to_string(), field: Some("Stripe-Signature".to_owned()) });
+        return Err(ApiError::BadRequest {
+            detail: error.to_string(),
+            field: Some("Stripe-Signature".to_owned()),
+        });
     }
-    let event = webhook::parse(&body).map_err(|e| ApiError::BadRequest { detail: e.to_string(), field: None })?;
+    let event =
+        webhook::parse(&body).map_err(|e| ApiError::BadRequest { detail: e.to_string(), field: None })?;
     let outcome = process(&state, &anonymous, &event).await?;
     metrics::counter!("berth_webhooks_processed_total", "provider" => "stripe", "outcome" => outcome.clone())
         .increment(1);
     Ok(Json(WebhookAnswer { event: event.id, outcome }))
 }
 
-async fn process(state: &AppState, anonymous: &Anonymous, event: &webhook::WebhookEvent) -> Result<String, ApiError> {
+async fn process(
+    state: &AppState,
+    anonymous: &Anonymous,
+    event: &webhook::WebhookEvent,
+) -> Result<String, ApiError> {
     let receipt = |outcome: &str, detail: String, invoice: Option<InvoiceId>, tenant| WebhookReceipt {
         provider: "stripe".to_owned(),
         event_id: event.id.clone(),
@@ -84,9 +95,16 @@ async fn process(state: &AppState, anonymous: &Anonymous, event: &webhook::Webho
         Notice::Succeeded(facts) => facts,
         Notice::Failed { intent, code, message } => {
             let detail = format!("attempt {:?} failed: {code}: {message}", intent.attempt);
-            return acknowledge(state, anonymous, receipt("acknowledged", detail, Some(InvoiceId::from_uuid(intent.invoice)), None)).await;
+            return acknowledge(
+                state,
+                anonymous,
+                receipt("acknowledged", detail, Some(InvoiceId::from_uuid(intent.invoice)), None),
+            )
+            .await;
         }
-        Notice::Ignored(why) => return acknowledge(state, anonymous, receipt("ignored", why.clone(), None, None)).await,
+        Notice::Ignored(why) => {
+            return acknowledge(state, anonymous, receipt("ignored", why.clone(), None, None)).await
+        }
     };
     let invoice_id = InvoiceId::from_uuid(facts.invoice);
     let invoice = state.store.load::<Invoice>(&invoice_id.to_string()).await?.aggregate;
@@ -97,7 +115,10 @@ async fn process(state: &AppState, anonymous: &Anonymous, event: &webhook::Webho
     let amount = Currency::parse(&facts.currency)
         .ok()
         .and_then(|c| Money::new(facts.amount_minor, c).ok())
-        .ok_or_else(|| ApiError::BadRequest { detail: format!("`{}` is not a currency", facts.currency), field: None })?;
+        .ok_or_else(|| ApiError::BadRequest {
+        detail: format!("`{}` is not a currency", facts.currency),
+        field: None,
+    })?;
     let payment = Payment {
         payment_id: provider_payment_id("stripe", &facts.payment_intent),
         method: PaymentMethod::Card { payment_intent: facts.payment_intent.clone() },
@@ -127,11 +148,19 @@ async fn process(state: &AppState, anonymous: &Anonymous, event: &webhook::Webho
 }
 
 /// Records a delivery that changes nothing else, once.
-async fn acknowledge(state: &AppState, anonymous: &Anonymous, receipt: WebhookReceipt) -> Result<String, ApiError> {
+async fn acknowledge(
+    state: &AppState,
+    anonymous: &Anonymous,
+    receipt: WebhookReceipt,
+) -> Result<String, ApiError> {
     let id = delivery_id(&receipt.provider, &receipt.event_id).to_string();
     let outcome = receipt.outcome.clone();
     let meta = anonymous.metadata(receipt.tenant_id.map(|t| t.as_uuid()), "webhook:stripe".to_owned());
-    match state.store.execute::<WebhookDelivery>(&id, WebhookCommand::Record { receipt }, &meta, state.retry).await {
+    match state
+        .store
+        .execute::<WebhookDelivery>(&id, WebhookCommand::Record { receipt }, &meta, state.retry)
+        .await
+    {
         Ok(_) => Ok(outcome),
         Err(ExecuteError::Rejected(_)) => Ok("duplicate".to_owned()),
         Err(error) => Err(error.into()),

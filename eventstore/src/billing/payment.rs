@@ -99,8 +99,12 @@ async fn try_record(
         && state.settled_on().is_none()
         && state.balance_due().is_some_and(|due| due.amount_minor() <= request.payment.amount.amount_minor());
     let version = invoice.version;
-    unit.decide_loaded::<Invoice>(&id, invoice, InvoiceCommand::ReceivePayment { payment: request.payment.clone() })
-        .await?;
+    unit.decide_loaded::<Invoice>(
+        &id,
+        invoice,
+        InvoiceCommand::ReceivePayment { payment: request.payment.clone() },
+    )
+    .await?;
     if !known {
         writes += 1;
     }
@@ -146,4 +150,3 @@ fn answer(state: &Invoice, version: i64, new: bool, duplicate_delivery: bool) ->
         duplicate_delivery,
     }
 }
-

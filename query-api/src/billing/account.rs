@@ -135,6 +135,9 @@ pub struct SubscriptionView {
     #[schema(format = Date)]
     #[serde(with = "berth_http::date::option")]
     pub ended_on: Option<Date>,
+    /// Whether an invoice of it went unpaid past its grace period (its sites are suspended
+    /// until it is paid).
+    pub past_due: bool,
     /// The version this reflects (its ETag).
     pub version: i64,
     /// When it began.
@@ -151,7 +154,7 @@ pub struct SubscriptionView {
 
 const SUBSCRIPTION: &str = "SELECT id, status, plan_id, plan_code, plan_name, period, currency, price_minor, period_start,
     period_end, trial, period_ended, cancel_at_period_end, pending_plan_code, coupon_code, paid_periods, ended_on,
-    version, created_at, updated_at FROM proj_subscriptions.subscriptions";
+    past_due, version, created_at, updated_at FROM proj_subscriptions.subscriptions";
 
 /// The tenant's subscription: the running one, or else the last one it had.
 ///

@@ -118,6 +118,7 @@ fn subscription_view(id: Uuid, past: Folded<Subscription>) -> Option<Subscriptio
         coupon_code: subscription.coupon().map(|c| c.code.as_str().to_owned()),
         paid_periods: i32::try_from(subscription.paid_periods()).unwrap_or(i32::MAX),
         ended_on: subscription.ended_on(),
+        past_due: !subscription.past_due().is_empty(),
         version: past.as_of.version,
         created_at: past.first_at,
         updated_at: past.last_at,

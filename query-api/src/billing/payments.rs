@@ -88,7 +88,9 @@ async fn cards(
         .await?;
         Ok(Some(Cards { items, version }))
     };
-    let found = match at_version(&state.reads, "payments", params.min_version, |c: &Cards| c.version, read).await {
+    let found = match at_version(&state.reads, "payments", params.min_version, |c: &Cards| c.version, read)
+        .await
+    {
         Err(ApiError::NotFound) if params.min_version.is_none() => Cards { items: Vec::new(), version: 0 },
         other => other?,
     };
@@ -170,7 +172,8 @@ pub struct DunningRow {
     pub updated_at: OffsetDateTime,
 }
 
-const DUNNING_COLUMNS: &str = "invoice_id, subscription_id, status, card, amount_minor, currency, attempts, failures,
+const DUNNING_COLUMNS: &str =
+    "invoice_id, subscription_id, status, card, amount_minor, currency, attempts, failures,
     last_error, next_retry_at, grace_ends_at, held_sites, settled_on, version, updated_at";
 
 /// The tenant's payments, newest first, in pages.
@@ -214,12 +217,13 @@ async fn document_payments(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<DocumentPayments>, ApiError> {
     let mut scoped = reader.scope(&state).await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM proj_invoices.invoices WHERE id = $1 AND tenant_id = $2)")
-            .bind(id)
-            .bind(reader.tenant_id)
-            .fetch_one(&mut *scoped)
-            .await?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM proj_invoices.invoices WHERE id = $1 AND tenant_id = $2)",
+    )
+    .bind(id)
+    .bind(reader.tenant_id)
+    .fetch_one(&mut *scoped)
+    .await?;
     if !exists {
         return Err(ApiError::NotFound);
     }
@@ -422,7 +426,5 @@ async fn webhooks(
     .bind(limit + 1)
     .fetch_all(&mut *scoped)
     .await?;
-    Ok(Json(paginate(rows, limit, |r| {
-        format!("{}_{}", r.received_at.unix_timestamp_nanos() / 1000, r.id)
-    })))
+    Ok(Json(paginate(rows, limit, |r| format!("{}_{}", r.received_at.unix_timestamp_nanos() / 1000, r.id))))
 }

@@ -29,7 +29,6 @@ use berth_eventstore::unit_of_work::{UnitError, UnitOfWork};
 use berth_payments::{ChargeOutcome, ChargeRequest, GatewayError};
 use serde::{Deserialize, Serialize};
 
-
 use crate::context::SagaContext;
 use crate::node::saga_metadata;
 use crate::outcome::record;
@@ -105,7 +104,8 @@ impl Collection {
             Err(error) => return Outcome::later(error),
         };
         // An invoice issued from a paid proforma was paid as the proforma.
-        let (Some(tenant), Some(due), None) = (invoice.tenant_id(), invoice.balance_due(), invoice.from_proforma())
+        let (Some(tenant), Some(due), None) =
+            (invoice.tenant_id(), invoice.balance_due(), invoice.from_proforma())
         else {
             return Outcome::Done;
         };
@@ -117,7 +117,8 @@ impl Collection {
             Err(error) => return Outcome::later(error),
         };
         let card = self.context.payments.is_some() && account.default_card().is_some();
-        let due_date = invoice.document().and_then(|d| d.due_date()).unwrap_or(self.context.clock.now().date());
+        let due_date =
+            invoice.document().and_then(|d| d.due_date()).unwrap_or(self.context.clock.now().date());
         let due_end = due_date.next_day().unwrap_or(due_date).midnight().assume_utc();
         let open = DunningCommand::Open {
             invoice_id: id,
@@ -286,7 +287,8 @@ impl Collection {
             let command = SubscriptionCommand::MarkPastDue { invoice: id };
             let id = subscription.to_string();
             if let outcome @ (Outcome::RetryLater(_) | Outcome::Failed(_)) =
-                record::<Subscription>(&self.context.store, self.context.retry, &id, command, &meta, &[]).await
+                record::<Subscription>(&self.context.store, self.context.retry, &id, command, &meta, &[])
+                    .await
             {
                 return outcome;
             }
@@ -322,7 +324,12 @@ impl Collection {
         for site in held {
             let meta = saga_metadata(event, Self::NAME, &format!("resume:{site}"));
             let command = SiteCommand::ResumePaid;
-            match self.context.store.execute::<Site>(&site.to_string(), command, &meta, self.context.retry).await {
+            match self
+                .context
+                .store
+                .execute::<Site>(&site.to_string(), command, &meta, self.context.retry)
+                .await
+            {
                 Ok(_) => {}
                 Err(berth_eventstore::execute::ExecuteError::Rejected(refusal @ SiteError::Busy(_))) => {
                     return Outcome::later(refusal);
@@ -373,4 +380,3 @@ async fn tenant_sites(context: &SagaContext, tenant: TenantId) -> Result<Vec<Sit
     active.sort();
     Ok(active)
 }
-

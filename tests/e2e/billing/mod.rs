@@ -5,8 +5,9 @@
 mod coupons;
 mod documents;
 mod efactura;
-mod http;
+pub(crate) mod http;
 mod numbering;
+mod payments;
 mod subscriptions;
 mod views;
 

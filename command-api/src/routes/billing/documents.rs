@@ -9,7 +9,9 @@ use berth_domain::billing::{DocumentKind, ExchangeRate};
 use berth_domain::error::RefusalKind;
 use berth_domain::ids::InvoiceId;
 use berth_domain::invoice::{Invoice, InvoiceCommand, InvoiceError, InvoiceStatus, Payment, PaymentMethod};
-use berth_eventstore::billing::{issue_document, issue_request, record_payment, BillingError, PaymentRequest};
+use berth_eventstore::billing::{
+    issue_document, issue_request, record_payment, BillingError, PaymentRequest,
+};
 use berth_eventstore::metadata::CommandMetadata;
 use berth_http::conditional::Precondition;
 use berth_http::extract::{ApiJson, ApiPath};
@@ -264,7 +266,11 @@ async fn pay(
                 return Err(ApiError::Refused {
                     code: "currency-mismatch",
                     kind: RefusalKind::Rule,
-                    detail: format!("amount.currency: the document is in {}, not {}", due.currency().as_str(), amount.currency().as_str()),
+                    detail: format!(
+                        "amount.currency: the document is in {}, not {}",
+                        due.currency().as_str(),
+                        amount.currency().as_str()
+                    ),
                     field: Some("amount.currency".to_owned()),
                 });
             }
@@ -278,7 +284,9 @@ async fn pay(
             }
             amount
         }
-        None if due.amount_minor() == 0 => return Err(ApiError::refused(&InvoiceError::PaymentNotPositive).about("amount")),
+        None if due.amount_minor() == 0 => {
+            return Err(ApiError::refused(&InvoiceError::PaymentNotPositive).about("amount"))
+        }
         None => due,
     };
     let payment_id = operator.new_id();
@@ -343,7 +351,10 @@ async fn invoice_from_proforma(
     let draft = state.store.load::<Invoice>(&invoice_id.to_string()).await?.aggregate;
     match draft.status() {
         InvoiceStatus::None => {
-            state.store.execute::<Invoice>(&invoice_id.to_string(), create, &meta.step("draft"), state.retry).await?;
+            state
+                .store
+                .execute::<Invoice>(&invoice_id.to_string(), create, &meta.step("draft"), state.retry)
+                .await?;
         }
         InvoiceStatus::Issued => {
             let number = draft.document().map(|d| d.number().to_string()).unwrap_or_default();

@@ -146,7 +146,10 @@ async fn save_card(
             customer
         }
     };
-    let card = gateway.attach_card(&customer, &payment_method).await.map_err(|e| provider_error(e, "payment_method"))?;
+    let card = gateway
+        .attach_card(&customer, &payment_method)
+        .await
+        .map_err(|e| provider_error(e, "payment_method"))?;
     let saved = SavedCard {
         payment_method: card.payment_method,
         brand: card.brand,
@@ -211,7 +214,9 @@ async fn pay_now(
     if invoice.tenant_id() != Some(caller.tenant_id) {
         return Err(ApiError::NotFound);
     }
-    let due = invoice.balance_due().ok_or_else(|| ApiError::refused(&berth_domain::invoice::InvoiceError::NotPayable))?;
+    let due = invoice
+        .balance_due()
+        .ok_or_else(|| ApiError::refused(&berth_domain::invoice::InvoiceError::NotPayable))?;
     if due.amount_minor() == 0 {
         return Err(ApiError::Refused {
             code: "nothing-due",
@@ -222,20 +227,21 @@ async fn pay_now(
     }
     let gateway = gateway(&state)?;
     let account = state.store.load::<PaymentAccount>(&caller.tenant_id.to_string()).await?.aggregate;
-    let card = match body.payment_method.as_deref() {
-        Some(raw) => {
-            let wanted = payment_method_id("payment_method", raw)?;
-            account.cards().iter().find(|c| c.payment_method == wanted).cloned().ok_or_else(|| {
-                ApiError::field("payment_method", "is not one of the tenant's saved cards")
-            })?
-        }
-        None => account.default_card().cloned().ok_or_else(|| ApiError::Refused {
-            code: "no-payment-method",
-            kind: berth_domain::error::RefusalKind::Conflict,
-            detail: "the tenant has no card on file: save one first".to_owned(),
-            field: Some("payment_method".to_owned()),
-        })?,
-    };
+    let card =
+        match body.payment_method.as_deref() {
+            Some(raw) => {
+                let wanted = payment_method_id("payment_method", raw)?;
+                account.cards().iter().find(|c| c.payment_method == wanted).cloned().ok_or_else(|| {
+                    ApiError::field("payment_method", "is not one of the tenant's saved cards")
+                })?
+            }
+            None => account.default_card().cloned().ok_or_else(|| ApiError::Refused {
+                code: "no-payment-method",
+                kind: berth_domain::error::RefusalKind::Conflict,
+                detail: "the tenant has no card on file: save one first".to_owned(),
+                field: Some("payment_method".to_owned()),
+            })?,
+        };
     let customer = account.customer().ok_or(ApiError::NotFound)?;
     let meta = caller.metadata();
     let request = ChargeRequest {
@@ -250,7 +256,9 @@ async fn pay_now(
             ("invoice".to_owned(), invoice_id.to_string()),
             ("tenant".to_owned(), caller.tenant_id.to_string()),
         ],
-        description: invoice.document().map_or_else(|| format!("Berth {invoice_id}"), |d| format!("Berth {}", d.number())),
+        description: invoice
+            .document()
+            .map_or_else(|| format!("Berth {invoice_id}"), |d| format!("Berth {}", d.number())),
     };
     let (payment_intent, amount_minor) =
         match gateway.charge(&request).await.map_err(|e| provider_error(e, "payment_method"))? {
@@ -259,7 +267,8 @@ async fn pay_now(
                 return Err(ApiError::Refused {
                     code: "payment-pending",
                     kind: berth_domain::error::RefusalKind::Conflict,
-                    detail: "the payment is being processed; the invoice is marked paid when it completes".to_owned(),
+                    detail: "the payment is being processed; the invoice is marked paid when it completes"
+                        .to_owned(),
                     field: None,
                 })
             }
@@ -272,7 +281,8 @@ async fn pay_now(
                 })
             }
         };
-    let amount = berth_domain::money::Money::new(amount_minor, due.currency()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let amount = berth_domain::money::Money::new(amount_minor, due.currency())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let payment_id = provider_payment_id("stripe", &payment_intent);
     let payment = Payment {
         payment_id,
@@ -281,8 +291,13 @@ async fn pay_now(
         received_on: state.clock.now().date(),
         reference: Some(payment_intent),
     };
-    let recorded =
-        record_payment(&state.store, &PaymentRequest { invoice_id, payment, webhook: None }, &meta, state.retry).await?;
+    let recorded = record_payment(
+        &state.store,
+        &PaymentRequest { invoice_id, payment, webhook: None },
+        &meta,
+        state.retry,
+    )
+    .await?;
     let location = state.links.to(View::Invoice(invoice_id.as_uuid()), recorded.version);
     let answer = PaidAnswer {
         id: invoice_id.as_uuid(),

@@ -21,7 +21,7 @@ macro_rules! document_columns {
          number text, series text, sequence bigint, issue_date date, due_date date, supply_date date,
          net_minor bigint, vat_minor bigint, total_minor bigint, credited_minor bigint NOT NULL DEFAULT 0,
          subscription_id uuid, period_start date, period_end date, corrects uuid, from_proforma uuid,
-         paid_on date, invoiced_as uuid, paid_minor bigint NOT NULL DEFAULT 0, settled_on date,
+         paid_on date, invoiced_as uuid, paid_minor bigint NOT NULL DEFAULT 0, settled_on date, refunded_minor bigint NOT NULL DEFAULT 0,
          version bigint NOT NULL, created_at timestamptz NOT NULL,
          updated_at timestamptz NOT NULL"
     };
@@ -189,6 +189,19 @@ pub(crate) async fn apply_row(
             .bind(id)
             .bind(sequence)
             .bind(applied.amount_minor())
+            .bind(at)
+            .execute(conn)
+            .await
+            .map(|_| ());
+        }
+        E::Refunded { amount, .. } => {
+            return sqlx::query(
+                "UPDATE invoices SET refunded_minor = refunded_minor + $3, version = $2, updated_at = $4
+                  WHERE id = $1 AND version < $2",
+            )
+            .bind(id)
+            .bind(sequence)
+            .bind(amount.amount_minor())
             .bind(at)
             .execute(conn)
             .await

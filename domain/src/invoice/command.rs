@@ -55,6 +55,8 @@ pub enum InvoiceCommand {
     /// Record a payment received: a card charge, a bank transfer or cash. The same
     /// `payment_id` twice records it once.
     ReceivePayment { payment: super::payment::Payment },
+    /// Record the refunds made for a credit note (once per credit note).
+    RecordRefund { credit_note: InvoiceId, refunds: Vec<(String, String)>, amount: Money },
 }
 
 /// Decides the events for `command`.
@@ -174,6 +176,13 @@ pub(super) fn decide(invoice: &Invoice, command: InvoiceCommand) -> Result<Vec<E
             Ok(vec![E::ProformaPaid { paid_on }])
         }
         InvoiceCommand::ReceivePayment { payment } => super::payment::receive(invoice, payment),
+        InvoiceCommand::RecordRefund { credit_note, refunds, amount } => {
+            if invoice.refunded_for.contains(&credit_note) || refunds.is_empty() {
+                return Ok(Vec::new());
+            }
+            same_currency(draft_currency(invoice)?, amount.currency())?;
+            Ok(vec![E::Refunded { credit_note, refunds, amount }])
+        }
         InvoiceCommand::MarkInvoiced { invoice: fiscal } => {
             issued_proforma(invoice)?;
             if invoice.paid_on.is_none() {

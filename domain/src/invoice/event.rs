@@ -104,6 +104,15 @@ pub enum InvoiceEvent {
         /// What is left to pay afterwards.
         balance_due: Money,
     },
+    /// Card payments were refunded for a credit note of this invoice.
+    Refunded {
+        /// The credit note.
+        credit_note: InvoiceId,
+        /// The provider's refunds (`re_...`), each with the PaymentIntent it refunds.
+        refunds: Vec<(String, String)>,
+        /// What was refunded in all.
+        amount: Money,
+    },
     /// Nothing is left to pay (in the same commit as the payment that settled it).
     Settled {
         /// When.
@@ -127,6 +136,7 @@ impl DomainEvent for InvoiceEvent {
             Self::ProformaInvoiced { .. } => "ProformaInvoiced",
             Self::PaymentReceived { .. } => "InvoicePaymentReceived",
             Self::Settled { .. } => "InvoiceSettled",
+            Self::Refunded { .. } => "InvoiceRefunded",
         }
         .to_owned()
     }
@@ -144,7 +154,8 @@ impl DomainEvent for InvoiceEvent {
             | Self::ProformaPaid { .. }
             | Self::ProformaInvoiced { .. }
             | Self::PaymentReceived { .. }
-            | Self::Settled { .. } => "1",
+            | Self::Settled { .. }
+            | Self::Refunded { .. } => "1",
         }
         .to_owned()
     }

@@ -111,6 +111,13 @@ pub struct Invoice {
     payments: Vec<uuid::Uuid>,
     #[serde(default, with = "crate::billing::iso_date::option")]
     settled_on: Option<Date>,
+    /// Card payments: the PaymentIntent and what of it went to the balance.
+    #[serde(default)]
+    card_payments: Vec<(String, i64)>,
+    #[serde(default)]
+    refunded_minor: i64,
+    #[serde(default)]
+    refunded_for: Vec<InvoiceId>,
 }
 
 impl Invoice {
@@ -284,9 +291,16 @@ impl Aggregate for Invoice {
             }
             E::ProformaPaid { paid_on } => self.paid_on = Some(paid_on),
             E::ProformaInvoiced { invoice } => self.invoiced_as = Some(invoice),
-            E::PaymentReceived { payment_id, applied, .. } => {
+            E::PaymentReceived { payment_id, applied, method, .. } => {
                 self.paid_minor += applied.amount_minor();
                 self.payments.push(payment_id);
+                if let payment::PaymentMethod::Card { payment_intent } = method {
+                    self.card_payments.push((payment_intent, applied.amount_minor()));
+                }
+            }
+            E::Refunded { credit_note, amount, .. } => {
+                self.refunded_minor += amount.amount_minor();
+                self.refunded_for.push(credit_note);
             }
             E::Settled { on } => self.settled_on = Some(on),
         }

@@ -9,6 +9,7 @@ use super::command::same_currency;
 use super::{Invoice, InvoiceError, InvoiceEvent as E, InvoiceStatus};
 use crate::billing::text::checked;
 use crate::billing::DocumentKind;
+use crate::ids::InvoiceId;
 use crate::money::Money;
 
 /// How a payment was made.
@@ -72,9 +73,40 @@ impl Invoice {
         self.paid_minor
     }
 
+    /// What was refunded to cards, in minor units.
+    pub fn refunded_minor(&self) -> i64 {
+        self.refunded_minor
+    }
+
     /// When nothing was left to pay.
     pub fn settled_on(&self) -> Option<Date> {
         self.settled_on
+    }
+
+    /// What card payments may give back now: what was paid beyond what the credit notes left
+    /// of the total, and never more than the cards paid and were not refunded already. Each
+    /// PaymentIntent with what is left of it, oldest first.
+    pub fn refundable(&self) -> Vec<(String, i64)> {
+        let Some(document) = self.document.as_ref() else { return Vec::new() };
+        let owed = (document.totals().payable.amount_minor() - self.credited_minor).max(0);
+        let mut excess = (self.paid_minor - self.refunded_minor - owed).max(0);
+        let mut already = self.refunded_minor;
+        let mut out = Vec::new();
+        for (intent, paid) in &self.card_payments {
+            let left = (paid - already).max(0);
+            already = (already - paid).max(0);
+            let take = left.min(excess);
+            if take > 0 {
+                out.push((intent.clone(), take));
+                excess -= take;
+            }
+        }
+        out
+    }
+
+    /// Whether refunds for `credit_note` were recorded.
+    pub fn refunded_for(&self, credit_note: InvoiceId) -> bool {
+        self.refunded_for.contains(&credit_note)
     }
 
     /// Whether the payment `payment_id` was recorded.

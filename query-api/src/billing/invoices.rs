@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 /// The columns of a document row, for both the tenant's view and the operators'.
 pub(crate) const COLUMNS: &str =
     "id, kind, status, currency, lines, number, issue_date, due_date, supply_date,
-    net_minor, vat_minor, total_minor, credited_minor, subscription_id, period_start, period_end, corrects,
+    net_minor, vat_minor, total_minor, credited_minor, paid_minor, refunded_minor, settled_on, subscription_id, period_start, period_end, corrects,
     from_proforma, paid_on, invoiced_as, version, created_at, updated_at";
 
 /// A document as lists show it.
@@ -70,6 +70,14 @@ pub struct InvoiceRow {
     pub total_minor: Option<i64>,
     /// What credit notes took off it, in minor units.
     pub credited_minor: i64,
+    /// What payments paid of it, in minor units.
+    pub paid_minor: i64,
+    /// What was refunded to cards for its credit notes, in minor units.
+    pub refunded_minor: i64,
+    /// When nothing was left to pay.
+    #[schema(format = Date)]
+    #[serde(with = "berth_http::date::option")]
+    pub settled_on: Option<Date>,
     /// The subscription whose period it bills.
     pub subscription_id: Option<Uuid>,
     /// The first day of that period.

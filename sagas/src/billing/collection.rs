@@ -45,11 +45,13 @@ pub struct Collection {
 pub struct CollectionSettings {
     /// Events worked on at once per sagas process.
     pub concurrency: usize,
+    /// Seconds before an event whose process died is handed to another.
+    pub takeover_secs: u64,
 }
 
 impl Default for CollectionSettings {
     fn default() -> Self {
-        Self { concurrency: 8 }
+        Self { concurrency: 8, takeover_secs: 30 }
     }
 }
 
@@ -63,7 +65,10 @@ impl Saga for Collection {
     }
 
     fn tuning(settings: &CollectionSettings) -> Tuning {
-        Tuning { concurrency: settings.concurrency.max(1), takeover: Duration::from_secs(60) }
+        Tuning {
+            concurrency: settings.concurrency.max(1),
+            takeover: Duration::from_secs(settings.takeover_secs.max(1)),
+        }
     }
 
     fn wants(&self, event: &Recorded) -> bool {
@@ -83,7 +88,9 @@ impl Saga for Collection {
         };
         match &event.event {
             Event::Invoice(InvoiceEvent::Issued { .. }) => self.open(event, invoice).await,
-            Event::Invoice(InvoiceEvent::Credited { .. }) => self.credited(event, invoice).await,
+            Event::Invoice(InvoiceEvent::Credited { credit_note, .. }) => {
+                self.credited(event, invoice, *credit_note).await
+            }
             Event::Dunning(DunningEvent::Opened { .. }) => self.charge(event, invoice, 1).await,
             Event::Dunning(DunningEvent::RetryDue { attempt }) => self.charge(event, invoice, *attempt).await,
             Event::Dunning(DunningEvent::GraceEnded) => self.suspend(event, invoice).await,
@@ -132,12 +139,55 @@ impl Collection {
         record::<Dunning>(&self.context.store, self.context.retry, &id.to_string(), open, &meta, &[]).await
     }
 
-    /// A credit note that leaves nothing to pay ends the collection.
-    async fn credited(&self, event: &Recorded, id: InvoiceId) -> Outcome {
+    /// A credit note: card payments beyond what is left owed are refunded (each refund keyed
+    /// by the credit note and the PaymentIntent), and one that leaves nothing to pay ends the
+    /// collection.
+    async fn credited(&self, event: &Recorded, id: InvoiceId, credit_note: InvoiceId) -> Outcome {
         let invoice = match self.context.store.load::<Invoice>(&id.to_string()).await {
             Ok(loaded) => loaded.aggregate,
             Err(error) => return Outcome::later(error),
         };
+        let refundable = invoice.refundable();
+        if let (false, false, Some(gateway), Some(currency)) = (
+            refundable.is_empty(),
+            invoice.refunded_for(credit_note),
+            self.context.payments.as_deref(),
+            invoice.currency(),
+        ) {
+            let mut refunds = Vec::new();
+            let mut total = 0;
+            for (intent, amount) in refundable {
+                let key = format!("berth-refund-{credit_note}-{intent}");
+                match gateway.refund(&intent, amount, &key).await {
+                    Ok(refund) => {
+                        total += refund.amount_minor;
+                        refunds.push((refund.id, intent));
+                    }
+                    Err(GatewayError::Unavailable(why)) => return Outcome::later(why),
+                    Err(GatewayError::Invalid { message, .. }) => {
+                        tracing::warn!(invoice = %id, %intent, %message, "Stripe refused a refund");
+                    }
+                }
+            }
+            let Ok(amount) = berth_domain::money::Money::new(total, currency) else {
+                return Outcome::Failed(format!("refunds of {total} do not make an amount"));
+            };
+            let command =
+                berth_domain::invoice::InvoiceCommand::RecordRefund { credit_note, refunds, amount };
+            let meta = saga_metadata(event, Self::NAME, "refund");
+            if let outcome @ (Outcome::RetryLater(_) | Outcome::Failed(_)) = record::<Invoice>(
+                &self.context.store,
+                self.context.retry,
+                &id.to_string(),
+                command,
+                &meta,
+                &[],
+            )
+            .await
+            {
+                return outcome;
+            }
+        }
         if invoice.balance_due().is_none_or(|due| due.amount_minor() > 0) {
             return Outcome::Done;
         }

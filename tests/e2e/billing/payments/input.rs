@@ -71,3 +71,32 @@ async fn unknown_cards_other_tenants_invoices_and_bad_amounts_are_refused_naming
     assert_eq!(state["items"][1]["credit_minor"], 500, "{state}");
     stop(billing, endpoint).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credit_note_for_a_card_paid_invoice_refunds_the_card_once() {
+    let (billing, endpoint) = start(&[]).await;
+    billing.rate("EUR", "4.9763").await;
+    let (tenant_id, token) = tenant(&billing, "Refunds").await;
+    save_card(&billing, &token, "pm_card_visa").await;
+    let id = invoice(&billing, &tenant_id).await;
+    let paid = super::payments(&billing, &token, &id, "paid", |p| p["dunning"]["status"] == "settled").await;
+    let intent = paid["items"][0]["payment_intent"].as_str().unwrap().to_owned();
+    let total = paid["items"][0]["amount_minor"].as_i64().unwrap();
+
+    // Credited in full: the card gets everything back, once, however often the saga runs.
+    let (status, credit) =
+        billing.post(&format!("/v1/invoices/{id}/credit-notes"), &billing.operator, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{credit}");
+    let refunded = billing
+        .until(&format!("/v1/invoices/{id}"), &token, "refunded", |d| {
+            d["refunded_minor"].as_i64() == Some(total)
+        })
+        .await;
+    assert_eq!(refunded["refunded_minor"], total);
+    let refunds =
+        super::stripe(reqwest::Method::GET, &format!("/v1/refunds?payment_intent={intent}"), &[]).await;
+    let list = refunds["data"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{refunds}");
+    assert_eq!(list[0]["amount"], total);
+    stop(billing, endpoint).await;
+}

@@ -4,6 +4,7 @@
 
 mod cycle;
 mod input;
+mod killed;
 mod webhooks;
 
 use reqwest::StatusCode;

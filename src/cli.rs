@@ -45,6 +45,9 @@ pub enum Command {
         /// Smaller counts and shorter windows (under two minutes).
         #[arg(long)]
         quick: bool,
+        /// Run one phase alone: `billing` (the billing run against the local Stripe).
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Manage platform operators (the provider's own staff).
     Operator {
@@ -208,7 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&openapi(&settings, &api))?);
             return Ok(());
         }
-        Command::Bench { quick } => return crate::bench::run(&settings, quick).await,
+        Command::Bench { quick, only } => return crate::bench::run(&settings, quick, only.as_deref()).await,
         Command::Operator { action: OperatorAction::Add { email } } => {
             return add_operator(&settings, &email).await
         }

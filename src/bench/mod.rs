@@ -7,6 +7,7 @@
 //! end; every phase is bounded in time. `--quick` uses smaller counts and shorter windows.
 
 mod audit;
+mod billing_run;
 mod invoices;
 mod limits;
 mod load;
@@ -42,6 +43,8 @@ pub struct Plan {
     pub long_aggregate: usize,
     /// Timers falling due at once.
     pub timers: usize,
+    /// Subscriptions renewed and charged in the billing run.
+    pub billing_run: usize,
 }
 
 impl Plan {
@@ -56,6 +59,7 @@ impl Plan {
                 sites_per_tenant: 10,
                 long_aggregate: 2_000,
                 timers: 2_000,
+                billing_run: 500,
             }
         } else {
             Self {
@@ -67,6 +71,7 @@ impl Plan {
                 sites_per_tenant: 10,
                 long_aggregate: 10_000,
                 timers: 10_000,
+                billing_run: 10_000,
             }
         }
     }
@@ -113,10 +118,14 @@ fn render(figure: &Figure) -> String {
 }
 
 /// Runs the whole benchmark against the services `settings` point at.
-pub async fn run(settings: &Settings, quick: bool) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings, quick: bool, only: Option<&str>) -> anyhow::Result<()> {
     let plan = Plan::new(quick);
     let world = World::create(settings).await?;
-    let result = measure(&world, plan).await;
+    let result = match only {
+        None => measure(&world, plan).await,
+        Some("billing") => billing_phase(&world, plan).await,
+        Some(other) => Err(anyhow::anyhow!("--only {other}: the phases that run alone are: billing")),
+    };
     world.destroy().await;
     result
 }
@@ -291,7 +300,21 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
     report.add("hashed / unhashed", hashed / unhashed, "×", None);
     let timers = timers::fire_rate(world, plan.timers).await?;
     report.add(format!("timers fired/s ({} due at once)", plan.timers), timers, "", None);
+    billing_phase(world, plan).await
+}
 
+/// The billing run, against the local Stripe (`deploy/dev services` runs it).
+async fn billing_phase(world: &World, plan: Plan) -> anyhow::Result<()> {
+    let Ok(stripe) = std::env::var("BERTH_DEV_STRIPE_MOCK_URL") else {
+        println!("billing run: skipped, BERTH_DEV_STRIPE_MOCK_URL is not set (eval \"$(deploy/dev env)\")");
+        return Ok(());
+    };
+    let run = billing_run::run(world, plan.billing_run, &stripe).await?;
+    let report = Report;
+    let n = run.subscriptions;
+    report.add(format!("billing run: {n} renewals due at once, all invoiced"), run.issued_secs, " s", None);
+    report.add(format!("billing run: {n} renewals due at once, all paid by card"), run.paid_secs, " s", None);
+    report.add("billing run: invoices issued and paid/s", n as f64 / run.paid_secs, "", None);
     Ok(())
 }
 

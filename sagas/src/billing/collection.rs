@@ -51,7 +51,7 @@ pub struct CollectionSettings {
 
 impl Default for CollectionSettings {
     fn default() -> Self {
-        Self { concurrency: 8, takeover_secs: 30 }
+        Self { concurrency: 32, takeover_secs: 30 }
     }
 }
 

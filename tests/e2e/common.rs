@@ -92,7 +92,14 @@ impl TestEnv {
     /// The `BERTH_*` variables for a child process.
     pub fn env_vars(&self) -> Vec<(String, String)> {
         let replicas = self.stream.replicas.to_string();
+        let (smtp_host, smtp_port) = crate::mail::sink_address();
         [
+            // Mail goes to the local SMTP sink (deploy/peers); tests tell theirs apart by
+            // recipients of their own.
+            ("BERTH_MAIL__HOST", smtp_host.as_str()),
+            ("BERTH_MAIL__PORT", smtp_port.as_str()),
+            ("BERTH_MAIL__TLS", "none"),
+            ("BERTH_MAIL__FROM_ADDRESS", "berth@berth.test"),
             ("BERTH_NATS__REPLICAS", replicas.as_str()),
             ("BERTH_DATABASE__URL", self.db_url.as_str()),
             ("BERTH_NATS__URL", self.nats_url.as_str()),

@@ -140,14 +140,19 @@ pub fn notice_timer(days: u32, id: &str) -> TimerKey {
 /// The expiry notice timers a newly issued certificate sets: one per threshold that falls
 /// after it is valid and before its renewal starts (from then on a failing renewal warns);
 /// the other thresholds' timers, left from the certificate before, are cancelled.
-fn notice_timers(id: &str, certificate: &IssuedCertificate, renew_at: OffsetDateTime) -> Vec<TimerChange<CertificateCommand>> {
+fn notice_timers(
+    id: &str,
+    certificate: &IssuedCertificate,
+    renew_at: OffsetDateTime,
+) -> Vec<TimerChange<CertificateCommand>> {
     WARNING_DAYS
         .into_iter()
         .map(|days| {
             let key = notice_timer(days, id);
             let due_at = certificate.not_after - time::Duration::days(i64::from(days));
             if due_at > certificate.not_before && due_at < renew_at {
-                let command = CertificateCommand::NoticeExpiry { not_after: certificate.not_after, days_left: days };
+                let command =
+                    CertificateCommand::NoticeExpiry { not_after: certificate.not_after, days_left: days };
                 TimerChange::Schedule { key, due_at, command }
             } else {
                 TimerChange::Cancel { key }

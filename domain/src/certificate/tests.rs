@@ -207,7 +207,9 @@ fn installing_is_recorded_once_and_a_retired_certificate_takes_nothing() {
         .then_expect_error(CertificateError::Retired);
     let cancelled = Certificate::timers("s", &CertificateEvent::Retired);
     assert_eq!(cancelled.len(), 6);
-    assert!(cancelled.iter().any(|t| matches!(t, TimerChange::Cancel { key } if key.as_str() == "certificate-notice-7:s")));
+    assert!(cancelled
+        .iter()
+        .any(|t| matches!(t, TimerChange::Cancel { key } if key.as_str() == "certificate-notice-7:s")));
 }
 
 #[test]
@@ -242,9 +244,12 @@ fn a_removed_alias_leaves_the_next_attempt_without_it() {
 /// Issued with its renewal starting five days before expiry, after every threshold.
 fn issued_renewing_late(attempt: u32, serial: &str) -> CertificateEvent {
     match issued(attempt, serial) {
-        CertificateEvent::Issued { attempt, certificate, took_ms, .. } => {
-            CertificateEvent::Issued { attempt, certificate, renew_at: NOT_AFTER - Duration::days(5), took_ms }
-        }
+        CertificateEvent::Issued { attempt, certificate, took_ms, .. } => CertificateEvent::Issued {
+            attempt,
+            certificate,
+            renew_at: NOT_AFTER - Duration::days(5),
+            took_ms,
+        },
         _ => unreachable!(),
     }
 }

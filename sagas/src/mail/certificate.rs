@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::CERTIFICATE_EXPIRING;
-use crate::mail::{recipients, MailError, OutgoingMail, Outbox};
+use crate::mail::{recipients, MailError, Outbox, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The certificate notice saga (consumes certificate events).
@@ -50,11 +50,7 @@ impl Saga for CertificateMail {
     type Settings = CertificateMailSettings;
 
     fn build(context: &SagaContext, _: &CertificateMailSettings) -> Self {
-        Self {
-            pool: context.pool.clone(),
-            store: context.store.clone(),
-            outbox: context.mail.outbox.clone(),
-        }
+        Self { pool: context.pool.clone(), store: context.store.clone(), outbox: context.mail.outbox.clone() }
     }
 
     fn tuning(settings: &CertificateMailSettings) -> Tuning {
@@ -114,7 +110,11 @@ impl CertificateMail {
             return Err(Outcome::RetryLater(format!("no owner known for tenant {tenant}")));
         }
         let mail = OutgoingMail {
-            key: format!("certificate-expiring:{}:{}:{days_left}", event.aggregate_id, not_after.unix_timestamp()),
+            key: format!(
+                "certificate-expiring:{}:{}:{days_left}",
+                event.aggregate_id,
+                not_after.unix_timestamp()
+            ),
             tenant_id: Some(tenant),
             to,
             template: CERTIFICATE_EXPIRING,

@@ -139,7 +139,12 @@ impl From<Row> for QueuedMail {
 }
 
 /// Leases up to `limit` messages due at `now` for `lease`, skipping rows another process holds.
-async fn lease_due(pool: &PgPool, now: OffsetDateTime, limit: i64, lease: Duration) -> Result<Vec<QueuedMail>, sqlx::Error> {
+async fn lease_due(
+    pool: &PgPool,
+    now: OffsetDateTime,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<QueuedMail>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(
         "UPDATE mail_outbox m SET lease_until = now() + make_interval(secs => $3), attempts = m.attempts + 1
            FROM (SELECT id FROM mail_outbox
@@ -198,7 +203,8 @@ impl MailDelivery {
                 } else {
                     tracing::warn!(%error, "mail not sent; will retry");
                 }
-                let backoff = time::Duration::try_from(self.retry.backoff(attempts)).unwrap_or(time::Duration::DAY);
+                let backoff =
+                    time::Duration::try_from(self.retry.backoff(attempts)).unwrap_or(time::Duration::DAY);
                 sqlx::query(
                     "UPDATE mail_outbox SET status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
                             next_attempt_at = $5, lease_until = NULL, last_error = $3
@@ -221,7 +227,9 @@ impl MailDelivery {
 
     async fn gauge(&self) {
         let pending: Result<i64, _> =
-            sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE status = 'pending'").fetch_one(&self.pool).await;
+            sqlx::query_scalar("SELECT count(*) FROM mail_outbox WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await;
         if let Ok(pending) = pending {
             metrics::gauge!("berth_mail_pending").set(pending as f64);
         }

@@ -18,7 +18,7 @@ use sqlx::PgPool;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::INVOICE_ISSUED;
-use crate::mail::{amount, recipients, Attachment, MailError, OutgoingMail, Outbox};
+use crate::mail::{amount, recipients, Attachment, MailError, Outbox, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The invoice mail saga (consumes invoice events).
@@ -85,14 +85,20 @@ impl InvoiceMail {
         let tenant = match event.tenant_id {
             Some(tenant) => TenantId::from_uuid(tenant),
             None => {
-                let invoice = self.store.load::<Invoice>(&event.aggregate_id).await.map_err(Outcome::later)?;
-                invoice.aggregate.tenant_id().ok_or_else(|| Outcome::Failed("the invoice has no tenant".into()))?
+                let invoice =
+                    self.store.load::<Invoice>(&event.aggregate_id).await.map_err(Outcome::later)?;
+                invoice
+                    .aggregate
+                    .tenant_id()
+                    .ok_or_else(|| Outcome::Failed("the invoice has no tenant".into()))?
             }
         };
         let to = recipients::billing_emails(&self.pool, tenant).await.map_err(Outcome::later)?;
         if to.is_empty() {
             // The identity view has not caught up with the tenant yet.
-            return Err(Outcome::RetryLater(format!("no billing address or owner known for tenant {tenant}")));
+            return Err(Outcome::RetryLater(format!(
+                "no billing address or owner known for tenant {tenant}"
+            )));
         }
         let renderer = self.pdf.as_ref().as_ref().map_err(Outcome::later)?;
         let pdf = renderer.render(document).map_err(|e| Outcome::Failed(format!("the PDF: {e}")))?;

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use berth_eventstore::feed::FeedNotifier;
 
-pub use outbox::{Attachment, OutgoingMail, Outbox};
+pub use outbox::{Attachment, Outbox, OutgoingMail};
 pub use settings::{MailSettings, RetryPolicy, TlsMode};
 
 use crate::mail::smtp::MailSender;

@@ -90,7 +90,8 @@ mod tests {
 
     #[test]
     fn the_backoff_doubles_up_to_its_ceiling() {
-        let policy = RetryPolicy { max_attempts: 8, base: Duration::from_secs(60), max: Duration::from_secs(600) };
+        let policy =
+            RetryPolicy { max_attempts: 8, base: Duration::from_secs(60), max: Duration::from_secs(600) };
         let waits: Vec<u64> = (1..=6).map(|n| policy.backoff(n).as_secs()).collect();
         assert_eq!(waits, [60, 120, 240, 480, 600, 600]);
     }

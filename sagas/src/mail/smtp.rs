@@ -101,11 +101,10 @@ pub fn check(settings: &MailSettings) -> Result<(), MailConfigError> {
 }
 
 fn sender(settings: &MailSettings) -> Result<Mailbox, MailConfigError> {
-    let address = settings
-        .from_address
-        .trim()
-        .parse::<lettre::Address>()
-        .map_err(|e| MailConfigError { key: "from_address", reason: format!("`{}`: {e}", settings.from_address) })?;
+    let address = settings.from_address.trim().parse::<lettre::Address>().map_err(|e| MailConfigError {
+        key: "from_address",
+        reason: format!("`{}`: {e}", settings.from_address),
+    })?;
     let name = Some(settings.from_name.trim()).filter(|n| !n.is_empty()).map(str::to_owned);
     Ok(Mailbox::new(name, address))
 }
@@ -116,15 +115,19 @@ impl SmtpSender {
         // The same id at every attempt: a server or a client that sees a mail twice (a
         // delivery whose answer was lost) can tell it is one mail.
         let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, mail.key.as_bytes());
-        let mut builder =
-            Message::builder().from(self.from.clone()).subject(&mail.subject).message_id(Some(format!("<{id}@{domain}>")));
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(&mail.subject)
+            .message_id(Some(format!("<{id}@{domain}>")));
         for to in &mail.to {
             let to: Mailbox = to.parse().map_err(|e| SendError(format!("recipient `{to}`: {e}")))?;
             builder = builder.to(to);
         }
         let text = SinglePart::plain(mail.text.clone());
         let body = match &mail.html {
-            Some(html) => MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone())),
+            Some(html) => {
+                MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone()))
+            }
             None if mail.attachments.is_empty() => {
                 return builder.singlepart(text).map_err(|e| SendError(e.to_string()));
             }
@@ -135,13 +138,14 @@ impl SmtpSender {
             (false, true) => MultiPart::mixed().multipart(body),
             (false, false) => body,
         };
-        let body = mail.attachments.iter().try_fold(body, |body, a| {
-            let kind = ContentType::parse(&a.content_type)
-                .map_err(|e| SendError(format!("attachment `{}`: {e}", a.filename)))?;
-            Ok::<_, SendError>(body.singlepart(
-                lettre::message::Attachment::new(a.filename.clone()).body(a.bytes.clone(), kind),
-            ))
-        })?;
+        let body =
+            mail.attachments.iter().try_fold(body, |body, a| {
+                let kind = ContentType::parse(&a.content_type)
+                    .map_err(|e| SendError(format!("attachment `{}`: {e}", a.filename)))?;
+                Ok::<_, SendError>(body.singlepart(
+                    lettre::message::Attachment::new(a.filename.clone()).body(a.bytes.clone(), kind),
+                ))
+            })?;
         builder.multipart(body).map_err(|e| SendError(e.to_string()))
     }
 }

@@ -54,7 +54,9 @@ impl Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         let syntax = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build();
-        env.set_syntax(syntax.map_err(|e| TemplateError { file: "built-in syntax".into(), reason: e.to_string() })?);
+        env.set_syntax(
+            syntax.map_err(|e| TemplateError { file: "built-in syntax".into(), reason: e.to_string() })?,
+        );
         env.add_global("sender_name", sender_name.to_owned());
         for template in BUILTIN {
             let subject = format!("{}.subject", template.name);
@@ -74,7 +76,8 @@ impl Templates {
     /// Puts every file of `dir` in place of the built-in one and checks it.
     fn override_from(&mut self, dir: &Path) -> Result<(), TemplateError> {
         let at = |path: &Path, reason: String| TemplateError { file: path.display().to_string(), reason };
-        let entries = std::fs::read_dir(dir).map_err(|e| at(dir, format!("cannot read the directory: {e}")))?;
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| at(dir, format!("cannot read the directory: {e}")))?;
         let mut files = Vec::new();
         for entry in entries {
             let path = entry.map_err(|e| at(dir, format!("cannot read the directory: {e}")))?.path();
@@ -98,7 +101,8 @@ impl Templates {
                     ),
                 ));
             };
-            let source = std::fs::read_to_string(&path).map_err(|e| at(&path, format!("cannot read it: {e}")))?;
+            let source =
+                std::fs::read_to_string(&path).map_err(|e| at(&path, format!("cannot read it: {e}")))?;
             self.env.add_template_owned(file.clone(), source).map_err(|e| at(&path, describe(&e)))?;
             if kind == "html" {
                 self.html.insert(name.to_owned());

@@ -35,7 +35,10 @@ async fn tenant(store: &EventStore, owner: &str) -> TenantId {
         owner_email: Email::parse(owner).unwrap(),
     };
     let meta = CommandMetadata::new(Some(tenant.as_uuid()), "user:test");
-    store.execute::<Organization>(&tenant.to_string(), register, &meta, RetryPolicy::default()).await.unwrap();
+    store
+        .execute::<Organization>(&tenant.to_string(), register, &meta, RetryPolicy::default())
+        .await
+        .unwrap();
     tenant
 }
 
@@ -50,8 +53,13 @@ async fn issue(store: &EventStore, tenant: TenantId, site: SiteId, attempt: u32,
         wildcard: false,
         aliases: Vec::new(),
     };
-    let request =
-        CertificateCommand::Request { site_id: site, tenant_id: tenant, names, hsts: false, reason: Reason::Requested };
+    let request = CertificateCommand::Request {
+        site_id: site,
+        tenant_id: tenant,
+        names,
+        hsts: false,
+        reason: Reason::Requested,
+    };
     store.execute::<Certificate>(&id, request, &meta(), RetryPolicy::default()).await.unwrap();
     let certificate = IssuedCertificate {
         serial: format!("{attempt:02x}"),
@@ -103,16 +111,25 @@ async fn an_unrenewed_certificate_mails_its_owners_once_at_thirty_fourteen_and_s
     let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
     let store = env.store();
     let not_after = start + time::Duration::days(40);
-    let (kept, retired, renewed) = (unique_address("kept"), unique_address("retired"), unique_address("renewed"));
-    let (kept_site, retired_site, renewed_site) =
-        (SiteId::from_uuid(Uuid::now_v7()), SiteId::from_uuid(Uuid::now_v7()), SiteId::from_uuid(Uuid::now_v7()));
+    let (kept, retired, renewed) =
+        (unique_address("kept"), unique_address("retired"), unique_address("renewed"));
+    let (kept_site, retired_site, renewed_site) = (
+        SiteId::from_uuid(Uuid::now_v7()),
+        SiteId::from_uuid(Uuid::now_v7()),
+        SiteId::from_uuid(Uuid::now_v7()),
+    );
     let kept_tenant = tenant(&store, &kept).await;
     issue(&store, kept_tenant, kept_site, 1, not_after).await;
     let retired_tenant = tenant(&store, &retired).await;
     issue(&store, retired_tenant, retired_site, 1, not_after).await;
     let meta = CommandMetadata::new(Some(retired_tenant.as_uuid()), "user:test");
     store
-        .execute::<Certificate>(&retired_site.to_string(), CertificateCommand::Retire, &meta, RetryPolicy::default())
+        .execute::<Certificate>(
+            &retired_site.to_string(),
+            CertificateCommand::Retire,
+            &meta,
+            RetryPolicy::default(),
+        )
         .await
         .unwrap();
     let renewed_tenant = tenant(&store, &renewed).await;
@@ -127,7 +144,8 @@ async fn an_unrenewed_certificate_mails_its_owners_once_at_thirty_fourteen_and_s
         let subject = mails[n - 1]["subject"].as_str().unwrap();
         assert!(subject.ends_with(&format!("expires in {days} days")), "{subject}");
     }
-    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM mail_outbox ORDER BY id").fetch_all(&env.pool).await.unwrap();
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM mail_outbox ORDER BY id").fetch_all(&env.pool).await.unwrap();
     let expiry = not_after.unix_timestamp();
     assert_eq!(
         keys,
@@ -137,7 +155,10 @@ async fn an_unrenewed_certificate_mails_its_owners_once_at_thirty_fourteen_and_s
     // The retired certificate's timers were cancelled and the renewed one's moved to its new
     // expiry; so neither has anything to tell.
     let retired_timers = notice_timers(&env, retired_site).await;
-    assert!(retired_timers.len() == 3 && retired_timers.iter().all(|(s, _)| s == "cancelled"), "{retired_timers:?}");
+    assert!(
+        retired_timers.len() == 3 && retired_timers.iter().all(|(s, _)| s == "cancelled"),
+        "{retired_timers:?}"
+    );
     let renewed_expiry = not_after + time::Duration::days(160);
     let moved: Vec<(String, OffsetDateTime)> =
         [30, 14, 7].map(|d| ("scheduled".to_owned(), renewed_expiry - time::Duration::days(d))).to_vec();

@@ -7,6 +7,7 @@
 
 mod certificates;
 mod outbox;
+mod startup;
 
 use std::time::Duration;
 
@@ -14,13 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::common::eventually;
-
-/// The sink's SMTP host and port (deploy/peers env, or its defaults).
-pub fn sink_address() -> (String, String) {
-    let host = std::env::var("BERTH_DEV_SMTP_HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
-    let port = std::env::var("BERTH_DEV_SMTP_PORT").unwrap_or_else(|_| "52525".to_owned());
-    (host, port)
-}
+pub use crate::common::sink_address;
 
 fn api_url() -> String {
     std::env::var("BERTH_DEV_SMTP_API_URL").unwrap_or_else(|_| "http://127.0.0.1:58025".to_owned())

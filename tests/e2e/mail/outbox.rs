@@ -12,7 +12,7 @@ use berth::settings::Settings;
 use berth_eventstore::clock::{Clock, ManualClock, SystemClock};
 use berth_sagas::mail::catalog::PAYMENT_RECEIPT;
 use berth_sagas::mail::templates::Templates;
-use berth_sagas::mail::{OutgoingMail, Outbox};
+use berth_sagas::mail::{Outbox, OutgoingMail};
 use serde_json::json;
 use time::OffsetDateTime;
 use tokio::process::Command;
@@ -104,13 +104,15 @@ async fn a_mail_queued_twice_with_one_key_is_sent_once() {
 
     // Assert
     assert!(first && !second, "queued: {first}, then {second}");
-    let sent = eventually(Duration::from_secs(20), || async { row(&env, "receipt:twice").await.0 == "sent" }).await;
+    let sent =
+        eventually(Duration::from_secs(20), || async { row(&env, "receipt:twice").await.0 == "sent" }).await;
     assert!(sent, "not sent: {:?}", row(&env, "receipt:twice").await);
     let messages = wait_for_messages(&to, 1, Duration::from_secs(10)).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(messages[0]["subject"], "Payment received for BRT-000001");
     assert_eq!(messages[0]["from"], "Berth <berth@berth.test>");
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_outbox").fetch_one(&env.pool).await.unwrap();
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM mail_outbox").fetch_one(&env.pool).await.unwrap();
     assert_eq!(rows, 1);
     sagas.stop().await;
     env.cleanup().await;
@@ -146,7 +148,8 @@ async fn with_the_mail_server_down_a_mail_is_retried_on_the_clock_and_sent_once_
     // The server is back: the next attempt delivers it, once.
     proxy.restore();
     clock.advance(time::Duration::seconds(121));
-    let sent = eventually(Duration::from_secs(20), || async { row(&env, "receipt:down").await.0 == "sent" }).await;
+    let sent =
+        eventually(Duration::from_secs(20), || async { row(&env, "receipt:down").await.0 == "sent" }).await;
     let (_, attempts, error, _) = row(&env, "receipt:down").await;
     assert!(sent && attempts == 3 && error.is_none(), "attempts {attempts}, error {error:?}");
     assert_eq!(wait_for_messages(&to, 1, Duration::from_secs(10)).await.len(), 1);
@@ -174,7 +177,9 @@ async fn a_mail_that_never_gets_through_is_marked_failed_with_the_reason_after_t
     clock.advance(time::Duration::seconds(61));
 
     // Assert
-    let failed = eventually(Duration::from_secs(20), || async { row(&env, "receipt:never").await.0 == "failed" }).await;
+    let failed =
+        eventually(Duration::from_secs(20), || async { row(&env, "receipt:never").await.0 == "failed" })
+            .await;
     let (_, attempts, error, _) = row(&env, "receipt:never").await;
     assert!(failed && attempts == 2, "attempts {attempts}");
     assert!(error.as_deref().is_some_and(|e| e.to_lowercase().contains("connect")), "{error:?}");

@@ -18,7 +18,8 @@ async fn an_issued_invoice_is_mailed_once_to_the_billing_address_with_its_pdf_ev
     let mut profile = romanian_company("RON");
     profile["email"] = json!(address);
     billing.profile(&token, profile).await;
-    let id = billing.draft(&tenant, "invoice", "RON", json!([line("Găzduire Pro", 10_000, "RON", "2")])).await;
+    let id =
+        billing.draft(&tenant, "invoice", "RON", json!([line("Găzduire Pro", 10_000, "RON", "2")])).await;
 
     // Act
     let (status, answer) = billing.issue(&id, json!({})).await;
@@ -27,7 +28,8 @@ async fn an_issued_invoice_is_mailed_once_to_the_billing_address_with_its_pdf_ev
     // Assert: one mail, to the billing address, with the PDF the query API serves.
     let mails = wait_for_messages(&address, 1, Duration::from_secs(60)).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    let number = billing.invoice(&id, &token, &answer["version"]).await["number"].as_str().unwrap().to_owned();
+    let number =
+        billing.invoice(&id, &token, &answer["version"]).await["number"].as_str().unwrap().to_owned();
     let filename = format!("{number}.pdf");
     assert_eq!(mails[0]["subject"], format!("Invoice {number} from Berth Găzduire SRL"));
     assert_eq!(mails[0]["attachments"], json!([{"filename": filename, "content_type": "application/pdf"}]));
@@ -68,10 +70,8 @@ async fn an_issued_invoice_is_mailed_once_to_the_billing_address_with_its_pdf_ev
     })
     .await;
     assert!(handled_again, "the issued event was not handled again");
-    let queued: Vec<(String, String)> = sqlx::query_as("SELECT key, status FROM mail_outbox")
-        .fetch_all(&billing.env.pool)
-        .await
-        .unwrap();
+    let queued: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, status FROM mail_outbox").fetch_all(&billing.env.pool).await.unwrap();
     assert_eq!(queued, [(format!("invoice-issued:{id}"), "sent".to_owned())]);
     assert_eq!(messages_to(&address).await.len(), 1, "mailed twice");
     billing.stop().await;

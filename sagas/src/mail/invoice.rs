@@ -1,5 +1,6 @@
 //! The invoice mail: every issued document (invoice, credit note, proforma) is mailed to the
-//! tenant's billing address with its PDF attached, the same PDF the query API serves. Keyed by
+//! tenant's billing address (the buyer's e-mail on the document, else the billing profile's,
+//! else the owners') with its PDF attached, the same PDF the query API serves. Keyed by
 //! the document's id, so it goes out once however often the event is delivered.
 
 use std::sync::Arc;
@@ -93,7 +94,12 @@ impl InvoiceMail {
                     .ok_or_else(|| Outcome::Failed("the invoice has no tenant".into()))?
             }
         };
-        let to = recipients::billing_emails(&self.pool, tenant).await.map_err(Outcome::later)?;
+        // The billing e-mail the document was issued with (the profile's at that moment, so a
+        // view that has not caught up with a profile set just before cannot misdirect it).
+        let to = match document.buyer().email() {
+            Some(email) => vec![email.to_string()],
+            None => recipients::billing_emails(&self.pool, tenant).await.map_err(Outcome::later)?,
+        };
         if to.is_empty() {
             // The identity view has not caught up with the tenant yet.
             return Err(Outcome::RetryLater(format!(

@@ -76,3 +76,30 @@ async fn an_issued_invoice_is_mailed_once_to_the_billing_address_with_its_pdf_ev
     assert_eq!(messages_to(&address).await.len(), 1, "mailed twice");
     billing.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_for_a_billing_profile_without_an_e_mail_goes_to_the_owners() {
+    // Arrange: a tenant registered by an owner of this test's own, whose profile has no e-mail.
+    let billing = Billing::start().await;
+    let owner = unique_address("owner");
+    let body = json!({"name": "No e-mail", "email": owner, "password": "a long enough password"});
+    let response =
+        billing.http.post(format!("{}/v1/auth/register", billing.command)).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    let registered: serde_json::Value = response.json().await.unwrap();
+    let (tenant, token) = (registered["tenant_id"].as_str().unwrap(), registered["token"].as_str().unwrap());
+    let mut profile = romanian_company("RON");
+    profile.as_object_mut().unwrap().remove("email");
+    billing.profile(token, profile).await;
+    let id = billing.draft(tenant, "invoice", "RON", json!([line("Găzduire Pro", 10_000, "RON", "1")])).await;
+
+    // Act
+    let (status, answer) = billing.issue(&id, json!({})).await;
+    assert_eq!(status, 202, "{answer}");
+
+    // Assert
+    let mails = wait_for_messages(&owner, 1, Duration::from_secs(60)).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0]["attachments"][0]["content_type"], "application/pdf");
+    billing.stop().await;
+}

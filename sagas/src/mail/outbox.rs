@@ -91,7 +91,7 @@ impl Outbox {
                 (n, t, c)
             });
         // The wake-up is in the same statement, so it is sent when (and only if) the row commits.
-        let queued: i64 = sqlx::query_scalar(
+        let (queued, _woken): (i64, i64) = sqlx::query_as(
             "WITH queued AS (
                  INSERT INTO mail_outbox (key, tenant_id, template, recipients, subject, body_text, body_html,
                                           attachment_names, attachment_types, attachment_contents,
@@ -100,7 +100,7 @@ impl Outbox {
                  ON CONFLICT (key) DO NOTHING
                  RETURNING id),
              woken AS (SELECT pg_notify($12, '') FROM queued)
-             SELECT (SELECT count(*) FROM queued) + 0 * (SELECT count(*) FROM woken)",
+             SELECT (SELECT count(*) FROM queued), (SELECT count(*) FROM woken)",
         )
         .bind(&mail.key)
         .bind(mail.tenant_id.map(|t| t.as_uuid()))

@@ -123,29 +123,29 @@ impl SmtpSender {
             let to: Mailbox = to.parse().map_err(|e| SendError(format!("recipient `{to}`: {e}")))?;
             builder = builder.to(to);
         }
+        // The text, or the text and the HTML as alternatives; with attachments, that and the
+        // files side by side in a mixed part.
         let text = SinglePart::plain(mail.text.clone());
-        let body = match &mail.html {
-            Some(html) => {
-                MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone()))
-            }
-            None if mail.attachments.is_empty() => {
-                return builder.singlepart(text).map_err(|e| SendError(e.to_string()));
-            }
+        let alternative = mail.html.as_ref().map(|html| {
+            MultiPart::alternative().singlepart(text.clone()).singlepart(SinglePart::html(html.clone()))
+        });
+        if mail.attachments.is_empty() {
+            let message = match alternative {
+                Some(both) => builder.multipart(both),
+                None => builder.singlepart(text),
+            };
+            return message.map_err(|e| SendError(e.to_string()));
+        }
+        let mut body = match alternative {
+            Some(both) => MultiPart::mixed().multipart(both),
             None => MultiPart::mixed().singlepart(text),
         };
-        let body = match (mail.attachments.is_empty(), mail.html.is_some()) {
-            (true, _) => body,
-            (false, true) => MultiPart::mixed().multipart(body),
-            (false, false) => body,
-        };
-        let body =
-            mail.attachments.iter().try_fold(body, |body, a| {
-                let kind = ContentType::parse(&a.content_type)
-                    .map_err(|e| SendError(format!("attachment `{}`: {e}", a.filename)))?;
-                Ok::<_, SendError>(body.singlepart(
-                    lettre::message::Attachment::new(a.filename.clone()).body(a.bytes.clone(), kind),
-                ))
-            })?;
+        for file in &mail.attachments {
+            let kind = ContentType::parse(&file.content_type)
+                .map_err(|e| SendError(format!("attachment `{}`: {e}", file.filename)))?;
+            let part = lettre::message::Attachment::new(file.filename.clone()).body(file.bytes.clone(), kind);
+            body = body.singlepart(part);
+        }
         builder.multipart(body).map_err(|e| SendError(e.to_string()))
     }
 }
@@ -155,5 +155,74 @@ impl MailSender for SmtpSender {
     async fn send(&self, mail: &QueuedMail) -> Result<(), SendError> {
         let message = self.message(mail)?;
         self.transport.send(message).await.map(drop).map_err(|e| SendError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> MailSettings {
+        MailSettings {
+            host: "smtp.example.test".into(),
+            port: 587,
+            tls: TlsMode::Starttls,
+            username: String::new(),
+            password: String::new().into(),
+            from_address: "billing@example.test".into(),
+            from_name: "Example Hosting".into(),
+            templates_dir: String::new(),
+            timeout_secs: 30,
+            max_attempts: 8,
+            backoff_base_secs: 60,
+            backoff_max_secs: 3600,
+        }
+    }
+
+    fn mail(html: Option<&str>, attachments: Vec<Attachment>) -> QueuedMail {
+        QueuedMail {
+            id: 1,
+            key: "invoice-issued:1".into(),
+            to: vec!["a@example.test".into(), "b@example.test".into()],
+            subject: "Invoice BRT000001".into(),
+            text: "Hello".into(),
+            html: html.map(str::to_owned),
+            attachments,
+            attempts: 1,
+        }
+    }
+
+    fn formatted(mail: &QueuedMail) -> String {
+        let sender = SmtpSender::new(&settings()).unwrap().unwrap();
+        String::from_utf8(sender.message(mail).unwrap().formatted()).unwrap()
+    }
+
+    #[test]
+    fn text_html_and_attachments_nest_as_mail_readers_expect_with_one_id_per_key() {
+        let pdf = Attachment {
+            filename: "BRT000001.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: b"%PDF-1.7".to_vec(),
+        };
+        let raw = formatted(&mail(Some("<p>Hello</p>"), vec![pdf]));
+        let mixed = raw.find("multipart/mixed").expect("a mixed part");
+        let alternative = raw.find("multipart/alternative").expect("an alternative part");
+        assert!(mixed < alternative && raw.contains("text/html"), "{raw}");
+        assert!(raw.contains("filename=\"BRT000001.pdf\"") && raw.contains("application/pdf"), "{raw}");
+        assert!(raw.contains("To: a@example.test, b@example.test"), "{raw}");
+        assert!(raw.contains("From: \"Example Hosting\" <billing@example.test>"), "{raw}");
+        let id = |raw: &str| raw.lines().find(|l| l.starts_with("Message-ID:")).map(str::to_owned);
+        assert!(id(&raw).is_some_and(|l| l.ends_with("@example.test>")), "{raw}");
+        assert_eq!(id(&raw), id(&formatted(&mail(None, Vec::new()))), "the id follows the key");
+        let plain = formatted(&mail(None, Vec::new()));
+        assert!(!plain.contains("multipart") && plain.contains("text/plain"), "{plain}");
+    }
+
+    #[test]
+    fn a_bad_sender_or_no_host_is_told_apart() {
+        let none = MailSettings { host: " ".into(), ..settings() };
+        assert!(SmtpSender::new(&none).unwrap().is_none(), "no host: no client, mail waits");
+        let bad = MailSettings { from_address: "billing".into(), ..settings() };
+        assert_eq!(check(&bad).unwrap_err().key, "from_address");
     }
 }

@@ -26,17 +26,29 @@ pub fn unique_address(tag: &str) -> String {
     format!("{tag}-{}@mail.test", Uuid::now_v7().simple())
 }
 
-/// The messages the sink holds for `address` (an envelope recipient), oldest first.
-pub async fn messages_to(address: &str) -> Vec<Value> {
-    let all: Vec<Value> = reqwest::get(format!("{}/messages", api_url()))
+/// Every message the sink holds, oldest first (other tests' too: filter by recipient).
+async fn all_messages() -> Vec<Value> {
+    reqwest::get(format!("{}/messages", api_url()))
         .await
         .expect("the SMTP sink's API (deploy/peers up)")
         .json()
         .await
-        .expect("the sink's message list");
-    all.into_iter()
-        .filter(|m| m["envelope_to"].as_array().is_some_and(|to| to.iter().any(|t| t == address)))
-        .collect()
+        .expect("the sink's message list")
+}
+
+fn sent_to(message: &Value, address: &str) -> bool {
+    message["envelope_to"].as_array().is_some_and(|to| to.iter().any(|t| t == address))
+}
+
+/// The messages the sink holds for `address` (an envelope recipient), oldest first.
+pub async fn messages_to(address: &str) -> Vec<Value> {
+    all_messages().await.into_iter().filter(|m| sent_to(m, address)).collect()
+}
+
+/// The messages the sink holds for each of `addresses`, from one look.
+pub async fn messages_to_each(addresses: &[String]) -> Vec<Vec<Value>> {
+    let all = all_messages().await;
+    addresses.iter().map(|a| all.iter().filter(|m| sent_to(m, a)).cloned().collect()).collect()
 }
 
 /// Waits until the sink holds at least `count` messages for `address`; them.

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::CERTIFICATE_EXPIRING;
-use crate::mail::{recipients, MailError, Outbox, OutgoingMail};
+use crate::mail::{recent, recipients, MailError, Outbox, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The certificate notice saga (consumes certificate events).
@@ -26,6 +26,7 @@ pub struct CertificateMail {
     pool: PgPool,
     store: EventStore,
     outbox: Outbox,
+    max_age_hours: u64,
 }
 
 /// `[sagas.certificate_mail]`.
@@ -36,11 +37,13 @@ pub struct CertificateMailSettings {
     pub concurrency: usize,
     /// Seconds after which another sagas process takes over a step whose worker died.
     pub takeover_secs: u64,
+    /// Events recorded longer ago than this many hours are not mailed about (0: any age).
+    pub max_age_hours: u64,
 }
 
 impl Default for CertificateMailSettings {
     fn default() -> Self {
-        Self { concurrency: 4, takeover_secs: 60 }
+        Self { concurrency: 4, takeover_secs: 60, max_age_hours: 168 }
     }
 }
 
@@ -49,8 +52,13 @@ impl Saga for CertificateMail {
     const AGGREGATES: &'static [&'static str] = &["certificate"];
     type Settings = CertificateMailSettings;
 
-    fn build(context: &SagaContext, _: &CertificateMailSettings) -> Self {
-        Self { pool: context.pool.clone(), store: context.store.clone(), outbox: context.mail.outbox.clone() }
+    fn build(context: &SagaContext, settings: &CertificateMailSettings) -> Self {
+        Self {
+            pool: context.pool.clone(),
+            store: context.store.clone(),
+            outbox: context.mail.outbox.clone(),
+            max_age_hours: settings.max_age_hours,
+        }
     }
 
     fn tuning(settings: &CertificateMailSettings) -> Tuning {
@@ -79,6 +87,10 @@ impl Saga for CertificateMail {
             }
             _ => return Outcome::Done,
         };
+        if !recent(event.recorded_at, self.max_age_hours) {
+            tracing::info!(site_id = %event.aggregate_id, "told too long ago to mail (sagas.certificate_mail.max_age_hours)");
+            return Outcome::Done;
+        }
         match self.notice(event, days_left, not_after, reason).await {
             Ok(()) => Outcome::Done,
             Err(outcome) => outcome,

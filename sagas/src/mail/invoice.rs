@@ -19,7 +19,7 @@ use sqlx::PgPool;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::INVOICE_ISSUED;
-use crate::mail::{amount, recipients, Attachment, MailError, Outbox, OutgoingMail};
+use crate::mail::{amount, recent, recipients, Attachment, MailError, Outbox, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The invoice mail saga (consumes invoice events).
@@ -28,6 +28,7 @@ pub struct InvoiceMail {
     store: EventStore,
     outbox: Outbox,
     pdf: Arc<Result<PdfRenderer, String>>,
+    max_age_hours: u64,
 }
 
 /// `[sagas.invoice_mail]`.
@@ -38,11 +39,13 @@ pub struct InvoiceMailSettings {
     pub concurrency: usize,
     /// Seconds after which another sagas process takes over a step whose worker died.
     pub takeover_secs: u64,
+    /// Events recorded longer ago than this many hours are not mailed about (0: any age).
+    pub max_age_hours: u64,
 }
 
 impl Default for InvoiceMailSettings {
     fn default() -> Self {
-        Self { concurrency: 4, takeover_secs: 60 }
+        Self { concurrency: 4, takeover_secs: 60, max_age_hours: 168 }
     }
 }
 
@@ -51,11 +54,12 @@ impl Saga for InvoiceMail {
     const AGGREGATES: &'static [&'static str] = &["invoice"];
     type Settings = InvoiceMailSettings;
 
-    fn build(context: &SagaContext, _: &InvoiceMailSettings) -> Self {
+    fn build(context: &SagaContext, settings: &InvoiceMailSettings) -> Self {
         Self {
             pool: context.pool.clone(),
             store: context.store.clone(),
             outbox: context.mail.outbox.clone(),
+            max_age_hours: settings.max_age_hours,
             pdf: context.pdf.clone(),
         }
     }
@@ -73,6 +77,10 @@ impl Saga for InvoiceMail {
 
     async fn handle(&self, event: &Recorded) -> Outcome {
         let Event::Invoice(InvoiceEvent::Issued { document }) = &event.event else { return Outcome::Done };
+        if !recent(event.recorded_at, self.max_age_hours) {
+            tracing::info!(invoice_id = %event.aggregate_id, "issued too long ago to mail (sagas.invoice_mail.max_age_hours)");
+            return Outcome::Done;
+        }
         match self.mail(event, document).await {
             Ok(()) => Outcome::Done,
             Err(outcome) => outcome,

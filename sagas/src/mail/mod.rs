@@ -83,10 +83,41 @@ pub enum MailError {
     Storage(#[from] sqlx::Error),
 }
 
-/// An amount for people: `119.00 EUR`, `-20.50 RON`.
+/// Whether an event recorded at `recorded_at` is recent enough to mail about, `max_age_hours`
+/// after it was recorded (0: any age). A mail saga deployed on a long log would otherwise mail
+/// every customer about its whole history, and one that was stopped for weeks about stale
+/// news. `recorded_at` is the wall-clock time of the write, so the age is taken on the wall
+/// clock too, not on the sagas' (settable) clock.
+pub fn recent(recorded_at: time::OffsetDateTime, max_age_hours: u64) -> bool {
+    let max_age = time::Duration::hours(i64::try_from(max_age_hours).unwrap_or(i64::MAX / 3600));
+    max_age_hours == 0 || time::OffsetDateTime::now_utc() - recorded_at <= max_age
+}
+
+/// An amount for people: `119.00 EUR` (money is never negative; a credit note says so in
+/// words).
 pub fn amount(money: berth_domain::money::Money) -> String {
     let minor = money.amount_minor();
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    format!("{sign}{}.{:02} {}", abs / 100, abs % 100, money.currency().as_str())
+    format!("{}.{:02} {}", minor / 100, minor % 100, money.currency().as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_with_two_decimals_and_their_currency() {
+        let eur = berth_domain::money::Currency::parse("EUR").unwrap();
+        let money = |minor| berth_domain::money::Money::new(minor, eur).unwrap();
+        assert_eq!(amount(money(11_900)), "119.00 EUR");
+        assert_eq!(amount(money(2_050)), "20.50 EUR");
+        assert_eq!(amount(money(7)), "0.07 EUR");
+    }
+
+    #[test]
+    fn only_recent_events_are_mailed_about_unless_any_age_goes() {
+        let now = time::OffsetDateTime::now_utc();
+        assert!(recent(now - time::Duration::hours(1), 168));
+        assert!(!recent(now - time::Duration::days(8), 168));
+        assert!(recent(now - time::Duration::days(800), 0));
+    }
 }

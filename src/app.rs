@@ -21,6 +21,10 @@ use berth_sagas::context::SagaContext;
 use berth_sagas::dns::powerdns::{NoDnsServer, PowerDns, PowerDnsSettings};
 use berth_sagas::dns::resolver::{system_resolver, UdpResolver};
 use berth_sagas::dns::DnsProvider;
+use berth_sagas::mail::outbox::MAIL_CHANNEL;
+use berth_sagas::mail::smtp::{MailSender, SmtpSender};
+use berth_sagas::mail::templates::Templates;
+use berth_sagas::mail::{Mail, Outbox};
 use berth_sagas::node::NodeWorkSettings;
 use berth_sagas::registry;
 use berth_sagas::ssh::{SshBridge, SshSettings};
@@ -81,6 +85,7 @@ pub struct Application {
     telemetry_listener: Option<TcpListener>,
     vault: Option<Vault>,
     clock: Arc<dyn Clock>,
+    templates: Arc<Templates>,
 }
 
 impl Application {
@@ -99,6 +104,8 @@ impl Application {
         // Configuration errors are found before anything connects: a missing master key, a
         // saga setting that does not read.
         settings.check_sagas().map_err(anyhow::Error::msg).context("invalid saga settings")?;
+        let templates =
+            Arc::new(settings.check_mail().map_err(anyhow::Error::msg).context("invalid mail settings")?);
         settings.billing.policy().context("invalid billing settings")?;
         let vault = match roles.command_api || roles.sagas {
             true => Some(vault(&settings)?),
@@ -137,6 +144,7 @@ impl Application {
             telemetry_listener,
             vault,
             clock,
+            templates,
         })
     }
 
@@ -173,6 +181,7 @@ impl Application {
             telemetry_listener,
             vault,
             clock,
+            templates,
         } = self;
         let mut tasks = JoinSet::new();
         let poll = Duration::from_millis(settings.eventstore.poll_interval_ms);
@@ -192,6 +201,11 @@ impl Application {
             clock: clock.clone(),
         };
         let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
+        // One PDF renderer for the documents the query API serves and the ones mail attaches.
+        let pdf = Arc::new(berth_documents::PdfRenderer::with_dejavu().map_err(|error| {
+            tracing::error!(%error, "invoice PDFs cannot be rendered");
+            error.to_string()
+        }));
         let billing = settings.billing.policy()?;
         let payments = crate::connect::payments(&settings.payments)?;
         if roles.command_api {
@@ -283,10 +297,7 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
                 credentials: credentials.clone(),
-                pdf: Arc::new(berth_documents::PdfRenderer::with_dejavu().map_err(|error| {
-                    tracing::error!(%error, "invoice PDFs cannot be rendered");
-                    error.to_string()
-                })),
+                pdf: pdf.clone(),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -355,6 +366,8 @@ impl Application {
                 dns: dns_provider(&settings),
                 resolver: Arc::new(UdpResolver::new(resolver_addr(&settings)?)),
                 payments: payments.clone(),
+                mail: mail(&settings, templates, &pool, &clock, poll, &shutdown)?,
+                pdf: pdf.clone(),
             };
             let entries: Vec<_> =
                 registry::all().into_iter().filter(|e| e.enabled(settings.sagas.get(e.name))).collect();
@@ -397,6 +410,24 @@ fn vault(settings: &Settings) -> anyhow::Result<Vault> {
         );
     }
     Vault::new(key).context("secrets.master_key")
+}
+
+/// The outbox, the SMTP client and the delivery workers' wake-ups, from `[mail]`.
+fn mail(
+    settings: &Settings,
+    templates: Arc<Templates>,
+    pool: &PgPool,
+    clock: &Arc<dyn Clock>,
+    poll: Duration,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Mail> {
+    let sender = SmtpSender::new(&settings.mail).context("invalid mail settings")?;
+    Ok(Mail {
+        outbox: Outbox::new(templates, clock.clone()),
+        sender: sender.map(|s| Arc::new(s) as Arc<dyn MailSender>),
+        retry: settings.mail.retry(),
+        wakeups: FeedNotifier::start_on(pool.clone(), MAIL_CHANNEL, poll, shutdown.clone()),
+    })
 }
 
 /// PowerDNS from `[dns]`, or a stand-in that says none is configured.

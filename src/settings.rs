@@ -46,6 +46,8 @@ pub struct Settings {
     pub dns: DnsSettings,
     /// The payment provider (Stripe) cards are charged through, and its webhooks.
     pub payments: PaymentSettings,
+    /// Outgoing mail: the SMTP server, the sender, the operator's templates, retries.
+    pub mail: berth_sagas::mail::MailSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -366,6 +368,20 @@ api_key = ""
 server_id = "localhost"
 nameservers = "ns1.berth.invalid,ns2.berth.invalid"
 resolver = ""
+
+[mail]
+host = ""
+port = 587
+tls = "starttls"
+username = ""
+password = ""
+from_address = "berth@localhost"
+from_name = "Berth"
+templates_dir = ""
+timeout_secs = 30
+max_attempts = 8
+backoff_base_secs = 60
+backoff_max_secs = 21600
 "#;
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and
@@ -432,6 +448,15 @@ impl Settings {
                 !known.contains(&key)
             })
             .collect()
+    }
+
+    /// Checks `[mail]`: the sender's address, TLS for the host, and every template in
+    /// `templates_dir` (a broken one stops the start, naming its file); the templates to use.
+    pub fn check_mail(&self) -> Result<berth_sagas::mail::templates::Templates, String> {
+        berth_sagas::mail::smtp::check(&self.mail).map_err(|e| e.to_string())?;
+        let dir = self.mail.templates_dir();
+        berth_sagas::mail::templates::Templates::load(dir.as_deref(), self.mail.from_name.trim())
+            .map_err(|e| format!("mail.templates_dir: {e}"))
     }
 
     /// Checks every `[sagas.<name>]` section against the saga registry: an unknown saga or a

@@ -114,3 +114,16 @@ async fn checked(
     .await?;
     Ok(())
 }
+
+/// The billing e-mail of a tenant's billing profile, if it has a profile with one.
+pub async fn billing_email(
+    pool: &sqlx::PgPool,
+    tenant_id: uuid::Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    let email: Option<Option<String>> =
+        sqlx::query_scalar("SELECT email FROM proj_billing_profiles.billing_profiles WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(email.flatten().filter(|e| !e.trim().is_empty()))
+}

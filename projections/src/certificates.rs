@@ -156,7 +156,8 @@ async fn apply_certificate(
         .bind(at)
         .bind(reason)
         .bind(retry_at),
-        CertificateEvent::RenewalWarningDue { days_left, .. } => sqlx::query(
+        CertificateEvent::RenewalWarningDue { days_left, .. }
+        | CertificateEvent::ExpiryNoticeDue { days_left, .. } => sqlx::query(
             "UPDATE certificates SET warned_days = $4, version = $2, updated_at = $3 WHERE site_id = $1 AND version < $2",
         )
         .bind(id)

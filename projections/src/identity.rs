@@ -196,3 +196,14 @@ pub async fn authenticate_bearer(
     metrics::histogram!("berth_auth_seconds").record(started.elapsed().as_secs_f64());
     principal?.ok_or(BearerError::Unknown)
 }
+
+/// The e-mail addresses of a tenant's owners, longest-standing first: who is told about the
+/// tenant's account and sites.
+pub async fn owner_emails(pool: &PgPool, tenant_id: uuid::Uuid) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT email FROM proj_identity.members WHERE tenant_id = $1 AND role = 'owner' ORDER BY joined_at, email",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await
+}

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 
 use crate::dns::resolver::Resolver;
 use crate::dns::DnsProvider;
+use crate::mail::Mail;
 use crate::node::NodeWorkSettings;
 use crate::ssh::NodeShell;
 
@@ -50,4 +51,9 @@ pub struct SagaContext {
     pub resolver: Arc<dyn Resolver>,
     /// Charges cards (none: no payment provider is configured, invoices are paid by transfer).
     pub payments: Option<Arc<dyn berth_payments::PaymentGateway>>,
+    /// Outgoing mail: the outbox any saga queues mail in, and the server it goes out through.
+    pub mail: Mail,
+    /// Renders issued documents as PDF (or why it cannot: a font it needs is missing); the
+    /// same renderer the query API serves them with.
+    pub pdf: Arc<Result<berth_documents::PdfRenderer, String>>,
 }

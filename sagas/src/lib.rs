@@ -13,7 +13,9 @@
 //! speaks to the certificate authority, for the [`certificates`] saga; [`domains`] verifies
 //! custom domains; [`vies`] checks tenants' VAT ids (a trait, with a faithful fake until VIES
 //! can be reached); [`billing`] holds the billing sagas (renewal and proration documents, VIES
-//! checks, the site quota). Every saga reports its outcomes the same way ([`outcome`]).
+//! checks, the site quota); [`mail`] queues and sends mail over SMTP, and holds the sagas that
+//! mail invoices and certificate expiry notices. Every saga reports its outcomes the same way
+//! ([`outcome`]).
 #![forbid(unsafe_code)]
 
 pub mod acme;
@@ -22,6 +24,7 @@ pub mod certificates;
 pub mod context;
 pub mod dns;
 pub mod domains;
+pub mod mail;
 pub mod node;
 pub mod outcome;
 pub mod registry;

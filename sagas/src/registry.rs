@@ -19,6 +19,9 @@ use crate::context::SagaContext;
 use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
+use crate::mail::certificate::CertificateMail;
+use crate::mail::delivery::MailDelivery;
+use crate::mail::invoice::InvoiceMail;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
@@ -42,6 +45,9 @@ pub fn all() -> Vec<Entry> {
         worker::<DriftCheck>(),
         saga::<Certificates>(),
         saga::<Domains>(),
+        worker::<MailDelivery>(),
+        saga::<InvoiceMail>(),
+        saga::<CertificateMail>(),
     ]
 }
 

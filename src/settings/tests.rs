@@ -84,3 +84,34 @@ fn saga_sections_are_checked_against_the_registry() {
         Settings::load_from(None, env(&[("BERTH_SAGAS__PROVISIONING__CONCURRENCY", "many")])).unwrap();
     assert!(wrong.check_sagas().unwrap_err().contains("sagas.provisioning"));
 }
+
+#[test]
+fn mail_settings_read_from_the_environment_keep_the_password_secret_and_are_checked() {
+    let dir = std::env::temp_dir().join(format!("berth-mail-settings-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("payment_failed.txt"), "{{ amount }} {% if %}").unwrap();
+    let dir_name = dir.display().to_string();
+    let vars = env(&[
+        ("BERTH_MAIL__HOST", "smtp.example.test"),
+        ("BERTH_MAIL__TLS", "tls"),
+        ("BERTH_MAIL__PASSWORD", "hunter2-mail"),
+        ("BERTH_MAIL__TEMPLATES_DIR", dir_name.as_str()),
+    ]);
+    assert!(Settings::unknown_variables(vars.clone()).is_empty());
+    let settings = Settings::load_from(None, vars).unwrap();
+    assert_eq!(settings.mail.tls, berth_sagas::mail::TlsMode::Tls);
+    assert_eq!(settings.mail.password.expose_secret(), "hunter2-mail");
+    assert!(!format!("{settings:?}").contains("hunter2-mail"), "the password shows in Debug");
+
+    let error = settings.check_mail().unwrap_err();
+    assert!(error.starts_with("mail.templates_dir: ") && error.contains("payment_failed.txt"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let defaults = Settings::load_from(None, Vec::new()).unwrap();
+    assert!(defaults.mail.host.is_empty(), "no mail server unless one is configured");
+    assert!(defaults.check_mail().is_ok());
+    let bad_sender =
+        Settings::load_from(None, env(&[("BERTH_MAIL__FROM_ADDRESS", "billing at example")])).unwrap();
+    assert!(bad_sender.check_mail().unwrap_err().starts_with("mail.from_address: "));
+    assert!(Settings::load_from(None, env(&[("BERTH_MAIL__TLS", "ssl")])).is_err());
+}

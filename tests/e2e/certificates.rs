@@ -1,8 +1,9 @@
 //! Certificates end to end, against pebble, PowerDNS and a namespaced node: a new WordPress
 //! site gets a certificate by HTTP-01 by itself and plain HTTP redirects to HTTPS; renewal on
 //! a test clock replaces the certificate with no failed request in between; with the CA down a
-//! renewal's failure is recorded, retried on the clock, warned about and shown to operators and
-//! to Prometheus, and the old certificate serves until the CA is back.
+//! renewal's failure is recorded, retried on the clock, warned about (and mailed to the owner)
+//! and shown to operators and to Prometheus, and the old certificate serves until the CA is
+//! back.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -305,6 +306,25 @@ async fn with_the_ca_down_a_failing_renewal_is_recorded_retried_warned_and_alert
     let metrics = last.into_inner().unwrap();
     let lines: Vec<&str> = metrics.lines().filter(|l| l.contains("berth_certificate")).collect();
     assert!(shown, "no {gauge} in: {lines:?}");
+
+    // The owner was mailed about the failing certificate at 30 and at 14 days, once each, with
+    // why renewal failed. (The test clock runs weeks ahead of pebble's, so by Berth's clock the
+    // renewed certificate is already close to expiry and may be mailed about too: the keys
+    // tell the certificates apart.)
+    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM mail_outbox WHERE key LIKE $1 ORDER BY id")
+        .bind(format!("certificate-expiring:{site}:{}:%", not_after.unix_timestamp()))
+        .fetch_all(&api.env.pool)
+        .await
+        .unwrap();
+    let prefix = format!("certificate-expiring:{site}:{}", not_after.unix_timestamp());
+    assert_eq!(keys, [30, 14].map(|d| format!("{prefix}:{d}")));
+    let mails = crate::mail::wait_for_messages(&owner.email, 2, Duration::from_secs(30)).await;
+    let subjects: Vec<&str> = mails[..2].iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, [30, 14].map(|d| format!("The certificate of {domain} expires in {d} days")));
+    for mail in &mails[..2] {
+        let text = crate::mail::raw_message(mail["id"].as_str().unwrap()).await;
+        assert!(text.contains("Renewing it keeps failing"), "{text}");
+    }
     let _ = std::fs::remove_file(root);
     api.stop().await;
 }

@@ -92,7 +92,14 @@ impl TestEnv {
     /// The `BERTH_*` variables for a child process.
     pub fn env_vars(&self) -> Vec<(String, String)> {
         let replicas = self.stream.replicas.to_string();
+        let (smtp_host, smtp_port) = sink_address();
         [
+            // Mail goes to the local SMTP sink (deploy/peers); tests tell theirs apart by
+            // recipients of their own.
+            ("BERTH_MAIL__HOST", smtp_host.as_str()),
+            ("BERTH_MAIL__PORT", smtp_port.as_str()),
+            ("BERTH_MAIL__TLS", "none"),
+            ("BERTH_MAIL__FROM_ADDRESS", "berth@berth.test"),
             ("BERTH_NATS__REPLICAS", replicas.as_str()),
             ("BERTH_DATABASE__URL", self.db_url.as_str()),
             ("BERTH_NATS__URL", self.nats_url.as_str()),
@@ -209,6 +216,13 @@ impl TestEnv {
 fn replace_database(url: &str, db: &str) -> String {
     let (base, _) = url.rsplit_once('/').expect("database URL has a path");
     format!("{base}/{db}")
+}
+
+/// The local SMTP sink's host and port (deploy/peers' settings, or its defaults).
+pub fn sink_address() -> (String, String) {
+    let host = std::env::var("BERTH_DEV_SMTP_HOST").unwrap_or_else(|_| "127.0.0.1".to_owned());
+    let port = std::env::var("BERTH_DEV_SMTP_PORT").unwrap_or_else(|_| "52525".to_owned());
+    (host, port)
 }
 
 /// Sends SIGKILL to a child.

@@ -19,6 +19,7 @@ mod idempotency;
 mod identity;
 mod isolation;
 mod live;
+mod mail;
 mod node_failures;
 mod nodes;
 mod nodes_harness;

@@ -89,6 +89,16 @@ pub enum CertificateCommand {
         /// The names.
         names: CertificateNames,
     },
+    /// Tell the tenant that the certificate expiring at `not_after` has `days_left` days to
+    /// go (an expiry notice timer's command; a renewed or retired certificate, or a threshold
+    /// already told, gets nothing).
+    NoticeExpiry {
+        /// When the certificate the timer was set for expires.
+        #[serde(with = "time::serde::rfc3339")]
+        not_after: OffsetDateTime,
+        /// The threshold: 30, 14 or 7.
+        days_left: u32,
+    },
     /// The site is gone.
     Retire,
 }
@@ -180,6 +190,16 @@ pub(super) fn decide(cert: &Certificate, command: CertificateCommand) -> Result<
             Some(current) if *current != names => vec![E::NamesChanged { names }],
             _ => Vec::new(),
         }),
+        CertificateCommand::NoticeExpiry { not_after, days_left } => {
+            let same = cert.current.as_ref().is_some_and(|live| live.not_after == not_after);
+            // An attempt under way ends renewed (no notice needed) or failed (the failure
+            // warns about every threshold it finds crossed).
+            Ok(if same && cert.pending.is_none() && !cert.warned.contains(&days_left) {
+                vec![E::ExpiryNoticeDue { days_left, not_after }]
+            } else {
+                Vec::new()
+            })
+        }
         CertificateCommand::Retire => Ok(vec![E::Retired]),
     }
 }

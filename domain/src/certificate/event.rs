@@ -104,6 +104,15 @@ pub enum CertificateEvent {
         /// Why the last attempt failed.
         reason: String,
     },
+    /// The live certificate reached `days_left` days before expiry and renewal has not
+    /// started yet (an expiry notice timer): the tenant is to be told.
+    ExpiryNoticeDue {
+        /// The threshold reached: 30, 14 or 7.
+        days_left: u32,
+        /// When the live certificate expires.
+        #[serde(with = "time::serde::rfc3339")]
+        not_after: OffsetDateTime,
+    },
     /// What the next attempt is to cover changed (a custom domain was taken off the site); the
     /// certificate in use keeps its names until then.
     NamesChanged {
@@ -124,6 +133,7 @@ impl DomainEvent for CertificateEvent {
             Self::InstallFailed { .. } => "CertificateInstallFailed",
             Self::InstallRetried { .. } => "CertificateInstallRetried",
             Self::RenewalWarningDue { .. } => "CertificateRenewalWarningDue",
+            Self::ExpiryNoticeDue { .. } => "CertificateExpiryNoticeDue",
             Self::NamesChanged { .. } => "CertificateNamesChanged",
             Self::Retired => "CertificateRetired",
         }

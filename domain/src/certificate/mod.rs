@@ -5,7 +5,9 @@
 //! issued or failed. An issued certificate is installed on the site's node; the one before it
 //! serves until then. Renewal starts on a durable timer before expiry; a failed attempt is
 //! tried again on another, with backoff; while renewal keeps failing the tenant is warned at
-//! 30, 14 and 7 days before the live certificate expires. The private key and chain are a
+//! 30, 14 and 7 days before the live certificate expires. Thresholds the certificate reaches
+//! before its renewal starts have timers of their own (expiry notices), so the tenant hears
+//! of each threshold once whether or not renewal is failing. The private key and chain are a
 //! sealed secret, referred to by id.
 
 mod command;
@@ -125,6 +127,40 @@ const RENEWAL: &str = "certificate-renewal";
 const RETRY: &str = "certificate-retry";
 const INSTALL: &str = "certificate-install";
 
+/// The expiry notice timer of threshold `days` (30, 14, 7) of the certificate `id`.
+pub fn notice_timer(days: u32, id: &str) -> TimerKey {
+    let purpose = match days {
+        30 => "certificate-notice-30",
+        14 => "certificate-notice-14",
+        _ => "certificate-notice-7",
+    };
+    timer(purpose, id)
+}
+
+/// The expiry notice timers a newly issued certificate sets: one per threshold that falls
+/// after it is valid and before its renewal starts (from then on a failing renewal warns);
+/// the other thresholds' timers, left from the certificate before, are cancelled.
+fn notice_timers(
+    id: &str,
+    certificate: &IssuedCertificate,
+    renew_at: OffsetDateTime,
+) -> Vec<TimerChange<CertificateCommand>> {
+    WARNING_DAYS
+        .into_iter()
+        .map(|days| {
+            let key = notice_timer(days, id);
+            let due_at = certificate.not_after - time::Duration::days(i64::from(days));
+            if due_at > certificate.not_before && due_at < renew_at {
+                let command =
+                    CertificateCommand::NoticeExpiry { not_after: certificate.not_after, days_left: days };
+                TimerChange::Schedule { key, due_at, command }
+            } else {
+                TimerChange::Cancel { key }
+            }
+        })
+        .collect()
+}
+
 impl crate::aggregate::Consequences for Certificate {
     fn owner(&self) -> Option<uuid::Uuid> {
         self.tenant_id.map(|t| t.as_uuid())
@@ -137,11 +173,15 @@ impl crate::aggregate::Consequences for Certificate {
             // change the timer before it is marked fired, and the firing would never commit.
             E::IssuanceRequested { reason: Reason::Retry, .. } => Vec::new(),
             E::IssuanceRequested { .. } => vec![TimerChange::Cancel { key: timer(RETRY, id) }],
-            E::Issued { renew_at, .. } => vec![TimerChange::Schedule {
-                key: timer(RENEWAL, id),
-                due_at: *renew_at,
-                command: CertificateCommand::Renew { now: *renew_at },
-            }],
+            E::Issued { renew_at, certificate, .. } => {
+                let mut changes = vec![TimerChange::Schedule {
+                    key: timer(RENEWAL, id),
+                    due_at: *renew_at,
+                    command: CertificateCommand::Renew { now: *renew_at },
+                }];
+                changes.extend(notice_timers(id, certificate, *renew_at));
+                changes
+            }
             E::IssuanceFailed { attempt, retry_at, .. } => vec![TimerChange::Schedule {
                 key: timer(RETRY, id),
                 due_at: *retry_at,
@@ -154,9 +194,15 @@ impl crate::aggregate::Consequences for Certificate {
             }],
             E::Installed { .. } => vec![TimerChange::Cancel { key: timer(INSTALL, id) }],
             E::Retired => {
-                [RENEWAL, RETRY, INSTALL].map(|p| TimerChange::Cancel { key: timer(p, id) }).to_vec()
+                let mut changes: Vec<_> =
+                    [RENEWAL, RETRY, INSTALL].map(|p| TimerChange::Cancel { key: timer(p, id) }).to_vec();
+                changes.extend(WARNING_DAYS.map(|days| TimerChange::Cancel { key: notice_timer(days, id) }));
+                changes
             }
-            E::InstallRetried { .. } | E::RenewalWarningDue { .. } | E::NamesChanged { .. } => Vec::new(),
+            E::InstallRetried { .. }
+            | E::RenewalWarningDue { .. }
+            | E::ExpiryNoticeDue { .. }
+            | E::NamesChanged { .. } => Vec::new(),
         }
     }
 }
@@ -208,7 +254,7 @@ impl Aggregate for Certificate {
                 self.pending = None;
                 self.last_failure = Some(Failure { attempt, code });
             }
-            E::RenewalWarningDue { days_left, .. } => {
+            E::RenewalWarningDue { days_left, .. } | E::ExpiryNoticeDue { days_left, .. } => {
                 // Warned at this threshold means warned at every wider one as well.
                 let wider: Vec<u32> = WARNING_DAYS
                     .into_iter()

@@ -86,10 +86,13 @@ fn a_request_starts_an_attempt_and_a_repeat_changes_nothing() {
 fn issuing_schedules_the_renewal_thirty_days_ahead_of_expiry() {
     let timers = Certificate::timers("s", &issued(1, "01"));
     assert!(matches!(
-        &timers[..],
-        [TimerChange::Schedule { key, due_at, command: CertificateCommand::Renew { .. } }]
+        &timers[0],
+        TimerChange::Schedule { key, due_at, command: CertificateCommand::Renew { .. } }
             if key.as_str() == "certificate-renewal:s" && *due_at == NOT_AFTER - Duration::days(30)
     ));
+    // Renewal starts at the first threshold: a failing renewal warns, no notice timer does.
+    assert!(timers[1..].iter().all(|t| matches!(t, TimerChange::Cancel { .. })), "{timers:?}");
+    assert_eq!(timers.len(), 4);
     TestFramework::<Certificate>::with(())
         .given(vec![requested(1, Reason::Requested), issued(1, "01")])
         .when(CertificateCommand::Renew { now: NOT_AFTER - Duration::days(30) })
@@ -202,7 +205,11 @@ fn installing_is_recorded_once_and_a_retired_certificate_takes_nothing() {
         .given(retired)
         .when(request(Reason::Requested))
         .then_expect_error(CertificateError::Retired);
-    assert_eq!(Certificate::timers("s", &CertificateEvent::Retired).len(), 3);
+    let cancelled = Certificate::timers("s", &CertificateEvent::Retired);
+    assert_eq!(cancelled.len(), 6);
+    assert!(cancelled
+        .iter()
+        .any(|t| matches!(t, TimerChange::Cancel { key } if key.as_str() == "certificate-notice-7:s")));
 }
 
 #[test]
@@ -232,4 +239,64 @@ fn a_removed_alias_leaves_the_next_attempt_without_it() {
         .given(given)
         .when(CertificateCommand::Renew { now: NOT_AFTER - Duration::days(30) })
         .then_expect_events(vec![requested(2, Reason::Renewal)]);
+}
+
+/// Issued with its renewal starting five days before expiry, after every threshold.
+fn issued_renewing_late(attempt: u32, serial: &str) -> CertificateEvent {
+    match issued(attempt, serial) {
+        CertificateEvent::Issued { attempt, certificate, took_ms, .. } => CertificateEvent::Issued {
+            attempt,
+            certificate,
+            renew_at: NOT_AFTER - Duration::days(5),
+            took_ms,
+        },
+        _ => unreachable!(),
+    }
+}
+
+fn notice(days_left: u32) -> CertificateCommand {
+    CertificateCommand::NoticeExpiry { not_after: NOT_AFTER, days_left }
+}
+
+#[test]
+fn thresholds_before_the_renewal_get_notice_timers_that_tell_once_each() {
+    let timers = Certificate::timers("s", &issued_renewing_late(1, "01"));
+    for days in WARNING_DAYS {
+        assert!(
+            timers.iter().any(|t| matches!(t,
+                TimerChange::Schedule { key, due_at, command: CertificateCommand::NoticeExpiry { days_left, not_after } }
+                    if key.as_str() == format!("certificate-notice-{days}:s")
+                        && *due_at == NOT_AFTER - Duration::days(i64::from(days))
+                        && *days_left == days && *not_after == NOT_AFTER)),
+            "no notice timer at {days} days: {timers:?}"
+        );
+    }
+    let given = vec![requested(1, Reason::Requested), issued_renewing_late(1, "01")];
+    let due = CertificateEvent::ExpiryNoticeDue { days_left: 14, not_after: NOT_AFTER };
+    TestFramework::<Certificate>::with(())
+        .given(given.clone())
+        .when(notice(14))
+        .then_expect_events(vec![due.clone()]);
+    let mut told = given.clone();
+    told.push(due);
+    TestFramework::<Certificate>::with(()).given(told).when(notice(14)).then_expect_events(vec![]);
+}
+
+#[test]
+fn no_notice_for_a_renewed_retired_or_renewing_certificate() {
+    let given = vec![requested(1, Reason::Requested), issued_renewing_late(1, "01")];
+    // The timer was set for a certificate that has since been replaced.
+    TestFramework::<Certificate>::with(())
+        .given(given.clone())
+        .when(CertificateCommand::NoticeExpiry { not_after: NOT_AFTER - Duration::days(90), days_left: 30 })
+        .then_expect_events(vec![]);
+    let mut renewing = given.clone();
+    renewing.push(requested(2, Reason::Requested));
+    TestFramework::<Certificate>::with(()).given(renewing).when(notice(30)).then_expect_events(vec![]);
+    let mut retired = given;
+    retired.push(CertificateEvent::Retired);
+    TestFramework::<Certificate>::with(())
+        .given(retired)
+        .when(notice(30))
+        .then_expect_error(CertificateError::Retired);
 }

@@ -9,6 +9,7 @@ mod input;
 mod killed;
 mod lifecycle;
 mod limits;
+mod mail;
 mod operators;
 mod setup;
 mod usage;

@@ -19,6 +19,7 @@ use crate::context::SagaContext;
 use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
+use crate::mail::billing::BillingMail;
 use crate::mail::certificate::CertificateMail;
 use crate::mail::delivery::MailDelivery;
 use crate::mail::invoice::InvoiceMail;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Entry> {
         worker::<MailDelivery>(),
         saga::<InvoiceMail>(),
         saga::<CertificateMail>(),
+        saga::<BillingMail>(),
     ]
 }
 

@@ -246,6 +246,10 @@ impl Dunning {
     pub fn held(&self) -> &[SiteId] {
         &self.held
     }
+    /// Whether grace ended unpaid (the tenant was suspended), even if it was paid since.
+    pub fn grace_ended(&self) -> bool {
+        self.grace_ended
+    }
 }
 
 /// The key of a collection's next-attempt timer.

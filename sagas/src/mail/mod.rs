@@ -21,6 +21,7 @@
 //! }).await?;
 //! ```
 
+pub mod billing;
 pub mod catalog;
 pub mod certificate;
 pub mod delivery;

@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use time::macros::datetime;
 
-use super::{intents, payments, save_card, start, stop, tenant};
+use super::{intents, payments, save_card, start, stop, tenant_mailed};
+use crate::mail::{messages_to, wait_for_messages};
 use crate::nodes_harness::{one_at_a_time, registration, wait_for, LocalNode, NODE_SETTINGS};
 
 fn count(list: &Value, check: impl Fn(&Value) -> bool) -> usize {
@@ -42,7 +43,7 @@ async fn a_declined_renewal_is_retried_suspends_the_site_and_a_transfer_resumes_
         .await;
 
     // A tenant in its trial chooses Starter in euro, saves a card and puts up a site.
-    let (_, token) = tenant(&billing, "Cycle").await;
+    let (_, token, inbox) = tenant_mailed(&billing, "Cycle").await;
     let (status, chosen) = billing
         .post("/v1/subscriptions", &token, json!({"plan": "starter", "period": "month", "currency": "EUR"}))
         .await;
@@ -77,6 +78,9 @@ async fn a_declined_renewal_is_retried_suspends_the_site_and_a_transfer_resumes_
     assert_eq!(paid["items"].as_array().unwrap().len(), 1, "{paid}");
     assert_eq!(paid["items"][0]["method"], "card");
     assert_eq!(intents(&first).await, (1, 1), "one PaymentIntent, succeeded");
+    let subject = |m: &Value| m["subject"].as_str().unwrap_or_default().to_owned();
+    let mails = wait_for_messages(&inbox, 2, Duration::from_secs(30)).await;
+    assert!(mails.iter().any(|m| subject(m).starts_with("Payment received")), "a receipt: {mails:?}");
 
     // The card is replaced by one that is declined; the renewal fails, and is retried on days
     // 1, 3 and 7 after the first failure.
@@ -107,6 +111,9 @@ async fn a_declined_renewal_is_retried_suspends_the_site_and_a_transfer_resumes_
             .await;
     assert_eq!(state["items"].as_array().unwrap().len(), 0, "nothing paid: {state}");
     assert_eq!(intents(&renewal).await, (4, 0), "four attempts, each its own PaymentIntent");
+    let failed = |mails: &[Value]| mails.iter().filter(|m| subject(m).starts_with("Payment for")).count();
+    let mails = wait_for_messages(&inbox, 7, Duration::from_secs(30)).await;
+    assert_eq!(failed(&mails), 4, "one mail per failed attempt: {mails:?}");
 
     // Grace ends unpaid: the site is suspended for non-payment and the node answers 503; the
     // tenant cannot resume it.
@@ -152,9 +159,27 @@ async fn a_declined_renewal_is_retried_suspends_the_site_and_a_transfer_resumes_
         payments(&billing, &token, &renewal, "settled", |p| p["dunning"]["status"] == "settled").await;
     assert_eq!(settled["items"][0]["method"], "bank_transfer");
     assert_eq!(intents(&renewal).await, (4, 0), "no charge after the transfer");
+    // Mail: the first invoice and its receipt, the renewal, four failures, the suspension, the
+    // transfer's receipt and the reinstatement; each once.
+    let mails = wait_for_messages(&inbox, 10, Duration::from_secs(30)).await;
+    let count_of = |prefix: &str| mails.iter().filter(|m| subject(m).starts_with(prefix)).count();
+    assert_eq!(count_of("Payment received"), 2, "{mails:?}");
+    assert_eq!(count_of("Payment for"), 4);
+    assert_eq!(count_of("Your account"), 2, "the suspension and the reinstatement");
+    assert_eq!(
+        count_of("Invoice") + count_of("Your invoice") + count_of("Proforma") + count_of("Credit"),
+        2,
+        "{mails:?}"
+    );
+    assert_eq!(mails.len(), 10, "nothing else: {mails:?}");
 
     let cash = billing.read("/v1/ops/payments", &billing.operator).await;
     assert!(cash["items"].as_array().unwrap().iter().any(|r| r["method"] == "card"));
     assert!(cash["items"].as_array().unwrap().iter().any(|r| r["method"] == "bank_transfer"));
+    // Nothing more is mailed once it is paid, however far the clock moves within the period.
+    billing.clock_to(failed_at + time::Duration::days(20));
+    let (status, _) = billing.get("/v1/subscription", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(messages_to(&inbox).await.len(), 10);
     stop(billing, endpoint).await;
 }

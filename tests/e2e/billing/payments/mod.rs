@@ -112,9 +112,18 @@ pub async fn save_card(billing: &Billing, token: &str, name: &str) -> Value {
 
 /// A registered tenant with a Romanian company profile in euro; its id and token.
 pub async fn tenant(billing: &Billing, name: &str) -> (String, String) {
-    let (tenant, token) = billing.register(name).await;
-    billing.profile(&token, super::http::romanian_company("EUR")).await;
+    let (tenant, token, _) = tenant_mailed(billing, name).await;
     (tenant, token)
+}
+
+/// Like [`tenant`], with a billing e-mail of its own: its id, token and that address.
+pub async fn tenant_mailed(billing: &Billing, name: &str) -> (String, String, String) {
+    let (tenant, token) = billing.register(name).await;
+    let address = crate::mail::unique_address("billing");
+    let mut profile = super::http::romanian_company("EUR");
+    profile["email"] = json!(address);
+    billing.profile(&token, profile).await;
+    (tenant, token, address)
 }
 
 /// An issued invoice of 100 EUR for `tenant` (operators issue it); its id.

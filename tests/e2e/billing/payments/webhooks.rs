@@ -5,7 +5,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{fake, intents, invoice, payments, save_card, start, stop, stripe, tenant, Endpoint};
+use super::{
+    fake, intents, invoice, payments, save_card, start, stop, stripe, tenant, tenant_mailed, Endpoint,
+};
 use crate::billing::http::Billing;
 
 /// The fake's events about `invoice`'s PaymentIntents.
@@ -54,7 +56,7 @@ async fn every_webhook_ten_times_shuffled_records_one_payment_and_forgeries_chan
     billing.rate("EUR", "4.9763").await;
 
     // The saga charges a card; the webhooks come after its own record.
-    let (carded, carded_token) = tenant(&billing, "Webhooks card").await;
+    let (carded, carded_token, inbox) = tenant_mailed(&billing, "Webhooks card").await;
     save_card(&billing, &carded_token, "pm_card_visa").await;
     let charged = invoice(&billing, &carded).await;
     payments(&billing, &carded_token, &charged, "paid by card", |p| p["dunning"]["status"] == "settled")
@@ -86,11 +88,13 @@ async fn every_webhook_ten_times_shuffled_records_one_payment_and_forgeries_chan
         ],
     )
     .await;
+    // Delivered now (the fake's own deliveries run in the background, behind other tests').
+    let events = events_of(&outside).await;
+    redeliver(&endpoint, &events, 1).await;
     payments(&billing, &plain_token, &outside, "paid from the webhook", |p| {
         p["dunning"]["status"] == "settled"
     })
     .await;
-    let events = events_of(&outside).await;
     redeliver(&endpoint, &events, 10).await;
 
     for (token, id) in [(&carded_token, &charged), (&plain_token, &outside)] {
@@ -99,6 +103,12 @@ async fn every_webhook_ten_times_shuffled_records_one_payment_and_forgeries_chan
         assert_eq!(state["items"][0]["balance_due_minor"], 0);
     }
     assert_eq!(intents(&charged).await, (1, 1));
+    // One receipt (and the invoice itself), whatever the deliveries.
+    let mails = crate::mail::wait_for_messages(&inbox, 2, std::time::Duration::from_secs(30)).await;
+    let receipts =
+        mails.iter().filter(|m| m["subject"].as_str().is_some_and(|s| s.starts_with("Payment received")));
+    assert_eq!(receipts.count(), 1, "{mails:?}");
+    assert_eq!(mails.len(), 2, "{mails:?}");
     let settled_events: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM events WHERE aggregate_type = 'invoice' AND event_type = 'InvoiceSettled'
             AND aggregate_id = ANY($1)",

@@ -182,6 +182,29 @@ pub async fn nats(settings: &Settings) -> anyhow::Result<async_nats::Client> {
     Ok(client)
 }
 
+/// The payment provider `settings` name, if any (an empty `stripe_url`: none).
+pub fn payments(
+    settings: &PaymentSettings,
+) -> anyhow::Result<Option<Arc<dyn berth_payments::PaymentGateway>>> {
+    if settings.stripe_url.trim().is_empty() {
+        return Ok(None);
+    }
+    if settings.stripe_secret_key.expose_secret().is_empty() {
+        anyhow::bail!("payments.stripe_secret_key: required when payments.stripe_url is set");
+    }
+    let mut url = settings.stripe_url.trim().to_owned();
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    let gateway = berth_payments::StripeGateway::new(&berth_payments::StripeSettings {
+        url,
+        secret_key: settings.stripe_secret_key.clone(),
+        timeout: Duration::from_secs(settings.timeout_secs.max(1)),
+    })
+    .map_err(|e| anyhow::anyhow!("payments: {e}"))?;
+    Ok(Some(Arc::new(gateway)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,27 +231,4 @@ mod tests {
         let shown = nats_display(&nats("nats://berth:secret@a:4222,b:4223"));
         assert_eq!(shown, "nats://***@a:4222,b:4223");
     }
-}
-
-/// The payment provider `settings` name, if any (an empty `stripe_url`: none).
-pub fn payments(
-    settings: &PaymentSettings,
-) -> anyhow::Result<Option<Arc<dyn berth_payments::PaymentGateway>>> {
-    if settings.stripe_url.trim().is_empty() {
-        return Ok(None);
-    }
-    if settings.stripe_secret_key.expose_secret().is_empty() {
-        anyhow::bail!("payments.stripe_secret_key: required when payments.stripe_url is set");
-    }
-    let mut url = settings.stripe_url.trim().to_owned();
-    if !url.ends_with('/') {
-        url.push('/');
-    }
-    let gateway = berth_payments::StripeGateway::new(&berth_payments::StripeSettings {
-        url,
-        secret_key: settings.stripe_secret_key.clone(),
-        timeout: Duration::from_secs(settings.timeout_secs.max(1)),
-    })
-    .map_err(|e| anyhow::anyhow!("payments: {e}"))?;
-    Ok(Some(Arc::new(gateway)))
 }

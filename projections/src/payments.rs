@@ -24,7 +24,7 @@ macro_rules! payment_tables {
                     applied_minor bigint NOT NULL, credit_minor bigint NOT NULL, balance_due_minor bigint NOT NULL,
                     received_on date NOT NULL, reference text, recorded_at timestamptz NOT NULL)"
             ),
-            concat!("CREATE INDEX payments_invoice_idx ON payments (invoice_id, recorded_at)"),
+            "CREATE INDEX payments_invoice_idx ON payments (invoice_id, recorded_at)",
             concat!("CREATE INDEX payments_tenant_idx ON payments (", $tenant, ", received_on DESC, id)"),
             concat!(
                 "CREATE TABLE dunning (

@@ -141,10 +141,14 @@ pub async fn run(world: &World, count_of: usize, upstream: &str) -> anyhow::Resu
                 ("BERTH_PAYMENTS__STRIPE_URL", stripe_url),
                 ("BERTH_PAYMENTS__STRIPE_SECRET_KEY", "sk_test_berth_local"),
                 ("BERTH_SAGAS__TIMERS__POLL_MS", "200"),
+                // The run's tenants have no owners to mail, and VIES is not what is measured.
+                ("BERTH_SAGAS__INVOICE_MAIL__ENABLED", "false"),
+                ("BERTH_SAGAS__BILLING_MAIL__ENABLED", "false"),
+                ("BERTH_SAGAS__VIES__ENABLED", "false"),
             ],
         )
         .await?;
-    let deadline = started + Duration::from_secs(600);
+    let deadline = started + Duration::from_secs(1800);
     let target = i64::try_from(count_of)?;
     let mut issued_secs = None;
     loop {
@@ -155,7 +159,7 @@ pub async fn run(world: &World, count_of: usize, upstream: &str) -> anyhow::Resu
         if count(world, "InvoiceSettled").await? >= target {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "the run did not finish in 600 s ({issued} issued)");
+        anyhow::ensure!(Instant::now() < deadline, "the run did not finish in 1800 s ({issued} issued)");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let paid_secs = started.elapsed().as_secs_f64();

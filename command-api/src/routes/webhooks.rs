@@ -40,7 +40,7 @@ pub struct WebhookAnswer {
     pub outcome: String,
 }
 
-/// Receive a Stripe webhook.
+/// Receive a Stripe webhook (Stripe calls it).
 ///
 /// Verified by `Stripe-Signature` (HMAC-SHA256 of `t.body`, five minutes' tolerance, any of the
 /// endpoint's secrets during a rotation). Always 200 for a verified event, whatever its type.
@@ -48,7 +48,7 @@ pub struct WebhookAnswer {
     request_body(content = serde_json::Value, description = "A Stripe event, as Stripe sends it", content_type = "application/json"),
     params(("Stripe-Signature" = String, Header, description = "t=<unix time>,v1=<hex HMAC-SHA256>")),
     responses((status = 200, description = "Processed, or ignored", body = WebhookAnswer),
-              (status = 400, description = "Missing, forged or stale signature, or not a Stripe event", body = berth_http::Problem)))]
+              (status = 400, description = "Missing, forged or stale signature, or not a Stripe event", body = berth_http::Problem, content_type = "application/problem+json")))]
 async fn stripe(
     State(state): State<AppState>,
     anonymous: Anonymous,

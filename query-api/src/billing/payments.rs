@@ -340,8 +340,9 @@ pub struct TenantDunning {
     pub row: DunningRow,
 }
 
-/// Collections across tenants: failed payments (`failed=true`), past-due tenants
-/// (`status=suspended`), in pages (operators only).
+/// Collections across tenants, in pages (operators only).
+///
+/// Failed payments with `failed=true`, past-due tenants with `status=suspended`.
 #[utoipa::path(get, path = "/v1/ops/dunning", operation_id = "list_dunning", tag = "ops", params(DunningParams),
     responses((status = 200, description = "A page of collections", body = Page<TenantDunning>)), security(("bearer" = [])))]
 async fn collections(
@@ -393,8 +394,9 @@ pub struct WebhookRow {
     pub received_at: OffsetDateTime,
 }
 
-/// Every webhook delivery processed, newest first, in pages (operators only). A delivery
-/// refused for its signature changes nothing and is not listed (it is counted in
+/// Every webhook delivery processed, newest first, in pages (operators only).
+///
+/// A delivery refused for its signature changes nothing and is not listed (it is counted in
 /// `berth_webhooks_refused_total`).
 #[utoipa::path(get, path = "/v1/ops/webhooks", operation_id = "list_webhooks", tag = "ops", params(PageParams),
     responses((status = 200, description = "A page of deliveries", body = Page<WebhookRow>)), security(("bearer" = [])))]

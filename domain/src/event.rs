@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::acme_account::{AcmeAccount, AcmeAccountEvent};
 use crate::aggregate::Consequences;
+use crate::backup::{Backup, BackupEvent};
 use crate::billing_profile::{BillingProfile, BillingProfileEvent};
 use crate::certificate::{Certificate, CertificateEvent};
 use crate::coupon::{Coupon, CouponEvent};
@@ -21,6 +22,7 @@ use crate::node::{Node, NodeEvent};
 use crate::operator::{Operator, OperatorEvent};
 use crate::organization::{Organization, OrganizationEvent};
 use crate::plan::{Plan, PlanEvent};
+use crate::restore::{Restore, RestoreEvent};
 use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
 use crate::series::{NumberSeries, SeriesEvent};
@@ -190,6 +192,8 @@ registry! {
     CustomDomain => CustomDomain, CustomDomainEvent;
     Certificate => Certificate, CertificateEvent;
     AcmeAccount => AcmeAccount, AcmeAccountEvent;
+    Backup => Backup, BackupEvent;
+    Restore => Restore, RestoreEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

@@ -19,6 +19,7 @@
 pub mod acme_account;
 pub mod aggregate;
 pub mod allocation;
+pub mod backup;
 pub mod billing;
 pub mod billing_profile;
 pub mod certificate;
@@ -38,6 +39,7 @@ pub mod operator;
 pub mod organization;
 pub mod php;
 pub mod plan;
+pub mod restore;
 pub mod role;
 pub mod security;
 pub mod seller;

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acme;
+pub mod backup;
 pub mod billing;
 pub mod certificates;
 pub mod context;

@@ -24,6 +24,10 @@ use tokio::sync::{Mutex, Semaphore};
 use tracing::{debug, Instrument};
 use zeroize::Zeroizing;
 
+mod stream;
+
+pub use stream::{ChunkSink, Chunks};
+
 /// Where and how to reach one node.
 #[derive(Clone)]
 pub struct Target {
@@ -113,6 +117,43 @@ pub trait NodeShell: Send + Sync + 'static {
         command: &'a str,
         stdin: Option<&'a [u8]>,
     ) -> BoxFuture<'a, Result<Output, ShellError>>;
+
+    /// Runs `command` with bulk data: `input`'s chunks are fed to its stdin as they come (then
+    /// end-of-file), and with `output` each chunk of its stdout is handed over as it arrives
+    /// (the returned [`Output`] then holds no stdout), so neither side is ever held whole in
+    /// memory. A full `output` channel slows the command down rather than buffering. This
+    /// default gathers everything and calls [`NodeShell::run`]; [`SshBridge`] streams.
+    fn stream<'a>(
+        &'a self,
+        target: &'a Target,
+        command: &'a str,
+        input: Option<Chunks>,
+        output: Option<ChunkSink>,
+    ) -> BoxFuture<'a, Result<Output, ShellError>> {
+        async move {
+            let stdin = match input {
+                Some(mut chunks) => {
+                    let mut all = Vec::new();
+                    while let Some(chunk) = chunks.recv().await {
+                        all.extend_from_slice(&chunk);
+                    }
+                    Some(all)
+                }
+                None => None,
+            };
+            let mut result = self.run(target, command, stdin.as_deref()).await?;
+            if let Some(sink) = output {
+                for chunk in result.stdout.chunks(64 * 1024) {
+                    if sink.send(bytes::Bytes::copy_from_slice(chunk)).await.is_err() {
+                        break;
+                    }
+                }
+                result.stdout.clear();
+            }
+            Ok(result)
+        }
+        .boxed()
+    }
 }
 
 /// Timeouts, retries and limits of the [`SshBridge`].
@@ -368,6 +409,17 @@ impl SshBridge {
 }
 
 impl NodeShell for SshBridge {
+    fn stream<'a>(
+        &'a self,
+        target: &'a Target,
+        command: &'a str,
+        input: Option<Chunks>,
+        output: Option<ChunkSink>,
+    ) -> BoxFuture<'a, Result<Output, ShellError>> {
+        let span = tracing::debug_span!("ssh_stream", node_id = %target.node_id);
+        async move { self.stream_with_retries(target, command, input, output).await }.instrument(span).boxed()
+    }
+
     fn run<'a>(
         &'a self,
         target: &'a Target,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_domain::ids::{BackupId, SiteId, TenantId};
+use berth_domain::ids::{BackupId, TenantId};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{BackoffConfig, ObjectStore, RetryConfig};
@@ -73,10 +73,11 @@ pub fn connect(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>, object_st
     Ok(Arc::new(store))
 }
 
-/// The object of one backup: `<prefix>/tenants/<tenant>/sites/<site>/<backup>.tar.zst.enc`.
-/// One key per backup, whatever the attempt: a retry replaces what an earlier one stored.
-pub fn object_key(prefix: &str, tenant: TenantId, site: SiteId, backup: BackupId) -> Path {
-    let tail = format!("tenants/{tenant}/sites/{site}/{backup}.tar.zst.enc");
+/// The object of one backup: `<prefix>/<tenant>/<backup>.bk`, ids in their 32-digit form. One
+/// key per backup, whatever the attempt: a retry replaces what an earlier one stored. Kept
+/// short, because some S3 implementations (s3s-fs) make file names out of whole keys.
+pub fn object_key(prefix: &str, tenant: TenantId, backup: BackupId) -> Path {
+    let tail = format!("{}/{}.bk", tenant.as_uuid().simple(), backup.as_uuid().simple());
     let prefix = prefix.trim_matches('/');
     if prefix.is_empty() {
         Path::from(tail)
@@ -89,9 +90,9 @@ pub fn object_key(prefix: &str, tenant: TenantId, site: SiteId, backup: BackupId
 pub fn tenant_prefix(prefix: &str, tenant: TenantId) -> Path {
     let prefix = prefix.trim_matches('/');
     if prefix.is_empty() {
-        Path::from(format!("tenants/{tenant}"))
+        Path::from(tenant.as_uuid().simple().to_string())
     } else {
-        Path::from(format!("{prefix}/tenants/{tenant}"))
+        Path::from(format!("{prefix}/{}", tenant.as_uuid().simple()))
     }
 }
 
@@ -104,16 +105,11 @@ mod tests {
     #[test]
     fn objects_live_under_the_tenants_prefix() {
         let tenant = TenantId::from_uuid(Uuid::from_u128(1));
-        let key = object_key(
-            "/berth/",
-            tenant,
-            SiteId::from_uuid(Uuid::from_u128(2)),
-            BackupId::from_uuid(Uuid::from_u128(3)),
-        );
+        let key = object_key("/berth/", tenant, BackupId::from_uuid(Uuid::from_u128(3)));
         assert!(key.as_ref().starts_with(tenant_prefix("berth", tenant).as_ref()));
         assert_eq!(
             key.as_ref(),
-            "berth/tenants/00000000-0000-0000-0000-000000000001/sites/00000000-0000-0000-0000-000000000002/00000000-0000-0000-0000-000000000003.tar.zst.enc"
+            "berth/00000000000000000000000000000001/00000000000000000000000000000003.bk"
         );
     }
 }

@@ -1,0 +1,165 @@
+//! What the backup tests share: a local node reached directly over SSH (no API in between),
+//! a WordPress site on it with a post and an uploaded file, and the local s3s-fs bucket under
+//! a prefix of the test's own.
+
+use std::process::Command as StdCommand;
+use std::sync::Arc;
+
+use berth_domain::backup::BackupKind;
+use berth_domain::domain_name::DomainName;
+use berth_domain::ids::{BackupId, NodeId, SiteId, TenantId};
+use berth_domain::node::HostKey;
+use berth_domain::php::SiteKind;
+use berth_sagas::backup::pipeline::Job;
+use berth_sagas::backup::store::{self, StorageConfig, MIN_PART};
+use berth_sagas::node::contract::{Bootstrap, SiteCreate};
+use berth_sagas::node::scripts;
+use berth_sagas::ssh::{SshBridge, SshSettings, Target};
+use object_store::ObjectStore;
+use zeroize::Zeroizing;
+
+use crate::nodes_harness::LocalNode;
+
+/// The local s3s-fs: from the environment `deploy/dev env` prints, or asked for it.
+pub fn storage(prefix: &str) -> StorageConfig {
+    let var = |name: &str| {
+        std::env::var(name).ok().unwrap_or_else(|| {
+            let out = StdCommand::new(format!("{}/deploy/dev", env!("CARGO_MANIFEST_DIR")))
+                .arg("env")
+                .output()
+                .expect("deploy/dev env");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .map(|v| v.trim_matches('\'').to_owned())
+                .unwrap_or_else(|| panic!("deploy/dev env printed no {name}"))
+        })
+    };
+    StorageConfig {
+        endpoint: var("BERTH_DEV_S3_ENDPOINT"),
+        region: var("BERTH_DEV_S3_REGION"),
+        bucket: var("BERTH_DEV_S3_BUCKET"),
+        access_key: var("BERTH_DEV_S3_ACCESS_KEY"),
+        secret_key: Zeroizing::new(var("BERTH_DEV_S3_SECRET_KEY")),
+        prefix: prefix.to_owned(),
+        retries: 1,
+        retry_timeout: std::time::Duration::from_secs(10),
+        part_size: MIN_PART,
+    }
+}
+
+/// A node with a WordPress site on it, driven through the node scripts directly.
+pub struct WordpressNode {
+    pub node: LocalNode,
+    pub bridge: SshBridge,
+    pub target: Target,
+    pub site: SiteId,
+    pub domain: String,
+    pub database: String,
+}
+
+impl WordpressNode {
+    /// Starts node `name`, bootstraps it and creates a WordPress site for `domain`, installed.
+    pub async fn up(name: &str, domain: &str) -> Self {
+        let node = LocalNode::up(name).await;
+        let seed: [u8; 32] = rand::random();
+        node.authorize(&berth_eventstore::vault::public_line(&seed)).await;
+        let target = Target {
+            node_id: NodeId::from_uuid(uuid::Uuid::now_v7()),
+            address: node.address.clone(),
+            port: node.ssh_port,
+            user: "root".to_owned(),
+            host_key: HostKey::parse(&node.host_key).unwrap(),
+            private_key: Arc::new(Zeroizing::new(seed)),
+        };
+        let bridge = SshBridge::new(SshSettings::default());
+        scripts::call(&bridge, &target, &Bootstrap).await.expect("bootstrap");
+        let site = SiteId::from_uuid(uuid::Uuid::now_v7());
+        let created = scripts::call(
+            &bridge,
+            &target,
+            &SiteCreate {
+                site,
+                domain: DomainName::parse(domain).unwrap(),
+                kind: SiteKind::Wordpress,
+                php: None,
+            },
+        )
+        .await
+        .expect("site-create");
+        let database = created.database.expect("a WordPress site has a database");
+        let this = Self { node, bridge, target, site, domain: domain.to_owned(), database };
+        this.install_wordpress().await;
+        this
+    }
+
+    async fn install_wordpress(&self) {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = client
+            .post(format!("http://{}/wp-admin/install.php?step=2", self.node.address))
+            .header("Host", &self.domain)
+            .form(&[
+                ("weblog_title", "Backups"),
+                ("user_name", "admin"),
+                ("admin_password", "correct horse battery staple"),
+                ("admin_password2", "correct horse battery staple"),
+                ("pw_weak", "1"),
+                ("admin_email", "admin@example.com"),
+                ("blog_public", "0"),
+            ])
+            .timeout(std::time::Duration::from_secs(120))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the WordPress installer answered {}", response.status());
+        assert_eq!(self.sql("SELECT COUNT(*) FROM wp_users"), "1", "WordPress is installed");
+    }
+
+    /// Runs SQL in `database` on the node; its output, trimmed.
+    pub fn sql_in(&self, database: &str, query: &str) -> String {
+        let command = format!(
+            "mariadb --socket=\"$BERTH_NODE_ROOT/run/mysqld.sock\" -u root --batch --skip-column-names {database} -e {}",
+            shell_quote(query)
+        );
+        let (ok, out) = self.node.shell(&command);
+        assert!(ok, "SQL failed: {query}");
+        out.trim().to_owned()
+    }
+
+    /// Runs SQL in the site's database.
+    pub fn sql(&self, query: &str) -> String {
+        self.sql_in(&self.database, query)
+    }
+
+    /// The site's document root on this machine.
+    pub fn docroot(&self, site: SiteId) -> String {
+        format!("{}/srv/sites/{site}/public", self.node.root)
+    }
+
+    /// A job for `backup` of the site.
+    pub fn job<'a>(
+        &'a self,
+        store: Arc<dyn ObjectStore>,
+        config: &StorageConfig,
+        key: &'a [u8],
+        backup: BackupId,
+        kind: BackupKind,
+    ) -> Job<'a> {
+        let tenant = TenantId::from_uuid(uuid::Uuid::from_u128(7));
+        Job {
+            shell: &self.bridge,
+            target: &self.target,
+            store,
+            path: store::object_key(&config.prefix, tenant, backup),
+            key,
+            site: self.site,
+            backup,
+            kind,
+            part_size: config.part_size,
+        }
+    }
+}
+
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}

@@ -1,0 +1,4 @@
+//! Backups and restores against real nodes, MariaDB and the local s3s-fs.
+
+mod harness;
+mod node_pipeline;

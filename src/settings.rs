@@ -10,6 +10,10 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod backups;
+
+pub use backups::BackupSettings;
+
 /// Everything Berth can be configured with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +48,8 @@ pub struct Settings {
     pub billing: crate::billing::BillingSettings,
     /// The DNS server zones are put on, and the resolver names are looked up with.
     pub dns: DnsSettings,
+    /// Where backups are stored, and how failed ones are tried again.
+    pub backups: BackupSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -337,6 +343,21 @@ api_key = ""
 server_id = "localhost"
 nameservers = "ns1.berth.invalid,ns2.berth.invalid"
 resolver = ""
+
+[backups]
+endpoint = ""
+region = "us-east-1"
+bucket = "berth-backups"
+access_key = ""
+secret_key = ""
+prefix = "berth"
+keep_after_delete_days = 30
+max_attempts = 5
+retry_base_secs = 300
+retry_max_secs = 21600
+request_retries = 3
+request_timeout_secs = 60
+part_size_mb = 8
 "#;
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and

@@ -51,6 +51,8 @@ pub enum View {
     Certificate(Uuid),
     /// `/v1/sites/{site id}/domains/{domain}`.
     Domain(Uuid, String),
+    /// `/v1/backups/{id}`.
+    Backup(Uuid),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -83,6 +85,7 @@ impl Links {
             View::Zone(id) => format!("/v1/zones/{id}"),
             View::Certificate(site) => format!("/v1/certificates/{site}"),
             View::Domain(site, domain) => format!("/v1/sites/{site}/domains/{domain}"),
+            View::Backup(id) => format!("/v1/backups/{id}"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

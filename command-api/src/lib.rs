@@ -131,6 +131,7 @@ pub use accepted::{Accepted, Links, View};
         routes::certificates::issue,
         routes::domains::add,
         routes::domains::remove,
+        routes::backups::take,
     )
 )]
 pub struct ApiDoc;
@@ -149,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::zones::router())
         .merge(routes::certificates::router())
         .merge(routes::domains::router())
+        .merge(routes::backups::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

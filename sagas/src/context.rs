@@ -48,4 +48,6 @@ pub struct SagaContext {
     pub dns: Arc<dyn DnsProvider>,
     /// Looks names up (custom domain tokens, where a site's domain points).
     pub resolver: Arc<dyn Resolver>,
+    /// Where backups go and how they are retried.
+    pub backups: crate::backup::Backups,
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::backup::saga::BackupSaga;
 use crate::billing::quota::QuotaRelease;
 use crate::billing::renewal::Renewal;
 use crate::billing::vat::VatCheck;
@@ -40,6 +41,7 @@ pub fn all() -> Vec<Entry> {
         worker::<DriftCheck>(),
         saga::<Certificates>(),
         saga::<Domains>(),
+        saga::<BackupSaga>(),
     ]
 }
 

@@ -18,7 +18,7 @@ use berth_sagas::ssh::{SshBridge, SshSettings, Target};
 use object_store::ObjectStore;
 use zeroize::Zeroizing;
 
-use crate::nodes_harness::LocalNode;
+use crate::nodes_harness::{wait_for, LocalNode};
 
 /// The local s3s-fs: from the environment `deploy/dev env` prints, or asked for it.
 pub fn storage(prefix: &str) -> StorageConfig {
@@ -89,30 +89,9 @@ impl WordpressNode {
         .expect("site-create");
         let database = created.database.expect("a WordPress site has a database");
         let this = Self { node, bridge, target, site, domain: domain.to_owned(), database };
-        this.install_wordpress().await;
+        install_wordpress(&this.node.address, domain).await;
+        assert_eq!(this.sql("SELECT COUNT(*) FROM wp_users"), "1", "WordPress is installed");
         this
-    }
-
-    async fn install_wordpress(&self) {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let response = client
-            .post(format!("http://{}/wp-admin/install.php?step=2", self.node.address))
-            .header("Host", &self.domain)
-            .form(&[
-                ("weblog_title", "Backups"),
-                ("user_name", "admin"),
-                ("admin_password", "correct horse battery staple"),
-                ("admin_password2", "correct horse battery staple"),
-                ("pw_weak", "1"),
-                ("admin_email", "admin@example.com"),
-                ("blog_public", "0"),
-            ])
-            .timeout(std::time::Duration::from_secs(120))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "the WordPress installer answered {}", response.status());
-        assert_eq!(self.sql("SELECT COUNT(*) FROM wp_users"), "1", "WordPress is installed");
     }
 
     /// Runs SQL in `database` on the node; its output, trimmed.
@@ -162,4 +141,52 @@ impl WordpressNode {
 
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Runs WordPress's installer for the site answering for `domain` at `address`.
+pub async fn install_wordpress(address: &str, domain: &str) {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = [
+        ("weblog_title", "Backups"),
+        ("user_name", "admin"),
+        ("admin_password", "correct horse battery staple"),
+        ("admin_password2", "correct horse battery staple"),
+        ("pw_weak", "1"),
+        ("admin_email", "admin@example.com"),
+        ("blog_public", "0"),
+    ];
+    // nginx may still be switching to the new site's vhost: a reset connection is tried again.
+    let status = wait_for(std::time::Duration::from_secs(60), || async {
+        let sent = client
+            .post(format!("http://{address}/wp-admin/install.php?step=2"))
+            .header("Host", domain)
+            .form(&form)
+            .timeout(std::time::Duration::from_secs(120))
+            .send()
+            .await;
+        sent.ok().map(|r| r.status())
+    })
+    .await;
+    assert_eq!(status, 200, "the WordPress installer answered {status}");
+}
+
+/// The settings that point Berth's `[backups]` at `config` and retry quickly.
+pub fn backup_settings(config: &StorageConfig) -> Vec<(String, String)> {
+    vec![
+        ("BERTH_BACKUPS__ENDPOINT".to_owned(), config.endpoint.clone()),
+        ("BERTH_BACKUPS__REGION".to_owned(), config.region.clone()),
+        ("BERTH_BACKUPS__BUCKET".to_owned(), config.bucket.clone()),
+        ("BERTH_BACKUPS__ACCESS_KEY".to_owned(), config.access_key.clone()),
+        ("BERTH_BACKUPS__SECRET_KEY".to_owned(), config.secret_key.to_string()),
+        ("BERTH_BACKUPS__PREFIX".to_owned(), config.prefix.clone()),
+        ("BERTH_BACKUPS__RETRY_BASE_SECS".to_owned(), "1".to_owned()),
+        ("BERTH_BACKUPS__RETRY_MAX_SECS".to_owned(), "2".to_owned()),
+        ("BERTH_BACKUPS__REQUEST_RETRIES".to_owned(), "0".to_owned()),
+        ("BERTH_BACKUPS__REQUEST_TIMEOUT_SECS".to_owned(), "5".to_owned()),
+    ]
+}
+
+/// A prefix of the test's own, short (s3s-fs makes file names of whole keys).
+pub fn test_prefix() -> String {
+    format!("t{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
 }

@@ -13,7 +13,7 @@ use berth_sagas::node::scripts;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
-use super::harness::{storage, WordpressNode};
+use super::harness::{storage, test_prefix, WordpressNode};
 use crate::nodes_harness::one_at_a_time;
 
 const POST: &str = "INSERT INTO wp_posts (post_author, post_date, post_date_gmt, post_content, post_title, \
@@ -21,11 +21,6 @@ const POST: &str = "INSERT INTO wp_posts (post_author, post_date, post_date_gmt,
     post_content_filtered, post_type, guid) VALUES (1, NOW(), UTC_TIMESTAMP(), 'Harbour log entry', \
     'Harbour log', '', 'publish', 'harbour-log', '', '', NOW(), UTC_TIMESTAMP(), '', 'post', '')";
 const UPLOAD: &str = "wp-content/uploads/2026/12/photo.bin";
-
-/// A prefix of this test's own, short (s3s-fs makes file names of whole keys).
-fn test_prefix() -> String {
-    format!("t{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
-}
 
 fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()

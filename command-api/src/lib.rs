@@ -132,6 +132,7 @@ pub use accepted::{Accepted, Links, View};
         routes::domains::add,
         routes::domains::remove,
         routes::backups::take,
+        routes::backups::restore,
     )
 )]
 pub struct ApiDoc;

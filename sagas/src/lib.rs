@@ -26,6 +26,7 @@ pub mod domains;
 pub mod node;
 pub mod outcome;
 pub mod registry;
+pub mod restore;
 pub mod saga;
 pub mod sealing;
 pub mod ssh;

@@ -22,6 +22,7 @@ use crate::domains::Domains;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
+use crate::restore::RestoreSaga;
 use crate::saga::{Saga, Worker};
 use crate::sealing::Sealing;
 use crate::timers::TimerFiring;
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Entry> {
         saga::<Certificates>(),
         saga::<Domains>(),
         saga::<BackupSaga>(),
+        saga::<RestoreSaga>(),
     ]
 }
 

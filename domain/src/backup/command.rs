@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use super::event::BackupEvent as E;
 use super::{Backup, BackupError, BackupKind, BackupTrigger, FailureReason, Manifest, Status};
-use crate::ids::{SiteId, TenantId};
+use crate::ids::{RestoreId, SiteId, TenantId};
 
 /// The longest note a backup keeps, in characters.
 pub const MAX_NOTE: usize = 500;
@@ -31,6 +31,8 @@ pub enum BackupCommand {
         /// Kept at least until then, whatever retention says.
         #[serde(with = "time::serde::rfc3339::option")]
         keep_until: Option<OffsetDateTime>,
+        /// The restore this is the safety backup of.
+        restore_id: Option<RestoreId>,
     },
     /// Record that attempt `attempt` stored its archive as `manifest`.
     RecordTaken {
@@ -79,7 +81,9 @@ pub enum BackupCommand {
 }
 
 pub(super) fn decide(backup: &Backup, command: BackupCommand) -> Result<Vec<E>, BackupError> {
-    if let BackupCommand::Request { site_id, tenant_id, kind, trigger, note, now, keep_until } = command {
+    if let BackupCommand::Request { site_id, tenant_id, kind, trigger, note, now, keep_until, restore_id } =
+        command
+    {
         if backup.status.is_some() {
             return Err(BackupError::AlreadyExists);
         }
@@ -95,6 +99,7 @@ pub(super) fn decide(backup: &Backup, command: BackupCommand) -> Result<Vec<E>, 
             note,
             requested_at: now,
             keep_until,
+            restore_id,
         }]);
     }
     let Some(status) = backup.status else {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{BackupKind, BackupTrigger, FailureReason, Manifest};
-use crate::ids::{SiteId, TenantId};
+use crate::ids::{RestoreId, SiteId, TenantId};
 
 /// Something that happened to a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,8 @@ pub enum BackupEvent {
         /// site is deleted); `None`: the plan's retention decides.
         #[serde(with = "time::serde::rfc3339::option")]
         keep_until: Option<OffsetDateTime>,
+        /// The restore this is the safety backup of, if any.
+        restore_id: Option<RestoreId>,
     },
     /// Attempt `attempt` stored the archive; it is not a backup until verified.
     Taken {

@@ -24,7 +24,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::ids::{SiteId, TenantId};
+use crate::ids::{RestoreId, SiteId, TenantId};
 use crate::timer::{TimerChange, TimerKey};
 
 /// Where a backup is.
@@ -73,6 +73,7 @@ pub struct Backup {
     verified_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     keep_until: Option<OffsetDateTime>,
+    restore_id: Option<RestoreId>,
 }
 
 impl Default for Backup {
@@ -87,6 +88,7 @@ impl Default for Backup {
             manifest: None,
             verified_at: None,
             keep_until: None,
+            restore_id: None,
         }
     }
 }
@@ -135,6 +137,11 @@ impl Backup {
     /// Until when it is kept whatever retention says.
     pub fn keep_until(&self) -> Option<OffsetDateTime> {
         self.keep_until
+    }
+
+    /// The restore it is the safety backup of.
+    pub fn restore_id(&self) -> Option<RestoreId> {
+        self.restore_id
     }
 }
 
@@ -186,7 +193,8 @@ impl Aggregate for Backup {
 
     fn apply(&mut self, event: BackupEvent) {
         match event {
-            BackupEvent::Requested { site_id, tenant_id, kind, trigger, keep_until, .. } => {
+            BackupEvent::Requested { site_id, tenant_id, kind, trigger, keep_until, restore_id, .. } => {
+                self.restore_id = restore_id;
                 self.site_id = site_id;
                 self.tenant_id = Some(tenant_id);
                 self.kind = kind;

@@ -25,6 +25,7 @@ fn requested() -> BackupEvent {
         note: Some("before the theme update".to_owned()),
         requested_at: NOW,
         keep_until: None,
+        restore_id: None,
     }
 }
 
@@ -76,6 +77,7 @@ fn a_request_starts_attempt_one_and_trims_the_note() {
             note: Some("  before the theme update ".to_owned()),
             now: NOW,
             keep_until: None,
+            restore_id: None,
         })
         .then_expect_events(vec![requested()]);
 }
@@ -92,6 +94,7 @@ fn a_note_over_the_limit_is_refused() {
             note: Some("x".repeat(MAX_NOTE + 1)),
             now: NOW,
             keep_until: None,
+            restore_id: None,
         })
         .then_expect_error(BackupError::NoteTooLong(MAX_NOTE));
 }

@@ -33,6 +33,9 @@ pub enum RestoreError {
     /// The restore has finished (completed or failed).
     #[error("the restore is over")]
     Over,
+    /// Only a verified backup is restored.
+    #[error("the backup is not verified; only a verified backup can be restored")]
+    BackupNotVerified,
 }
 
 impl RestoreError {
@@ -53,6 +56,7 @@ impl Refusal for RestoreError {
             Self::NotInBackup { .. } => "restore-not-in-backup",
             Self::OutOfOrder { .. } => "restore-step-out-of-order",
             Self::Over => "restore-over",
+            Self::BackupNotVerified => "restore-backup-not-verified",
         }
     }
 
@@ -60,7 +64,9 @@ impl Refusal for RestoreError {
         match self {
             Self::NotFound => RefusalKind::NotFound,
             Self::NotInBackup { .. } => RefusalKind::Rule,
-            Self::AlreadyExists | Self::OutOfOrder { .. } | Self::Over => RefusalKind::Conflict,
+            Self::AlreadyExists | Self::OutOfOrder { .. } | Self::Over | Self::BackupNotVerified => {
+                RefusalKind::Conflict
+            }
         }
     }
 }

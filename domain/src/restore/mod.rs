@@ -112,6 +112,11 @@ impl Restore {
         Step::plan(request.what).into_iter().find(|s| !self.done.contains(s))
     }
 
+    /// The step that finished last.
+    pub fn last_done(&self) -> Option<Step> {
+        self.done.last().copied()
+    }
+
     /// Whether it completed or failed.
     pub fn is_over(&self) -> bool {
         self.over

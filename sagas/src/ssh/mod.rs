@@ -18,12 +18,15 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use russh::client::{self, Handle, Msg};
 use russh::keys::ssh_key::private::Ed25519Keypair;
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use tokio::sync::{Mutex, Semaphore};
 use tracing::{debug, Instrument};
 use zeroize::Zeroizing;
 
+mod pinning;
+
+use pinning::Client;
 mod stream;
 
 pub use stream::{ChunkSink, Chunks};
@@ -130,29 +133,7 @@ pub trait NodeShell: Send + Sync + 'static {
         input: Option<Chunks>,
         output: Option<ChunkSink>,
     ) -> BoxFuture<'a, Result<Output, ShellError>> {
-        async move {
-            let stdin = match input {
-                Some(mut chunks) => {
-                    let mut all = Vec::new();
-                    while let Some(chunk) = chunks.recv().await {
-                        all.extend_from_slice(&chunk);
-                    }
-                    Some(all)
-                }
-                None => None,
-            };
-            let mut result = self.run(target, command, stdin.as_deref()).await?;
-            if let Some(sink) = output {
-                for chunk in result.stdout.chunks(64 * 1024) {
-                    if sink.send(bytes::Bytes::copy_from_slice(chunk)).await.is_err() {
-                        break;
-                    }
-                }
-                result.stdout.clear();
-            }
-            Ok(result)
-        }
-        .boxed()
+        stream::gathered(self, target, command, input, output).boxed()
     }
 }
 
@@ -492,36 +473,4 @@ async fn collect(reader: &mut ChannelReadHalf) -> Result<Output, ShellError> {
         ShellError::Unreachable("the connection ended before the command reported its status".to_owned())
     })?;
     Ok(Output { exit_status, stdout, stderr })
-}
-
-/// The russh handler: checks the pinned host key and remembers a refused one.
-struct Client {
-    pinned: String,
-    presented: Arc<StdMutex<Option<String>>>,
-}
-
-impl client::Handler for Client {
-    type Error = russh::Error;
-
-    async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
-        let line = openssh_line(server_key);
-        if line == self.pinned {
-            return Ok(true);
-        }
-        debug!(presented = %line, "host key does not match the pinned one");
-        *self.presented.lock().unwrap_or_else(PoisonError::into_inner) = Some(line);
-        Ok(false)
-    }
-}
-
-/// The key as `type base64`, the form [`HostKey::line`] pins.
-fn openssh_line(key: &PublicKeyOrCertificate) -> String {
-    let full = match key {
-        PublicKeyOrCertificate::PublicKey { key, .. } => key.to_openssh(),
-        PublicKeyOrCertificate::Certificate(certificate) => certificate.to_openssh(),
-    };
-    match full {
-        Ok(full) => full.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
-        Err(error) => format!("<unencodable key: {error}>"),
-    }
 }

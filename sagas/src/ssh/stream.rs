@@ -1,7 +1,7 @@
 //! Bulk data over a node's session: a backup archive read from a command's stdout, or an
 //! archive fed to a restore's stdin, chunk by chunk through bounded channels.
 //!
-//! Like [`super::NodeShell::run`], a failure before the command started (no session, no channel) is
+//! Like [`NodeShell::run`], a failure before the command started (no session, no channel) is
 //! tried again; once the command runs it is not, since its input has been consumed. There is
 //! no overall time limit, because an archive's size has none: the command must instead show
 //! progress (a chunk, its exit) within the command timeout.
@@ -11,13 +11,44 @@ use russh::{ChannelMsg, ChannelReadHalf, Sig};
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::{drop_session, Failure, NodePool, Output, ShellError, SshBridge, Target};
+use super::{drop_session, Failure, NodePool, NodeShell, Output, ShellError, SshBridge, Target};
 
 /// Chunks of data going to a command's stdin.
 pub type Chunks = mpsc::Receiver<Bytes>;
 
 /// Where a command's stdout chunks go.
 pub type ChunkSink = mpsc::Sender<Bytes>;
+
+/// [`NodeShell::stream`] for a shell that cannot stream: gathers the input, runs the command,
+/// then hands its stdout over in chunks.
+pub(super) async fn gathered<S: NodeShell + ?Sized>(
+    shell: &S,
+    target: &Target,
+    command: &str,
+    input: Option<Chunks>,
+    output: Option<ChunkSink>,
+) -> Result<Output, ShellError> {
+    let stdin = match input {
+        Some(mut chunks) => {
+            let mut all = Vec::new();
+            while let Some(chunk) = chunks.recv().await {
+                all.extend_from_slice(&chunk);
+            }
+            Some(all)
+        }
+        None => None,
+    };
+    let mut result = shell.run(target, command, stdin.as_deref()).await?;
+    if let Some(sink) = output {
+        for chunk in result.stdout.chunks(64 * 1024) {
+            if sink.send(Bytes::copy_from_slice(chunk)).await.is_err() {
+                break;
+            }
+        }
+        result.stdout.clear();
+    }
+    Ok(result)
+}
 
 impl SshBridge {
     pub(super) async fn stream_with_retries(

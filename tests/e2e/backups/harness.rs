@@ -190,3 +190,29 @@ pub fn backup_settings(config: &StorageConfig) -> Vec<(String, String)> {
 pub fn test_prefix() -> String {
     format!("t{}", &uuid::Uuid::now_v7().simple().to_string()[20..])
 }
+
+/// The audit trail's entries on `target` (an aggregate id), oldest first.
+pub async fn actions(api: &crate::api::Api, token: &str, target: &str) -> Vec<serde_json::Value> {
+    let (status, page) = api.read(&format!("/v1/audit?target={target}&limit=200"), token).await;
+    assert_eq!(status, 200, "{page}");
+    let mut items = page["items"].as_array().cloned().unwrap_or_default();
+    items.reverse();
+    items
+}
+
+/// Waits until the audit trail of `target` ends in `done`; panics if it ends in `failed`.
+pub async fn wait_for_action(
+    api: &crate::api::Api,
+    token: &str,
+    target: &str,
+    done: &str,
+    failed: &str,
+) -> Vec<serde_json::Value> {
+    wait_for(std::time::Duration::from_secs(180), || async {
+        let trail = actions(api, token, target).await;
+        let last = trail.last().map(|e| e["action"].as_str().unwrap_or("").to_owned());
+        assert_ne!(last.as_deref(), Some(failed), "{target} failed: {trail:?}");
+        (last.as_deref() == Some(done)).then_some(trail)
+    })
+    .await
+}

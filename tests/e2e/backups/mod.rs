@@ -2,4 +2,5 @@
 
 mod harness;
 mod node_pipeline;
+mod restore;
 mod saga;

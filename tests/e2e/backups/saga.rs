@@ -7,20 +7,11 @@ use berth::app::Roles;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::harness::{backup_settings, install_wordpress, storage, test_prefix};
+use super::harness::{actions, backup_settings, install_wordpress, storage, test_prefix};
 use crate::api::Api;
 use crate::nodes_harness::{
     add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode, NODE_SETTINGS,
 };
-
-/// The audit trail's actions on `target`, oldest first.
-async fn actions(api: &Api, token: &str, target: &str) -> Vec<Value> {
-    let (status, page) = api.read(&format!("/v1/audit?target={target}&limit=200"), token).await;
-    assert_eq!(status, 200, "{page}");
-    let mut items = page["items"].as_array().cloned().unwrap_or_default();
-    items.reverse();
-    items
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_on_demand_backup_is_taken_stored_and_verified() {

@@ -12,6 +12,7 @@
 
 pub mod all_invoices;
 pub mod audit;
+pub mod backups;
 pub mod billing_profiles;
 pub mod billing_setup;
 pub mod certificate_watch;
@@ -24,6 +25,7 @@ pub mod nodes;
 pub mod plans;
 pub mod projection;
 pub mod rebuild;
+pub mod restores;
 pub mod revenue;
 pub mod runtime;
 mod scan;

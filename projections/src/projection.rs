@@ -79,6 +79,8 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::certificates::CertificatesView),
         Box::new(crate::domains::DomainsView),
         Box::new(crate::certificate_watch::CertificateWatch),
+        Box::new(crate::backups::BackupsView),
+        Box::new(crate::restores::RestoresView),
     ]
 }
 

@@ -102,6 +102,28 @@ async fn a_restore_brings_back_a_deleted_post_and_file_and_refuses_a_damaged_obj
         "{trail:?}"
     );
 
+    // The read side: the restore with its steps, the site's backups, the storage in use.
+    let version = trail.last().unwrap()["target"]["version"].as_i64().unwrap();
+    let (status, view) =
+        api.read(&format!("/v1/restores/{restore}?min_version={version}"), &owner.token).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(view["steps"].as_array().unwrap().len(), 8, "{view}");
+    let (status, page) = api.read(&format!("/v1/sites/{site}/backups"), &owner.token).await;
+    assert_eq!(status, 200, "{page}");
+    let listed: Vec<(&str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["trigger"].as_str().unwrap(), b["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("on_demand", "verified"), ("before_restore", "verified")], "{page}");
+    let (_, storage_used) = api.read("/v1/backup-storage", &owner.token).await;
+    assert_eq!(storage_used["objects"], 2, "{storage_used}");
+    assert!(storage_used["bytes"].as_i64().unwrap() > 10_000, "{storage_used}");
+    let (status, _) = api.read(&format!("/v1/backups/{backup}"), &other.token).await;
+    assert_eq!(status, 404, "another tenant does not see the backup");
+
     assert_eq!(sql(&node, &db, &format!("SELECT post_title FROM wp_posts WHERE ID = {post_id}")), "Tides");
     let (status, body, _) = node.get(domain, &format!("/?p={post_id}")).await;
     assert_eq!(status, 200);

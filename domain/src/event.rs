@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::acme_account::{AcmeAccount, AcmeAccountEvent};
 use crate::aggregate::Consequences;
 use crate::backup::{Backup, BackupEvent};
+use crate::backup_schedule::{BackupSchedule, ScheduleEvent};
 use crate::billing_profile::{BillingProfile, BillingProfileEvent};
 use crate::certificate::{Certificate, CertificateEvent};
 use crate::coupon::{Coupon, CouponEvent};
@@ -194,6 +195,7 @@ registry! {
     AcmeAccount => AcmeAccount, AcmeAccountEvent;
     Backup => Backup, BackupEvent;
     Restore => Restore, RestoreEvent;
+    BackupSchedule => BackupSchedule, ScheduleEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

@@ -20,6 +20,7 @@ pub mod acme_account;
 pub mod aggregate;
 pub mod allocation;
 pub mod backup;
+pub mod backup_schedule;
 pub mod billing;
 pub mod billing_profile;
 pub mod certificate;

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::backup::saga::BackupSaga;
+use crate::backup::schedule::ScheduleSaga;
 use crate::billing::quota::QuotaRelease;
 use crate::billing::renewal::Renewal;
 use crate::billing::vat::VatCheck;
@@ -44,6 +45,7 @@ pub fn all() -> Vec<Entry> {
         saga::<Domains>(),
         saga::<BackupSaga>(),
         saga::<RestoreSaga>(),
+        saga::<ScheduleSaga>(),
     ]
 }
 

@@ -7,6 +7,7 @@
 pub mod crypt;
 pub mod pipeline;
 pub mod saga;
+pub mod schedule;
 pub mod store;
 
 use std::sync::Arc;

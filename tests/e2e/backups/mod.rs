@@ -3,4 +3,5 @@
 mod harness;
 mod node_pipeline;
 mod restore;
+mod retention;
 mod saga;

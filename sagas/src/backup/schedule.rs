@@ -108,6 +108,7 @@ impl ScheduleSaga {
             self.work.store.load::<Site>(&site_id.to_string()).await.map_err(Outcome::later)?.aggregate;
         let Some(tenant_id) = site.tenant_id() else { return Ok(()) };
         let terms = self.terms(&site).await?;
+        interval_gauge(site_id, terms.frequency);
         let command = ScheduleCommand::Start {
             site_id,
             tenant_id,
@@ -225,4 +226,14 @@ impl ScheduleSaga {
         }
         Ok(())
     }
+}
+
+/// `berth_site_backup_interval_seconds{site}`: how often the site is to be backed up, next to
+/// `berth_site_last_verified_backup_timestamp_seconds{site}` for the missing-backup alert.
+fn interval_gauge(site_id: SiteId, frequency: BackupFrequency) {
+    let seconds = match frequency {
+        BackupFrequency::Hourly => 3600.0,
+        BackupFrequency::Daily => 86_400.0,
+    };
+    metrics::gauge!("berth_site_backup_interval_seconds", "site" => site_id.to_string()).set(seconds);
 }

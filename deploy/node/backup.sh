@@ -42,7 +42,7 @@ dump_to() {
     mariadb_up || fail service_down "MariaDB is not answering on $MYSQL_SOCK"
     if ! mariadb-dump --socket="$MYSQL_SOCK" -u root --single-transaction --quick --routines --triggers \
         --hex-blob --default-character-set=utf8mb4 "$db" >"$1"; then
-        if grep -q 'No space left on device\|Errcode: 28' "$CALL_LOG"; then
+        if grep -qi 'No space left on device\|Errcode: 28\|errno 28' "$CALL_LOG"; then
             fail disk_full "no space left on device while dumping $db"
         fi
         fail dump_failed "mysqldump of $db failed: $(tail -n 2 "$CALL_LOG" | tr '\n' ' ' | cut -c1-300)"

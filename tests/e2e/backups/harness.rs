@@ -216,3 +216,60 @@ pub async fn wait_for_action(
     })
     .await
 }
+
+/// A TCP proxy in front of the object store that can be switched off: while off, it takes
+/// each connection and closes it at once, as storage that is down would.
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Starts the proxy towards `target` (`host:port`), `up` or not.
+    pub async fn start(target: String, up: bool) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(up));
+        let on = Arc::clone(&flag);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !on.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self { addr, up: flag, task }
+    }
+
+    /// Switches it on or off (for new connections).
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Waits until the audit trail of `target` holds an entry for which `found` is true.
+pub async fn wait_for_entry(
+    api: &crate::api::Api,
+    token: &str,
+    target: &str,
+    found: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    wait_for(std::time::Duration::from_secs(180), || async {
+        actions(api, token, target).await.into_iter().find(|e| found(e))
+    })
+    .await
+}

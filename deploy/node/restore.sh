@@ -78,10 +78,25 @@ cmd_restore_stage() {
         mariadb --socket="$MYSQL_SOCK" -u root "$fresh" <"$stage/database.sql" ||
             fail dump_failed "the dump does not load"
         tables=$(tables_of "$fresh" | wc -l)
+        [[ ${REC[kind]} != wordpress ]] || wp_rehome "$fresh"
     fi
     rm -f "$stage/database.sql"
     undo_commit
     reply str site "$SITE" str restore "$restore" num files "$files" num tables "$tables"
+}
+
+# wp_rehome DB: WordPress's own address (siteurl, home) in DB becomes this site's domain, so a
+# backup of another site of the tenant restores as a working copy; the scheme and any path
+# stay. Restoring into the same site changes nothing. The domain was checked against
+# DOMAIN_RE when the record was read.
+wp_rehome() {
+    local db host
+    db=$(sql_name "$1") || return 1
+    [[ -n $(sql "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA=$(sql_text "$1") AND TABLE_NAME='wp_options'") ]] ||
+        return 0
+    host="SUBSTRING_INDEX(SUBSTRING_INDEX(option_value, '//', -1), '/', 1)"
+    sql "UPDATE $db.wp_options SET option_value = REPLACE(option_value, CONCAT('//', $host), '//${REC[domain]}')
+         WHERE option_name IN ('siteurl', 'home') AND option_value LIKE '%//%'"
 }
 
 # site_answers: the site's status code on the node's loopback (maintenance lets it through).

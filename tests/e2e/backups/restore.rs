@@ -139,6 +139,34 @@ async fn a_restore_brings_back_a_deleted_post_and_file_and_refuses_a_damaged_obj
         .unwrap();
     assert!(served.as_ref() == file.as_slice(), "the file is back, byte for byte");
 
+    // Into another site of the tenant: a working copy, at the other site's own address.
+    let copy = create_site(&api, &owner.token, "copy.restore.test", "wordpress", Some("8.2")).await;
+    assert_eq!(wait_for_status(&api, &owner.token, &copy, &["active", "failed"]).await["status"], "active");
+    let (status, accepted) = post(
+        &api,
+        &owner.token,
+        &format!("/v1/backups/{backup}/restore"),
+        json!({"what": "full", "target_site_id": copy}),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    let into_copy = accepted["id"].as_str().unwrap().to_owned();
+    wait_for_action(&api, &owner.token, &into_copy, "RestoreCompleted", "RestoreFailed").await;
+    let (status, body, _) = node.get("copy.restore.test", &format!("/?p={post_id}")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Tide tables for December"), "the copy serves the post");
+    let home =
+        sql(&node, &site_user(&copy), "SELECT option_value FROM wp_options WHERE option_name = 'home'");
+    assert_eq!(home, "http://copy.restore.test", "the copy answers at its own address");
+    let (status, _) = post(
+        &api,
+        &other.token,
+        &format!("/v1/backups/{backup}/restore"),
+        json!({"what": "full", "target_site_id": copy}),
+    )
+    .await;
+    assert_eq!(status, 404, "another tenant cannot restore into the copy either");
+
     // One byte flipped in the stored object: the restore is refused at its first step and the
     // site keeps serving exactly what it served.
     let store = berth_sagas::backup::store::connect(&config).unwrap();

@@ -136,6 +136,12 @@ async fn apply_backup(
         .bind(seq)
         .bind(at)
         .bind(i64::from(*attempt)),
+        BackupEvent::HoldEnded { .. } => sqlx::query(
+            "UPDATE backups SET keep_until = NULL, version = $2, updated_at = $3 WHERE backup_id = $1 AND version < $2",
+        )
+        .bind(id)
+        .bind(seq)
+        .bind(at),
         BackupEvent::Pruned { pruned_at, .. } => sqlx::query(
             "UPDATE backups SET status = 'pruned', pruned_at = $4, version = $2, updated_at = $3
               WHERE backup_id = $1 AND version < $2",

@@ -72,6 +72,12 @@ pub enum BackupCommand {
         /// The attempt that failed.
         attempt: u32,
     },
+    /// The hold ends (the timer set by `keep_until`): a verified backup is to be pruned.
+    EndHold {
+        /// When it was due.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// Record that the stored object is deleted.
     RecordPruned {
         /// When.
@@ -147,6 +153,9 @@ pub(super) fn decide(backup: &Backup, command: BackupCommand) -> Result<Vec<E>, 
         } else {
             Vec::new()
         }),
+        BackupCommand::EndHold { at } => {
+            Ok(if status == Status::Verified { vec![E::HoldEnded { at }] } else { Vec::new() })
+        }
         BackupCommand::RecordPruned { now } => match status {
             Status::Pruned => Ok(Vec::new()),
             Status::Verified | Status::Abandoned => Ok(vec![E::Pruned {

@@ -75,6 +75,13 @@ pub enum BackupEvent {
         /// The new attempt.
         attempt: u32,
     },
+    /// The time it was held until has come (it was taken before its site was deleted): it is
+    /// to be pruned.
+    HoldEnded {
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// The stored object was deleted (by retention, or because the backup failed for good and
     /// left a partial object); the backup no longer exists in storage.
     Pruned {
@@ -94,6 +101,7 @@ impl DomainEvent for BackupEvent {
             Self::Verified { .. } => "BackupVerified",
             Self::Failed { .. } => "BackupFailed",
             Self::Retried { .. } => "BackupRetried",
+            Self::HoldEnded { .. } => "BackupHoldEnded",
             Self::Pruned { .. } => "BackupPruned",
         }
         .to_owned()

@@ -146,11 +146,21 @@ impl Backup {
 }
 
 const RETRY: &str = "backup-retry";
+const HOLD: &str = "backup-hold";
 
 /// The retry timer of backup `id`.
 pub fn retry_timer(id: &str) -> TimerKey {
-    TimerKey::parse(&format!("{RETRY}:{id}")).unwrap_or_else(|_| {
-        TimerKey::for_id(RETRY, uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, id.as_bytes()))
+    key(RETRY, id)
+}
+
+/// The timer that ends backup `id`'s hold (`keep_until`).
+pub fn hold_timer(id: &str) -> TimerKey {
+    key(HOLD, id)
+}
+
+fn key(purpose: &'static str, id: &str) -> TimerKey {
+    TimerKey::parse(&format!("{purpose}:{id}")).unwrap_or_else(|_| {
+        TimerKey::for_id(purpose, uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, id.as_bytes()))
     })
 }
 
@@ -165,6 +175,11 @@ impl crate::aggregate::Consequences for Backup {
                 key: retry_timer(id),
                 due_at: *at,
                 command: BackupCommand::Retry { attempt: *attempt },
+            }],
+            BackupEvent::Requested { keep_until: Some(until), .. } => vec![TimerChange::Schedule {
+                key: hold_timer(id),
+                due_at: *until,
+                command: BackupCommand::EndHold { at: *until },
             }],
             BackupEvent::Pruned { .. } => vec![TimerChange::Cancel { key: retry_timer(id) }],
             _ => Vec::new(),
@@ -218,6 +233,7 @@ impl Aggregate for Backup {
                 self.attempt = attempt;
                 self.status = Some(Status::Taking);
             }
+            BackupEvent::HoldEnded { .. } => self.keep_until = None,
             BackupEvent::Pruned { .. } => self.status = Some(Status::Pruned),
         }
     }

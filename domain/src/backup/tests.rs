@@ -301,3 +301,34 @@ fn a_plan_recorded_before_gfs_counts_keeps_derived_ones() {
     let unchanged = serde_json::to_value(released).unwrap();
     assert_eq!(unchanged, serde_json::json!({"frequency": "daily", "retention_days": 30}));
 }
+
+#[test]
+fn a_held_backup_is_released_by_its_timer_once_verified() {
+    let until = NOW + Duration::days(30);
+    let held = BackupEvent::Requested {
+        site_id: site(),
+        tenant_id: TenantId::from_uuid(Uuid::from_u128(2)),
+        kind: BackupKind::Full,
+        trigger: BackupTrigger::BeforeDelete,
+        note: None,
+        requested_at: NOW,
+        keep_until: Some(until),
+        restore_id: None,
+    };
+    assert_eq!(
+        Backup::timers("b", &held),
+        vec![TimerChange::Schedule {
+            key: hold_timer("b"),
+            due_at: until,
+            command: BackupCommand::EndHold { at: until }
+        }]
+    );
+    TestFramework::<Backup>::with(())
+        .given(vec![held.clone(), taken(1), BackupEvent::Verified { attempt: 1, verified_at: NOW }])
+        .when(BackupCommand::EndHold { at: until })
+        .then_expect_events(vec![BackupEvent::HoldEnded { at: until }]);
+    TestFramework::<Backup>::with(())
+        .given(vec![held, failed(1, None)])
+        .when(BackupCommand::EndHold { at: until })
+        .then_expect_events(vec![]);
+}

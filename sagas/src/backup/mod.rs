@@ -4,6 +4,7 @@
 //! Nodes hold no storage credentials: a node streams its archive over the SSH session it is
 //! managed through, and the control plane seals and uploads it.
 
+pub mod before_delete;
 pub mod crypt;
 pub mod pipeline;
 pub mod saga;

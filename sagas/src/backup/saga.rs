@@ -11,7 +11,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_domain::backup::{Backup, BackupCommand, BackupEvent, FailureReason, Manifest, Status};
+use berth_domain::backup::{
+    Backup, BackupCommand, BackupEvent, BackupTrigger, FailureReason, Manifest, Status,
+};
 use berth_domain::event::Event;
 use berth_domain::ids::{BackupId, TenantId};
 use berth_domain::site::Site;
@@ -81,6 +83,7 @@ impl Saga for BackupSaga {
                     | BackupEvent::Retried { .. }
                     | BackupEvent::Taken { .. }
                     | BackupEvent::Failed { retry_at: None, .. }
+                    | BackupEvent::HoldEnded { .. }
             )
         )
     }
@@ -93,7 +96,9 @@ impl Saga for BackupSaga {
             Event::Backup(BackupEvent::Requested { .. }) => self.take(event, id, 1).await,
             Event::Backup(BackupEvent::Retried { attempt }) => self.take(event, id, *attempt).await,
             Event::Backup(BackupEvent::Taken { attempt, .. }) => self.verify(event, id, *attempt).await,
-            Event::Backup(BackupEvent::Failed { .. }) => self.discard(event, id).await,
+            Event::Backup(BackupEvent::Failed { .. } | BackupEvent::HoldEnded { .. }) => {
+                self.discard(event, id).await
+            }
             _ => Ok(()),
         };
         result.err().unwrap_or(Outcome::Done)
@@ -245,10 +250,14 @@ impl BackupSaga {
         )
     }
 
-    /// A backup that failed for good: whatever it stored is deleted, then recorded pruned.
+    /// A backup that failed for good, or whose hold ended: whatever it stored is deleted, then
+    /// it is recorded pruned.
     async fn discard(&self, event: &Recorded, id: BackupId) -> Step<()> {
         let backup = self.load(id).await?;
-        if backup.status() != Some(Status::Abandoned) {
+        let held_until_now = backup.status() == Some(Status::Verified) && backup.keep_until().is_none();
+        if backup.status() != Some(Status::Abandoned)
+            && !(held_until_now && backup.trigger() == BackupTrigger::BeforeDelete)
+        {
             return Ok(());
         }
         let Some(manifest) = backup.manifest() else { return Ok(()) };

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use super::harness::{actions, backup_settings, install_wordpress, storage, test_prefix};
 use crate::api::Api;
 use crate::nodes_harness::{
-    add_node, create_site, one_at_a_time, operator_token, wait_for, wait_for_status, LocalNode, NODE_SETTINGS,
+    add_node, create_site, one_at_a_time, operator_token, site_action, wait_for, wait_for_status, LocalNode,
+    NODE_SETTINGS,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -79,6 +80,21 @@ async fn an_on_demand_backup_is_taken_stored_and_verified() {
     assert_eq!(response.status(), 400);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["field"], "kind", "{problem}");
-    store.delete(&key).await.unwrap();
+    // Deleting the site takes a backup first, held for keep_after_delete_days.
+    site_action(&api, &owner.token, &site, "delete").await;
+    wait_for_status(&api, &owner.token, &site, &["deleted"]).await;
+    let (status, page) = api.read(&format!("/v1/sites/{site}/backups"), &owner.token).await;
+    assert_eq!(status, 200, "{page}");
+    let last = page["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["trigger"], "before_delete", "{page}");
+    assert_eq!(last["status"], "verified", "{page}");
+    assert!(!last["keep_until"].is_null(), "{last}");
+
+    let prefix = berth_sagas::backup::store::tenant_prefix(&config.prefix, tenant);
+    let listed: Vec<_> = futures::StreamExt::collect::<Vec<_>>(store.list(Some(&prefix))).await;
+    assert_eq!(listed.len(), 2, "the on-demand backup and the one before deletion");
+    for object in listed {
+        store.delete(&object.unwrap().location).await.unwrap();
+    }
     api.stop().await;
 }

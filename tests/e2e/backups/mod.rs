@@ -1,5 +1,6 @@
 //! Backups and restores against real nodes, MariaDB and the local s3s-fs.
 
+mod bench;
 mod faults;
 mod harness;
 mod node_pipeline;

@@ -12,6 +12,7 @@
 
 pub mod all_invoices;
 pub mod audit;
+pub mod backup_failures;
 pub mod backups;
 pub mod billing_profiles;
 pub mod billing_setup;

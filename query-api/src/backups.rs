@@ -1,5 +1,6 @@
 //! `/v1/sites/{id}/backups` (a site's backups), `/v1/backups/{id}`, `/v1/backup-storage` (the
-//! tenant's backup storage in use), `/v1/restores` and `/v1/restores/{id}` (with their steps).
+//! tenant's backup storage in use), `/v1/restores` and `/v1/restores/{id}` (with their steps),
+//! and for operators `/v1/ops/backups/failures`.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -12,7 +13,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::Reader;
+use crate::auth::{OperatorReader, Reader};
 use crate::page::{paginate, Page, PageParams, VersionParams};
 use crate::scope::at_version;
 use crate::AppState;
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/backup-storage", get(storage))
         .route("/v1/restores", get(restores))
         .route("/v1/restores/{id}", get(restore))
+        .route("/v1/ops/backups/failures", get(failures))
 }
 
 /// A backup as the read side shows it.
@@ -282,4 +284,57 @@ async fn restore(
     let row =
         at_version(&state.reads, "restores", params.min_version, |r: &RestoreView| r.version, read).await?;
     Ok(versioned(row.version, row, &if_none_match))
+}
+
+/// A failed backup attempt or restore, as operators watch them.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct BackupFailure {
+    /// The event that recorded it (the cursor).
+    pub event_id: Uuid,
+    /// The tenant.
+    pub tenant: Option<Uuid>,
+    /// `backup` or `restore`.
+    pub kind: String,
+    /// The backup's or the restore's id.
+    pub target_id: Uuid,
+    /// The site.
+    pub site_id: Uuid,
+    /// The backup attempt that failed.
+    pub attempt: Option<i32>,
+    /// The restore step that failed.
+    pub step: Option<String>,
+    /// Why, for programs.
+    pub reason: String,
+    /// Why, for people.
+    pub detail: String,
+    /// Whether no attempt follows (a restore failure always is).
+    #[serde(rename = "final")]
+    pub last: bool,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub failed_at: OffsetDateTime,
+}
+
+/// Every backup and restore failure across tenants, oldest first, in pages (operators only).
+#[utoipa::path(get, path = "/v1/ops/backups/failures", operation_id = "list_backup_failures", tag = "backups",
+    params(PageParams),
+    responses((status = 200, description = "A page of failures", body = Page<BackupFailure>)), security(("bearer" = [])))]
+async fn failures(
+    State(state): State<AppState>,
+    operator: OperatorReader,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Page<BackupFailure>>, ApiError> {
+    let limit = page.limit()?;
+    let after = page.after::<Uuid>()?;
+    let mut tx = operator.scope(&state).await?;
+    let rows: Vec<BackupFailure> = sqlx::query_as(
+        "SELECT event_id, tenant, kind, target_id, site_id, attempt, step, reason, detail, final AS last, failed_at
+           FROM proj_backup_failures.failures
+          WHERE ($1::uuid IS NULL OR event_id > $1) ORDER BY event_id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(Json(paginate(rows, limit, |f| f.event_id.to_string())))
 }

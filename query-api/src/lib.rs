@@ -100,7 +100,8 @@ pub struct AppState {
         backups::detail,
         backups::storage,
         backups::restores,
-        backups::restore
+        backups::restore,
+        backups::failures
     ),
     components(schemas(live::StreamEvent))
 )]

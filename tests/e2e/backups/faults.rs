@@ -121,6 +121,21 @@ async fn storage_down_and_a_full_disk_are_recorded_and_retried() {
     node.run("unfill").await;
     wait_for_action(&api, &owner.token, &full, "BackupVerified", "nothing").await;
 
+    // Operators see every failure, with its reason.
+    let (status, page) = api.read("/v1/ops/backups/failures?limit=200", &operator).await;
+    assert_eq!(status, 200, "{page}");
+    let reasons: Vec<(&str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["tenant"] == owner.tenant_id.as_str())
+        .map(|f| (f["target_id"].as_str().unwrap(), f["reason"].as_str().unwrap()))
+        .collect();
+    assert!(reasons.contains(&(backup.as_str(), "upload_failed")), "{page}");
+    assert!(reasons.contains(&(full.as_str(), "disk_full")), "{page}");
+    let (status, _) = api.read("/v1/ops/backups/failures", &owner.token).await;
+    assert_eq!(status, 403, "a tenant does not see the platform's failures");
+
     let prefix = berth_sagas::backup::store::tenant_prefix(&config.prefix, tenant);
     let listed: Vec<_> = futures::StreamExt::collect::<Vec<_>>(store.list(Some(&prefix))).await;
     for object in listed {

@@ -10,7 +10,7 @@ use berth_domain::ids::{BackupId, RestoreId};
 use berth_sagas::backup::crypt::generate_key;
 use berth_sagas::backup::pipeline;
 use berth_sagas::backup::store;
-use berth_sagas::node::backup::{RestoreFinish, RestoreStage, RestoreSwap};
+use berth_sagas::node::backup::{BackupPrepare, BackupStream, RestoreFinish, RestoreStage, RestoreSwap};
 use berth_sagas::node::scripts;
 use object_store::ObjectStore;
 
@@ -39,6 +39,19 @@ async fn backup_and_restore_throughput_against_tar_and_zstd() {
     assert!(ok);
     let plain = started.elapsed().as_secs_f64();
 
+    // The node's stream over SSH alone, its chunks dropped as they come.
+    let backup_id = BackupId::from_uuid(uuid::Uuid::now_v7());
+    let prepare = BackupPrepare { site: wp.site, backup: backup_id, kind: BackupKind::Full };
+    scripts::call(&wp.bridge, &wp.target, &prepare).await.expect("prepared");
+    let (sink, mut chunks) = tokio::sync::mpsc::channel(64);
+    let started = Instant::now();
+    let drain = async move { while chunks.recv().await.is_some() {} };
+    let verb = BackupStream { site: wp.site, backup: backup_id, kind: BackupKind::Full };
+    let (streamed, ()) =
+        tokio::join!(scripts::call_stream(&wp.bridge, &wp.target, &verb, None, Some(sink)), drain);
+    streamed.expect("streamed");
+    let ssh_only = started.elapsed().as_secs_f64();
+
     let config = storage(&test_prefix());
     let object_store = store::connect(&config).unwrap();
     let key = generate_key().unwrap();
@@ -65,6 +78,7 @@ async fn backup_and_restore_throughput_against_tar_and_zstd() {
 
     eprintln!("site: {size:.0} MB; stored object {:.0} MB", taken.size as f64 / MB);
     eprintln!("tar | zstd on the node: {:.1} MB/s", size / plain);
+    eprintln!("the node's stream over SSH alone: {:.1} MB/s", size / ssh_only);
     eprintln!(
         "backup (dump, stream, seal, upload): {:.1} MB/s, {:.2}x of tar | zstd",
         size / backup,

@@ -10,6 +10,10 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+mod backups;
+
+pub use backups::BackupSettings;
+
 /// Everything Berth can be configured with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +52,8 @@ pub struct Settings {
     pub payments: PaymentSettings,
     /// Outgoing mail: the SMTP server, the sender, the operator's templates, retries.
     pub mail: berth_sagas::mail::MailSettings,
+    /// Where backups are stored, and how failed ones are tried again.
+    pub backups: BackupSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -382,6 +388,20 @@ timeout_secs = 30
 max_attempts = 8
 backoff_base_secs = 60
 backoff_max_secs = 21600
+[backups]
+endpoint = ""
+region = "us-east-1"
+bucket = "berth-backups"
+access_key = ""
+secret_key = ""
+prefix = "berth"
+keep_after_delete_days = 30
+max_attempts = 5
+retry_base_secs = 300
+retry_max_secs = 21600
+request_retries = 3
+request_timeout_secs = 60
+part_size_mb = 8
 "#;
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and

@@ -53,6 +53,10 @@ pub enum View {
     Domain(Uuid, String),
     /// `/v1/billing/payment-methods` (the tenant's payment account).
     PaymentMethods,
+    /// `/v1/backups/{id}`.
+    Backup(Uuid),
+    /// `/v1/restores/{id}`.
+    Restore(Uuid),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -86,6 +90,8 @@ impl Links {
             View::Certificate(site) => format!("/v1/certificates/{site}"),
             View::Domain(site, domain) => format!("/v1/sites/{site}/domains/{domain}"),
             View::PaymentMethods => "/v1/billing/payment-methods".to_owned(),
+            View::Backup(id) => format!("/v1/backups/{id}"),
+            View::Restore(id) => format!("/v1/restores/{id}"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

@@ -148,6 +148,8 @@ pub use accepted::{Accepted, Links, View};
         routes::certificates::issue,
         routes::domains::add,
         routes::domains::remove,
+        routes::backups::take,
+        routes::backups::restore,
     )
 )]
 pub struct ApiDoc;
@@ -167,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::certificates::router())
         .merge(routes::domains::router())
         .merge(routes::webhooks::router())
+        .merge(routes::backups::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

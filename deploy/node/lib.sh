@@ -11,6 +11,9 @@
 # ---------------------------------------------------------------------------
 RESULT_PRINTED=0
 CALL_LOG=""
+# Where the one JSON answer goes: fd 3 (stdout), or fd 4 (stderr) for the verbs whose stdout
+# is a data stream (backup-stream).
+REPLY_FD=3
 
 node_start() {
     exec 3>&1 4>&2
@@ -29,7 +32,7 @@ node_start() {
 reply() {
     local out
     out=$(json_object bool ok true "$@") || fail failed "internal: the answer could not be encoded"
-    printf '%s\n' "$out" >&3
+    printf '%s\n' "$out" >&"$REPLY_FD"
     RESULT_PRINTED=1
     exit 0
 }
@@ -40,8 +43,8 @@ fail() {
     local code=$1 msg=$2 rc=2
     case $code in service_down | busy) rc=75 ;; esac
     rollback
-    json_object bool ok false str error "$code" str message "$msg" >&3
-    printf '\n' >&3
+    json_object bool ok false str error "$code" str message "$msg" >&"$REPLY_FD"
+    printf '\n' >&"$REPLY_FD"
     RESULT_PRINTED=1
     exit "$rc"
 }
@@ -58,8 +61,8 @@ on_exit() {
             code=disk_full
             msg="no space left on device: $msg"
         fi
-        json_object bool ok false str error "$code" str message "${msg:-unexpected failure (exit $rc)}" >&3
-        printf '\n' >&3
+        json_object bool ok false str error "$code" str message "${msg:-unexpected failure (exit $rc)}" >&"$REPLY_FD"
+        printf '\n' >&"$REPLY_FD"
         rc=2
     fi
     # Keep a trail on the node; show it to the caller only when something failed.
@@ -298,7 +301,7 @@ need_php() {
 # their values end up in configs and SQL.
 # ---------------------------------------------------------------------------
 declare -A REC=()
-RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard)
+RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance)
 
 # read_record: REC from the site's record; 1 if there is none, 2 if it does not pass the
 # checks (REC then holds what was read, for messages only).
@@ -314,7 +317,7 @@ read_record() {
         [[ ${REC[php]:-} == "" || ${REC[php]} =~ ^[0-9]+\.[0-9]+$ ]] &&
         [[ ${REC[database]:-} == "" || ${REC[database]} =~ $NAME_RE ]] &&
         [[ ${REC[db_password]:-} == "" || ${REC[db_password]} =~ ^[0-9a-f]{16,128}$ ]] &&
-        [[ ${REC[suspended]:-} == [01] ]] &&
+        [[ ${REC[suspended]:-} == [01] && ${REC[maintenance]:-0} == [01] ]] &&
         [[ ${REC[tls]:-0} == [01] && ${REC[hsts]:-0} == [01] && ${REC[wildcard]:-0} == [01] ]] &&
         aliases_ok "${REC[aliases]:-}" || return 2
 }

@@ -53,6 +53,11 @@ render_site_body() {
         echo "    location / { return 503; }"
         return
     fi
+    if [[ ${REC[maintenance]:-0} == 1 ]]; then
+        # While a restore swaps the site's files and database, visitors get 503; the node
+        # itself (loopback) still reaches the site, to check it answers before it reopens.
+        echo "    if (\$remote_addr != 127.0.0.1) { return 503; }"
+    fi
     echo "    root $root;"
     if [[ ${REC[kind]} == static ]]; then
         echo "    index index.html index.htm;"

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use crate::acme_account::{AcmeAccount, AcmeAccountEvent};
 use crate::aggregate::Consequences;
+use crate::backup::{Backup, BackupEvent};
+use crate::backup_schedule::{BackupSchedule, ScheduleEvent};
 use crate::billing_profile::{BillingProfile, BillingProfileEvent};
 use crate::certificate::{Certificate, CertificateEvent};
 use crate::coupon::{Coupon, CouponEvent};
@@ -23,6 +25,7 @@ use crate::operator::{Operator, OperatorEvent};
 use crate::organization::{Organization, OrganizationEvent};
 use crate::payment_account::{PaymentAccount, PaymentAccountEvent};
 use crate::plan::{Plan, PlanEvent};
+use crate::restore::{Restore, RestoreEvent};
 use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
 use crate::series::{NumberSeries, SeriesEvent};
@@ -196,6 +199,9 @@ registry! {
     Dunning => Dunning, DunningEvent;
     PaymentAccount => PaymentAccount, PaymentAccountEvent;
     Webhook => WebhookDelivery, WebhookEvent;
+    Backup => Backup, BackupEvent;
+    Restore => Restore, RestoreEvent;
+    BackupSchedule => BackupSchedule, ScheduleEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

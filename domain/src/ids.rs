@@ -94,3 +94,11 @@ id_type!(
     /// A DNS zone hosted for a tenant.
     ZoneId
 );
+id_type!(
+    /// One backup of a site: its files, its database or both, stored off the node.
+    BackupId
+);
+id_type!(
+    /// One restore of a backup into a site.
+    RestoreId
+);

@@ -9,7 +9,8 @@
 //! Layout: one module per aggregate (`organization`, `user`, `operator`, `site`, `node`,
 //! `timer`, `zone`, `custom_domain`, `certificate`, `acme_account`, and for billing `seller`,
 //! `series`, `plan`, `billing_profile`, `subscription`, `invoice`, `coupon`, `usage`,
-//! `exchange_rate`, and `site_quota`, which holds a tenant's plan limit on sites), the billing
+//! `exchange_rate`, and `site_quota`, which holds a tenant's plan limit on sites; and for backups
+//! `backup`, with its retention policy, `restore` and `backup_schedule`), the billing
 //! rules they share in `billing`, value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
 //! the permission matrix in `role`, and the joints every aggregate shares: [`aggregate`] (what
 //! an event implies: unique values and timers), [`error`] (how a refusal is classified) and
@@ -19,6 +20,8 @@
 pub mod acme_account;
 pub mod aggregate;
 pub mod allocation;
+pub mod backup;
+pub mod backup_schedule;
 pub mod billing;
 pub mod billing_profile;
 pub mod certificate;
@@ -40,6 +43,7 @@ pub mod organization;
 pub mod payment_account;
 pub mod php;
 pub mod plan;
+pub mod restore;
 pub mod role;
 pub mod security;
 pub mod seller;

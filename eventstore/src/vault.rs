@@ -125,6 +125,34 @@ impl Vault {
         SealedSecret { id, purpose: purpose.to_owned(), nonce: nonce_bytes.to_vec(), sealed }
     }
 
+    /// The secret under `id`; if there is none yet, `make`'s is sealed and stored first. Of
+    /// two callers at once, one stores its secret and both get that one. For secrets that no
+    /// event introduces, such as a tenant's backup key (its id derives from the tenant).
+    pub async fn open_or_create(
+        &self,
+        pool: &PgPool,
+        id: Uuid,
+        purpose: &str,
+        make: impl FnOnce() -> Zeroizing<Vec<u8>>,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        match self.open(pool, id).await {
+            Err(VaultError::Missing(_)) => {}
+            other => return other,
+        }
+        let sealed = self.sealed(id, purpose, &make());
+        sqlx::query(
+            "INSERT INTO sealed_secrets (id, purpose, nonce, ciphertext) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(sealed.id)
+        .bind(&sealed.purpose)
+        .bind(&sealed.nonce)
+        .bind(&sealed.sealed)
+        .execute(pool)
+        .await?;
+        self.open(pool, id).await
+    }
+
     /// Opens the secret stored under `id`.
     pub async fn open(&self, pool: &PgPool, id: Uuid) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let row: Option<(Vec<u8>, Vec<u8>)> =

@@ -172,6 +172,12 @@ names!(
     BackupFrequency::ALL.map(BackupFrequency::as_str)
 );
 names!(
+    /// What a backup holds, or what a restore puts back.
+    BackupKindName,
+    "full: the site's own files and its database; files: the files only; database: the dump only.",
+    berth_domain::backup::BackupKind::ALL.map(berth_domain::backup::BackupKind::as_str)
+);
+names!(
     /// A currency Berth bills in.
     CurrencyName,
     "An ISO 4217 currency Berth bills in.",

@@ -12,6 +12,8 @@
 
 pub mod all_invoices;
 pub mod audit;
+pub mod backup_failures;
+pub mod backups;
 pub mod billing_profiles;
 pub mod billing_setup;
 pub mod certificate_watch;
@@ -25,6 +27,7 @@ pub mod payments;
 pub mod plans;
 pub mod projection;
 pub mod rebuild;
+pub mod restores;
 pub mod revenue;
 pub mod runtime;
 mod scan;

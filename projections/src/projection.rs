@@ -81,6 +81,9 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::certificate_watch::CertificateWatch),
         Box::new(crate::payments::PaymentsView),
         Box::new(crate::payments::PaymentOpsView),
+        Box::new(crate::backups::BackupsView),
+        Box::new(crate::restores::RestoresView),
+        Box::new(crate::backup_failures::BackupFailures),
     ]
 }
 

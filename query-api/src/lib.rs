@@ -12,6 +12,7 @@
 pub mod as_of;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod billing;
 pub mod certificates;
 pub mod domains;
@@ -100,7 +101,13 @@ pub struct AppState {
         certificates::expiring,
         certificates::failing,
         domains::list,
-        domains::detail
+        domains::detail,
+        backups::list,
+        backups::detail,
+        backups::storage,
+        backups::restores,
+        backups::restore,
+        backups::failures
     ),
     components(schemas(live::StreamEvent))
 )]
@@ -121,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .merge(zones::router())
         .merge(certificates::router())
         .merge(domains::router())
+        .merge(backups::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .with_state(state)

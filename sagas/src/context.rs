@@ -56,4 +56,6 @@ pub struct SagaContext {
     /// Renders issued documents as PDF (or why it cannot: a font it needs is missing); the
     /// same renderer the query API serves them with.
     pub pdf: Arc<Result<berth_documents::PdfRenderer, String>>,
+    /// Where backups go and how they are retried.
+    pub backups: crate::backup::Backups,
 }

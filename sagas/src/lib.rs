@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acme;
+pub mod backup;
 pub mod billing;
 pub mod certificates;
 pub mod context;
@@ -28,6 +29,7 @@ pub mod mail;
 pub mod node;
 pub mod outcome;
 pub mod registry;
+pub mod restore;
 pub mod saga;
 pub mod sealing;
 pub mod ssh;

@@ -10,6 +10,8 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::backup::saga::BackupSaga;
+use crate::backup::schedule::ScheduleSaga;
 use crate::billing::collection::Collection;
 use crate::billing::quota::QuotaRelease;
 use crate::billing::renewal::Renewal;
@@ -26,6 +28,7 @@ use crate::mail::invoice::InvoiceMail;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
+use crate::restore::RestoreSaga;
 use crate::saga::{Saga, Worker};
 use crate::sealing::Sealing;
 use crate::timers::TimerFiring;
@@ -50,6 +53,9 @@ pub fn all() -> Vec<Entry> {
         saga::<InvoiceMail>(),
         saga::<CertificateMail>(),
         saga::<BillingMail>(),
+        saga::<BackupSaga>(),
+        saga::<RestoreSaga>(),
+        saga::<ScheduleSaga>(),
     ]
 }
 

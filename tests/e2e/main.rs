@@ -4,6 +4,7 @@
 mod api;
 mod as_of;
 mod audit_verify;
+mod backups;
 mod billing;
 mod certificates;
 mod certs_harness;

@@ -1,6 +1,7 @@
 //! One module per resource, each exposing `router()`.
 
 pub mod auth;
+pub mod backups;
 pub mod billing;
 pub mod certificates;
 pub mod domains;

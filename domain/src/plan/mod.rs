@@ -17,8 +17,8 @@ pub use command::{PlanCode, PlanCommand};
 pub use error::PlanError;
 pub use event::PlanEvent;
 pub use terms::{
-    is_offered, Aggregation, BackupFrequency, BackupPolicy, BillingPeriod, Limit, Metric, OveragePrice,
-    PlanLimits, PlanTerms, Price, SupportLevel, OFFERED_CURRENCIES,
+    is_offered, Aggregation, BackupFrequency, BackupPolicy, BillingPeriod, GfsKeep, Limit, Metric,
+    OveragePrice, PlanLimits, PlanTerms, Price, SupportLevel, OFFERED_CURRENCIES,
 };
 
 use cqrs_es::event_sink::EventSink;

@@ -95,7 +95,7 @@ pub fn default_plans() -> Vec<PlanSeed> {
             limits: PlanLimits {
                 sites: Limit::Up(5),
                 storage_gb: Limit::Up(10),
-                backups: BackupPolicy { frequency: BackupFrequency::Daily, retention_days: 7 },
+                backups: BackupPolicy { frequency: BackupFrequency::Daily, retention_days: 7, keep: None },
                 support: SupportLevel::Standard,
             },
             trial_days: 14,
@@ -108,7 +108,7 @@ pub fn default_plans() -> Vec<PlanSeed> {
             limits: PlanLimits {
                 sites: Limit::Up(25),
                 storage_gb: Limit::Up(100),
-                backups: BackupPolicy { frequency: BackupFrequency::Hourly, retention_days: 30 },
+                backups: BackupPolicy { frequency: BackupFrequency::Hourly, retention_days: 30, keep: None },
                 support: SupportLevel::Priority,
             },
             trial_days: 14,
@@ -121,7 +121,7 @@ pub fn default_plans() -> Vec<PlanSeed> {
             limits: PlanLimits {
                 sites: Limit::Unlimited,
                 storage_gb: Limit::Unlimited,
-                backups: BackupPolicy { frequency: BackupFrequency::Hourly, retention_days: 90 },
+                backups: BackupPolicy { frequency: BackupFrequency::Hourly, retention_days: 90, keep: None },
                 support: SupportLevel::Dedicated,
             },
             trial_days: 0,

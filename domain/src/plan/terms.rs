@@ -132,6 +132,54 @@ pub struct BackupPolicy {
     pub frequency: BackupFrequency,
     /// How many days a backup is kept.
     pub retention_days: u32,
+    /// How many backups of each generation are kept. Added after plans were released: a plan
+    /// recorded without it keeps what [`BackupPolicy::keep`] derives from the two fields above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<GfsKeep>,
+}
+
+impl BackupPolicy {
+    /// How many backups of each generation the plan keeps: the explicit counts if the plan
+    /// has them, or else a week of dailies (a day of hourlies on an hourly plan), then weeklies
+    /// and monthlies as far as `retention_days` reaches.
+    pub fn keep(&self) -> GfsKeep {
+        if let Some(keep) = self.keep {
+            return keep;
+        }
+        let days = self.retention_days;
+        GfsKeep {
+            hourly: match self.frequency {
+                BackupFrequency::Hourly => 24,
+                BackupFrequency::Daily => 0,
+            },
+            daily: days.min(7),
+            weekly: (days / 7).min(4),
+            monthly: days / 30,
+        }
+    }
+}
+
+/// Grandfather-father-son retention: the newest backup of each of the last `hourly` hours,
+/// `daily` days, `weekly` ISO weeks and `monthly` months that have one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct GfsKeep {
+    /// Hours.
+    pub hourly: u32,
+    /// Days.
+    pub daily: u32,
+    /// ISO weeks.
+    pub weekly: u32,
+    /// Months.
+    pub monthly: u32,
+}
+
+impl GfsKeep {
+    /// The most backups this keeps at once (at least one: the newest is always kept).
+    pub fn most(&self) -> usize {
+        let sum =
+            u64::from(self.hourly) + u64::from(self.daily) + u64::from(self.weekly) + u64::from(self.monthly);
+        usize::try_from(sum.max(1)).unwrap_or(usize::MAX)
+    }
 }
 
 /// The support a plan includes.

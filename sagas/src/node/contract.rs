@@ -6,8 +6,9 @@
 //! [`PhpVersion`]), so every argument that reaches a node's shell has been parsed and checked
 //! before the request could even be built; the node scripts check them again on their side.
 
+use berth_domain::backup::BackupKind;
 use berth_domain::domain_name::DomainName;
-use berth_domain::ids::SiteId;
+use berth_domain::ids::{BackupId, RestoreId, SiteId};
 use berth_domain::php::{PhpVersion, SiteKind};
 use serde::de::DeserializeOwned;
 
@@ -78,6 +79,79 @@ pub enum NodeRequest {
     },
     /// `health`: load, memory, disk, services and site count.
     Health,
+    /// `backup-prepare`: dump the site's database into a staging directory on the node.
+    BackupPrepare {
+        /// The site.
+        site: SiteId,
+        /// The backup.
+        backup: BackupId,
+        /// What it holds.
+        kind: BackupKind,
+    },
+    /// `backup-stream`: the archive (`tar | zstd`) on stdout, the answer on stderr.
+    BackupStream {
+        /// The site.
+        site: SiteId,
+        /// The backup.
+        backup: BackupId,
+        /// What it holds.
+        kind: BackupKind,
+    },
+    /// `backup-check`: the archive on stdin, unpacked and its dump loaded into a scratch
+    /// database, both dropped afterwards.
+    BackupCheck {
+        /// The site.
+        site: SiteId,
+        /// The backup.
+        backup: BackupId,
+    },
+    /// `backup-clean`: remove the staging directory.
+    BackupClean {
+        /// The site.
+        site: SiteId,
+        /// The backup.
+        backup: BackupId,
+    },
+    /// `site-maintenance`: 503 for visitors (not for the node itself) while a restore runs.
+    SiteMaintenance {
+        /// The site.
+        site: SiteId,
+        /// On or off.
+        on: bool,
+    },
+    /// `restore-stage`: the archive on stdin, into a fresh directory and a fresh database.
+    RestoreStage {
+        /// The site restored into.
+        site: SiteId,
+        /// The restore.
+        restore: RestoreId,
+        /// What is restored.
+        what: BackupKind,
+    },
+    /// `restore-swap`: the staged files and tables in, the live ones aside; undone unless the
+    /// site then answers.
+    RestoreSwap {
+        /// The site.
+        site: SiteId,
+        /// The restore.
+        restore: RestoreId,
+        /// What is restored.
+        what: BackupKind,
+    },
+    /// `restore-finish`: drop what the swap set aside.
+    RestoreFinish {
+        /// The site.
+        site: SiteId,
+        /// The restore.
+        restore: RestoreId,
+    },
+    /// `restore-abort`: everything back as before the stage, and out of maintenance.
+    RestoreAbort {
+        /// The site.
+        site: SiteId,
+        /// The restore.
+        restore: RestoreId,
+    },
 }
 
 impl NodeRequest {
@@ -95,7 +169,21 @@ impl NodeRequest {
             Self::ChallengeRemove { .. } => "challenge-remove",
             Self::SiteTls { .. } => "site-tls",
             Self::Health => "health",
+            Self::BackupPrepare { .. } => "backup-prepare",
+            Self::BackupStream { .. } => "backup-stream",
+            Self::BackupCheck { .. } => "backup-check",
+            Self::BackupClean { .. } => "backup-clean",
+            Self::SiteMaintenance { .. } => "site-maintenance",
+            Self::RestoreStage { .. } => "restore-stage",
+            Self::RestoreSwap { .. } => "restore-swap",
+            Self::RestoreFinish { .. } => "restore-finish",
+            Self::RestoreAbort { .. } => "restore-abort",
         }
+    }
+
+    /// Whether the answer comes on stderr, because stdout carries data.
+    pub const fn answers_on_stderr(&self) -> bool {
+        matches!(self, Self::BackupStream { .. })
     }
 
     /// The arguments of `berth-node`: the verb, then `--key value` pairs.
@@ -129,6 +217,28 @@ impl NodeRequest {
                 pair("site", &site.to_string());
                 pair("hsts", if *hsts { "1" } else { "0" });
                 pair("wildcard", if *wildcard { "1" } else { "0" });
+            }
+            Self::BackupPrepare { site, backup, kind } | Self::BackupStream { site, backup, kind } => {
+                pair("site", &site.to_string());
+                pair("backup", &backup.to_string());
+                pair("kind", kind.as_str());
+            }
+            Self::BackupCheck { site, backup } | Self::BackupClean { site, backup } => {
+                pair("site", &site.to_string());
+                pair("backup", &backup.to_string());
+            }
+            Self::SiteMaintenance { site, on } => {
+                pair("site", &site.to_string());
+                pair("on", if *on { "1" } else { "0" });
+            }
+            Self::RestoreStage { site, restore, what } | Self::RestoreSwap { site, restore, what } => {
+                pair("site", &site.to_string());
+                pair("restore", &restore.to_string());
+                pair("what", what.as_str());
+            }
+            Self::RestoreFinish { site, restore } | Self::RestoreAbort { site, restore } => {
+                pair("site", &site.to_string());
+                pair("restore", &restore.to_string());
             }
         }
         argv

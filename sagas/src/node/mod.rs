@@ -10,6 +10,7 @@
 //! verbs for certificates and aliases are in [`tls`]. A step calls [`NodeWork::call`] with a
 //! verb and gets that verb's reply.
 
+pub mod backup;
 pub mod bootstrap;
 pub mod bundle;
 pub mod contract;

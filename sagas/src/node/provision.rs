@@ -32,6 +32,8 @@ const SAGA: &str = "provisioning";
 pub struct Provisioning {
     work: NodeWork,
     http: reqwest::Client,
+    backups: crate::backup::Backups,
+    clock: std::sync::Arc<dyn berth_eventstore::clock::Clock>,
 }
 
 /// `[sagas.provisioning]`.
@@ -61,7 +63,12 @@ impl Saga for Provisioning {
             .timeout(Duration::from_secs(5))
             .build()
             .expect("a plain HTTP client builds");
-        Self { work: NodeWork::new(context), http }
+        Self {
+            work: NodeWork::new(context),
+            http,
+            backups: context.backups.clone(),
+            clock: context.clock.clone(),
+        }
     }
 
     fn tuning(settings: &ProvisioningSettings) -> Tuning {
@@ -362,6 +369,17 @@ impl Provisioning {
         let site = self.load_site(site_id).await?;
         if site.pending() != Some(operation) {
             return Ok(());
+        }
+        if operation == Operation::Delete {
+            crate::backup::before_delete::ensure(
+                &self.work,
+                &self.backups,
+                &*self.clock,
+                event,
+                site_id,
+                &site,
+            )
+            .await?;
         }
         let started = Instant::now();
         let outcome = match site.node() {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::bundle;
 use super::contract::{NodeRequest, NodeVerb};
-use crate::ssh::{NodeShell, ShellError, Target};
+use crate::ssh::{ChunkSink, Chunks, NodeShell, ShellError, Target};
 
 /// Where the entry point lives on a node, relative to `$BERTH_NODE_ROOT` (empty on a real VPS).
 const ENTRY: &str = "\"${BERTH_NODE_ROOT:-}/opt/berth/bin/berth-node\"";
@@ -29,6 +29,10 @@ pub enum ErrorCode {
     Busy,
     /// No such site on the node.
     NotFound,
+    /// A database dump failed, is incomplete or does not load.
+    DumpFailed,
+    /// After a restore's swap the site did not answer (the swap was undone).
+    SiteCheckFailed,
     /// Anything else that went wrong (and what an error answer without a code reads as).
     #[default]
     Failed,
@@ -46,6 +50,8 @@ impl ErrorCode {
             Self::ServiceDown => "service_down",
             Self::Busy => "busy",
             Self::NotFound => "not_found",
+            Self::DumpFailed => "dump_failed",
+            Self::SiteCheckFailed => "site_check_failed",
             Self::Failed => "failed",
             Self::Other(code) => code,
         }
@@ -61,6 +67,8 @@ impl From<String> for ErrorCode {
             "service_down" => Self::ServiceDown,
             "busy" => Self::Busy,
             "not_found" => Self::NotFound,
+            "dump_failed" => Self::DumpFailed,
+            "site_check_failed" => Self::SiteCheckFailed,
             "failed" => Self::Failed,
             _ => Self::Other(code),
         }
@@ -146,6 +154,25 @@ pub async fn call<V: NodeVerb>(
             outcome => return outcome,
         }
     }
+}
+
+/// Runs `verb` with bulk data: `input` fed to its stdin, its stdout handed to `output` chunk
+/// by chunk (see [`NodeShell::stream`]). Not tried again: the data is consumed. A verb whose
+/// stdout is data answers on the first line of its stderr.
+pub async fn call_stream<V: NodeVerb>(
+    shell: &dyn NodeShell,
+    target: &Target,
+    verb: &V,
+    input: Option<Chunks>,
+    output: Option<ChunkSink>,
+) -> Result<V::Reply, ScriptError> {
+    let request = verb.request();
+    let result = shell.stream(target, &command_line(&request), input, output).await?;
+    if request.answers_on_stderr() {
+        let first = result.stderr.split(|b| *b == b'\n').next().unwrap_or_default();
+        return read_answer(request.verb(), result.exit_status, first, &result.stderr);
+    }
+    read_answer(request.verb(), result.exit_status, &result.stdout, &result.stderr)
 }
 
 async fn call_once<R: DeserializeOwned>(

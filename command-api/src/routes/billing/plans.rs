@@ -7,8 +7,8 @@ use axum::Router;
 use berth_domain::ids::PlanId;
 use berth_domain::name::DisplayName;
 use berth_domain::plan::{
-    BackupFrequency, BackupPolicy, BillingPeriod, Limit, Metric, OveragePrice, Plan, PlanCode, PlanCommand,
-    PlanLimits, Price, SupportLevel,
+    BackupFrequency, BackupPolicy, BillingPeriod, GfsKeep, Limit, Metric, OveragePrice, Plan, PlanCode,
+    PlanCommand, PlanLimits, Price, SupportLevel,
 };
 use berth_http::conditional::Precondition;
 use berth_http::extract::{ApiJson, ApiPath};
@@ -69,6 +69,27 @@ pub struct BackupsBody {
     /// Days a backup is kept.
     #[schema(minimum = 1, maximum = 3650)]
     pub retention_days: u32,
+    /// How many backups of each generation are kept; absent: derived from the frequency and
+    /// `retention_days` (a week of dailies, then weeklies and monthlies).
+    pub keep: Option<KeepBody>,
+}
+
+/// Grandfather-father-son retention counts.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeepBody {
+    /// The newest backup of each of this many last hours.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub hourly: u32,
+    /// Of each of this many last days.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub daily: u32,
+    /// Of each of this many last ISO weeks.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub weekly: u32,
+    /// Of each of this many last months.
+    #[schema(minimum = 0, maximum = 1000)]
+    pub monthly: u32,
 }
 
 /// The price of one unit of a metric beyond what the plan includes.
@@ -167,6 +188,17 @@ impl LimitsBody {
         if !(1..=3650).contains(&self.backups.retention_days) {
             return Err(ApiError::field(&format!("{field}backups.retention_days"), "must be 1 to 3650 days"));
         }
+        let keep = match &self.backups.keep {
+            None => None,
+            Some(k) => {
+                let counts =
+                    [("hourly", k.hourly), ("daily", k.daily), ("weekly", k.weekly), ("monthly", k.monthly)];
+                if let Some((name, _)) = counts.iter().find(|(_, n)| *n > 1000) {
+                    return Err(ApiError::field(&format!("{field}backups.keep.{name}"), "must be 0 to 1000"));
+                }
+                Some(GfsKeep { hourly: k.hourly, daily: k.daily, weekly: k.weekly, monthly: k.monthly })
+            }
+        };
         let support = input::one_of(
             &format!("{field}support"),
             &self.support,
@@ -176,7 +208,7 @@ impl LimitsBody {
         Ok(PlanLimits {
             sites: limit(self.sites),
             storage_gb: limit(self.storage_gb),
-            backups: BackupPolicy { frequency, retention_days: self.backups.retention_days },
+            backups: BackupPolicy { frequency, retention_days: self.backups.retention_days, keep },
             support,
         })
     }

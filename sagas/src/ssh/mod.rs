@@ -18,11 +18,18 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use russh::client::{self, Handle, Msg};
 use russh::keys::ssh_key::private::Ed25519Keypair;
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use tokio::sync::{Mutex, Semaphore};
 use tracing::{debug, Instrument};
 use zeroize::Zeroizing;
+
+mod pinning;
+
+use pinning::Client;
+mod stream;
+
+pub use stream::{ChunkSink, Chunks};
 
 /// Where and how to reach one node.
 #[derive(Clone)]
@@ -113,6 +120,21 @@ pub trait NodeShell: Send + Sync + 'static {
         command: &'a str,
         stdin: Option<&'a [u8]>,
     ) -> BoxFuture<'a, Result<Output, ShellError>>;
+
+    /// Runs `command` with bulk data: `input`'s chunks are fed to its stdin as they come (then
+    /// end-of-file), and with `output` each chunk of its stdout is handed over as it arrives
+    /// (the returned [`Output`] then holds no stdout), so neither side is ever held whole in
+    /// memory. A full `output` channel slows the command down rather than buffering. This
+    /// default gathers everything and calls [`NodeShell::run`]; [`SshBridge`] streams.
+    fn stream<'a>(
+        &'a self,
+        target: &'a Target,
+        command: &'a str,
+        input: Option<Chunks>,
+        output: Option<ChunkSink>,
+    ) -> BoxFuture<'a, Result<Output, ShellError>> {
+        stream::gathered(self, target, command, input, output).boxed()
+    }
 }
 
 /// Timeouts, retries and limits of the [`SshBridge`].
@@ -368,6 +390,17 @@ impl SshBridge {
 }
 
 impl NodeShell for SshBridge {
+    fn stream<'a>(
+        &'a self,
+        target: &'a Target,
+        command: &'a str,
+        input: Option<Chunks>,
+        output: Option<ChunkSink>,
+    ) -> BoxFuture<'a, Result<Output, ShellError>> {
+        let span = tracing::debug_span!("ssh_stream", node_id = %target.node_id);
+        async move { self.stream_with_retries(target, command, input, output).await }.instrument(span).boxed()
+    }
+
     fn run<'a>(
         &'a self,
         target: &'a Target,
@@ -440,36 +473,4 @@ async fn collect(reader: &mut ChannelReadHalf) -> Result<Output, ShellError> {
         ShellError::Unreachable("the connection ended before the command reported its status".to_owned())
     })?;
     Ok(Output { exit_status, stdout, stderr })
-}
-
-/// The russh handler: checks the pinned host key and remembers a refused one.
-struct Client {
-    pinned: String,
-    presented: Arc<StdMutex<Option<String>>>,
-}
-
-impl client::Handler for Client {
-    type Error = russh::Error;
-
-    async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
-        let line = openssh_line(server_key);
-        if line == self.pinned {
-            return Ok(true);
-        }
-        debug!(presented = %line, "host key does not match the pinned one");
-        *self.presented.lock().unwrap_or_else(PoisonError::into_inner) = Some(line);
-        Ok(false)
-    }
-}
-
-/// The key as `type base64`, the form [`HostKey::line`] pins.
-fn openssh_line(key: &PublicKeyOrCertificate) -> String {
-    let full = match key {
-        PublicKeyOrCertificate::PublicKey { key, .. } => key.to_openssh(),
-        PublicKeyOrCertificate::Certificate(certificate) => certificate.to_openssh(),
-    };
-    match full {
-        Ok(full) => full.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
-        Err(error) => format!("<unencodable key: {error}>"),
-    }
 }

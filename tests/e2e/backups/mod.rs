@@ -1,0 +1,9 @@
+//! Backups and restores against real nodes, MariaDB and the local s3s-fs.
+
+mod bench;
+mod faults;
+mod harness;
+mod node_pipeline;
+mod restore;
+mod retention;
+mod saga;

@@ -56,6 +56,8 @@ COMMAND_IDS = {
     "save_payment_method",
     "remove_payment_method",
     "stripe_webhook",
+    "take_backup",
+    "restore_backup",
     "record_usage",
     "remove_invoice_line",
     "retire_plan",
@@ -74,6 +76,12 @@ COMMAND_IDS = {
     "issue_certificate",
 }
 QUERY_IDS = {
+    "list_site_backups",
+    "get_backup",
+    "get_backup_storage",
+    "list_restores",
+    "get_restore",
+    "list_backup_failures",
     "list_payment_methods",
     "list_payments",
     "list_invoice_payments",

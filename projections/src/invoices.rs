@@ -157,79 +157,37 @@ pub(crate) async fn apply_row(
             .map(|_| ());
         }
         E::Credited { amount, .. } => {
-            return sqlx::query(
-                "UPDATE invoices SET credited_minor = credited_minor + $3, version = $2, updated_at = $4
-                  WHERE id = $1 AND version < $2",
+            return set_one(
+                conn,
+                "credited_minor = credited_minor + $3",
+                id,
+                sequence,
+                amount.amount_minor(),
+                at,
             )
-            .bind(id)
-            .bind(sequence)
-            .bind(amount.amount_minor())
-            .bind(at)
-            .execute(conn)
             .await
-            .map(|_| ());
         }
         E::ProformaPaid { paid_on } => {
-            return sqlx::query(
-                "UPDATE invoices SET paid_on = $3, version = $2, updated_at = $4 WHERE id = $1 AND version < $2",
-            )
-            .bind(id)
-            .bind(sequence)
-            .bind(paid_on)
-            .bind(at)
-            .execute(conn)
-            .await
-            .map(|_| ());
+            return set_one(conn, "paid_on = $3", id, sequence, *paid_on, at).await
         }
         E::PaymentReceived { applied, .. } => {
-            return sqlx::query(
-                "UPDATE invoices SET paid_minor = paid_minor + $3, version = $2, updated_at = $4
-                  WHERE id = $1 AND version < $2",
-            )
-            .bind(id)
-            .bind(sequence)
-            .bind(applied.amount_minor())
-            .bind(at)
-            .execute(conn)
-            .await
-            .map(|_| ());
+            return set_one(conn, "paid_minor = paid_minor + $3", id, sequence, applied.amount_minor(), at)
+                .await
         }
         E::Refunded { amount, .. } => {
-            return sqlx::query(
-                "UPDATE invoices SET refunded_minor = refunded_minor + $3, version = $2, updated_at = $4
-                  WHERE id = $1 AND version < $2",
+            return set_one(
+                conn,
+                "refunded_minor = refunded_minor + $3",
+                id,
+                sequence,
+                amount.amount_minor(),
+                at,
             )
-            .bind(id)
-            .bind(sequence)
-            .bind(amount.amount_minor())
-            .bind(at)
-            .execute(conn)
             .await
-            .map(|_| ());
         }
-        E::Settled { on } => {
-            return sqlx::query(
-                "UPDATE invoices SET settled_on = $3, version = $2, updated_at = $4 WHERE id = $1 AND version < $2",
-            )
-            .bind(id)
-            .bind(sequence)
-            .bind(on)
-            .bind(at)
-            .execute(conn)
-            .await
-            .map(|_| ());
-        }
+        E::Settled { on } => return set_one(conn, "settled_on = $3", id, sequence, *on, at).await,
         E::ProformaInvoiced { invoice } => {
-            return sqlx::query(
-                "UPDATE invoices SET invoiced_as = $3, version = $2, updated_at = $4 WHERE id = $1 AND version < $2",
-            )
-            .bind(id)
-            .bind(sequence)
-            .bind(invoice.as_uuid())
-            .bind(at)
-            .execute(conn)
-            .await
-            .map(|_| ());
+            return set_one(conn, "invoiced_as = $3", id, sequence, invoice.as_uuid(), at).await
         }
     };
     // The simple updates: their own change, then the version and time.
@@ -250,4 +208,23 @@ fn kind_name(kind: berth_domain::billing::DocumentKind) -> &'static str {
         K::CreditNote => "credit_note",
         K::Proforma => "proforma",
     }
+}
+
+/// One change to a document's row (`assignment`, with the value as `$3`), its version and time
+/// in the same statement, guarded by the sequence.
+async fn set_one<T>(
+    conn: &mut PgConnection,
+    assignment: &str,
+    id: Option<uuid::Uuid>,
+    sequence: i64,
+    value: T,
+    at: time::OffsetDateTime,
+) -> Result<(), sqlx::Error>
+where
+    T: Send + for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    let sql = format!(
+        "UPDATE invoices SET {assignment}, version = $2, updated_at = $4 WHERE id = $1 AND version < $2"
+    );
+    sqlx::query(&sql).bind(id).bind(sequence).bind(value).bind(at).execute(conn).await.map(|_| ())
 }

@@ -117,6 +117,11 @@ cmd_restore_swap() {
     stage=$(restore_stage_dir "$restore")
     top=$(files_top)
     [[ -d $stage ]] || fail not_found "restore $restore was not staged"
+    # Swapped before (its answer was lost on the way back): swapping again would move the
+    # restored files and tables aside as if they were the old ones. Answer as then.
+    if [[ -f $stage/.swapped ]]; then
+        reply str site "$SITE" str restore "$restore" num status "$(site_answers)"
+    fi
     if has_files "$BKIND"; then
         [[ -d $stage/$top ]] || fail not_found "restore $restore staged no files"
         # The live site keeps its own credentials.
@@ -139,6 +144,7 @@ cmd_restore_swap() {
     code=$(site_answers)
     [[ $code =~ ^[23][0-9][0-9]$ ]] || fail site_check_failed "the site answered ${code:-nothing} after the swap; put back"
     undo_commit
+    : >"$stage/.swapped"
     reply str site "$SITE" str restore "$restore" num status "$code"
 }
 

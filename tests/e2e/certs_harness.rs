@@ -214,11 +214,15 @@ pub fn served_serial(domain: &str, address: &str) -> String {
 /// Waits until the node serves the certificate `view` names for `domain` (nginx hands a reload
 /// over to new workers a moment after the node verb returns).
 pub async fn wait_served(domain: &str, address: &str, view: &Value) {
-    let wanted = view["serial"].as_str().expect("the view names a serial").to_owned();
+    // Serials compare as numbers: the view keeps DER's leading zero byte of a serial whose top
+    // bit is set, openssl prints the number without it.
+    let number = |serial: &str| serial.trim_start_matches('0').to_ascii_uppercase();
+    let wanted = number(view["serial"].as_str().expect("the view names a serial"));
     let last = std::sync::Mutex::new(String::new());
     let (seen, wanted_ref) = (&last, &wanted);
+    let number = &number;
     let served = eventually(Duration::from_secs(20), || async move {
-        let serial = served_serial(domain, address);
+        let serial = number(&served_serial(domain, address));
         let same = &serial == wanted_ref;
         *seen.lock().unwrap() = serial;
         same

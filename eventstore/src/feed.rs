@@ -97,15 +97,24 @@ pub async fn read_after<'e>(
     .await
 }
 
-/// The feed after the checkpoint named `$1`, at most `$2` events: the select [`read_after_checkpoint`]
-/// runs, for statements that embed it. A missing checkpoint is the start of the feed.
+/// The feed after the checkpoint named `$1`: the next `$2` events and the rest of the last
+/// one's transaction, so that a batch never ends inside a commit (a view applied from it shows
+/// a command's events all or none). The select [`read_after_checkpoint`] runs, for statements
+/// that embed it. A missing checkpoint is the start of the feed.
 pub const AFTER_CHECKPOINT: &str = "SELECT * FROM events
           WHERE (transaction_id, global_position) >
                 (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
                  COALESCE((SELECT global_position FROM checkpoints WHERE name = $1), 0))
             AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY events.transaction_id, events.global_position
-          LIMIT $2";
+            AND transaction_id <= (SELECT max(head.transaction_id) FROM (
+                  SELECT h.transaction_id FROM events h
+                   WHERE (h.transaction_id, h.global_position) >
+                         (COALESCE((SELECT transaction_id FROM checkpoints WHERE name = $1), '0'::xid8),
+                          COALESCE((SELECT global_position FROM checkpoints WHERE name = $1), 0))
+                     AND h.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                   ORDER BY h.transaction_id, h.global_position
+                   LIMIT $2) head)
+          ORDER BY events.transaction_id, events.global_position";
 
 /// Reads up to `limit` events after the checkpoint `checkpoint`, in feed order: the checkpoint
 /// and the events in one round trip.

@@ -7,7 +7,8 @@
 //! crashes or how many run side by side (the lock lets one write at a time; a rebuild takes the
 //! same lock to swap its tables in).
 //!
-//! A batch is bounded in rows (`batch_size`) and in time: a view applied in Rust stops after
+//! A batch is bounded in rows (`batch_size`, rounded up to the end of a commit: a view never
+//! shows part of a command's events) and in time: a view applied in Rust stops after
 //! `batch_max` and commits what it has applied, going on in the next transaction; a view
 //! built inside the database is one statement, bounded by `statement_timeout`. Every open
 //! writing transaction holds back the feed's horizon for every reader on the server, so none
@@ -210,12 +211,18 @@ async fn apply_within(
     let started = Instant::now();
     // Slices large enough that views which write a batch in one statement still do, small
     // enough that the time bound is checked a few times per batch.
+    // A slice ends with a transaction's last event, so that a batch cut by time still shows a
+    // command's events all or none.
     let slice = (raw.len() / 4).max(50);
     let mut applied = 0;
-    for chunk in raw.chunks(slice) {
-        let events = Recorded::decode_all(chunk, projection.name());
+    while applied < raw.len() {
+        let mut end = (applied + slice).min(raw.len());
+        while end < raw.len() && raw[end].transaction_id == raw[end - 1].transaction_id {
+            end += 1;
+        }
+        let events = Recorded::decode_all(&raw[applied..end], projection.name());
         projection.apply_all(&mut *conn, &events).await?;
-        applied += chunk.len();
+        applied = end;
         if started.elapsed() >= within {
             break;
         }

@@ -100,3 +100,42 @@ async fn reading_in_batches_from_checkpoints_sees_every_event_once() {
     assert_eq!(seen.len(), 25);
     env.cleanup().await;
 }
+
+/// A batch read from a checkpoint never ends inside a commit: a view applied from it shows a
+/// command's events all or none (a payment and the collection it settles, say).
+#[tokio::test]
+async fn a_batch_ends_with_a_commit_not_inside_one() {
+    let env = TestEnv::new().await;
+    // Two commits: three events, then two.
+    for (commit, events) in [("first", 3), ("second", 2)] {
+        let mut tx = env.pool.begin().await.unwrap();
+        for sequence in 1..=events {
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+                 VALUES ('probe', $1, $2, 'ProbeRecorded', '1', '{}', jsonb_build_object('event_id', $3::text))",
+            )
+            .bind(commit)
+            .bind(i64::from(sequence))
+            .bind(Uuid::now_v7().to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    // Other tests' open transactions on the server may hold the feed back a moment.
+    let read = |limit: i64| {
+        let pool = env.pool.clone();
+        async move { feed::read_after_checkpoint(&pool, "probe-reader", limit).await.unwrap() }
+    };
+    let sizes = std::cell::Cell::new((0, 0, 0));
+    let caught_up = crate::common::eventually(Duration::from_secs(10), || async {
+        sizes.set((read(1).await.len(), read(3).await.len(), read(4).await.len()));
+        sizes.get().2 == 5
+    })
+    .await;
+    let sizes = sizes.get();
+    assert!(caught_up, "the feed held both commits back: {sizes:?}");
+    assert_eq!(sizes, (3, 3, 5), "batches of 1, 3 and 4 events round up to whole commits");
+    env.cleanup().await;
+}

@@ -208,9 +208,10 @@ impl Application {
         }));
         let billing = settings.billing.policy()?;
         let payments = crate::connect::payments(&settings.payments)?;
+        // One store for the process's writers: they share its turns on hot aggregates.
+        let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
         if roles.command_api {
             // The write side brings the log in line with `[billing]` before it takes commands.
-            let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
             crate::billing::apply(&store, &settings.billing, &clock).await.context("applying [billing]")?;
         }
 
@@ -232,7 +233,7 @@ impl Application {
         let query_url = public(&settings.query_api.public_url, &query_listener, settings.query_api.addr);
         if let Some(listener) = command_listener {
             let state = berth_command_api::AppState {
-                store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
+                store: store.clone(),
                 pool: pool.clone(),
                 auth_limiter: Arc::new(RateLimiter::new(settings.limits.auth_per_minute)),
                 retry,
@@ -346,7 +347,7 @@ impl Application {
             };
             let context = SagaContext {
                 pool: pool.clone(),
-                store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
+                store: store.clone(),
                 retry,
                 vault: vault.clone().context("the sagas need the vault")?,
                 clock: clock.clone(),

@@ -51,6 +51,7 @@ pub mod steps;
 pub mod store;
 pub mod stream;
 pub mod timers;
+pub mod turns;
 pub mod two_factor;
 pub mod unit_of_work;
 pub mod vault;

@@ -41,13 +41,21 @@ pub struct EventStore {
     reader: std::sync::Arc<PostgresEventRepository>,
     snapshot_every: i64,
     chain: bool,
+    turns: std::sync::Arc<crate::turns::Turns>,
 }
 
 impl EventStore {
     /// A store over `pool`, snapshotting every `snapshot_every` events (0 turns snapshots off).
     pub fn new(pool: PgPool, snapshot_every: u32) -> Self {
         let reader = std::sync::Arc::new(PostgresEventRepository::new(pool.clone()));
-        Self { pool, reader, snapshot_every: i64::from(snapshot_every), chain: true }
+        let turns = std::sync::Arc::default();
+        Self { pool, reader, snapshot_every: i64::from(snapshot_every), chain: true, turns }
+    }
+
+    /// Waits for this process's turn to write the hot aggregate `key` names (see
+    /// [`crate::turns`]); clones of this store share the queues.
+    pub async fn turn(&self, key: &str) -> crate::turns::Turn {
+        self.turns.take(key).await
     }
 
     /// The same store appending events without their hashes: only for measuring what the

@@ -103,33 +103,43 @@ async fn try_issue(
     metadata.tenant_id.get_or_insert(tenant.as_uuid());
     let metadata = &metadata;
 
-    let seller = store.load::<Seller>(SELLER_ID).await?.aggregate;
-    let (seller_party, payment) = seller.details().map_err(|e| BillingError::refused(Seller::TYPE, e))?;
-    let prefix = seller.series_for(kind).map_err(|e| BillingError::refused(Seller::TYPE, e))?.clone();
-    let series = store.load::<NumberSeries>(prefix.as_str()).await?;
-    let number = series
-        .aggregate
-        .next_number(kind, request.issue_date)
-        .map_err(|e| BillingError::refused(NumberSeries::TYPE, e))?;
-
+    // Everything issuing reads but the series, loaded side by side, before this process's turn
+    // on the series: the turn covers only reading the series, deciding and committing.
     // A credit note takes the buyer, treatment and date of supply of the invoice it corrects;
     // anything else the tenant's billing profile as it is now.
+    let basis = async {
+        match corrects {
+            Some(original) => store.load::<Invoice>(&original.to_string()).await.map(Basis::Corrects),
+            None => {
+                store.load::<BillingProfile>(&tenant.to_string()).await.map(|p| Basis::Profile(p.aggregate))
+            }
+        }
+    };
+    let (seller, basis) = tokio::try_join!(store.load::<Seller>(SELLER_ID), basis)?;
+    let seller = seller.aggregate;
+    let (seller_party, payment) = seller.details().map_err(|e| BillingError::refused(Seller::TYPE, e))?;
+    let prefix = seller.series_for(kind).map_err(|e| BillingError::refused(Seller::TYPE, e))?.clone();
     let mut corrected: Option<Loaded<Invoice>> = None;
-    let (buyer, buyer_vat, supply_date, reference) = match corrects {
-        Some(original) => {
-            let loaded = store.load::<Invoice>(&original.to_string()).await?;
+    let (buyer, buyer_vat, supply_date, reference) = match basis {
+        Basis::Corrects(loaded) => {
             let basis =
                 loaded.aggregate.correction_basis().map_err(|e| BillingError::refused(Invoice::TYPE, e))?;
             corrected = Some(loaded);
             (basis.buyer, basis.buyer_vat, basis.supply_date, Some(basis.reference))
         }
-        None => {
-            let profile = store.load::<BillingProfile>(&tenant.to_string()).await?.aggregate;
+        Basis::Profile(profile) => {
             let (party, status) =
                 profile.buyer().map_err(|e| BillingError::refused(BillingProfile::TYPE, e))?;
             (party.clone(), status, request.supply_date.unwrap_or(request.issue_date), None)
         }
     };
+
+    let _turn = store.turn(&format!("{}:{}", NumberSeries::TYPE, prefix.as_str())).await;
+    let series = store.load::<NumberSeries>(prefix.as_str()).await?;
+    let number = series
+        .aggregate
+        .next_number(kind, request.issue_date)
+        .map_err(|e| BillingError::refused(NumberSeries::TYPE, e))?;
     let terms = IssueTerms {
         number: number.clone(),
         issue_date: request.issue_date,
@@ -179,6 +189,14 @@ async fn try_issue(
         return Ok(Issued { number, version: outcome.version, duplicate: true });
     }
     Ok(Issued { number, version: outcome.version, duplicate: false })
+}
+
+/// What a document's buyer comes from.
+enum Basis {
+    /// The invoice a credit note corrects.
+    Corrects(Loaded<Invoice>),
+    /// The tenant's billing profile.
+    Profile(BillingProfile),
 }
 
 fn kind_label(kind: DocumentKind) -> &'static str {

@@ -50,7 +50,9 @@ pub struct RenewalSettings {
 
 impl Default for RenewalSettings {
     fn default() -> Self {
-        Self { concurrency: 8 }
+        // Issuers in one process take turns on the series only to number and commit, so more
+        // at once overlap what each loads.
+        Self { concurrency: 16 }
     }
 }
 

@@ -150,6 +150,7 @@ pub use accepted::{Accepted, Links, View};
         routes::domains::remove,
         routes::backups::take,
         routes::backups::restore,
+        routes::backups::restore_to,
     )
 )]
 pub struct ApiDoc;

@@ -1,5 +1,6 @@
 //! `/v1/sites/{id}/backups`: take a backup of a site now; `/v1/backups/{id}/restore`: restore
-//! one into its site or another site of the tenant.
+//! one into its site or another site of the tenant; `/v1/sites/{id}/restore`: restore a site to
+//! a point in time (its latest verified backup taken then or before).
 
 use axum::extract::State;
 use axum::routing::post;
@@ -20,7 +21,10 @@ use crate::{Accepted, AppState, View};
 
 /// The backup routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/sites/{id}/backups", post(take)).route("/v1/backups/{id}/restore", post(restore))
+    Router::new()
+        .route("/v1/sites/{id}/backups", post(take))
+        .route("/v1/backups/{id}/restore", post(restore))
+        .route("/v1/sites/{id}/restore", post(restore_to))
 }
 
 /// `POST /v1/sites/{id}/backups` body.
@@ -111,8 +115,20 @@ async fn restore(
     if backup.tenant_id() != Some(caller.tenant_id) {
         return Err(ApiError::NotFound);
     }
-    let target = body.target_site_id.map_or(backup.site_id(), SiteId::from_uuid);
-    owned_site(&state, &caller, target).await?;
+    request(&state, &caller, backup_id, &backup, what, body.target_site_id).await
+}
+
+/// Records the restore of verified `backup` into `target` (its own site when `None`).
+async fn request(
+    state: &AppState,
+    caller: &Caller,
+    backup_id: BackupId,
+    backup: &Backup,
+    what: BackupKind,
+    target: Option<uuid::Uuid>,
+) -> Result<Located<Accepted>, ApiError> {
+    let target = target.map_or(backup.site_id(), SiteId::from_uuid);
+    owned_site(state, caller, target).await?;
     if backup.status() != Some(Status::Verified) {
         return Err(ApiError::refused(&RestoreError::BackupNotVerified));
     }
@@ -132,4 +148,63 @@ async fn restore(
         .execute_with::<Restore>(&restore_id.to_string(), command, &caller.metadata(), state.retry, &[])
         .await?;
     Ok(state.links.accepted(restore_id.as_uuid(), outcome.version, View::Restore(restore_id.as_uuid())))
+}
+
+/// `POST /v1/sites/{id}/restore` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"at": "2026-12-01T09:30:00Z", "what": "database"}))]
+pub struct RestoreToPointInTime {
+    /// The point in time (RFC 3339): the site's latest verified backup taken then or before,
+    /// holding what is asked for, is restored.
+    pub at: String,
+    /// What to put back: everything, or only the files or the database.
+    #[schema(value_type = berth_http::schema::BackupKindName)]
+    pub what: String,
+    /// The site to restore into: this site when absent, or another site of the tenant.
+    pub target_site_id: Option<uuid::Uuid>,
+}
+
+/// Restore a site to a point in time.
+///
+/// Picks the site's latest verified backup taken at or before `at` that holds what is asked
+/// for (a full backup holds both files and database), then restores it as
+/// `POST /v1/backups/{id}/restore` does; the restore's view names the backup chosen. No such
+/// backup is 422 naming `at`.
+#[utoipa::path(post, path = "/v1/sites/{id}/restore", operation_id = "restore_site_to_point_in_time", tag = "backups",
+    request_body = RestoreToPointInTime, params(("id" = uuid::Uuid, Path, description = "The site's id")),
+    responses((status = 202, description = "Accepted: the restore is under way", body = Accepted)), security(("bearer" = [])))]
+async fn restore_to(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<RestoreToPointInTime>,
+) -> Result<Located<Accepted>, ApiError> {
+    caller.require(Permission::ManageSites)?;
+    let site_id: SiteId = crate::routes::parse_id(&id)?;
+    let at = crate::routes::parse_time("at", Some(&body.at))?.unwrap_or_else(|| state.clock.now());
+    let what = input::one_of("what", &body.what, &BackupKind::ALL, BackupKind::as_str)?;
+    owned_site(&state, &caller, site_id).await?;
+    // The backups view picks the candidate; the backup's own log confirms it (a backup pruned
+    // or failed since the view was written is refused below as not verified).
+    let chosen: Option<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT backup_id FROM proj_backups.backups
+          WHERE site_id = $1 AND tenant_id = $2 AND status = 'verified'
+            AND COALESCE(taken_at, requested_at) <= $3 AND (kind = 'full' OR kind = $4)
+          ORDER BY COALESCE(taken_at, requested_at) DESC, backup_id DESC LIMIT 1",
+    )
+    .bind(site_id.as_uuid())
+    .bind(caller.tenant_id.as_uuid())
+    .bind(at)
+    .bind(what.as_str())
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(berth_eventstore::error::StoreError::from)?;
+    let Some(chosen) = chosen else {
+        let refusal = RestoreError::NoBackupAt { what: what.as_str(), at: body.at };
+        return Err(ApiError::refused(&refusal).about("at"));
+    };
+    let backup_id = BackupId::from_uuid(chosen);
+    let backup = state.store.load::<Backup>(&backup_id.to_string()).await?.aggregate;
+    request(&state, &caller, backup_id, &backup, what, body.target_site_id).await
 }

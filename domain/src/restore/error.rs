@@ -36,6 +36,15 @@ pub enum RestoreError {
     /// Only a verified backup is restored.
     #[error("the backup is not verified; only a verified backup can be restored")]
     BackupNotVerified,
+    /// A restore to a point in time before the site's first verified backup holding what was
+    /// asked for.
+    #[error("no verified backup of the site holding its {what} was taken at or before {at}")]
+    NoBackupAt {
+        /// What was asked for.
+        what: &'static str,
+        /// The point in time, as given.
+        at: String,
+    },
 }
 
 impl RestoreError {
@@ -57,13 +66,14 @@ impl Refusal for RestoreError {
             Self::OutOfOrder { .. } => "restore-step-out-of-order",
             Self::Over => "restore-over",
             Self::BackupNotVerified => "restore-backup-not-verified",
+            Self::NoBackupAt { .. } => "restore-no-backup-at",
         }
     }
 
     fn kind(&self) -> RefusalKind {
         match self {
             Self::NotFound => RefusalKind::NotFound,
-            Self::NotInBackup { .. } => RefusalKind::Rule,
+            Self::NotInBackup { .. } | Self::NoBackupAt { .. } => RefusalKind::Rule,
             Self::AlreadyExists | Self::OutOfOrder { .. } | Self::Over | Self::BackupNotVerified => {
                 RefusalKind::Conflict
             }

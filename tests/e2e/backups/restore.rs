@@ -1,5 +1,6 @@
 //! RestoreBackup through the API on a real WordPress site: a deleted post and file come back;
-//! another tenant's backup is 404; a damaged object is refused before anything changes.
+//! another tenant's backup is 404; a damaged object is refused before anything changes; a
+//! restore to a point in time picks the backup taken then or before.
 
 use berth::app::Roles;
 use futures::StreamExt;
@@ -189,6 +190,32 @@ async fn a_restore_brings_back_a_deleted_post_and_file_and_refuses_a_damaged_obj
     let (status, after, _) = node.get(domain, &format!("/?p={post_id}")).await;
     assert_eq!(status, 200);
     assert_eq!(after, before, "the site serves exactly what it served");
+
+    // To a point in time: the latest verified backup taken then or before. Just after the
+    // first backup that is the on-demand one (the safety backup came later), damaged now, so
+    // this restore too stops at its check.
+    let (_, page) = api.read(&format!("/v1/sites/{site}/backups"), &owner.token).await;
+    let items = page["items"].as_array().unwrap();
+    let first = items.iter().find(|b| b["backup_id"] == backup.as_str()).unwrap();
+    let at = first["verified_at"].as_str().unwrap().to_owned();
+    let path = format!("/v1/sites/{site}/restore");
+    let (status, accepted) = post(&api, &owner.token, &path, json!({"at": at, "what": "full"})).await;
+    assert_eq!(status, 202, "{accepted}");
+    let picked = accepted["id"].as_str().unwrap().to_owned();
+    wait_for_action(&api, &owner.token, &picked, "RestoreFailed", "RestoreCompleted").await;
+    let (_, view) = api.read(&format!("/v1/restores/{picked}"), &owner.token).await;
+    assert_eq!(view["backup_id"], backup.as_str(), "{view}");
+    let earliest = items.iter().filter_map(|b| b["requested_at"].as_str()).min().unwrap();
+    let before = time::OffsetDateTime::parse(earliest, &time::format_description::well_known::Rfc3339)
+        .unwrap()
+        - time::Duration::hours(1);
+    let before = before.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let (status, problem) = post(&api, &owner.token, &path, json!({"at": before, "what": "full"})).await;
+    assert_eq!((status, problem["field"].as_str()), (422, Some("at")), "{problem}");
+    let (status, problem) = post(&api, &owner.token, &path, json!({"at": "yesterday", "what": "full"})).await;
+    assert_eq!((status, problem["field"].as_str()), (400, Some("at")), "{problem}");
+    let (status, _) = post(&api, &other.token, &path, json!({"at": at, "what": "full"})).await;
+    assert_eq!(status, 404, "another tenant's site is unknown");
 
     for entry in store
         .list(Some(&berth_sagas::backup::store::tenant_prefix(&config.prefix, tenant)))

@@ -126,7 +126,7 @@ async fn try_issue(
         Basis::Corrects(loaded) => {
             let basis =
                 loaded.aggregate.correction_basis().map_err(|e| BillingError::refused(Invoice::TYPE, e))?;
-            corrected = Some(*loaded);
+            corrected = Some(loaded);
             (basis.buyer, basis.buyer_vat, basis.supply_date, Some(basis.reference))
         }
         Basis::Profile(profile) => {
@@ -196,9 +196,9 @@ async fn try_issue(
 /// What a document's buyer comes from.
 enum Basis {
     /// The invoice a credit note corrects.
-    Corrects(Box<Loaded<Invoice>>),
+    Corrects(Loaded<Invoice>),
     /// The tenant's billing profile.
-    Profile(BillingProfile),
+    Profile(Box<BillingProfile>),
 }
 
 fn kind_label(kind: DocumentKind) -> &'static str {

@@ -109,12 +109,11 @@ async fn try_issue(
     // anything else the tenant's billing profile as it is now.
     let basis = async {
         match corrects {
-            Some(original) => {
-                store.load::<Invoice>(&original.to_string()).await.map(|l| Basis::Corrects(Box::new(l)))
-            }
-            None => {
-                store.load::<BillingProfile>(&tenant.to_string()).await.map(|p| Basis::Profile(p.aggregate))
-            }
+            Some(original) => store.load::<Invoice>(&original.to_string()).await.map(Basis::Corrects),
+            None => store
+                .load::<BillingProfile>(&tenant.to_string())
+                .await
+                .map(|p| Basis::Profile(Box::new(p.aggregate))),
         }
     };
     let (seller, basis) = tokio::try_join!(store.load::<Seller>(SELLER_ID), basis)?;

@@ -109,7 +109,9 @@ async fn try_issue(
     // anything else the tenant's billing profile as it is now.
     let basis = async {
         match corrects {
-            Some(original) => store.load::<Invoice>(&original.to_string()).await.map(Basis::Corrects),
+            Some(original) => {
+                store.load::<Invoice>(&original.to_string()).await.map(|l| Basis::Corrects(Box::new(l)))
+            }
             None => store
                 .load::<BillingProfile>(&tenant.to_string())
                 .await
@@ -125,7 +127,7 @@ async fn try_issue(
         Basis::Corrects(loaded) => {
             let basis =
                 loaded.aggregate.correction_basis().map_err(|e| BillingError::refused(Invoice::TYPE, e))?;
-            corrected = Some(loaded);
+            corrected = Some(*loaded);
             (basis.buyer, basis.buyer_vat, basis.supply_date, Some(basis.reference))
         }
         Basis::Profile(profile) => {
@@ -195,7 +197,7 @@ async fn try_issue(
 /// What a document's buyer comes from.
 enum Basis {
     /// The invoice a credit note corrects.
-    Corrects(Loaded<Invoice>),
+    Corrects(Box<Loaded<Invoice>>),
     /// The tenant's billing profile.
     Profile(Box<BillingProfile>),
 }

@@ -21,6 +21,7 @@ use crate::context::SagaContext;
 use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
+use crate::mail::backup::BackupMail;
 use crate::mail::billing::BillingMail;
 use crate::mail::certificate::CertificateMail;
 use crate::mail::delivery::MailDelivery;
@@ -53,6 +54,7 @@ pub fn all() -> Vec<Entry> {
         saga::<InvoiceMail>(),
         saga::<CertificateMail>(),
         saga::<BillingMail>(),
+        saga::<BackupMail>(),
         saga::<BackupSaga>(),
         saga::<RestoreSaga>(),
         saga::<ScheduleSaga>(),

@@ -83,7 +83,9 @@ pub const BUILTIN: &[Builtin] = &[
     })),
     builtin!(BACKUP_FAILED, "backup_failed", || json!({
         "site": "blog.acme.example",
-        "started_at": "2026-12-01 03:00 UTC",
+        "trigger": "scheduled",
+        "failed_at": "2026-12-01 03:20 UTC",
+        "attempts": 3,
         "reason": "the node ran out of disk space",
         "next_attempt": "2026-12-02 03:00 UTC",
     })),

@@ -1,7 +1,7 @@
 //! Outgoing mail: templates ([`templates`], [`catalog`]), a transactional outbox ([`outbox`]),
 //! the delivery worker that sends it over SMTP ([`delivery`], [`smtp`]), who a tenant's mail
-//! goes to ([`recipients`]), and the sagas that send the first notices ([`invoice`],
-//! [`certificate`]).
+//! goes to ([`recipients`]), and the sagas that send the notices ([`invoice`], [`billing`],
+//! [`certificate`], [`backup`]).
 //!
 //! A saga that wants a mail sent queues it with [`Outbox::enqueue`] (on the pool, or in its
 //! own transaction) under an idempotency key; rendering happens then, so the outbox holds
@@ -21,6 +21,7 @@
 //! }).await?;
 //! ```
 
+pub mod backup;
 pub mod billing;
 pub mod catalog;
 pub mod certificate;

@@ -26,7 +26,7 @@ use super::{messages_to, unique_address, wait_for_messages};
 use crate::common::TestEnv;
 
 /// A tenant whose only owner receives at `owner`.
-async fn tenant(store: &EventStore, owner: &str) -> TenantId {
+pub(super) async fn tenant(store: &EventStore, owner: &str) -> TenantId {
     let tenant = TenantId::from_uuid(Uuid::now_v7());
     let register = OrganizationCommand::Register {
         tenant_id: tenant,

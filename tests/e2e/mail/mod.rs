@@ -5,6 +5,7 @@
 //! tests and other work on this machine: every test reads only the mail sent to addresses of
 //! its own, and never deletes anything.
 
+mod backups;
 mod certificates;
 mod outbox;
 mod startup;

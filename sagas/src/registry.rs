@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::backup::gauges::BackupGauges;
 use crate::backup::saga::BackupSaga;
 use crate::backup::schedule::ScheduleSaga;
 use crate::billing::collection::Collection;
@@ -58,6 +59,7 @@ pub fn all() -> Vec<Entry> {
         saga::<BackupSaga>(),
         saga::<RestoreSaga>(),
         saga::<ScheduleSaga>(),
+        worker::<BackupGauges>(),
     ]
 }
 

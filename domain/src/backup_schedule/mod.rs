@@ -133,6 +133,11 @@ impl BackupSchedule {
         self.keep
     }
 
+    /// How often the site is backed up (`None` once stopped or before it started).
+    pub fn frequency(&self) -> Option<BackupFrequency> {
+        self.frequency.filter(|_| !self.stopped)
+    }
+
     /// When the next backup is due (`None` once stopped or before it started).
     pub fn next_at(&self) -> Option<OffsetDateTime> {
         self.next_at.filter(|_| !self.stopped)

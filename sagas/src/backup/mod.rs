@@ -6,6 +6,7 @@
 
 pub mod before_delete;
 pub mod crypt;
+pub mod gauges;
 pub mod pipeline;
 pub mod saga;
 pub mod schedule;

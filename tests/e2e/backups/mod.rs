@@ -2,6 +2,7 @@
 
 mod bench;
 mod faults;
+mod gauges;
 mod harness;
 mod node_pipeline;
 mod restore;

@@ -72,4 +72,17 @@ impl EvacuationStep {
             Self::Switch => "switch",
         }
     }
+
+    /// The name of the step in a site's list of steps (`evacuation_place`).
+    pub fn site_step(self) -> &'static str {
+        match self {
+            Self::Start => "evacuation_start",
+            Self::Backup => "evacuation_backup",
+            Self::Place => "evacuation_place",
+            Self::Provision => "evacuation_provision",
+            Self::Restore => "evacuation_restore",
+            Self::Certificate => "evacuation_certificate",
+            Self::Switch => "evacuation_switch",
+        }
+    }
 }

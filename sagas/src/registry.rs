@@ -21,10 +21,13 @@ use crate::context::SagaContext;
 use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
+use crate::evacuation::loss::NodeLoss;
+use crate::evacuation::Evacuation;
 use crate::mail::billing::BillingMail;
 use crate::mail::certificate::CertificateMail;
 use crate::mail::delivery::MailDelivery;
 use crate::mail::invoice::InvoiceMail;
+use crate::mail::site_moves::SiteMoveMail;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
@@ -56,6 +59,9 @@ pub fn all() -> Vec<Entry> {
         saga::<BackupSaga>(),
         saga::<RestoreSaga>(),
         saga::<ScheduleSaga>(),
+        saga::<NodeLoss>(),
+        saga::<Evacuation>(),
+        saga::<SiteMoveMail>(),
     ]
 }
 

@@ -26,6 +26,9 @@ pub struct SiteMove {
     pub backup_id: Option<BackupId>,
     /// The steps finished so far, in order.
     pub done: Vec<EvacuationStep>,
+    /// The time the steps so far took, in milliseconds.
+    #[serde(default)]
+    pub took_ms: u64,
 }
 
 impl SiteMove {
@@ -68,6 +71,8 @@ pub(super) fn decide(site: &Site, command: &SiteCommand) -> Option<Result<Vec<Si
                     node_name: target.node_name.clone(),
                     address: target.address.clone(),
                     was_lost: site.status == SiteStatus::Lost,
+                    mode: m.mode,
+                    backup_id: m.backup_id,
                     took_ms: *took_ms,
                 }]),
                 None => Err(SiteError::WrongStatus("not placed on a new node yet")),
@@ -156,11 +161,13 @@ pub(super) fn apply(site: &mut Site, event: SiteEvent) {
                 target: None,
                 backup_id: None,
                 done: vec![EvacuationStep::Start],
+                took_ms: 0,
             });
         }
-        SiteEvent::EvacuationStepCompleted { step, target, backup_id, .. } => {
+        SiteEvent::EvacuationStepCompleted { step, target, backup_id, took_ms, .. } => {
             if let Some(m) = site.moving.as_mut() {
                 m.done.push(step);
+                m.took_ms = m.took_ms.saturating_add(took_ms);
                 if target.is_some() {
                     m.target = target;
                 }

@@ -95,6 +95,8 @@ fn the_switch_puts_the_site_on_its_new_node() {
             node_name: "b".into(),
             address: "10.0.0.2".into(),
             was_lost: false,
+            mode: EvacuationMode::FromBackup,
+            backup_id: None,
             took_ms: 9,
         }]);
 }

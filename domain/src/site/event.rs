@@ -155,6 +155,10 @@ pub enum SiteEvent {
         address: String,
         /// Whether the site was lost before (a restore rather than a move).
         was_lost: bool,
+        /// Where its content came from.
+        mode: EvacuationMode,
+        /// The backup restored.
+        backup_id: Option<BackupId>,
         /// How long the whole move took, in milliseconds.
         took_ms: u64,
     },

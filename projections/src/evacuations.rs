@@ -190,3 +190,36 @@ async fn apply_site(conn: &mut PgConnection, event: &Recorded, site: &SiteEvent)
     .await?;
     Ok(())
 }
+
+/// An evacuation with sites still to move: how many, and when one last moved on.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Pending {
+    /// The evacuation.
+    pub evacuation_id: Uuid,
+    /// The node it empties.
+    pub node_id: Uuid,
+    /// Sites waiting or moving.
+    pub sites: i64,
+    /// When the last step of any of its sites was recorded (or it was asked for).
+    pub last_progress: time::OffsetDateTime,
+}
+
+/// The evacuations with sites still to move (for the stall alert).
+pub async fn pending(pool: &sqlx::PgPool) -> Result<Vec<Pending>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.evacuation_id, e.node_id, COUNT(*) FILTER (WHERE s.status IN ('waiting', 'moving')) AS sites,
+                GREATEST(e.started_at, (SELECT MAX(t.at) FROM proj_evacuations.evacuation_steps t
+                                         WHERE t.evacuation_id = e.evacuation_id)) AS last_progress
+           FROM proj_evacuations.evacuations e
+           JOIN proj_evacuations.evacuation_sites s ON s.evacuation_id = e.evacuation_id
+          GROUP BY e.evacuation_id, e.node_id
+         HAVING COUNT(*) FILTER (WHERE s.status IN ('waiting', 'moving')) > 0",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// How many sites are lost (their node is gone and they are neither restored nor deleted).
+pub async fn lost_sites(pool: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM proj_sites.sites WHERE status = 'lost'").fetch_one(pool).await
+}

@@ -2,7 +2,7 @@
 
 mod bench;
 mod faults;
-mod harness;
+pub mod harness;
 mod node_pipeline;
 mod restore;
 mod retention;

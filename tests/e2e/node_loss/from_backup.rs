@@ -75,7 +75,7 @@ async fn a_destroyed_node_is_evacuated_from_backups_and_retired_leaving_its_unba
     // Bad input names the field.
     let (status, problem) =
         post(&api, &operator, &format!("/v1/nodes/{a}/evacuate"), json!({"mode": "teleport"})).await;
-    assert_eq!(status, 422, "{problem}");
+    assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["field"], "mode", "{problem}");
 
     let evacuation = evacuate(&api, &operator, &a, "from_backup").await;

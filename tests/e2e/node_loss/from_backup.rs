@@ -114,7 +114,7 @@ async fn a_destroyed_node_is_evacuated_from_backups_and_retired_leaving_its_unba
     );
     assert!(detail["evacuation"].is_null(), "{detail}");
     // A holds only the site that could not move; B the moved ones and the other tenant's.
-    assert_eq!(held(&api, &operator, &a).await, [bare.clone()]);
+    assert_eq!(held(&api, &operator, &a).await, std::slice::from_ref(&bare));
     assert_eq!(held(&api, &operator, &b).await.len(), 3);
     let (_, detail) = api.read(&format!("/v1/sites/{bare}"), &owner.token).await;
     assert_eq!(detail["last_error"], "the site has no verified backup", "{detail}");

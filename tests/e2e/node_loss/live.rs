@@ -70,7 +70,7 @@ async fn a_draining_node_is_evacuated_live_and_the_site_without_room_stays_where
         (Some("active"), Some(c.as_str()))
     );
     assert!(detail["last_error"].as_str().unwrap().starts_with("no ready node has room"), "{detail}");
-    assert_eq!(held(&api, &operator, &c).await, [stayed.0.clone()]);
-    assert_eq!(held(&api, &operator, &d).await, [moved.0.clone()]);
+    assert_eq!(held(&api, &operator, &c).await, std::slice::from_ref(stayed.0));
+    assert_eq!(held(&api, &operator, &d).await, std::slice::from_ref(moved.0));
     api.stop().await;
 }

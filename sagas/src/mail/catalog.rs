@@ -97,7 +97,6 @@ pub const BUILTIN: &[Builtin] = &[
     builtin!(SITE_EVACUATED, "site_evacuated", || json!({
         "site": "blog.acme.example",
         "moved_at": "2026-12-01 03:00 UTC",
-        "from_backup": true,
         "backup_at": "2026-12-01 02:00 UTC",
     })),
     builtin!(SITE_LOST, "site_lost", || json!({

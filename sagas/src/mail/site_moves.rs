@@ -101,10 +101,11 @@ impl SiteMoveMail {
                 let backup_at = self.backup_at(*backup_id).await?;
                 let from_backup = *mode == berth_domain::evacuation::EvacuationMode::FromBackup;
                 let template = if *was_lost { SITE_RESTORED } else { SITE_EVACUATED };
+                // Only a move from an earlier backup tells from when its content is.
+                let backup_at = backup_at.filter(|_| from_backup || *was_lost);
                 let context = json!({
                     "site": domain.as_str(),
                     "moved_at": when(event.recorded_at),
-                    "from_backup": from_backup,
                     "backup_at": backup_at,
                 });
                 (template, context)

@@ -109,3 +109,42 @@ pub async fn held(api: &Api, operator: &str, node: &str) -> Vec<String> {
     assert_eq!(status, 200, "{view}");
     view["site_list"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
 }
+
+/// The tenant's live event stream, opened now.
+pub async fn open_stream(
+    api: &Api,
+    token: &str,
+) -> impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin {
+    let response =
+        api.http.get(format!("{}/v1/events/stream", api.query)).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes_stream()
+}
+
+/// Reads the stream until `wanted` (event type, aggregate id) pairs have all arrived.
+pub async fn stream_until(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    wanted: &[(&str, &str)],
+) {
+    use futures::StreamExt;
+    let mut buffer = String::new();
+    let mut missing: Vec<(String, String)> =
+        wanted.iter().map(|(k, a)| ((*k).to_owned(), (*a).to_owned())).collect();
+    while !missing.is_empty() {
+        if let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let field =
+                |name: &str| frame.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned());
+            if let (Some(kind), Some(data)) = (field("event:"), field("data:")) {
+                let data: Value = serde_json::from_str(&data).unwrap();
+                let aggregate = data["aggregate_id"].as_str().unwrap_or_default().to_owned();
+                missing.retain(|(k, a)| !(*k == kind && *a == aggregate));
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("still missing on the stream: {missing:?}"));
+        buffer.push_str(&String::from_utf8_lossy(&chunk.expect("stream open").unwrap()));
+    }
+}

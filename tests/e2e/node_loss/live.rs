@@ -8,7 +8,9 @@ use serde_json::json;
 use super::harness::{add_post, entry, evacuate, evacuated, held, post, serves_post, wordpress_with_post};
 use crate::api::Api;
 use crate::backups::harness::{backup_settings, storage, test_prefix};
-use crate::nodes_harness::{add_node, one_at_a_time, operator_token, LocalNode, NODE_SETTINGS};
+use crate::nodes_harness::{
+    add_node, one_at_a_time, operator_token, site_action, wait_for, wait_for_status, LocalNode, NODE_SETTINGS,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_draining_node_is_evacuated_live_and_the_site_without_room_stays_where_it_is() {
@@ -72,5 +74,35 @@ async fn a_draining_node_is_evacuated_live_and_the_site_without_room_stays_where
     assert!(detail["last_error"].as_str().unwrap().starts_with("no ready node has room"), "{detail}");
     assert_eq!(held(&api, &operator, &c).await, std::slice::from_ref(stayed.0));
     assert_eq!(held(&api, &operator, &d).await, std::slice::from_ref(moved.0));
+
+    // C is then lost for good: the site left on it is lost with the backup taken for its move,
+    // and once room is made on D it is restored there from that backup, serving again.
+    let (status, accepted) =
+        post(&api, &operator, &format!("/v1/nodes/{c}/retire"), json!({"reason": "gone"})).await;
+    assert_eq!(status, 202, "{accepted}");
+    let lost = wait_for_status(&api, &owner.token, stayed.0, &["lost"]).await;
+    assert!(lost["lost"]["latest_backup_at"].is_string(), "{lost}");
+    site_action(&api, &owner.token, moved.0, "delete").await;
+    wait_for_status(&api, &owner.token, moved.0, &["deleted"]).await;
+    let version = site_action(&api, &owner.token, stayed.0, "recover").await;
+    let restored = wait_for(std::time::Duration::from_secs(180), || async {
+        let (_, site) = api.read(&format!("/v1/sites/{}", stayed.0), &owner.token).await;
+        let over = site["version"].as_i64().unwrap_or(0) > version && site["evacuation"].is_null();
+        over.then_some(site)
+    })
+    .await;
+    assert_eq!(
+        (restored["status"].as_str(), restored["node"]["id"].as_str()),
+        (Some("active"), Some(d.as_str()))
+    );
+    assert!(restored["lost"].is_null(), "{restored}");
+    assert!(serves_post(&node_d, stayed.2, stayed.1, stayed.3).await, "restored from the backup of its move");
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM mail_outbox WHERE key LIKE 'site_%' ORDER BY id")
+            .fetch_all(&api.env.pool)
+            .await
+            .unwrap();
+    let templates: Vec<&str> = keys.iter().map(|k| k.split(':').next().unwrap()).collect();
+    assert_eq!(templates, ["site_evacuated", "site_lost", "site_restored"], "one mail per event");
     api.stop().await;
 }

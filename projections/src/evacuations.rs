@@ -173,6 +173,25 @@ async fn apply_site(conn: &mut PgConnection, event: &Recorded, site: &SiteEvent)
             .await?;
             (*evacuation_id, step.as_str(), "failed", None)
         }
+        // A site deleted or lost before its move ended is not left waiting or moving.
+        SiteEvent::Deleted { .. } | SiteEvent::Lost { .. } => {
+            let reason = if matches!(site, SiteEvent::Lost { .. }) {
+                "its node was retired before it moved"
+            } else {
+                "the site was deleted"
+            };
+            sqlx::query(
+                "UPDATE evacuation_sites SET status = 'failed', reason = $2, version = $3, finished_at = $4
+                  WHERE site_id = $1 AND status IN ('waiting', 'moving') AND version < $3",
+            )
+            .bind(id)
+            .bind(reason)
+            .bind(seq)
+            .bind(at)
+            .execute(conn)
+            .await?;
+            return Ok(());
+        }
         _ => return Ok(()),
     };
     sqlx::query(

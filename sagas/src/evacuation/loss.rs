@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use berth_domain::event::Event;
 use berth_domain::ids::{BackupId, NodeId, SiteId};
-use berth_domain::node::NodeEvent;
+use berth_domain::node::{Node, NodeCommand, NodeEvent};
 use berth_domain::site::{Site, SiteCommand};
 use berth_eventstore::recorded::Recorded;
+use berth_eventstore::unit_of_work::UnitOfWork;
 use berth_projections::backups;
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +97,22 @@ impl NodeLoss {
             latest_backup_id: latest.map(|(id, _)| BackupId::from_uuid(id)),
             latest_backup_at: latest.map(|(_, at)| at),
         };
-        self.tell(event, site_id, "lost", command).await
+        let site =
+            self.work.store.load::<Site>(&site_id.to_string()).await.map_err(Outcome::later)?.aggregate;
+        let Some(target) = site.moving().and_then(|m| m.target.clone()) else {
+            return self.tell(event, site_id, "lost", command).await;
+        };
+        // A move under way ends with the loss: what it reserved on its new node is given back
+        // in the same commit.
+        let mut meta = saga_metadata(event, SAGA, &format!("lost:{site_id}"));
+        meta.tenant_id = site.tenant_id().map(|t| t.as_uuid());
+        let mut unit = UnitOfWork::new(&self.work.store);
+        unit.decide::<Site>(&site_id.to_string(), command).await.map_err(Outcome::later)?;
+        unit.decide::<Node>(&target.node_id.to_string(), NodeCommand::Release { site_id })
+            .await
+            .map_err(Outcome::later)?;
+        unit.commit(&meta).await.map_err(Outcome::later)?;
+        Ok(())
     }
 
     /// Runs `command` on the site as the site's tenant.

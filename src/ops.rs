@@ -242,6 +242,7 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
     {
         body.push_str(&certificate_gauges(&expiries));
     }
+    body.push_str(&evacuation_gauges(&ops.pool).await);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -275,6 +276,48 @@ fn certificate_gauges(expiries: &[berth_projections::certificate_watch::Expiry])
             e.domain,
             u8::from(e.failing)
         );
+    }
+    out
+}
+
+/// The node loss gauges, read from the views at every scrape like the certificate ones: the
+/// lost sites, and each evacuation with sites still to move with when it last moved on.
+async fn evacuation_gauges(pool: &sqlx::PgPool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let wait = Duration::from_secs(2);
+    if let Ok(Ok(lost)) = tokio::time::timeout(wait, berth_projections::evacuations::lost_sites(pool)).await {
+        out.push_str(
+            "# HELP berth_sites_lost Sites whose node is gone, neither restored nor deleted.\n\
+             # TYPE berth_sites_lost gauge\n",
+        );
+        let _ = writeln!(out, "berth_sites_lost {lost}");
+    }
+    if let Ok(Ok(pending)) = tokio::time::timeout(wait, berth_projections::evacuations::pending(pool)).await {
+        out.push_str(
+            "# HELP berth_evacuation_sites_pending Sites of an evacuation still waiting or moving.\n\
+             # TYPE berth_evacuation_sites_pending gauge\n",
+        );
+        for p in &pending {
+            let _ = writeln!(
+                out,
+                "berth_evacuation_sites_pending{{evacuation=\"{}\",node=\"{}\"}} {}",
+                p.evacuation_id, p.node_id, p.sites
+            );
+        }
+        out.push_str(
+            "# HELP berth_evacuation_last_progress_timestamp_seconds When an evacuation last moved on.\n\
+             # TYPE berth_evacuation_last_progress_timestamp_seconds gauge\n",
+        );
+        for p in &pending {
+            let _ = writeln!(
+                out,
+                "berth_evacuation_last_progress_timestamp_seconds{{evacuation=\"{}\",node=\"{}\"}} {}",
+                p.evacuation_id,
+                p.node_id,
+                p.last_progress.unix_timestamp()
+            );
+        }
     }
     out
 }

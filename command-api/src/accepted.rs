@@ -57,6 +57,8 @@ pub enum View {
     Backup(Uuid),
     /// `/v1/restores/{id}`.
     Restore(Uuid),
+    /// `/v1/evacuations/{id}`.
+    Evacuation(Uuid),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -92,6 +94,7 @@ impl Links {
             View::PaymentMethods => "/v1/billing/payment-methods".to_owned(),
             View::Backup(id) => format!("/v1/backups/{id}"),
             View::Restore(id) => format!("/v1/restores/{id}"),
+            View::Evacuation(id) => format!("/v1/evacuations/{id}"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

@@ -102,3 +102,7 @@ id_type!(
     /// One restore of a backup into a site.
     RestoreId
 );
+id_type!(
+    /// One evacuation of a node: its sites moved to other nodes.
+    EvacuationId
+);

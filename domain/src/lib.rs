@@ -31,6 +31,7 @@ pub mod domain_name;
 pub mod dunning;
 pub mod email;
 pub mod error;
+pub mod evacuation;
 pub mod event;
 pub mod exchange_rate;
 pub mod ids;

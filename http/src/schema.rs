@@ -54,7 +54,7 @@ names!(
 names!(
     /// A site's status.
     SiteStatusName,
-    "Where the site is in its life: requested → provisioning → active ⇄ suspended → deleting → deleted, or failed.",
+    "Where the site is in its life: requested → provisioning → active ⇄ suspended → deleting → deleted, or failed; lost when its node is gone for good.",
     SiteStatus::ALL.map(SiteStatus::as_str)
 );
 names!(
@@ -84,8 +84,31 @@ names!(
 names!(
     /// A step of a site's history.
     SiteStepName,
-    "A provisioning step, a retry, or an operation on the node.",
-    ProvisioningStep::ALL.map(ProvisioningStep::as_str).into_iter().chain(["retry"]).chain(Operation::ALL.map(Operation::as_str))
+    "A provisioning step, a retry, an operation on the node, or a step of a move to another node.",
+    ProvisioningStep::ALL
+        .map(ProvisioningStep::as_str)
+        .into_iter()
+        .chain(["retry", "lost"])
+        .chain(Operation::ALL.map(Operation::as_str))
+        .chain(berth_domain::evacuation::EvacuationStep::ALL.map(berth_domain::evacuation::EvacuationStep::site_step))
+);
+names!(
+    /// Where an evacuated site's content comes from.
+    EvacuationModeName,
+    "`from_backup`: the latest verified backup (the node is down); `live`: a backup taken now (the node still answers).",
+    berth_domain::evacuation::EvacuationMode::ALL.map(berth_domain::evacuation::EvacuationMode::as_str)
+);
+names!(
+    /// A step of moving a site to another node.
+    EvacuationStepName,
+    "A step of moving a site to another node, in the order they run.",
+    berth_domain::evacuation::EvacuationStep::ALL.map(berth_domain::evacuation::EvacuationStep::as_str)
+);
+names!(
+    /// Where one site of an evacuation stands.
+    EvacuationSiteStatusName,
+    "`waiting` (not started), `moving`, `moved`, or `failed` (it stays where it was, with the reason).",
+    ["waiting", "moving", "moved", "failed"]
 );
 names!(
     /// How a step ended.

@@ -153,3 +153,19 @@ async fn apply_backup(
     };
     query.execute(conn).await.map(drop)
 }
+
+/// A site's latest verified backup that still has its object (id and when it was verified),
+/// for the sagas that restore from it.
+pub async fn latest_verified(
+    pool: &sqlx::PgPool,
+    site_id: uuid::Uuid,
+) -> Result<Option<(uuid::Uuid, time::OffsetDateTime)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT backup_id, verified_at FROM proj_backups.backups
+          WHERE site_id = $1 AND status = 'verified' AND verified_at IS NOT NULL
+          ORDER BY verified_at DESC, backup_id DESC LIMIT 1",
+    )
+    .bind(site_id)
+    .fetch_optional(pool)
+    .await
+}

@@ -191,6 +191,18 @@ async fn apply_node(
             .await?;
             (touch, None)
         }
+        NodeEvent::EvacuationStarted { .. } => (touch, None),
+        NodeEvent::Retired { reason, .. } => {
+            sqlx::query("DELETE FROM node_allocations WHERE node_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            (
+                "UPDATE nodes SET state = 'decommissioned', last_error = $4, version = $2, updated_at = $3
+                  WHERE id = $1 AND version < $2",
+                Some(format!("retired: {reason}")),
+            )
+        }
         NodeEvent::CapacityReleased { site_id, .. } => {
             sqlx::query("DELETE FROM node_allocations WHERE node_id = $1 AND site_id = $2")
                 .bind(id)

@@ -83,6 +83,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::payments::PaymentOpsView),
         Box::new(crate::backups::BackupsView),
         Box::new(crate::restores::RestoresView),
+        Box::new(crate::evacuations::EvacuationsView),
         Box::new(crate::backup_failures::BackupFailures),
     ]
 }

@@ -26,7 +26,8 @@ impl Projection for SitesView {
     fn schema_version(&self) -> i32 {
         // 2: row-level security and the reader role's grants. 3: node, steps, impact.
         // 4: the failure code of a failed provisioning step. 5: why a site is suspended.
-        5
+        // 6: a move to another node under way, and what a lost site can be restored from.
+        6
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -49,7 +50,13 @@ impl Projection for SitesView {
                 last_error  text,
                 error_code  text,
                 impacted    boolean     NOT NULL DEFAULT false,
-                suspension_reason text
+                suspension_reason text,
+                evacuation_id   uuid,
+                evacuation_mode text,
+                evacuation_step text,
+                lost_node_id    uuid,
+                lost_backup_id  uuid,
+                lost_backup_at  timestamptz
             )",
             "CREATE INDEX sites_tenant_idx ON sites (tenant_id, id)",
             "CREATE INDEX sites_node_idx ON sites (node_id) WHERE node_id IS NOT NULL",
@@ -113,7 +120,7 @@ impl Projection for SitesView {
 
 /// What one site event changes in the row: the new status (if any), the pending operation, the
 /// last error and its code, and the step it records.
-struct Change {
+pub(crate) struct Change {
     status: Option<&'static str>,
     pending: Option<Option<&'static str>>,
     error: Option<(Option<String>, Option<&'static str>)>,
@@ -121,14 +128,14 @@ struct Change {
 }
 
 impl Change {
-    fn new(status: Option<&'static str>) -> Self {
+    pub(crate) fn new(status: Option<&'static str>) -> Self {
         Self { status, pending: None, error: None, step: None }
     }
     fn pending(mut self, pending: Option<&'static str>) -> Self {
         self.pending = Some(pending);
         self
     }
-    fn error(mut self, error: Option<String>) -> Self {
+    pub(crate) fn error(mut self, error: Option<String>) -> Self {
         self.error = Some((error, None));
         self
     }
@@ -136,7 +143,7 @@ impl Change {
         self.error = Some((Some(error), Some(code)));
         self
     }
-    fn step(
+    pub(crate) fn step(
         mut self,
         step: &'static str,
         outcome: &'static str,
@@ -244,6 +251,11 @@ async fn apply_site(conn: &mut PgConnection, event: &Recorded, site: SiteEvent) 
                 .await?;
             Change::new(None)
         }
+        SiteEvent::EvacuationStarted { .. }
+        | SiteEvent::EvacuationStepCompleted { .. }
+        | SiteEvent::Evacuated { .. }
+        | SiteEvent::EvacuationFailed { .. }
+        | SiteEvent::Lost { .. } => crate::site_moves::apply(conn, event, site).await?,
         SiteEvent::OperationFailed { operation, reason, status } => Change::new(Some(status.as_str()))
             .pending(None)
             .error(Some(reason.clone()))

@@ -16,6 +16,7 @@ pub mod backups;
 pub mod billing;
 pub mod certificates;
 pub mod domains;
+pub mod evacuations;
 pub mod exports;
 pub mod live;
 pub mod nodes;
@@ -107,7 +108,8 @@ pub struct AppState {
         backups::storage,
         backups::restores,
         backups::restore,
-        backups::failures
+        backups::failures,
+        evacuations::detail
     ),
     components(schemas(live::StreamEvent))
 )]
@@ -118,6 +120,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(sites::router())
         .merge(nodes::router())
+        .merge(evacuations::router())
         .merge(tenant::router())
         .merge(audit::router())
         .merge(live::router())

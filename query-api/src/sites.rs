@@ -148,6 +148,31 @@ pub struct SiteStep {
     pub at: OffsetDateTime,
 }
 
+/// A move of the site to another node, under way.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteEvacuation {
+    /// The evacuation it is part of (`/v1/evacuations/{id}` for operators).
+    pub id: Uuid,
+    /// Where its content comes from.
+    #[schema(value_type = berth_http::schema::EvacuationModeName)]
+    pub mode: String,
+    /// The step it is at.
+    #[schema(value_type = berth_http::schema::EvacuationStepName)]
+    pub step: String,
+}
+
+/// What a lost site can be restored from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteLoss {
+    /// The node that is gone.
+    pub node_id: Uuid,
+    /// Its latest verified backup, if it has one (`POST /v1/sites/{id}/recover` restores it).
+    pub latest_backup_id: Option<Uuid>,
+    /// When that backup was verified.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub latest_backup_at: Option<OffsetDateTime>,
+}
+
 /// A site with where it runs and how it got there.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SiteDetail {
@@ -169,6 +194,10 @@ pub struct SiteDetail {
     /// Why it is suspended when Berth suspended it: `unpaid` (it resumes once the invoice is
     /// paid; the tenant cannot resume it).
     pub suspension_reason: Option<String>,
+    /// Its move to another node, while one is under way.
+    pub evacuation: Option<SiteEvacuation>,
+    /// Why it is `lost`, and what it can be restored from.
+    pub lost: Option<SiteLoss>,
     /// Its steps, oldest first.
     pub steps: Vec<SiteStep>,
     /// For a past state (`as_of`): the instant and where in the log that state stands.
@@ -188,6 +217,12 @@ struct DetailRow {
     error_code: Option<String>,
     impacted: bool,
     suspension_reason: Option<String>,
+    evacuation_id: Option<Uuid>,
+    evacuation_mode: Option<String>,
+    evacuation_step: Option<String>,
+    lost_node_id: Option<Uuid>,
+    lost_backup_id: Option<Uuid>,
+    lost_backup_at: Option<OffsetDateTime>,
     steps: sqlx::types::Json<Vec<SiteStep>>,
 }
 
@@ -218,7 +253,8 @@ async fn detail(
         let row: Option<DetailRow> = sqlx::query_as(
             "SELECT s.id, s.domain, s.kind, s.php_version, s.label, s.status, s.version, s.created_at, s.updated_at,
                     s.node_id, s.node_name, s.node_address, s.pending, s.last_error, s.error_code, s.impacted,
-                    s.suspension_reason, COALESCE((SELECT json_agg(json_build_object('step', t.step, 'outcome', t.outcome,
+                    s.suspension_reason, s.evacuation_id, s.evacuation_mode, s.evacuation_step,
+                    s.lost_node_id, s.lost_backup_id, s.lost_backup_at, COALESCE((SELECT json_agg(json_build_object('step', t.step, 'outcome', t.outcome,
                                   'took_ms', t.took_ms, 'detail', t.detail,
                                   'at', to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))
                                   ORDER BY t.sequence)
@@ -238,7 +274,18 @@ async fn detail(
             (Some(id), Some(name), Some(address)) => Some(SiteNode { id, name, address }),
             _ => None,
         };
+        let evacuation = match (row.evacuation_id, row.evacuation_mode, row.evacuation_step) {
+            (Some(id), Some(mode), Some(step)) => Some(SiteEvacuation { id, mode, step }),
+            _ => None,
+        };
+        let lost = row.lost_node_id.map(|node_id| SiteLoss {
+            node_id,
+            latest_backup_id: row.lost_backup_id,
+            latest_backup_at: row.lost_backup_at,
+        });
         Ok(Some(SiteDetail {
+            evacuation,
+            lost,
             site: row.site,
             node,
             pending: row.pending,
@@ -282,6 +329,12 @@ fn past_detail(id: Uuid, past: crate::as_of::Folded<berth_domain::site::Site>) -
         error_code: None,
         impacted: false,
         suspension_reason: site.billing_hold().then(|| "unpaid".to_owned()),
+        evacuation: site.moving().map(|m| SiteEvacuation {
+            id: m.evacuation_id.as_uuid(),
+            mode: m.mode.as_str().to_owned(),
+            step: m.done.last().map_or("start", |s| s.as_str()).to_owned(),
+        }),
+        lost: None,
         steps: Vec::new(),
         as_of: Some(past.as_of),
     })

@@ -25,6 +25,7 @@ pub mod certificates;
 pub mod context;
 pub mod dns;
 pub mod domains;
+pub mod evacuation;
 pub mod mail;
 pub mod node;
 pub mod outcome;

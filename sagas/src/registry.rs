@@ -23,10 +23,13 @@ use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
 use crate::mail::backup::BackupMail;
+use crate::evacuation::loss::NodeLoss;
+use crate::evacuation::Evacuation;
 use crate::mail::billing::BillingMail;
 use crate::mail::certificate::CertificateMail;
 use crate::mail::delivery::MailDelivery;
 use crate::mail::invoice::InvoiceMail;
+use crate::mail::site_moves::SiteMoveMail;
 use crate::node::bootstrap::Bootstrap;
 use crate::node::health::HealthProbe;
 use crate::node::provision::Provisioning;
@@ -60,6 +63,9 @@ pub fn all() -> Vec<Entry> {
         saga::<RestoreSaga>(),
         saga::<ScheduleSaga>(),
         worker::<BackupGauges>(),
+        saga::<NodeLoss>(),
+        saga::<Evacuation>(),
+        saga::<SiteMoveMail>(),
     ]
 }
 

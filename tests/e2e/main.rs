@@ -22,6 +22,7 @@ mod isolation;
 mod live;
 mod mail;
 mod node_failures;
+mod node_loss;
 mod nodes;
 mod nodes_harness;
 mod openapi;

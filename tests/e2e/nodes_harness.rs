@@ -89,6 +89,13 @@ impl LocalNode {
         tokio::task::spawn_blocking(move || dev_node(&[&verb, &name])).await.unwrap()
     }
 
+    /// Destroys the node as a provider losing the VPS would: everything stopped, its files and
+    /// users gone (`deploy/dev-node down NAME --purge`).
+    pub async fn purge(&self) {
+        let name = self.name.clone();
+        tokio::task::spawn_blocking(move || dev_node(&["down", &name, "--purge"])).await.unwrap();
+    }
+
     /// Adds a key to the node's `authorized_keys`.
     pub async fn authorize(&self, key: &str) {
         let (key, name) = (key.to_owned(), self.name.clone());

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use berth_domain::allocation::Resources;
-use berth_domain::ids::NodeId;
+use berth_domain::evacuation::EvacuationMode;
+use berth_domain::ids::{EvacuationId, NodeId};
 use berth_domain::money::{Currency, Money};
 use berth_domain::name::DisplayName;
 use berth_domain::node::{HostKey, Node, NodeCommand, NodeSpec};
@@ -28,6 +29,29 @@ pub fn router() -> Router<AppState> {
         .route("/v1/nodes/{id}/bootstrap", post(bootstrap))
         .route("/v1/nodes/{id}/drain", post(drain))
         .route("/v1/nodes/{id}/decommission", post(decommission))
+        .route("/v1/nodes/{id}/evacuate", post(evacuate))
+        .route("/v1/nodes/{id}/retire", post(retire))
+}
+
+/// `POST /v1/nodes/{id}/evacuate` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"mode": "from_backup"}))]
+pub struct EvacuateNode {
+    /// `from_backup` restores each site from its latest verified backup (for a node that is
+    /// down); `live` takes a fresh backup of each site first (for a node that still answers).
+    #[schema(value_type = berth_http::schema::EvacuationModeName)]
+    pub mode: String,
+}
+
+/// `POST /v1/nodes/{id}/retire` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "the provider destroyed the VPS"}))]
+pub struct RetireNode {
+    /// Why the node is gone, for the log.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
 }
 
 /// What a node has.
@@ -250,4 +274,56 @@ async fn decommission(
     precondition: Precondition,
 ) -> Result<Located<Accepted>, ApiError> {
     node_command(&state, &operator, &id, precondition, NodeCommand::Decommission).await
+}
+
+/// Move every site off a node.
+///
+/// The node is drained (it takes no new sites), then each of its sites is placed on another
+/// ready node with room, restored there from its latest verified backup (`from_backup`) or
+/// from a backup taken now (`live`), and switched over; its address record follows when Berth
+/// serves its zone. Sites move a few at a time (`sagas.evacuation.concurrency`). A site that
+/// cannot move stays where it was, with the reason. Follow it at the answer's `Location`.
+#[utoipa::path(post, path = "/v1/nodes/{id}/evacuate", operation_id = "evacuate_node", tag = "nodes",
+    request_body = EvacuateNode, params(("id" = uuid::Uuid, Path, description = NODE)),
+    responses((status = 202, description = "Accepted: the evacuation (its id) is under way", body = Accepted)),
+    security(("bearer" = [])))]
+async fn evacuate(
+    State(state): State<AppState>,
+    operator: Operator,
+    ApiPath(id): ApiPath<String>,
+    precondition: Precondition,
+    ApiJson(body): ApiJson<EvacuateNode>,
+) -> Result<Located<Accepted>, ApiError> {
+    let mode = crate::routes::billing::input::one_of(
+        "mode",
+        &body.mode,
+        &EvacuationMode::ALL,
+        EvacuationMode::as_str,
+    )?;
+    let evacuation_id = EvacuationId::from_uuid(operator.new_id());
+    let node_id: NodeId = crate::routes::parse_id(&id)?;
+    node_command(&state, &operator, &id, precondition, NodeCommand::Evacuate { evacuation_id, mode }).await?;
+    let version = state.store.load::<Node>(&node_id.to_string()).await?.version;
+    Ok(state.links.accepted(evacuation_id.as_uuid(), version, View::Evacuation(evacuation_id.as_uuid())))
+}
+
+/// Forget a node that is gone for good.
+///
+/// The sites it still holds become `lost` (their tenants are told, with the time of their
+/// latest verified backup); their capacity and domains are released, and each can be restored
+/// onto another node (`POST /v1/sites/{id}/recover`) or deleted, without the gone node. The
+/// node's name and address are free again for its replacement.
+#[utoipa::path(post, path = "/v1/nodes/{id}/retire", operation_id = "retire_node", tag = "nodes",
+    request_body = RetireNode, params(("id" = uuid::Uuid, Path, description = NODE)),
+    responses((status = 202, description = "Retired; its sites are being marked lost", body = Accepted)),
+    security(("bearer" = [])))]
+async fn retire(
+    State(state): State<AppState>,
+    operator: Operator,
+    ApiPath(id): ApiPath<String>,
+    precondition: Precondition,
+    ApiJson(body): ApiJson<RetireNode>,
+) -> Result<Located<Accepted>, ApiError> {
+    let reason = short_text("reason", &body.reason, 500)?;
+    node_command(&state, &operator, &id, precondition, NodeCommand::Retire { reason }).await
 }

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sites/{id}/suspend", post(suspend))
         .route("/v1/sites/{id}/resume", post(resume))
         .route("/v1/sites/{id}/retry", post(retry))
+        .route("/v1/sites/{id}/recover", post(recover))
 }
 
 /// `POST /v1/sites` body.
@@ -202,6 +203,35 @@ async fn retry(
     precondition: Precondition,
 ) -> Result<Located<Accepted>, ApiError> {
     site_command(&state, &caller, &id, precondition, SiteCommand::RetryProvisioning).await
+}
+
+/// Restore a lost site onto another node from its latest verified backup.
+///
+/// Its domain is claimed again (409 `unique-taken` if another site took it meanwhile), a ready
+/// node with room is chosen, and the backup is restored there; follow the move at the answer's
+/// `Location` (the site) — it is `active` again once it serves, or stays `lost` with the reason.
+#[utoipa::path(post, path = "/v1/sites/{id}/recover", operation_id = "recover_site", tag = "sites",
+    params(("id" = uuid::Uuid, Path, description = SITE)),
+    responses((status = 202, description = "Accepted; the site is restored onto another node", body = Accepted)), security(("bearer" = [])))]
+async fn recover(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    precondition: Precondition,
+) -> Result<Located<Accepted>, ApiError> {
+    caller.require(Permission::ManageSites)?;
+    let site_id: SiteId = crate::routes::parse_id(&id)?;
+    let site = crate::routes::owned_site(&state, &caller, site_id).await?;
+    if site.status() != berth_domain::site::SiteStatus::Lost {
+        return Err(ApiError::refused(&berth_domain::site::SiteError::WrongStatus(site.status().as_str())));
+    }
+    let Some(from_node) = site.node().map(|n| n.node_id) else { return Err(ApiError::NotFound) };
+    let command = SiteCommand::StartEvacuation {
+        evacuation_id: berth_domain::ids::EvacuationId::from_uuid(uuid::Uuid::now_v7()),
+        mode: berth_domain::evacuation::EvacuationMode::FromBackup,
+        from_node,
+    };
+    site_command(&state, &caller, &id, precondition, command).await
 }
 
 async fn site_command(

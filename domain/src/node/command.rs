@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Node, NodeError, NodeEvent, NodeSpec};
 use crate::allocation::{Health, NodeState, Resources};
-use crate::ids::{NodeId, SiteId};
+use crate::evacuation::EvacuationMode;
+use crate::ids::{EvacuationId, NodeId, SiteId};
 
 /// What can be asked of a node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,19 @@ pub enum NodeCommand {
     Release {
         /// The site.
         site_id: SiteId,
+    },
+    /// Move every site off the node (draining it first, so nothing new lands there).
+    Evacuate {
+        /// The evacuation's id.
+        evacuation_id: EvacuationId,
+        /// Where the sites' content comes from.
+        mode: EvacuationMode,
+    },
+    /// Forget a node that is gone for good: the sites it still holds are lost, its capacity
+    /// and its name and address are given back.
+    Retire {
+        /// Why, for the log.
+        reason: String,
     },
 }
 
@@ -126,6 +140,20 @@ pub(super) fn decide(node: &Node, command: NodeCommand) -> Result<Vec<NodeEvent>
         NodeCommand::Release { site_id } => match node.allocations.get(&site_id) {
             Some(demand) => vec![NodeEvent::CapacityReleased { site_id, demand: *demand }],
             None => Vec::new(),
+        },
+        NodeCommand::Evacuate { evacuation_id, mode } => {
+            let mut events = match state {
+                NodeState::Ready | NodeState::Registered => vec![NodeEvent::DrainStarted],
+                NodeState::Draining => Vec::new(),
+                other => return Err(NodeError::WrongState(other)),
+            };
+            let sites = node.allocations.keys().copied().collect();
+            events.push(NodeEvent::EvacuationStarted { evacuation_id, mode, sites });
+            events
+        }
+        NodeCommand::Retire { reason } => match state {
+            NodeState::Decommissioned => Vec::new(),
+            _ => vec![NodeEvent::Retired { reason, sites: node.allocations.keys().copied().collect() }],
         },
     };
     Ok(events)

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::NodeSpec;
 use crate::allocation::{Health, Resources};
-use crate::ids::{NodeId, SiteId};
+use crate::evacuation::EvacuationMode;
+use crate::ids::{EvacuationId, NodeId, SiteId};
 
 /// Something that happened to a node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +63,23 @@ pub enum NodeEvent {
         /// What it had reserved.
         demand: Resources,
     },
+    /// An operator asked for every site on the node to be moved to other nodes.
+    EvacuationStarted {
+        /// The evacuation.
+        evacuation_id: EvacuationId,
+        /// Where the sites' content comes from.
+        mode: EvacuationMode,
+        /// The sites it held when asked.
+        sites: Vec<SiteId>,
+    },
+    /// The node is gone for good: every reservation on it is given back, the sites it still
+    /// held are lost, and its name and address are free again.
+    Retired {
+        /// Why.
+        reason: String,
+        /// The sites it still held.
+        sites: Vec<SiteId>,
+    },
 }
 
 impl DomainEvent for NodeEvent {
@@ -77,6 +95,8 @@ impl DomainEvent for NodeEvent {
             Self::BootstrapFailed { .. } => "NodeBootstrapFailed",
             Self::CapacityAllocated { .. } => "NodeCapacityAllocated",
             Self::CapacityReleased { .. } => "NodeCapacityReleased",
+            Self::EvacuationStarted { .. } => "NodeEvacuationStarted",
+            Self::Retired { .. } => "NodeRetired",
         }
         .to_owned()
     }

@@ -1,6 +1,7 @@
 //! The node aggregate: a VPS Berth manages over SSH.
 //!
-//! Lifecycle: `registered → ready → draining → decommissioned`. Health (`healthy`, `degraded`,
+//! Lifecycle: `registered → ready → draining → decommissioned`; a node that is gone for good
+//! is retired (decommissioned with the sites it held lost). Health (`healthy`, `degraded`,
 //! `down`) changes are recorded as events, samples are not. A host key that differs from the
 //! pinned one blocks all work on the node until an operator re-pins it.
 
@@ -163,7 +164,9 @@ impl crate::aggregate::Consequences for Node {
             NodeEvent::Registered { .. } => held.into_iter().map(UniqueChange::Claim).collect(),
             // A retired node's name and address are free again: a replacement VPS often gets
             // the same address, and the name should be reusable.
-            NodeEvent::Decommissioned => held.into_iter().map(UniqueChange::Release).collect(),
+            NodeEvent::Decommissioned | NodeEvent::Retired { .. } => {
+                held.into_iter().map(UniqueChange::Release).collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -206,6 +209,11 @@ impl Aggregate for Node {
             }
             NodeEvent::CapacityReleased { site_id, .. } => {
                 self.allocations.remove(&site_id);
+            }
+            NodeEvent::EvacuationStarted { .. } => {}
+            NodeEvent::Retired { .. } => {
+                self.state = Some(NodeState::Decommissioned);
+                self.allocations.clear();
             }
         }
     }

@@ -152,3 +152,41 @@ fn release_gives_back_what_was_reserved_once() {
         .when(NodeCommand::Release { site_id: site(7) })
         .then_expect_events(vec![]);
 }
+
+#[test]
+fn an_evacuation_drains_the_node_and_names_its_sites() {
+    let mut given = ready();
+    given.push(allocated(7, demand(SiteKind::Static)));
+    let evacuation_id = crate::ids::EvacuationId::from_uuid(Uuid::from_u128(9));
+    let mode = crate::evacuation::EvacuationMode::FromBackup;
+    TestFramework::<Node>::with(())
+        .given(given)
+        .when(NodeCommand::Evacuate { evacuation_id, mode })
+        .then_expect_events(vec![
+            NodeEvent::DrainStarted,
+            NodeEvent::EvacuationStarted { evacuation_id, mode, sites: vec![site(7)] },
+        ]);
+}
+
+#[test]
+fn retiring_a_node_that_holds_sites_gives_everything_back() {
+    let mut given = ready();
+    given.push(allocated(7, demand(SiteKind::Static)));
+    TestFramework::<Node>::with(())
+        .given(given.clone())
+        .when(NodeCommand::Retire { reason: "the VPS is gone".into() })
+        .then_expect_events(vec![NodeEvent::Retired {
+            reason: "the VPS is gone".into(),
+            sites: vec![site(7)],
+        }]);
+    let mut node = Node::default();
+    for event in given {
+        cqrs_es::Aggregate::apply(&mut node, event);
+    }
+    let retired = NodeEvent::Retired { reason: "gone".into(), sites: vec![site(7)] };
+    cqrs_es::Aggregate::apply(&mut node, retired.clone());
+    assert_eq!(node.state(), Some(NodeState::Decommissioned));
+    assert_eq!(node.load().unwrap().sites, 0);
+    use crate::aggregate::Consequences;
+    assert_eq!(node.uniques(&retired).len(), 2, "the name and the address are free again");
+}

@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Operation, Site, SiteError, SiteEvent, SiteStatus};
+use super::{Operation, Placement, Site, SiteError, SiteEvent, SiteStatus};
 use crate::domain_name::DomainName;
-use crate::ids::{NodeId, SiteId, TenantId};
+use crate::evacuation::{EvacuationMode, EvacuationStep};
+use crate::ids::{BackupId, EvacuationId, NodeId, SiteId, TenantId};
 use crate::php::{PhpVersion, SiteKind};
 
 /// A display name for a site ("Client X blog"), at most [`SiteLabel::MAX`] characters.
@@ -136,6 +137,56 @@ pub enum SiteCommand {
         /// The domain.
         domain: DomainName,
     },
+    /// Move the site off `from_node` (or, for a lost site, restore it onto another node).
+    StartEvacuation {
+        /// The evacuation.
+        evacuation_id: EvacuationId,
+        /// Where its content comes from.
+        mode: EvacuationMode,
+        /// The node it leaves.
+        from_node: NodeId,
+    },
+    /// Record that a step of the move finished.
+    RecordEvacuationStep {
+        /// The evacuation.
+        evacuation_id: EvacuationId,
+        /// The step.
+        step: EvacuationStep,
+        /// How long it took, in milliseconds.
+        took_ms: u64,
+        /// The node chosen (the `place` step).
+        target: Option<Placement>,
+        /// The backup restored from (the `backup` step).
+        backup_id: Option<BackupId>,
+        /// What the step did.
+        detail: Option<String>,
+    },
+    /// Record that the site serves from its new node.
+    CompleteEvacuation {
+        /// The evacuation.
+        evacuation_id: EvacuationId,
+        /// How long the whole move took, in milliseconds.
+        took_ms: u64,
+    },
+    /// Record that the move failed; the site stays where it was.
+    FailEvacuation {
+        /// The evacuation.
+        evacuation_id: EvacuationId,
+        /// The step.
+        step: EvacuationStep,
+        /// Why.
+        reason: String,
+    },
+    /// Record that the site's node is gone for good.
+    MarkLost {
+        /// The node.
+        node_id: NodeId,
+        /// Its latest verified backup, if any.
+        latest_backup_id: Option<BackupId>,
+        /// When that backup was verified.
+        #[serde(default, with = "time::serde::rfc3339::option")]
+        latest_backup_at: Option<time::OffsetDateTime>,
+    },
 }
 
 /// The most custom domains one site serves.
@@ -143,6 +194,9 @@ pub const MAX_ALIASES: usize = 50;
 
 /// Decides the events for `command` given the current state. Pure: same input, same output.
 pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>, SiteError> {
+    if let Some(decided) = super::evacuate::decide(site, &command) {
+        return decided;
+    }
     match command {
         SiteCommand::Create { site_id, tenant_id, domain, kind, php_version } => {
             if site.status != SiteStatus::None {
@@ -267,6 +321,12 @@ pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>
                 Vec::new()
             })
         }
+        // Decided by `evacuate::decide` above.
+        SiteCommand::StartEvacuation { .. }
+        | SiteCommand::RecordEvacuationStep { .. }
+        | SiteCommand::CompleteEvacuation { .. }
+        | SiteCommand::FailEvacuation { .. }
+        | SiteCommand::MarkLost { .. } => Ok(Vec::new()),
     }
 }
 
@@ -289,6 +349,9 @@ fn operate(
 /// Refuses while provisioning or another operation is under way: two node-side changes to
 /// one site must not race.
 fn require_idle(site: &Site) -> Result<(), SiteError> {
+    if site.moving.is_some() {
+        return Err(SiteError::Busy("evacuation"));
+    }
     if let Some(operation) = site.pending {
         return Err(SiteError::Busy(operation.as_str()));
     }
@@ -302,6 +365,8 @@ fn require_live(site: &Site) -> Result<(), SiteError> {
     match site.status {
         SiteStatus::None => Err(SiteError::NotFound),
         SiteStatus::Deleting | SiteStatus::Deleted => Err(SiteError::Deleted),
+        // Nothing serves a lost site: restoring it or deleting it are the only ways on.
+        SiteStatus::Lost => Err(SiteError::WrongStatus("lost")),
         _ => Ok(()),
     }
 }

@@ -5,9 +5,10 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::command::SiteLabel;
-use super::SiteStatus;
+use super::{Placement, SiteStatus};
 use crate::domain_name::DomainName;
-use crate::ids::{NodeId, SiteId, TenantId};
+use crate::evacuation::{EvacuationMode, EvacuationStep};
+use crate::ids::{BackupId, EvacuationId, NodeId, SiteId, TenantId};
 use crate::php::{PhpVersion, SiteKind};
 
 /// Something that happened to a site.
@@ -114,6 +115,74 @@ pub enum SiteEvent {
     },
     /// The payment came: the hold is lifted (with its `ResumptionRequested`).
     BillingHoldLifted,
+    /// The site is to move to another node (its node is being evacuated, or it was lost and
+    /// is restored). It keeps serving where it is until the move switches.
+    EvacuationStarted {
+        /// The evacuation it is part of.
+        evacuation_id: EvacuationId,
+        /// Where its content comes from.
+        mode: EvacuationMode,
+        /// The node it leaves.
+        from_node: NodeId,
+    },
+    /// A step of the move finished.
+    EvacuationStepCompleted {
+        /// The evacuation.
+        evacuation_id: EvacuationId,
+        /// The step.
+        step: EvacuationStep,
+        /// How long it took, in milliseconds.
+        took_ms: u64,
+        /// The node chosen (the `place` step).
+        target: Option<Placement>,
+        /// The backup restored from (the `backup` step).
+        backup_id: Option<BackupId>,
+        /// What the step did, for people.
+        detail: Option<String>,
+    },
+    /// The site serves from its new node; the old node's capacity is released in the same
+    /// commit.
+    Evacuated {
+        /// The evacuation.
+        evacuation_id: EvacuationId,
+        /// The node it left.
+        from_node: NodeId,
+        /// The node it is on now.
+        node_id: NodeId,
+        /// Its name.
+        node_name: String,
+        /// Its address.
+        address: String,
+        /// Whether the site was lost before (a restore rather than a move).
+        was_lost: bool,
+        /// Where its content came from.
+        mode: EvacuationMode,
+        /// The backup restored.
+        backup_id: Option<BackupId>,
+        /// How long the whole move took, in milliseconds.
+        took_ms: u64,
+    },
+    /// The move failed at `step`; the site is where it was, and whatever was reserved or set up
+    /// on the new node is given back.
+    EvacuationFailed {
+        /// The evacuation.
+        evacuation_id: EvacuationId,
+        /// The step that failed.
+        step: EvacuationStep,
+        /// Why, for people.
+        reason: String,
+    },
+    /// The site's node is gone for good: nothing serves it. Its domain is given back; it can
+    /// be restored from its latest verified backup, or deleted.
+    Lost {
+        /// The node that is gone.
+        node_id: NodeId,
+        /// Its latest verified backup, if it has one.
+        latest_backup_id: Option<BackupId>,
+        /// When that backup was verified.
+        #[serde(default, with = "time::serde::rfc3339::option")]
+        latest_backup_at: Option<time::OffsetDateTime>,
+    },
 }
 
 /// A step of provisioning.
@@ -261,6 +330,11 @@ impl DomainEvent for SiteEvent {
             Self::AliasRemoved { .. } => "SiteAliasRemoved",
             Self::BillingHoldPlaced { .. } => "SiteBillingHoldPlaced",
             Self::BillingHoldLifted => "SiteBillingHoldLifted",
+            Self::EvacuationStarted { .. } => "SiteEvacuationStarted",
+            Self::EvacuationStepCompleted { .. } => "SiteEvacuationStepCompleted",
+            Self::Evacuated { .. } => "SiteEvacuated",
+            Self::EvacuationFailed { .. } => "SiteEvacuationFailed",
+            Self::Lost { .. } => "SiteLost",
         }
         .to_owned()
     }

@@ -6,12 +6,16 @@
 
 mod command;
 mod error;
+mod evacuate;
+#[cfg(test)]
+mod evacuate_tests;
 mod event;
 #[cfg(test)]
 mod tests;
 
 pub use command::{SiteCommand, SiteLabel, MAX_ALIASES};
 pub use error::SiteError;
+pub use evacuate::SiteMove;
 pub use event::{FailureCode, Operation, ProvisioningStep, SiteEvent};
 
 use cqrs_es::event_sink::EventSink;
@@ -44,11 +48,14 @@ pub enum SiteStatus {
     Deleted,
     /// Provisioning gave up.
     Failed,
+    /// Its node is gone for good; it can be restored onto another node from its latest
+    /// verified backup, or deleted.
+    Lost,
 }
 
 impl SiteStatus {
     /// Every value, in the order the APIs list them.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Requested,
         Self::Provisioning,
         Self::Active,
@@ -56,6 +63,7 @@ impl SiteStatus {
         Self::Deleting,
         Self::Deleted,
         Self::Failed,
+        Self::Lost,
     ];
 
     /// The lowercase name, as the APIs show it.
@@ -69,6 +77,7 @@ impl SiteStatus {
             Self::Deleting => "deleting",
             Self::Deleted => "deleted",
             Self::Failed => "failed",
+            Self::Lost => "lost",
         }
     }
 }
@@ -102,6 +111,8 @@ pub struct Site {
     aliases: Vec<DomainName>,
     #[serde(default)]
     billing_hold: bool,
+    #[serde(default)]
+    moving: Option<SiteMove>,
 }
 
 impl Site {
@@ -155,6 +166,11 @@ impl Site {
         self.label.as_ref()
     }
 
+    /// The move to another node under way, if any.
+    pub fn moving(&self) -> Option<&SiteMove> {
+        self.moving.as_ref()
+    }
+
     /// The verified custom domains it serves, sorted.
     pub fn aliases(&self) -> &[DomainName] {
         &self.aliases
@@ -171,8 +187,16 @@ impl crate::aggregate::Consequences for Site {
         let unique = || Unique::new(UniqueScope::Domain, domain.as_str(), format!("site:{id}"));
         match event {
             SiteEvent::Created { .. } => vec![UniqueChange::Claim(unique())],
-            // Given back only once no node serves the site any more.
-            SiteEvent::Deleted { .. } => vec![UniqueChange::Release(unique())],
+            // Given back only once no node serves the site any more (a lost site's node is gone).
+            SiteEvent::Deleted { .. } | SiteEvent::Lost { .. } => vec![UniqueChange::Release(unique())],
+            // A lost site takes its name back while it is restored, and gives it up again if
+            // the restore fails.
+            SiteEvent::EvacuationStarted { .. } if self.status == SiteStatus::Lost => {
+                vec![UniqueChange::Claim(unique())]
+            }
+            SiteEvent::EvacuationFailed { .. } if self.status == SiteStatus::Lost => {
+                vec![UniqueChange::Release(unique())]
+            }
             _ => Vec::new(),
         }
     }
@@ -257,6 +281,11 @@ impl Aggregate for Site {
             SiteEvent::AliasRemoved { domain } => self.aliases.retain(|a| *a != domain),
             SiteEvent::BillingHoldPlaced { .. } => self.billing_hold = true,
             SiteEvent::BillingHoldLifted => self.billing_hold = false,
+            SiteEvent::EvacuationStarted { .. }
+            | SiteEvent::EvacuationStepCompleted { .. }
+            | SiteEvent::Evacuated { .. }
+            | SiteEvent::EvacuationFailed { .. }
+            | SiteEvent::Lost { .. } => evacuate::apply(self, event),
         }
     }
 }

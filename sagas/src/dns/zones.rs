@@ -86,7 +86,10 @@ impl Saga for Zones {
                 zone,
                 ZoneEvent::Published { .. } | ZoneEvent::PublishFailed { .. } | ZoneEvent::Deleted
             ),
-            Event::Site(site) => matches!(site, SiteEvent::NodeAssigned { .. } | SiteEvent::Deleted { .. }),
+            Event::Site(site) => matches!(
+                site,
+                SiteEvent::NodeAssigned { .. } | SiteEvent::Evacuated { .. } | SiteEvent::Deleted { .. }
+            ),
             _ => false,
         }
     }
@@ -97,7 +100,10 @@ impl Saga for Zones {
                 Some(id) => self.publish(event, ZoneId::from_uuid(id)).await,
                 None => Err(Outcome::Failed(format!("`{}` is not a zone id", event.aggregate_id))),
             },
-            Event::Site(SiteEvent::NodeAssigned { address, .. }) => self.site_address(event, address).await,
+            // A site moved to another node: its record follows it.
+            Event::Site(SiteEvent::NodeAssigned { address, .. } | SiteEvent::Evacuated { address, .. }) => {
+                self.site_address(event, address).await
+            }
             Event::Site(SiteEvent::Deleted { .. }) => self.site_gone(event).await,
             _ => Ok(()),
         };

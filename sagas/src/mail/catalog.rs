@@ -20,6 +20,13 @@ pub const CERTIFICATE_EXPIRING: &str = "certificate_expiring";
 /// A site's backup failed.
 pub const BACKUP_FAILED: &str = "backup_failed";
 
+/// A site was moved to another node.
+pub const SITE_EVACUATED: &str = "site_evacuated";
+/// A site's node is gone for good.
+pub const SITE_LOST: &str = "site_lost";
+/// A lost site was restored onto another node.
+pub const SITE_RESTORED: &str = "site_restored";
+
 /// One built-in template.
 pub struct Builtin {
     /// Its name.
@@ -88,6 +95,21 @@ pub const BUILTIN: &[Builtin] = &[
         "attempts": 3,
         "reason": "the node ran out of disk space",
         "next_attempt": "2026-12-02 03:00 UTC",
+    })),
+    builtin!(SITE_EVACUATED, "site_evacuated", || json!({
+        "site": "blog.acme.example",
+        "moved_at": "2026-12-01 03:00 UTC",
+        "backup_at": "2026-12-01 02:00 UTC",
+    })),
+    builtin!(SITE_LOST, "site_lost", || json!({
+        "site": "blog.acme.example",
+        "lost_at": "2026-12-01 03:00 UTC",
+        "backup_at": "2026-12-01 02:00 UTC",
+    })),
+    builtin!(SITE_RESTORED, "site_restored", || json!({
+        "site": "blog.acme.example",
+        "moved_at": "2026-12-01 03:00 UTC",
+        "backup_at": "2026-12-01 02:00 UTC",
     })),
 ];
 

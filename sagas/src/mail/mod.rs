@@ -30,6 +30,7 @@ pub mod invoice;
 pub mod outbox;
 pub mod recipients;
 pub mod settings;
+pub mod site_moves;
 pub mod smtp;
 pub mod templates;
 

@@ -3,7 +3,7 @@
 mod bench;
 mod faults;
 mod gauges;
-mod harness;
+pub mod harness;
 mod node_pipeline;
 mod restore;
 mod retention;

@@ -1,0 +1,151 @@
+//! The mails about a site's node: moved to another node, lost with its node, restored after
+//! it was lost. One mail per event to the tenant's owners, keyed by the event, so a redelivered
+//! event or a retried step never sends a second one.
+
+use std::time::Duration;
+
+use berth_domain::backup::Backup;
+use berth_domain::event::Event;
+use berth_domain::ids::{BackupId, TenantId};
+use berth_domain::site::{Site, SiteEvent};
+use berth_eventstore::recorded::Recorded;
+use berth_eventstore::store::EventStore;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::context::SagaContext;
+use crate::mail::catalog::{SITE_EVACUATED, SITE_LOST, SITE_RESTORED};
+use crate::mail::{recent, recipients, MailError, Outbox, OutgoingMail};
+use crate::saga::{Outcome, Saga, Tuning};
+
+/// The site move notice saga (consumes site events).
+pub struct SiteMoveMail {
+    pool: PgPool,
+    store: EventStore,
+    outbox: Outbox,
+    max_age_hours: u64,
+}
+
+/// `[sagas.site_move_mail]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteMoveMailSettings {
+    /// Notices worked on at once per sagas process.
+    pub concurrency: usize,
+    /// Seconds after which another sagas process takes over a step whose worker died.
+    pub takeover_secs: u64,
+    /// Events recorded longer ago than this many hours are not mailed about (0: any age).
+    pub max_age_hours: u64,
+}
+
+impl Default for SiteMoveMailSettings {
+    fn default() -> Self {
+        Self { concurrency: 4, takeover_secs: 60, max_age_hours: 168 }
+    }
+}
+
+fn when(at: time::OffsetDateTime) -> String {
+    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
+}
+
+impl Saga for SiteMoveMail {
+    const NAME: &'static str = "site_move_mail";
+    const AGGREGATES: &'static [&'static str] = &["site"];
+    type Settings = SiteMoveMailSettings;
+
+    fn build(context: &SagaContext, settings: &SiteMoveMailSettings) -> Self {
+        Self {
+            pool: context.pool.clone(),
+            store: context.store.clone(),
+            outbox: context.mail.outbox.clone(),
+            max_age_hours: settings.max_age_hours,
+        }
+    }
+
+    fn tuning(settings: &SiteMoveMailSettings) -> Tuning {
+        Tuning {
+            concurrency: settings.concurrency.max(1),
+            takeover: Duration::from_secs(settings.takeover_secs.max(1)),
+        }
+    }
+
+    fn wants(&self, event: &Recorded) -> bool {
+        matches!(event.event, Event::Site(SiteEvent::Evacuated { .. } | SiteEvent::Lost { .. }))
+    }
+
+    async fn handle(&self, event: &Recorded) -> Outcome {
+        if !recent(event.recorded_at, self.max_age_hours) {
+            return Outcome::Done;
+        }
+        match self.notice(event).await {
+            Ok(()) => Outcome::Done,
+            Err(outcome) => outcome,
+        }
+    }
+}
+
+impl SiteMoveMail {
+    async fn backup_at(&self, backup_id: Option<BackupId>) -> Result<Option<String>, Outcome> {
+        let Some(id) = backup_id else { return Ok(None) };
+        let backup = self.store.load::<Backup>(&id.to_string()).await.map_err(Outcome::later)?.aggregate;
+        Ok(backup.verified_at().map(when))
+    }
+
+    #[tracing::instrument(skip_all, fields(site_id = %event.aggregate_id))]
+    async fn notice(&self, event: &Recorded) -> Result<(), Outcome> {
+        let site = self.store.load::<Site>(&event.aggregate_id).await.map_err(Outcome::later)?.aggregate;
+        let (Some(domain), Some(tenant)) = (site.domain(), site.tenant_id()) else { return Ok(()) };
+        let (template, context) = match &event.event {
+            Event::Site(SiteEvent::Evacuated { was_lost, mode, backup_id, .. }) => {
+                let backup_at = self.backup_at(*backup_id).await?;
+                let from_backup = *mode == berth_domain::evacuation::EvacuationMode::FromBackup;
+                let template = if *was_lost { SITE_RESTORED } else { SITE_EVACUATED };
+                // Only a move from an earlier backup tells from when its content is.
+                let backup_at = backup_at.filter(|_| from_backup || *was_lost);
+                let context = json!({
+                    "site": domain.as_str(),
+                    "moved_at": when(event.recorded_at),
+                    "backup_at": backup_at,
+                });
+                (template, context)
+            }
+            Event::Site(SiteEvent::Lost { latest_backup_at, .. }) => {
+                let context = json!({
+                    "site": domain.as_str(),
+                    "lost_at": when(event.recorded_at),
+                    "backup_at": latest_backup_at.map(when),
+                });
+                (SITE_LOST, context)
+            }
+            _ => return Ok(()),
+        };
+        self.send(event, tenant, template, context).await
+    }
+
+    async fn send(
+        &self,
+        event: &Recorded,
+        tenant: TenantId,
+        template: &'static str,
+        context: serde_json::Value,
+    ) -> Result<(), Outcome> {
+        let to = recipients::owner_emails(&self.pool, tenant).await.map_err(Outcome::later)?;
+        if to.is_empty() {
+            return Err(Outcome::RetryLater(format!("no owner known for tenant {tenant}")));
+        }
+        let mail = OutgoingMail {
+            key: format!("{template}:{}", event.event_id),
+            tenant_id: Some(tenant),
+            to,
+            template,
+            context,
+            attachments: Vec::new(),
+        };
+        match self.outbox.enqueue(&self.pool, mail).await {
+            Ok(_) => Ok(()),
+            Err(MailError::Storage(error)) => Err(Outcome::later(error)),
+            Err(other) => Err(Outcome::Failed(other.to_string())),
+        }
+    }
+}

@@ -2,8 +2,6 @@
 //! attempt), the tenant's owners are mailed once for that backup, with the reason in words and
 //! when the next scheduled backup is due. Attempts that are retried mail nobody.
 
-use std::time::Duration;
-
 use berth_domain::backup::{Backup, BackupEvent, BackupTrigger, FailureReason};
 use berth_domain::backup_schedule::BackupSchedule;
 use berth_domain::event::Event;
@@ -11,14 +9,13 @@ use berth_domain::ids::TenantId;
 use berth_domain::site::Site;
 use berth_eventstore::recorded::Recorded;
 use berth_eventstore::store::EventStore;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::BACKUP_FAILED;
-use crate::mail::{recent, recipients, MailError, Outbox, OutgoingMail};
+use crate::mail::{queue, recent, recipients, when, NoticeSettings, Outbox, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The backup failure notice saga (consumes backup events).
@@ -29,30 +26,12 @@ pub struct BackupMail {
     max_age_hours: u64,
 }
 
-/// `[sagas.backup_mail]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BackupMailSettings {
-    /// Notices worked on at once per sagas process.
-    pub concurrency: usize,
-    /// Seconds after which another sagas process takes over a step whose worker died.
-    pub takeover_secs: u64,
-    /// Failures recorded longer ago than this many hours are not mailed about (0: any age).
-    pub max_age_hours: u64,
-}
-
-impl Default for BackupMailSettings {
-    fn default() -> Self {
-        Self { concurrency: 4, takeover_secs: 60, max_age_hours: 168 }
-    }
-}
-
 impl Saga for BackupMail {
     const NAME: &'static str = "backup_mail";
     const AGGREGATES: &'static [&'static str] = &["backup"];
-    type Settings = BackupMailSettings;
+    type Settings = NoticeSettings;
 
-    fn build(context: &SagaContext, settings: &BackupMailSettings) -> Self {
+    fn build(context: &SagaContext, settings: &NoticeSettings) -> Self {
         Self {
             pool: context.pool.clone(),
             store: context.store.clone(),
@@ -61,11 +40,8 @@ impl Saga for BackupMail {
         }
     }
 
-    fn tuning(settings: &BackupMailSettings) -> Tuning {
-        Tuning {
-            concurrency: settings.concurrency.max(1),
-            takeover: Duration::from_secs(settings.takeover_secs.max(1)),
-        }
+    fn tuning(settings: &NoticeSettings) -> Tuning {
+        settings.tuning()
     }
 
     fn wants(&self, event: &Recorded) -> bool {
@@ -125,18 +101,8 @@ impl BackupMail {
             }),
             attachments: Vec::new(),
         };
-        match self.outbox.enqueue(&self.pool, mail).await {
-            Ok(_) => Ok(()),
-            Err(MailError::Storage(error)) => Err(Outcome::later(error)),
-            Err(other) => Err(Outcome::Failed(other.to_string())),
-        }
+        queue(&self.outbox, &self.pool, mail).await
     }
-}
-
-/// `2026-12-01 03:20 UTC`.
-fn when(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
 }
 
 fn trigger_words(trigger: BackupTrigger) -> &'static str {

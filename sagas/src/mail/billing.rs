@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::context::SagaContext;
 use crate::mail::catalog::{PAYMENT_FAILED, PAYMENT_RECEIPT, REINSTATEMENT, SUSPENSION_NOTICE};
-use crate::mail::{amount, recent, recipients, MailError, OutgoingMail};
+use crate::mail::{amount, queue, recent, recipients, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The billing mail saga (consumes invoice and dunning events).
@@ -160,10 +160,6 @@ impl BillingMail {
     ) -> Result<(), Outcome> {
         let mail =
             OutgoingMail { key, tenant_id: Some(tenant), to, template, context, attachments: Vec::new() };
-        match self.context.mail.outbox.enqueue(&self.context.pool, mail).await {
-            Ok(_) => Ok(()),
-            Err(MailError::Storage(error)) => Err(Outcome::later(error)),
-            Err(other) => Err(Outcome::Failed(other.to_string())),
-        }
+        queue(&self.context.mail.outbox, &self.context.pool, mail).await
     }
 }

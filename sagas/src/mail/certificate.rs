@@ -3,22 +3,19 @@
 //! mailed, once per certificate, expiry and threshold. A certificate renewed or retired since
 //! the event gets no mail.
 
-use std::time::Duration;
-
 use berth_domain::aggregate::Consequences;
 use berth_domain::certificate::{Certificate, CertificateEvent};
 use berth_domain::event::Event;
 use berth_domain::ids::TenantId;
 use berth_eventstore::recorded::Recorded;
 use berth_eventstore::store::EventStore;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::CERTIFICATE_EXPIRING;
-use crate::mail::{recent, recipients, MailError, Outbox, OutgoingMail};
+use crate::mail::{queue, recent, recipients, NoticeSettings, Outbox, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The certificate notice saga (consumes certificate events).
@@ -29,30 +26,12 @@ pub struct CertificateMail {
     max_age_hours: u64,
 }
 
-/// `[sagas.certificate_mail]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CertificateMailSettings {
-    /// Notices worked on at once per sagas process.
-    pub concurrency: usize,
-    /// Seconds after which another sagas process takes over a step whose worker died.
-    pub takeover_secs: u64,
-    /// Events recorded longer ago than this many hours are not mailed about (0: any age).
-    pub max_age_hours: u64,
-}
-
-impl Default for CertificateMailSettings {
-    fn default() -> Self {
-        Self { concurrency: 4, takeover_secs: 60, max_age_hours: 168 }
-    }
-}
-
 impl Saga for CertificateMail {
     const NAME: &'static str = "certificate_mail";
     const AGGREGATES: &'static [&'static str] = &["certificate"];
-    type Settings = CertificateMailSettings;
+    type Settings = NoticeSettings;
 
-    fn build(context: &SagaContext, settings: &CertificateMailSettings) -> Self {
+    fn build(context: &SagaContext, settings: &NoticeSettings) -> Self {
         Self {
             pool: context.pool.clone(),
             store: context.store.clone(),
@@ -61,11 +40,8 @@ impl Saga for CertificateMail {
         }
     }
 
-    fn tuning(settings: &CertificateMailSettings) -> Tuning {
-        Tuning {
-            concurrency: settings.concurrency.max(1),
-            takeover: Duration::from_secs(settings.takeover_secs.max(1)),
-        }
+    fn tuning(settings: &NoticeSettings) -> Tuning {
+        settings.tuning()
     }
 
     fn wants(&self, event: &Recorded) -> bool {
@@ -138,10 +114,6 @@ impl CertificateMail {
             }),
             attachments: Vec::new(),
         };
-        match self.outbox.enqueue(&self.pool, mail).await {
-            Ok(_) => Ok(()),
-            Err(MailError::Storage(error)) => Err(Outcome::later(error)),
-            Err(other) => Err(Outcome::Failed(other.to_string())),
-        }
+        queue(&self.outbox, &self.pool, mail).await
     }
 }

@@ -19,7 +19,7 @@ use sqlx::PgPool;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::INVOICE_ISSUED;
-use crate::mail::{amount, recent, recipients, Attachment, MailError, Outbox, OutgoingMail};
+use crate::mail::{amount, queue, recent, recipients, Attachment, Outbox, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The invoice mail saga (consumes invoice events).
@@ -138,11 +138,7 @@ impl InvoiceMail {
                 bytes: pdf,
             }],
         };
-        match self.outbox.enqueue(&self.pool, mail).await {
-            Ok(_) => Ok(()),
-            Err(MailError::Storage(error)) => Err(Outcome::later(error)),
-            Err(other) => Err(Outcome::Failed(other.to_string())),
-        }
+        queue(&self.outbox, &self.pool, mail).await
     }
 }
 

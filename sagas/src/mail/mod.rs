@@ -27,6 +27,7 @@ pub mod catalog;
 pub mod certificate;
 pub mod delivery;
 pub mod invoice;
+mod notice;
 pub mod outbox;
 pub mod recipients;
 pub mod settings;
@@ -38,6 +39,7 @@ use std::sync::Arc;
 
 use berth_eventstore::feed::FeedNotifier;
 
+pub use notice::{queue, when, NoticeSettings};
 pub use outbox::{Attachment, Outbox, OutgoingMail};
 pub use settings::{MailSettings, RetryPolicy, TlsMode};
 

@@ -2,21 +2,18 @@
 //! it was lost. One mail per event to the tenant's owners, keyed by the event, so a redelivered
 //! event or a retried step never sends a second one.
 
-use std::time::Duration;
-
 use berth_domain::backup::Backup;
 use berth_domain::event::Event;
 use berth_domain::ids::{BackupId, TenantId};
 use berth_domain::site::{Site, SiteEvent};
 use berth_eventstore::recorded::Recorded;
 use berth_eventstore::store::EventStore;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::{SITE_EVACUATED, SITE_LOST, SITE_RESTORED};
-use crate::mail::{recent, recipients, MailError, Outbox, OutgoingMail};
+use crate::mail::{queue, recent, recipients, when, NoticeSettings, Outbox, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The site move notice saga (consumes site events).
@@ -27,34 +24,12 @@ pub struct SiteMoveMail {
     max_age_hours: u64,
 }
 
-/// `[sagas.site_move_mail]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SiteMoveMailSettings {
-    /// Notices worked on at once per sagas process.
-    pub concurrency: usize,
-    /// Seconds after which another sagas process takes over a step whose worker died.
-    pub takeover_secs: u64,
-    /// Events recorded longer ago than this many hours are not mailed about (0: any age).
-    pub max_age_hours: u64,
-}
-
-impl Default for SiteMoveMailSettings {
-    fn default() -> Self {
-        Self { concurrency: 4, takeover_secs: 60, max_age_hours: 168 }
-    }
-}
-
-fn when(at: time::OffsetDateTime) -> String {
-    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
-}
-
 impl Saga for SiteMoveMail {
     const NAME: &'static str = "site_move_mail";
     const AGGREGATES: &'static [&'static str] = &["site"];
-    type Settings = SiteMoveMailSettings;
+    type Settings = NoticeSettings;
 
-    fn build(context: &SagaContext, settings: &SiteMoveMailSettings) -> Self {
+    fn build(context: &SagaContext, settings: &NoticeSettings) -> Self {
         Self {
             pool: context.pool.clone(),
             store: context.store.clone(),
@@ -63,11 +38,8 @@ impl Saga for SiteMoveMail {
         }
     }
 
-    fn tuning(settings: &SiteMoveMailSettings) -> Tuning {
-        Tuning {
-            concurrency: settings.concurrency.max(1),
-            takeover: Duration::from_secs(settings.takeover_secs.max(1)),
-        }
+    fn tuning(settings: &NoticeSettings) -> Tuning {
+        settings.tuning()
     }
 
     fn wants(&self, event: &Recorded) -> bool {
@@ -142,10 +114,6 @@ impl SiteMoveMail {
             context,
             attachments: Vec::new(),
         };
-        match self.outbox.enqueue(&self.pool, mail).await {
-            Ok(_) => Ok(()),
-            Err(MailError::Storage(error)) => Err(Outcome::later(error)),
-            Err(other) => Err(Outcome::Failed(other.to_string())),
-        }
+        queue(&self.outbox, &self.pool, mail).await
     }
 }

@@ -107,9 +107,12 @@ impl Application {
         let templates =
             Arc::new(settings.check_mail().map_err(anyhow::Error::msg).context("invalid mail settings")?);
         settings.billing.policy().context("invalid billing settings")?;
+        // The projectors and the query API open sealed personal data with it too; without a
+        // master key they read erased fields as `[erased]`.
         let vault = match roles.command_api || roles.sagas {
             true => Some(vault(&settings)?),
-            false => None,
+            false if settings.secrets.master_key.expose_secret().trim().is_empty() => None,
+            false => Some(vault(&settings)?),
         };
         let pool = connect::postgres(&settings, roles.label()).await?;
         let replica = match roles.query_api {
@@ -207,10 +210,20 @@ impl Application {
             error.to_string()
         }));
         let billing = settings.billing.policy()?;
+        // Personal data in events is sealed with per-subject keys, under the vault.
+        let keys = vault.clone().map(|vault| {
+            let keys = berth_eventstore::personal::Keys::new(pool.clone(), vault, settings.billing.retention_years);
+            keys.start(shutdown.clone());
+            keys
+        });
+        let store_with_keys = |store: EventStore| match &keys {
+            Some(keys) => store.with_keys(keys.clone()),
+            None => store,
+        };
         let payments = crate::connect::payments(&settings.payments)?;
         if roles.command_api {
             // The write side brings the log in line with `[billing]` before it takes commands.
-            let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
+            let store = store_with_keys(EventStore::new(pool.clone(), settings.eventstore.snapshot_every));
             crate::billing::apply(&store, &settings.billing, &clock).await.context("applying [billing]")?;
         }
 
@@ -232,7 +245,7 @@ impl Application {
         let query_url = public(&settings.query_api.public_url, &query_listener, settings.query_api.addr);
         if let Some(listener) = command_listener {
             let state = berth_command_api::AppState {
-                store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
+                store: store_with_keys(EventStore::new(pool.clone(), settings.eventstore.snapshot_every)),
                 pool: pool.clone(),
                 auth_limiter: Arc::new(RateLimiter::new(settings.limits.auth_per_minute)),
                 retry,
@@ -298,6 +311,7 @@ impl Application {
                 subject_prefix: stream.subject_prefix.clone(),
                 credentials: credentials.clone(),
                 pdf: pdf.clone(),
+                keys: keys.clone(),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -332,7 +346,7 @@ impl Application {
                     },
                     shutdown.clone(),
                 );
-                tasks.spawn(run);
+                tasks.spawn(berth_eventstore::personal::scoped(keys.clone(), run));
             }
         }
         if roles.sagas {
@@ -346,7 +360,7 @@ impl Application {
             };
             let context = SagaContext {
                 pool: pool.clone(),
-                store: EventStore::new(pool.clone(), settings.eventstore.snapshot_every),
+                store: store_with_keys(EventStore::new(pool.clone(), settings.eventstore.snapshot_every)),
                 retry,
                 vault: vault.clone().context("the sagas need the vault")?,
                 clock: clock.clone(),

@@ -11,6 +11,20 @@ use crate::settings::Settings;
 /// a report; any finding is an error (a non-zero exit).
 pub async fn verify(settings: &Settings, tenant: Option<Uuid>) -> anyhow::Result<()> {
     let pool = connect::postgres(settings, "audit").await?;
+    // The replay opens sealed personal data as the live projectors do.
+    let keys = keys(settings, &pool);
+    berth_eventstore::personal::scoped(keys, verify_with(&pool, tenant)).await
+}
+
+/// The subject keys, when the master key is set (without it sealed fields read `[erased]`).
+pub fn keys(settings: &Settings, pool: &sqlx::PgPool) -> Option<berth_eventstore::personal::Keys> {
+    let key = settings.secrets.master_key.expose_secret();
+    let vault = berth_eventstore::vault::Vault::new(key).ok()?;
+    Some(berth_eventstore::personal::Keys::new(pool.clone(), vault, settings.billing.retention_years))
+}
+
+async fn verify_with(pool: &sqlx::PgPool, tenant: Option<Uuid>) -> anyhow::Result<()> {
+    let pool = pool.clone();
     let started = std::time::Instant::now();
     let log = berth_eventstore::verify::verify_log(&pool, tenant).await.context("reading the log")?;
     let took = started.elapsed();
@@ -73,7 +87,8 @@ pub async fn export(
     let pool = connect::postgres(settings, "export").await?;
     let vault = berth_eventstore::vault::Vault::new(settings.secrets.master_key.expose_secret())
         .context("the export is signed with the sealer's key, which needs secrets.master_key")?;
-    let count = export::write(&pool, &vault, tenant, window, out).await?;
+    let keys = keys(settings, &pool);
+    let count = berth_eventstore::personal::scoped(keys, export::write(&pool, &vault, tenant, window, out)).await?;
     println!("exported {count} events of tenant {tenant} to {}", out.display());
     Ok(())
 }

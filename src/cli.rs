@@ -248,6 +248,12 @@ async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {
         anyhow::bail!("no projection named `{name}`; known: {}, or all", known.join(", "));
     }
     let pool = connect::postgres(settings, "replay").await?;
+    let keys = crate::audit::keys(settings, &pool);
+    berth_eventstore::personal::scoped(keys, replay_all(&pool, chosen)).await
+}
+
+async fn replay_all(pool: &sqlx::PgPool, chosen: Vec<Box<dyn berth_projections::Projection>>) -> anyhow::Result<()> {
+    let pool = pool.clone();
     for projection in chosen {
         let name = projection.name();
         let report = berth_projections::rebuild::rebuild(

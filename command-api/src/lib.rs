@@ -150,6 +150,7 @@ pub use accepted::{Accepted, Links, View};
         routes::domains::remove,
         routes::backups::take,
         routes::backups::restore,
+        routes::people::erase,
     )
 )]
 pub struct ApiDoc;
@@ -170,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::domains::router())
         .merge(routes::webhooks::router())
         .merge(routes::backups::router())
+        .merge(routes::people::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

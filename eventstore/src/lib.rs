@@ -43,6 +43,7 @@ pub mod feed;
 pub mod lag;
 pub mod metadata;
 pub mod migrate;
+pub mod personal;
 pub mod recorded;
 pub mod relay;
 pub mod sealer;

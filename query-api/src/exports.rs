@@ -130,7 +130,8 @@ async fn events(
             if done {
                 return Ok::<_, sqlx::Error>(None);
             }
-            let batch = export::tenant_events(&mut *conn, tenant, window, CHUNK).await?;
+            let mut batch = export::tenant_events(&mut *conn, tenant, window, CHUNK).await?;
+            export::open_lines(&mut batch).await.map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
             let finished = i64::try_from(batch.len()).unwrap_or(0) < CHUNK;
             if let Some(last) = batch.last() {
                 window.after = (last.transaction_id, last.global_position);

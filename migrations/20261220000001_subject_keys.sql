@@ -24,3 +24,6 @@ CREATE TABLE resealed_events (
     form_hash bytea       NOT NULL,
     sealed_at timestamptz NOT NULL DEFAULT now()
 );
+-- The query API's exports read which events were re-encoded (ids and hashes only; the events
+-- themselves stay behind their row-level security).
+GRANT SELECT ON resealed_events TO berth_reader;

@@ -384,14 +384,21 @@ async fn seal_staged(
         keys.seal(&mut items).await?;
     }
     for one in staged.iter_mut() {
-        if one.aggregate_type != "invoice" || !one.events.iter().any(|(t, _, _)| t == "InvoiceIssued") {
+        let Some((_, _, issued)) = one.events.iter().find(|(t, _, _)| t == "InvoiceIssued") else { continue };
+        if one.aggregate_type != "invoice" {
             continue;
         }
+        // The period runs from the document's issue date (when it has one), at midnight UTC.
+        let issued_on = issued
+            .pointer("/Issued/document/issue_date")
+            .and_then(Value::as_str)
+            .and_then(|d| time::Date::parse(d, &time::format_description::well_known::Iso8601::DATE).ok())
+            .map_or(recorded_at, |d| d.midnight().assume_utc());
         let subject = crate::personal::retention_subject(&one.aggregate_id);
         let years = keys.retention_years();
-        let due_at = recorded_at
-            .replace_year(recorded_at.year() + years)
-            .unwrap_or(recorded_at + time::Duration::days(366 * i64::from(years)));
+        let due_at = issued_on
+            .replace_year(issued_on.year() + years)
+            .unwrap_or(issued_on + time::Duration::days(366 * i64::from(years)));
         let key = berth_domain::timer::TimerKey::parse(&format!("retention:invoice:{}", one.aggregate_id))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         one.timers.push(StagedTimer::Schedule {

@@ -81,7 +81,15 @@ pub struct ExportLine {
 /// Fills in `opened` for the lines whose payloads hold sealed personal data, with the task's
 /// keys (see [`crate::personal::current`]).
 pub async fn open_lines(lines: &mut [ExportLine]) -> Result<(), crate::error::StoreError> {
-    let Some(keys) = crate::personal::current() else { return Ok(()) };
+    open_lines_with(crate::personal::current().as_ref(), lines).await
+}
+
+/// Fills in `opened` with `keys` (none: nothing to open with).
+pub async fn open_lines_with(
+    keys: Option<&crate::personal::Keys>,
+    lines: &mut [ExportLine],
+) -> Result<(), crate::error::StoreError> {
+    let Some(keys) = keys else { return Ok(()) };
     let sealed: Vec<usize> =
         (0..lines.len()).filter(|&i| crate::personal::is_sealed(&lines[i].payload)).collect();
     if sealed.is_empty() {

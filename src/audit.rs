@@ -112,3 +112,33 @@ pub fn export_verify(dir: &std::path::Path, key: Option<&str>) -> anyhow::Result
         }
     }
 }
+
+/// `berth gdpr encrypt-existing`: seals the personal data of events written before sealing
+/// existed, then rebuilds the views that copy payloads verbatim (the audit trail, the
+/// security log) so they hold the sealed forms the log now has.
+pub async fn encrypt_existing(settings: &Settings, batch: i64) -> anyhow::Result<()> {
+    let pool = connect::postgres(settings, "gdpr").await?;
+    let keys = keys(settings, &pool).context("sealing needs secrets.master_key")?;
+    let store = berth_eventstore::store::EventStore::new(pool.clone(), settings.eventstore.snapshot_every)
+        .with_keys(keys.clone());
+    let done = berth_eventstore::reseal::encrypt_existing(&store, batch).await.context("re-encoding events")?;
+    println!("sealed the personal data of {} events", done.events);
+    for id in &done.refused {
+        println!("  REFUSED {id}: it does not match its stored hash (run `berth audit verify`)");
+    }
+    if done.events > 0 {
+        let copies: Vec<_> = berth_projections::all().into_iter().filter(|p| p.in_database().is_some()).collect();
+        berth_eventstore::personal::scoped(Some(keys), async {
+            for projection in copies {
+                berth_projections::rebuild::rebuild(&pool, projection.as_ref(), berth_projections::rebuild::DEFAULT_BATCH)
+                    .await
+                    .with_context(|| format!("rebuilding `{}`", projection.name()))?;
+                println!("rebuilt {}", projection.name());
+            }
+            anyhow::Ok(())
+        })
+        .await?;
+    }
+    anyhow::ensure!(done.refused.is_empty(), "{} event(s) refused", done.refused.len());
+    Ok(())
+}

@@ -46,6 +46,7 @@ pub mod migrate;
 pub mod personal;
 pub mod recorded;
 pub mod relay;
+pub mod reseal;
 pub mod sealer;
 pub mod shutdown;
 pub mod steps;

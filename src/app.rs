@@ -212,7 +212,8 @@ impl Application {
         let billing = settings.billing.policy()?;
         // Personal data in events is sealed with per-subject keys, under the vault.
         let keys = vault.clone().map(|vault| {
-            let keys = berth_eventstore::personal::Keys::new(pool.clone(), vault, settings.billing.retention_years);
+            let keys =
+                berth_eventstore::personal::Keys::new(pool.clone(), vault, settings.billing.retention_years);
             keys.start(shutdown.clone());
             keys
         });

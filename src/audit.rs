@@ -88,7 +88,8 @@ pub async fn export(
     let vault = berth_eventstore::vault::Vault::new(settings.secrets.master_key.expose_secret())
         .context("the export is signed with the sealer's key, which needs secrets.master_key")?;
     let keys = keys(settings, &pool);
-    let count = berth_eventstore::personal::scoped(keys, export::write(&pool, &vault, tenant, window, out)).await?;
+    let count =
+        berth_eventstore::personal::scoped(keys, export::write(&pool, &vault, tenant, window, out)).await?;
     println!("exported {count} events of tenant {tenant} to {}", out.display());
     Ok(())
 }
@@ -121,18 +122,24 @@ pub async fn encrypt_existing(settings: &Settings, batch: i64) -> anyhow::Result
     let keys = keys(settings, &pool).context("sealing needs secrets.master_key")?;
     let store = berth_eventstore::store::EventStore::new(pool.clone(), settings.eventstore.snapshot_every)
         .with_keys(keys.clone());
-    let done = berth_eventstore::reseal::encrypt_existing(&store, batch).await.context("re-encoding events")?;
+    let done =
+        berth_eventstore::reseal::encrypt_existing(&store, batch).await.context("re-encoding events")?;
     println!("sealed the personal data of {} events", done.events);
     for id in &done.refused {
         println!("  REFUSED {id}: it does not match its stored hash (run `berth audit verify`)");
     }
     if done.events > 0 {
-        let copies: Vec<_> = berth_projections::all().into_iter().filter(|p| p.in_database().is_some()).collect();
+        let copies: Vec<_> =
+            berth_projections::all().into_iter().filter(|p| p.in_database().is_some()).collect();
         berth_eventstore::personal::scoped(Some(keys), async {
             for projection in copies {
-                berth_projections::rebuild::rebuild(&pool, projection.as_ref(), berth_projections::rebuild::DEFAULT_BATCH)
-                    .await
-                    .with_context(|| format!("rebuilding `{}`", projection.name()))?;
+                berth_projections::rebuild::rebuild(
+                    &pool,
+                    projection.as_ref(),
+                    berth_projections::rebuild::DEFAULT_BATCH,
+                )
+                .await
+                .with_context(|| format!("rebuilding `{}`", projection.name()))?;
                 println!("rebuilt {}", projection.name());
             }
             anyhow::Ok(())

@@ -273,7 +273,10 @@ async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {
     berth_eventstore::personal::scoped(keys, replay_all(&pool, chosen)).await
 }
 
-async fn replay_all(pool: &sqlx::PgPool, chosen: Vec<Box<dyn berth_projections::Projection>>) -> anyhow::Result<()> {
+async fn replay_all(
+    pool: &sqlx::PgPool,
+    chosen: Vec<Box<dyn berth_projections::Projection>>,
+) -> anyhow::Result<()> {
     let pool = pool.clone();
     for projection in chosen {
         let name = projection.name();

@@ -124,7 +124,12 @@ impl Aggregate for DataSubject {
     type Error = SubjectError;
     type Services = ();
 
-    async fn handle(&mut self, command: SubjectCommand, _: &(), sink: &EventSink<Self>) -> Result<(), SubjectError> {
+    async fn handle(
+        &mut self,
+        command: SubjectCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), SubjectError> {
         if let SubjectCommand::RecordResealed { events } = command {
             sink.write(SubjectEvent::LegacyPayloadsSealed { events }, self).await;
             return Ok(());

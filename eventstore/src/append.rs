@@ -336,8 +336,12 @@ impl EventStore {
             // The keys are gone whatever happens next; a scrub that fails is logged and can be
             // run again (`berth gdpr scrub`), it does not undo the erasure.
             match crate::personal::scrub_all(self.pool(), &scrub_values).await {
-                Ok(report) => tracing::info!(subjects = shredded.len(), tables = ?report.tables, "personal data shredded"),
-                Err(error) => tracing::error!(%error, "personal data shredded, but the views could not be scrubbed"),
+                Ok(report) => {
+                    tracing::info!(subjects = shredded.len(), tables = ?report.tables, "personal data shredded")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "personal data shredded, but the views could not be scrubbed")
+                }
             }
         }
         metrics::counter!("berth_events_appended_total").increment(total as u64);
@@ -421,7 +425,11 @@ fn shredded_subjects(staged: &[Staged]) -> (Vec<String>, String) {
         for (event_type, _, payload) in &one.events {
             match event_type.as_str() {
                 "DataSubjectErased" => {
-                    reason = payload.pointer("/Erased/reason").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    reason = payload
+                        .pointer("/Erased/reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
                     subjects.push(one.aggregate_id.clone());
                     if let Some(listed) = payload.pointer("/Erased/subjects").and_then(Value::as_array) {
                         subjects.extend(listed.iter().filter_map(Value::as_str).map(str::to_owned));

@@ -49,6 +49,9 @@ const CAPACITY: usize = 100_000;
 
 type Cached = HashMap<String, Option<Arc<LessSafeKey>>>;
 
+/// A `subject_keys` row: subject, nonce, sealed key (both `None` once destroyed).
+type KeyRow = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// The subject keys: created on first use, cached, destroyed on erasure. Clones share the
 /// cache.
 #[derive(Clone)]
@@ -215,8 +218,11 @@ impl Keys {
     }
 
     /// The rows of `subjects`: a key, or `None` when destroyed (absent subjects are left out).
-    async fn load(&self, subjects: &[String]) -> Result<HashMap<String, Option<Arc<LessSafeKey>>>, StoreError> {
-        let rows: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)> =
+    async fn load(
+        &self,
+        subjects: &[String],
+    ) -> Result<HashMap<String, Option<Arc<LessSafeKey>>>, StoreError> {
+        let rows: Vec<KeyRow> =
             sqlx::query_as("SELECT subject, nonce, sealed_key FROM subject_keys WHERE subject = ANY($1)")
                 .bind(subjects)
                 .fetch_all(&self.pool)
@@ -229,8 +235,8 @@ impl Keys {
                         .vault
                         .open_raw(aad_id(&subject), &nonce, &sealed)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    let unbound =
-                        UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| StoreError::Corrupt("subject key".into()))?;
+                    let unbound = UnboundKey::new(&AES_256_GCM, &raw)
+                        .map_err(|_| StoreError::Corrupt("subject key".into()))?;
                     Some(Arc::new(LessSafeKey::new(unbound)))
                 }
                 _ => None,
@@ -365,8 +371,12 @@ fn aad_id(subject: &str) -> Uuid {
 fn envelope(key: &LessSafeKey, subject: &str, text: &str) -> Value {
     let nonce: [u8; NONCE_LEN] = rand::random();
     let mut sealed = text.as_bytes().to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(subject.as_bytes()), &mut sealed)
-        .expect("a field under AES-GCM's size limit seals");
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(subject.as_bytes()),
+        &mut sealed,
+    )
+    .expect("a field under AES-GCM's size limit seals");
     json!({ ENVELOPE: { "s": subject, "n": STANDARD.encode(nonce), "c": STANDARD.encode(sealed) } })
 }
 
@@ -405,7 +415,12 @@ fn collect_subjects(value: &Value, out: &mut HashSet<String>) {
     }
 }
 
-fn collect_plaintexts(value: &Value, keys: &Cached, wanted: &HashSet<String>, out: &mut HashSet<(String, String)>) {
+fn collect_plaintexts(
+    value: &Value,
+    keys: &Cached,
+    wanted: &HashSet<String>,
+    out: &mut HashSet<(String, String)>,
+) {
     match value {
         Value::Object(map) => {
             if let Some(subject) = envelope_subject(map) {
@@ -454,7 +469,13 @@ pub fn retention_subject(invoice: &str) -> String {
 /// (name, registration, street, city, postal code: under the document's retention subject),
 /// and a natural person's billing profile (the same fields, under `party:<tenant>`).
 /// Operators (the provider's own staff) are not data subjects here.
-pub fn sites(keys: &Keys, aggregate_type: &str, aggregate_id: &str, event_type: &str, payload: &Value) -> Vec<Site> {
+pub fn sites(
+    keys: &Keys,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    event_type: &str,
+    payload: &Value,
+) -> Vec<Site> {
     let mut out = Vec::new();
     if aggregate_type == "operator" || aggregate_type == "data_subject" {
         return out;
@@ -471,10 +492,11 @@ pub fn sites(keys: &Keys, aggregate_type: &str, aggregate_id: &str, event_type: 
     };
     if let Some((base, subject)) = party {
         if let Some(party) = payload.pointer(base) {
-            let mut fields: Vec<String> = ["legal_name", "registration", "address/city", "address/postal_code"]
-                .iter()
-                .map(|f| format!("{base}/{f}"))
-                .collect();
+            let mut fields: Vec<String> =
+                ["legal_name", "registration", "address/city", "address/postal_code"]
+                    .iter()
+                    .map(|f| format!("{base}/{f}"))
+                    .collect();
             if let Some(lines) = party.pointer("/address/lines").and_then(Value::as_array) {
                 fields.extend((0..lines.len()).map(|i| format!("{base}/address/lines/{i}")));
             }
@@ -578,7 +600,8 @@ pub async fn scrub_all(pool: &PgPool, plaintexts: &[(String, String)]) -> Result
 /// replays) and unique claims on them (the address can be registered again).
 pub async fn scrub(pool: &PgPool, values: &[String], scope: Option<&str>) -> Result<Scrubbed, sqlx::Error> {
     let mut report = Scrubbed::default();
-    let values: Vec<&String> = values.iter().filter(|v| v.chars().count() >= 3 && v.as_str() != ERASED).collect();
+    let values: Vec<&String> =
+        values.iter().filter(|v| v.chars().count() >= 3 && v.as_str() != ERASED).collect();
     if values.is_empty() {
         return Ok(report);
     }
@@ -591,14 +614,18 @@ pub async fn scrub(pool: &PgPool, values: &[String], scope: Option<&str>) -> Res
             report.tables.push((table.to_owned(), rows));
         }
     };
-    let deleted = sqlx::query(&format!("DELETE FROM aggregate_snapshots t WHERE state::text ~* $1 AND {}", within("t")))
-        .bind(&pattern)
-        .bind(&scope)
-        .execute(pool)
-        .await?;
+    let deleted = sqlx::query(&format!(
+        "DELETE FROM aggregate_snapshots t WHERE state::text ~* $1 AND {}",
+        within("t")
+    ))
+    .bind(&pattern)
+    .bind(&scope)
+    .execute(pool)
+    .await?;
     note("public.aggregate_snapshots", deleted.rows_affected());
     if scope.is_none() {
-        let deleted = sqlx::query("DELETE FROM unique_claims WHERE value ~* $1").bind(&pattern).execute(pool).await?;
+        let deleted =
+            sqlx::query("DELETE FROM unique_claims WHERE value ~* $1").bind(&pattern).execute(pool).await?;
         note("public.unique_claims", deleted.rows_affected());
     }
     let mail = sqlx::query(&format!(

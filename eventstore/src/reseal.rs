@@ -34,11 +34,24 @@ pub struct Resealed {
     pub refused: Vec<Uuid>,
 }
 
-type Row = (Uuid, String, String, i64, String, String, Value, Value, OffsetDateTime, Option<Vec<u8>>, Option<Vec<u8>>);
+type Row = (
+    Uuid,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Value,
+    Value,
+    OffsetDateTime,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
 
 /// Seals every plain event's personal data, `batch` events per transaction.
 pub async fn encrypt_existing(store: &EventStore, batch: i64) -> Result<Resealed, StoreError> {
-    let keys = store.keys().ok_or_else(|| StoreError::Corrupt("sealing needs the master key".into()))?.clone();
+    let keys =
+        store.keys().ok_or_else(|| StoreError::Corrupt("sealing needs the master key".into()))?.clone();
     let pool = store.pool().clone();
     // Unhashed events are chained first, so every event has a hash to check against.
     chain::backfill(&pool).await?;
@@ -64,11 +77,14 @@ pub async fn encrypt_existing(store: &EventStore, batch: i64) -> Result<Resealed
             .fetch_one(&pool)
             .await?;
         let mut changed: Vec<(Uuid, Value, Value, Hash)> = Vec::new();
-        for (event_id, kind, id, sequence, event_type, version, payload, metadata, recorded_at, hash, prev) in rows {
+        for (event_id, kind, id, sequence, event_type, version, payload, metadata, recorded_at, hash, prev) in
+            rows
+        {
             if personal::sites(&keys, &kind, &id, &event_type, &payload).is_empty() {
                 continue;
             }
-            let prev = if sequence <= 1 { GENESIS } else { chain::from_bytes(prev.as_deref()).unwrap_or(GENESIS) };
+            let prev =
+                if sequence <= 1 { GENESIS } else { chain::from_bytes(prev.as_deref()).unwrap_or(GENESIS) };
             let link = |payload: &Value| {
                 Link {
                     aggregate_type: &kind,
@@ -97,7 +113,8 @@ pub async fn encrypt_existing(store: &EventStore, batch: i64) -> Result<Resealed
         }
         // The log attests the new forms first; then the payloads change, guarded on their
         // old content (a concurrent change makes the row count come short and is reported).
-        let attested: Vec<(Uuid, String)> = changed.iter().map(|(id, _, _, form)| (*id, chain::hex(form))).collect();
+        let attested: Vec<(Uuid, String)> =
+            changed.iter().map(|(id, _, _, form)| (*id, chain::hex(form))).collect();
         let run = format!("legacy-reseal:{}", Uuid::now_v7());
         store
             .execute::<berth_domain::privacy::DataSubject>(
@@ -144,7 +161,11 @@ pub async fn attested(pool: &PgPool) -> Result<HashMap<Uuid, HashSet<String>>, S
     .await?;
     let mut out: HashMap<Uuid, HashSet<String>> = HashMap::new();
     for payload in payloads {
-        let pairs = payload.pointer("/LegacyPayloadsSealed/events").and_then(Value::as_array).cloned().unwrap_or_default();
+        let pairs = payload
+            .pointer("/LegacyPayloadsSealed/events")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for pair in pairs {
             let (Some(id), Some(form)) = (
                 pair.get(0).and_then(Value::as_str).and_then(|s| s.parse::<Uuid>().ok()),

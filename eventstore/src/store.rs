@@ -111,7 +111,8 @@ impl EventStore {
         .await?;
         let mut rows = rows;
         if self.keys.is_some() {
-            let mut payloads: Vec<serde_json::Value> = rows.iter_mut().map(|r| std::mem::take(&mut r.2)).collect();
+            let mut payloads: Vec<serde_json::Value> =
+                rows.iter_mut().map(|r| std::mem::take(&mut r.2)).collect();
             self.open_all(&mut payloads).await?;
             for (row, payload) in rows.iter_mut().zip(payloads) {
                 row.2 = payload;
@@ -150,7 +151,8 @@ impl EventStore {
     pub async fn load_full<A: Consequences>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
         let mut events = self.reader.get_events::<A>(aggregate_id).await.map_err(persistence_error)?;
         if self.keys.is_some() {
-            let mut payloads: Vec<serde_json::Value> = events.iter_mut().map(|e| std::mem::take(&mut e.payload)).collect();
+            let mut payloads: Vec<serde_json::Value> =
+                events.iter_mut().map(|e| std::mem::take(&mut e.payload)).collect();
             self.open_all(&mut payloads).await?;
             for (event, payload) in events.iter_mut().zip(payloads) {
                 event.payload = payload;
@@ -175,7 +177,8 @@ impl EventStore {
         .await?;
         let mut rows = rows;
         if self.keys.is_some() {
-            let mut payloads: Vec<serde_json::Value> = rows.iter_mut().map(|r| std::mem::take(&mut r.2)).collect();
+            let mut payloads: Vec<serde_json::Value> =
+                rows.iter_mut().map(|r| std::mem::take(&mut r.2)).collect();
             self.open_all(&mut payloads).await?;
             for (row, payload) in rows.iter_mut().zip(payloads) {
                 row.2 = payload;

@@ -98,7 +98,8 @@ impl Vault {
             return Err(VaultError::BadMasterKey);
         }
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| VaultError::BadMasterKey)?;
-        let derived = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes), b"berth subject ids v1");
+        let derived =
+            ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes), b"berth subject ids v1");
         let subject_ids = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
         Ok(Self { key: Arc::new(LessSafeKey::new(key)), subject_ids: Arc::new(subject_ids) })
     }

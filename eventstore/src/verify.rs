@@ -150,7 +150,8 @@ async fn check_chains(pool: &PgPool, tenant: Option<Uuid>, report: &mut LogRepor
                     recorded_at,
                 };
                 let hash = link.hash(&prev);
-                let resealed = || attested.get(&event_id).is_some_and(|forms| forms.contains(&chain::hex(&hash)));
+                let resealed =
+                    || attested.get(&event_id).is_some_and(|forms| forms.contains(&chain::hex(&hash)));
                 if hash != stored && !resealed() {
                     report.findings.push(Finding::Edited { event_id, aggregate, sequence });
                 }

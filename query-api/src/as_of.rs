@@ -129,9 +129,12 @@ where
 }
 
 /// Opens the sealed personal data in `payloads` with the request's keys.
-async fn open_payloads<'a>(payloads: impl Iterator<Item = &'a mut serde_json::Value>) -> Result<(), ApiError> {
+async fn open_payloads<'a>(
+    payloads: impl Iterator<Item = &'a mut serde_json::Value>,
+) -> Result<(), ApiError> {
     let Some(keys) = berth_eventstore::personal::current() else { return Ok(()) };
-    let mut slots: Vec<&mut serde_json::Value> = payloads.filter(|p| berth_eventstore::personal::is_sealed(p)).collect();
+    let mut slots: Vec<&mut serde_json::Value> =
+        payloads.filter(|p| berth_eventstore::personal::is_sealed(p)).collect();
     if slots.is_empty() {
         return Ok(());
     }

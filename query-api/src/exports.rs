@@ -126,11 +126,9 @@ async fn events(
     let window = Window { after, from, to };
     // The body streams after this handler returns: the keys go along with it.
     let keys = berth_eventstore::personal::current();
-    let lines = futures::stream::try_unfold(
-        (scoped, window, false),
-        move |(mut conn, mut window, done)| {
-            let keys = keys.clone();
-            async move {
+    let lines = futures::stream::try_unfold((scoped, window, false), move |(mut conn, mut window, done)| {
+        let keys = keys.clone();
+        async move {
             if done {
                 return Ok::<_, sqlx::Error>(None);
             }
@@ -148,9 +146,8 @@ async fn events(
                 chunk.push(b'\n');
             }
             Ok(Some((chunk, (conn, window, finished))))
-            }
-        },
-    );
+        }
+    });
     let mut response = Body::from_stream(lines).into_response();
     response
         .headers_mut()

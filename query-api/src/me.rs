@@ -36,7 +36,9 @@ impl FromRequestParts<AppState> for Person {
         let principal = crate::auth::bearer(parts, state).await?;
         match (principal.kind, principal.user_id) {
             (CredentialKind::Session, Some(user_id)) => Ok(Self { user_id }),
-            _ => Err(ApiError::Forbidden("a person's export is for that person, signed in (not an API token)".into())),
+            _ => Err(ApiError::Forbidden(
+                "a person's export is for that person, signed in (not an API token)".into(),
+            )),
         }
     }
 }
@@ -69,7 +71,9 @@ pub struct PersonalExport {
 
 type EventRow = (i64, String, String, String, Value, OffsetDateTime, Option<Uuid>);
 
-fn event_json((position, aggregate_type, aggregate_id, event_type, payload, recorded_at, tenant): EventRow) -> Value {
+fn event_json(
+    (position, aggregate_type, aggregate_id, event_type, payload, recorded_at, tenant): EventRow,
+) -> Value {
     json!({
         "global_position": position, "tenant_id": tenant, "aggregate_type": aggregate_type,
         "aggregate_id": aggregate_id, "event_type": event_type, "payload": payload,
@@ -100,11 +104,12 @@ const EVENTS: &str = "SELECT global_position, aggregate_type, aggregate_id, even
 pub async fn export(State(state): State<AppState>, person: Person) -> Result<Json<PersonalExport>, ApiError> {
     let id = person.user_id;
     let pool = &state.pool;
-    let registered: Vec<EventRow> =
-        sqlx::query_as(&format!("{EVENTS} WHERE aggregate_type = 'user' AND aggregate_id = $1 ORDER BY sequence"))
-            .bind(id.to_string())
-            .fetch_all(pool)
-            .await?;
+    let registered: Vec<EventRow> = sqlx::query_as(&format!(
+        "{EVENTS} WHERE aggregate_type = 'user' AND aggregate_id = $1 ORDER BY sequence"
+    ))
+    .bind(id.to_string())
+    .fetch_all(pool)
+    .await?;
     let registered = opened(registered).await?;
     let email = registered
         .iter()
@@ -114,16 +119,25 @@ pub async fn export(State(state): State<AppState>, person: Person) -> Result<Jso
         "user_id": id, "email": email,
         "registered_at": registered.first().and_then(|e| e.get("recorded_at")).cloned(),
     });
-    let memberships: Vec<(Uuid, String, OffsetDateTime)> =
-        sqlx::query_as("SELECT tenant_id, role, joined_at FROM memberships WHERE user_id = $1 ORDER BY joined_at")
-            .bind(id)
-            .fetch_all(pool)
-            .await?;
+    let memberships: Vec<(Uuid, String, OffsetDateTime)> = sqlx::query_as(
+        "SELECT tenant_id, role, joined_at FROM memberships WHERE user_id = $1 ORDER BY joined_at",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
     let memberships = memberships
         .into_iter()
         .map(|(tenant, role, joined)| json!({"tenant_id": tenant, "role": role, "joined_at": berth_eventstore::chain::timestamp(joined)}))
         .collect();
-    type CredentialRow = (Uuid, String, Option<Uuid>, Option<String>, OffsetDateTime, Option<OffsetDateTime>, Option<OffsetDateTime>);
+    type CredentialRow = (
+        Uuid,
+        String,
+        Option<Uuid>,
+        Option<String>,
+        OffsetDateTime,
+        Option<OffsetDateTime>,
+        Option<OffsetDateTime>,
+    );
     let credentials: Vec<CredentialRow> = sqlx::query_as(
         "SELECT id, kind, tenant_id, role, created_at, expires_at, revoked_at FROM credentials
           WHERE user_id = $1 AND kind <> 'password' ORDER BY created_at",
@@ -139,11 +153,12 @@ pub async fn export(State(state): State<AppState>, person: Person) -> Result<Jso
                    "created_at": stamp(Some(created)), "expires_at": stamp(expires), "revoked_at": stamp(revoked)})
         })
         .collect();
-    let security: Vec<EventRow> =
-        sqlx::query_as(&format!("{EVENTS} WHERE aggregate_type = 'security' AND aggregate_id = $1 ORDER BY sequence"))
-            .bind(id.to_string())
-            .fetch_all(pool)
-            .await?;
+    let security: Vec<EventRow> = sqlx::query_as(&format!(
+        "{EVENTS} WHERE aggregate_type = 'security' AND aggregate_id = $1 ORDER BY sequence"
+    ))
+    .bind(id.to_string())
+    .fetch_all(pool)
+    .await?;
     // Invitations name the address, sealed under its subject: found by the subject's id.
     let invitations = match berth_eventstore::personal::current() {
         Some(keys) => {

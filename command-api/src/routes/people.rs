@@ -78,7 +78,8 @@ pub async fn erase(
         return Err(ApiError::field("reason", "at most 500 characters"));
     }
     let keys = state.store.keys().ok_or_else(|| ApiError::Internal("personal data is not sealed".into()))?;
-    let user = state.store.load::<User>(&person.to_string()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let user =
+        state.store.load::<User>(&person.to_string()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(email) = user.aggregate.email() else {
         return Err(unknown());
     };
@@ -107,10 +108,14 @@ pub async fn erase(
         subjects.push(keys.email_subject(email.as_str()));
     }
     let command = SubjectCommand::Erase { subjects: subjects.clone(), reason: reason.to_owned() };
-    let outcome = state.store.execute::<DataSubject>(&subject, command, &operator.metadata(), state.retry).await?;
+    let outcome =
+        state.store.execute::<DataSubject>(&subject, command, &operator.metadata(), state.retry).await?;
     // The person can no longer sign in or act: every credential of theirs stops working.
     let mut tx = state.pool.begin().await?;
-    sqlx::query("DELETE FROM credentials WHERE user_id = $1 AND kind = 'password'").bind(person).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM credentials WHERE user_id = $1 AND kind = 'password'")
+        .bind(person)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("UPDATE credentials SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
         .bind(person)
         .execute(&mut *tx)

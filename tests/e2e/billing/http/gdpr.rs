@@ -31,11 +31,16 @@ async fn audit_verify(billing: &Billing) -> (bool, String) {
 
 /// `pg_dump` of the whole test database, as text.
 fn pg_dump(billing: &Billing) -> String {
-    let binary = ["/usr/lib/postgresql/15/bin/pg_dump", "/usr/lib/postgresql/16/bin/pg_dump", "/usr/lib/postgresql/17/bin/pg_dump"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("pg_dump");
-    let output = Command::new(binary).arg("--no-owner").arg(&billing.env.db_url).output().expect("pg_dump runs");
+    let binary = [
+        "/usr/lib/postgresql/15/bin/pg_dump",
+        "/usr/lib/postgresql/16/bin/pg_dump",
+        "/usr/lib/postgresql/17/bin/pg_dump",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .unwrap_or("pg_dump");
+    let output =
+        Command::new(binary).arg("--no-owner").arg(&billing.env.db_url).output().expect("pg_dump runs");
     assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -57,7 +62,8 @@ async fn pdf_text(billing: &Billing, id: &str, token: &str) -> String {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "the PDF renders");
-    let file = std::env::temp_dir().join(format!("berth-gdpr-{}-{}.pdf", billing.env.db_name, Uuid::now_v7()));
+    let file =
+        std::env::temp_dir().join(format!("berth-gdpr-{}-{}.pdf", billing.env.db_name, Uuid::now_v7()));
     std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
     let output = Command::new("pdftotext").args(["-layout"]).arg(&file).arg("-").output().expect("pdftotext");
     std::fs::remove_file(&file).ok();
@@ -99,7 +105,8 @@ async fn an_erased_person_is_nowhere_and_the_invoice_keeps_its_buyer_until_reten
     let (tenant, owner) = billing.register("Țesătoria").await;
     // A colleague joins; the organization's billing email is theirs.
     let email = format!("Ana.Popescu-{}@tesatoria.test", Uuid::now_v7().simple());
-    let (status, invited) = billing.post("/v1/invitations", &owner, json!({"email": email, "role": "admin"})).await;
+    let (status, invited) =
+        billing.post("/v1/invitations", &owner, json!({"email": email, "role": "admin"})).await;
     assert_eq!(status, 202, "{invited}");
     let accepted = billing
         .http
@@ -123,11 +130,12 @@ async fn an_erased_person_is_nowhere_and_the_invoice_keeps_its_buyer_until_reten
     assert_eq!(shown["document"]["buyer"]["email"], email.as_str(), "{shown}");
 
     // The log holds no plain address: only sealed envelopes.
-    let plain: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE payload::text ILIKE '%' || $1 || '%'")
-        .bind(&email)
-        .fetch_one(&billing.env.pool)
-        .await
-        .unwrap();
+    let plain: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE payload::text ILIKE '%' || $1 || '%'")
+            .bind(&email)
+            .fetch_one(&billing.env.pool)
+            .await
+            .unwrap();
     assert_eq!(plain, 0, "the email is in the log in plain text");
 
     // The person downloads their data.
@@ -135,7 +143,10 @@ async fn an_erased_person_is_nowhere_and_the_invoice_keeps_its_buyer_until_reten
     assert_eq!(status, 200, "{export}");
     assert_eq!(export["profile"]["email"], email.as_str(), "{export}");
     assert_eq!(export["profile"]["user_id"], person.as_str());
-    assert!(export["memberships"].as_array().unwrap().iter().any(|m| m["tenant_id"] == tenant.as_str()), "{export}");
+    assert!(
+        export["memberships"].as_array().unwrap().iter().any(|m| m["tenant_id"] == tenant.as_str()),
+        "{export}"
+    );
     assert!(!export["credentials"].as_array().unwrap().is_empty(), "{export}");
     assert!(export["invitations"].to_string().contains(&email), "{export}");
     let (status, refused) = billing.get("/v1/me/export", &billing.operator).await;
@@ -185,8 +196,9 @@ async fn an_erased_person_is_nowhere_and_the_invoice_keeps_its_buyer_until_reten
     );
 
     // Erased.
-    let (status, erased) =
-        billing.post(&erase(&person), &billing.operator, json!({"reason": "GDPR art. 17 request #114"})).await;
+    let (status, erased) = billing
+        .post(&erase(&person), &billing.operator, json!({"reason": "GDPR art. 17 request #114"}))
+        .await;
     assert_eq!(status, 200, "{erased}");
     problem(
         "erased twice",
@@ -248,7 +260,10 @@ async fn an_erased_person_is_nowhere_and_the_invoice_keeps_its_buyer_until_reten
     assert_eq!(shown["document"]["buyer"]["address"]["lines"][0], "[erased]", "{shown}");
     assert_eq!(shown["document"]["number"], issued_number(&shown), "the rest of the document stays");
     let pdf = pdf_text(&billing, &invoice, &owner).await;
-    assert!(!pdf.contains("Ștefănescu") && !pdf.contains("Unirii"), "the PDF no longer shows the buyer:\n{pdf}");
+    assert!(
+        !pdf.contains("Ștefănescu") && !pdf.contains("Unirii"),
+        "the PDF no longer shows the buyer:\n{pdf}"
+    );
     let retention: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM subject_keys WHERE subject = 'retention:invoice:' || $1 AND sealed_key IS NULL",
     )
@@ -309,7 +324,12 @@ async fn events_written_before_sealing_are_sealed_once_without_rewriting_history
     let meta = CommandMetadata::new(None, "system:test");
     let address = Email::parse(&email).unwrap();
     legacy
-        .execute::<User>(&user.to_string(), UserCommand::Register { user_id: user, email: address.clone() }, &meta, Default::default())
+        .execute::<User>(
+            &user.to_string(),
+            UserCommand::Register { user_id: user, email: address.clone() },
+            &meta,
+            Default::default(),
+        )
         .await
         .unwrap();
     let register = OrganizationCommand::Register {
@@ -318,7 +338,15 @@ async fn events_written_before_sealing_are_sealed_once_without_rewriting_history
         owner: user,
         owner_email: address,
     };
-    legacy.execute::<Organization>(&tenant.to_string(), register, &CommandMetadata::new(None, "system:test"), Default::default()).await.unwrap();
+    legacy
+        .execute::<Organization>(
+            &tenant.to_string(),
+            register,
+            &CommandMetadata::new(None, "system:test"),
+            Default::default(),
+        )
+        .await
+        .unwrap();
     let plain = |pool: sqlx::PgPool, email: String| async move {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE payload::text LIKE '%' || $1 || '%'")
             .bind(email)
@@ -338,18 +366,27 @@ async fn events_written_before_sealing_are_sealed_once_without_rewriting_history
     let (ok, output) = encrypt_existing(&billing).await;
     assert!(ok, "encrypt-existing: {output}");
     assert!(output.contains("sealed the personal data of"), "{output}");
-    assert_eq!(plain(billing.env.pool.clone(), email.clone()).await, 0, "the address is still plain in the log");
+    assert_eq!(
+        plain(billing.env.pool.clone(), email.clone()).await,
+        0,
+        "the address is still plain in the log"
+    );
     // History is as it was: every event, its position and its stored hash.
     let after = hashes(billing.env.pool.clone()).await;
     assert_eq!(&after[..before.len()], &before[..], "stored hashes changed");
-    let attested: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LegacyPayloadsSealed'")
-        .fetch_one(&billing.env.pool)
-        .await
-        .unwrap();
+    let attested: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'LegacyPayloadsSealed'")
+            .fetch_one(&billing.env.pool)
+            .await
+            .unwrap();
     assert!(attested >= 1, "the log does not attest the re-encoding");
     // Read back through the keys, the address is there; the audit passes.
     let vault = berth_eventstore::vault::Vault::new(&billing.env.master_key).unwrap();
-    let keyed = billing.env.store().with_keys(berth_eventstore::personal::Keys::new(billing.env.pool.clone(), vault, 10));
+    let keyed = billing.env.store().with_keys(berth_eventstore::personal::Keys::new(
+        billing.env.pool.clone(),
+        vault,
+        10,
+    ));
     let loaded = keyed.load_full::<User>(&user.to_string()).await.unwrap();
     assert_eq!(loaded.aggregate.email().map(Email::as_str), Some(email.as_str()));
     let (ok, report) = audit_verify(&billing).await;

@@ -13,7 +13,8 @@
 //! Subjects: `email:<keyed digest>` for every email address (wherever it appears, so erasing
 //! a person shreds their address in invitations, memberships and billing profiles alike);
 //! `retention:invoice:<id>` for an issued document's buyer (kept for the legal retention
-//! period, then shredded by a timer); `party:<tenant>` for a natural person's billing profile.
+//! period, then shredded by a timer); `party:<tenant>` for a natural person's billing profile;
+//! `person:<user id>` for a login's client address and user agent in the security log.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -357,9 +358,16 @@ pub fn current() -> Option<Keys> {
 
 /// Opens the envelopes of `events` with the task's keys, when it has them and they hold any.
 pub async fn open_feed_current(events: &mut [FeedEvent]) -> Result<(), StoreError> {
+    if !events.iter().any(|e| is_sealed(&e.payload)) {
+        return Ok(());
+    }
     match current() {
-        Some(keys) if events.iter().any(|e| is_sealed(&e.payload)) => keys.open_feed(events).await,
-        _ => Ok(()),
+        Some(keys) => keys.open_feed(events).await,
+        // Without keys (no master key) sealed fields read as erased, and the events still decode.
+        None => {
+            events.iter_mut().for_each(|e| replace_envelopes(&mut e.payload, &Cached::new()));
+            Ok(())
+        }
     }
 }
 
@@ -481,6 +489,22 @@ pub fn sites(
         return out;
     }
     emails(keys, payload, &mut String::new(), &mut out);
+    // A login's client address and user agent: the account's (the stream is keyed by it).
+    if aggregate_type == "security" {
+        if let Some((variant, body)) = payload.as_object().and_then(|m| m.iter().next()) {
+            for field in ["address", "user_agent"] {
+                if body
+                    .pointer(&format!("/origin/{field}"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| s != ERASED)
+                {
+                    let pointer =
+                        format!("/{}/origin/{field}", variant.replace('~', "~0").replace('/', "~1"));
+                    out.push(Site { pointer, subject: format!("person:{aggregate_id}") });
+                }
+            }
+        }
+    }
     let party = match (aggregate_type, event_type) {
         ("invoice", "InvoiceIssued") => Some(("/Issued/document/buyer", retention_subject(aggregate_id))),
         ("billing_profile", "BillingProfileSet")
@@ -577,7 +601,22 @@ pub struct Scrubbed {
 /// theirs wherever it is), only the rows that name the document or tenant for a retained
 /// buyer or a billing profile (a city or a company name is not unique to them).
 pub fn scrub_scope(subject: &str) -> Option<&str> {
-    subject.strip_prefix("retention:invoice:").or_else(|| subject.strip_prefix("party:"))
+    subject
+        .strip_prefix("retention:invoice:")
+        .or_else(|| subject.strip_prefix("party:"))
+        .or_else(|| subject.strip_prefix("person:"))
+}
+
+/// Opens `text` if it is a sealed value as a view copied it in SQL (the envelope's JSON text).
+pub async fn open_text(keys: &Keys, text: &mut Option<String>) -> Result<(), StoreError> {
+    let Some(raw) = text.as_deref() else { return Ok(()) };
+    if !raw.starts_with('{') || !raw.contains(ENVELOPE) {
+        return Ok(());
+    }
+    let Ok(mut value) = serde_json::from_str::<Value>(raw) else { return Ok(()) };
+    keys.open(&mut value).await?;
+    *text = value.as_str().map(str::to_owned);
+    Ok(())
 }
 
 /// Scrubs what `plaintexts` found, each value within its subject's [`scrub_scope`].

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::chain::{self, Hash, Link, GENESIS};
 use crate::error::StoreError;
 use crate::metadata::CommandMetadata;
-use crate::personal::{self, Keys};
+use crate::personal;
 use crate::store::EventStore;
 
 /// What a run did.
@@ -177,9 +177,4 @@ pub async fn attested(pool: &PgPool) -> Result<HashMap<Uuid, HashSet<String>>, S
         }
     }
     Ok(out)
-}
-
-/// Keeps `keys` in scope for a caller that only has a store (the CLI).
-pub fn keys_of(store: &EventStore) -> Option<Keys> {
-    store.keys().cloned()
 }

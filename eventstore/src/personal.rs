@@ -646,8 +646,16 @@ pub async fn scrub(pool: &PgPool, values: &[String], scope: Option<&str>) -> Res
     }
     let pattern = values.iter().map(|v| regex_escape(v)).collect::<Vec<_>>().join("|");
     // `$2`: the scope, when there is one: only rows that mention it.
-    let scope = scope.map(|s| format!("%{s}%"));
-    let within = |row: &str| format!("($2::text IS NULL OR to_jsonb({row})::text LIKE $2)");
+    // `$2`: the scope, when there is one: only rows that are about it — an id column equal to it,
+    // or a key naming it (a mail's idempotency key) — not rows that merely refer to it (a credit
+    // note naming the invoice it corrects keeps its own buyer, under its own key).
+    let within = |row: &str| {
+        format!(
+            "($2::text IS NULL OR EXISTS (SELECT 1 FROM jsonb_each_text(to_jsonb({row})) kv
+              WHERE (kv.key IN ('id', 'invoice_id', 'document_id', 'tenant_id', 'user_id', 'aggregate_id') AND kv.value = $2)
+                 OR (kv.key = 'key' AND strpos(kv.value, $2) > 0)))"
+        )
+    };
     let mut note = |table: &str, rows: u64| {
         if rows > 0 {
             report.tables.push((table.to_owned(), rows));

@@ -666,7 +666,7 @@ pub async fn scrub(pool: &PgPool, values: &[String], scope: Option<&str>) -> Res
         within("t")
     ))
     .bind(&pattern)
-    .bind(&scope)
+    .bind(scope)
     .execute(pool)
     .await?;
     note("public.aggregate_snapshots", deleted.rows_affected());
@@ -684,7 +684,7 @@ pub async fn scrub(pool: &PgPool, values: &[String], scope: Option<&str>) -> Res
         within("t")
     ))
     .bind(&pattern)
-    .bind(&scope)
+    .bind(scope)
     .execute(pool)
     .await?;
     note("public.mail_outbox", mail.rows_affected());
@@ -720,7 +720,7 @@ pub async fn scrub(pool: &PgPool, values: &[String], scope: Option<&str>) -> Res
                   WHERE array_to_string({c}, ' ') ~* $1 AND {scoped}"
             ),
         };
-        match sqlx::query(&statement).bind(&pattern).bind(&scope).execute(pool).await {
+        match sqlx::query(&statement).bind(&pattern).bind(scope).execute(pool).await {
             Ok(done) => note(&format!("{schema}.{table}"), done.rows_affected()),
             Err(error) => {
                 tracing::error!(%error, table = %target, column, "cannot scrub a column");

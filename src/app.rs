@@ -107,9 +107,12 @@ impl Application {
         let templates =
             Arc::new(settings.check_mail().map_err(anyhow::Error::msg).context("invalid mail settings")?);
         settings.billing.policy().context("invalid billing settings")?;
+        // The projectors and the query API open sealed personal data with it too; without a
+        // master key they read erased fields as `[erased]`.
         let vault = match roles.command_api || roles.sagas {
             true => Some(vault(&settings)?),
-            false => None,
+            false if settings.secrets.master_key.expose_secret().trim().is_empty() => None,
+            false => Some(vault(&settings)?),
         };
         let pool = connect::postgres(&settings, roles.label()).await?;
         let replica = match roles.query_api {
@@ -207,9 +210,20 @@ impl Application {
             error.to_string()
         }));
         let billing = settings.billing.policy()?;
+        // Personal data in events is sealed with per-subject keys, under the vault.
+        let keys = vault.clone().map(|vault| {
+            let keys =
+                berth_eventstore::personal::Keys::new(pool.clone(), vault, settings.billing.retention_years);
+            keys.start(shutdown.clone());
+            keys
+        });
+        let store_with_keys = |store: EventStore| match &keys {
+            Some(keys) => store.with_keys(keys.clone()),
+            None => store,
+        };
         let payments = crate::connect::payments(&settings.payments)?;
         // One store for the process's writers: they share its turns on hot aggregates.
-        let store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
+        let store = store_with_keys(EventStore::new(pool.clone(), settings.eventstore.snapshot_every));
         if roles.command_api {
             // The write side brings the log in line with `[billing]` before it takes commands.
             crate::billing::apply(&store, &settings.billing, &clock).await.context("applying [billing]")?;
@@ -299,6 +313,7 @@ impl Application {
                 subject_prefix: stream.subject_prefix.clone(),
                 credentials: credentials.clone(),
                 pdf: pdf.clone(),
+                keys: keys.clone(),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -333,7 +348,7 @@ impl Application {
                     },
                     shutdown.clone(),
                 );
-                tasks.spawn(run);
+                tasks.spawn(berth_eventstore::personal::scoped(keys.clone(), run));
             }
         }
         if roles.sagas {

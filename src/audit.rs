@@ -11,6 +11,20 @@ use crate::settings::Settings;
 /// a report; any finding is an error (a non-zero exit).
 pub async fn verify(settings: &Settings, tenant: Option<Uuid>) -> anyhow::Result<()> {
     let pool = connect::postgres(settings, "audit").await?;
+    // The replay opens sealed personal data as the live projectors do.
+    let keys = keys(settings, &pool);
+    berth_eventstore::personal::scoped(keys, verify_with(&pool, tenant)).await
+}
+
+/// The subject keys, when the master key is set (without it sealed fields read `[erased]`).
+pub fn keys(settings: &Settings, pool: &sqlx::PgPool) -> Option<berth_eventstore::personal::Keys> {
+    let key = settings.secrets.master_key.expose_secret();
+    let vault = berth_eventstore::vault::Vault::new(key).ok()?;
+    Some(berth_eventstore::personal::Keys::new(pool.clone(), vault, settings.billing.retention_years))
+}
+
+async fn verify_with(pool: &sqlx::PgPool, tenant: Option<Uuid>) -> anyhow::Result<()> {
+    let pool = pool.clone();
     let started = std::time::Instant::now();
     let log = berth_eventstore::verify::verify_log(&pool, tenant).await.context("reading the log")?;
     let took = started.elapsed();
@@ -73,7 +87,9 @@ pub async fn export(
     let pool = connect::postgres(settings, "export").await?;
     let vault = berth_eventstore::vault::Vault::new(settings.secrets.master_key.expose_secret())
         .context("the export is signed with the sealer's key, which needs secrets.master_key")?;
-    let count = export::write(&pool, &vault, tenant, window, out).await?;
+    let keys = keys(settings, &pool);
+    let count =
+        berth_eventstore::personal::scoped(keys, export::write(&pool, &vault, tenant, window, out)).await?;
     println!("exported {count} events of tenant {tenant} to {}", out.display());
     Ok(())
 }
@@ -96,4 +112,40 @@ pub fn export_verify(dir: &std::path::Path, key: Option<&str>) -> anyhow::Result
             anyhow::bail!("the export does not verify ({} finding(s))", problems.len())
         }
     }
+}
+
+/// `berth gdpr encrypt-existing`: seals the personal data of events written before sealing
+/// existed, then rebuilds the views that copy payloads verbatim (the audit trail, the
+/// security log) so they hold the sealed forms the log now has.
+pub async fn encrypt_existing(settings: &Settings, batch: i64) -> anyhow::Result<()> {
+    let pool = connect::postgres(settings, "gdpr").await?;
+    let keys = keys(settings, &pool).context("sealing needs secrets.master_key")?;
+    let store = berth_eventstore::store::EventStore::new(pool.clone(), settings.eventstore.snapshot_every)
+        .with_keys(keys.clone());
+    let done =
+        berth_eventstore::reseal::encrypt_existing(&store, batch).await.context("re-encoding events")?;
+    println!("sealed the personal data of {} events", done.events);
+    for id in &done.refused {
+        println!("  REFUSED {id}: it does not match its stored hash (run `berth audit verify`)");
+    }
+    if done.events > 0 {
+        let copies: Vec<_> =
+            berth_projections::all().into_iter().filter(|p| p.in_database().is_some()).collect();
+        berth_eventstore::personal::scoped(Some(keys), async {
+            for projection in copies {
+                berth_projections::rebuild::rebuild(
+                    &pool,
+                    projection.as_ref(),
+                    berth_projections::rebuild::DEFAULT_BATCH,
+                )
+                .await
+                .with_context(|| format!("rebuilding `{}`", projection.name()))?;
+                println!("rebuilt {}", projection.name());
+            }
+            anyhow::Ok(())
+        })
+        .await?;
+    }
+    anyhow::ensure!(done.refused.is_empty(), "{} event(s) refused", done.refused.len());
+    Ok(())
 }

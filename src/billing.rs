@@ -42,12 +42,20 @@ pub struct BillingSettings {
     pub grace_days: u16,
     /// Whether to create Starter, Pro and Enterprise at start when they are missing.
     pub default_plans: bool,
+    /// Years an issued document's buyer data is kept under its retention key before a timer
+    /// shreds it (10 in Romania: Legea contabilității 82/1991, art. 25).
+    #[serde(default = "ten")]
+    pub retention_years: u32,
     /// The seller as its documents name it (applied at start when given).
     #[serde(default)]
     pub seller: Option<SellerSettings>,
     /// The series that number each kind of document (applied at start when given).
     #[serde(default)]
     pub series: Option<SeriesSettings>,
+}
+
+fn ten() -> u32 {
+    10
 }
 
 /// `[billing.seller]`.

@@ -75,6 +75,12 @@ pub enum Command {
     },
     /// Export a tenant's events with a signed manifest (`berth export verify DIR` checks one).
     Export(ExportArgs),
+    /// Personal data: seal what was written before sealing existed.
+    Gdpr {
+        /// What to do.
+        #[command(subcommand)]
+        action: GdprAction,
+    },
     /// List what Berth is made of: its views, its sagas and workers with their settings, and
     /// every registered aggregate type.
     Registry,
@@ -141,6 +147,18 @@ pub enum AuditAction {
         /// Only this tenant: its aggregates' chains, its events replayed, its rows compared.
         #[arg(long)]
         tenant: Option<uuid::Uuid>,
+    },
+}
+
+/// GDPR subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GdprAction {
+    /// Seal the personal data of events written before it was sealed (once, after upgrading):
+    /// their stored hashes stay, the log attests their new forms, `berth audit verify` passes.
+    EncryptExisting {
+        /// Events read per round.
+        #[arg(long, default_value_t = 1000)]
+        batch: i64,
     },
 }
 
@@ -221,6 +239,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
         }
         Command::Export(_) => anyhow::bail!("berth export needs --tenant and --out"),
+        Command::Gdpr { action: GdprAction::EncryptExisting { batch } } => {
+            return crate::audit::encrypt_existing(&unhurried(settings), batch).await
+        }
         Command::Audit { action: AuditAction::Verify { tenant } } => {
             return crate::audit::verify(&unhurried(settings), tenant).await
         }
@@ -248,6 +269,15 @@ async fn replay(settings: &Settings, name: &str) -> anyhow::Result<()> {
         anyhow::bail!("no projection named `{name}`; known: {}, or all", known.join(", "));
     }
     let pool = connect::postgres(settings, "replay").await?;
+    let keys = crate::audit::keys(settings, &pool);
+    berth_eventstore::personal::scoped(keys, replay_all(&pool, chosen)).await
+}
+
+async fn replay_all(
+    pool: &sqlx::PgPool,
+    chosen: Vec<Box<dyn berth_projections::Projection>>,
+) -> anyhow::Result<()> {
+    let pool = pool.clone();
     for projection in chosen {
         let name = projection.name();
         let report = berth_projections::rebuild::rebuild(

@@ -361,6 +361,7 @@ payment_terms_days = 14
 dunning_days = [1, 3, 7]
 grace_days = 14
 default_plans = true
+retention_years = 10
 [payments]
 stripe_url = ""
 stripe_secret_key = ""

@@ -154,6 +154,7 @@ pub use accepted::{Accepted, Links, View};
         routes::backups::take,
         routes::backups::restore,
         routes::backups::restore_to,
+        routes::people::erase,
     )
 )]
 pub struct ApiDoc;
@@ -174,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::domains::router())
         .merge(routes::webhooks::router())
         .merge(routes::backups::router())
+        .merge(routes::people::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

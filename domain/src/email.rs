@@ -66,9 +66,29 @@ impl fmt::Display for Email {
     }
 }
 
+/// What an address reads as once its data subject's key is destroyed (crypto-shredded).
+pub const ERASED: &str = "[erased]";
+
+impl Email {
+    /// The placeholder of an erased address: stored events and views read it back, no input
+    /// makes it ([`Email::parse`] refuses it).
+    pub fn erased() -> Self {
+        Self(ERASED.to_owned())
+    }
+
+    /// Whether this is an erased address.
+    pub fn is_erased(&self) -> bool {
+        self.0 == ERASED
+    }
+}
+
 impl TryFrom<String> for Email {
     type Error = EmailError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
+        // Reading back: an erased address stays erased.
+        if value == ERASED {
+            return Ok(Self::erased());
+        }
         Self::parse(&value)
     }
 }

@@ -25,6 +25,7 @@ use crate::operator::{Operator, OperatorEvent};
 use crate::organization::{Organization, OrganizationEvent};
 use crate::payment_account::{PaymentAccount, PaymentAccountEvent};
 use crate::plan::{Plan, PlanEvent};
+use crate::privacy::{DataSubject, SubjectEvent};
 use crate::restore::{Restore, RestoreEvent};
 use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
@@ -202,6 +203,7 @@ registry! {
     Backup => Backup, BackupEvent;
     Restore => Restore, RestoreEvent;
     BackupSchedule => BackupSchedule, ScheduleEvent;
+    DataSubject => DataSubject, SubjectEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

@@ -44,6 +44,7 @@ pub mod organization;
 pub mod payment_account;
 pub mod php;
 pub mod plan;
+pub mod privacy;
 pub mod restore;
 pub mod role;
 pub mod security;

@@ -156,10 +156,28 @@ impl EventStore {
         side_writes: &[SideWrite],
         metadata: &CommandMetadata,
     ) -> Result<Vec<Appended>, AppendError> {
-        let Some(primary) = staged.first() else {
+        if staged.is_empty() {
             return Err(AppendError::Store(StoreError::Corrupt("nothing staged".to_owned())));
-        };
+        }
         let recorded_at = chain::to_micros(OffsetDateTime::now_utc());
+        // Personal data is sealed before anything is hashed: the log and its hashes hold only
+        // ciphertext. One key lookup for the whole command (cached keys cost none).
+        let sealed;
+        let staged = match self.keys() {
+            Some(keys) => {
+                sealed = seal_staged(keys, staged, recorded_at).await?;
+                &sealed[..]
+            }
+            None => staged,
+        };
+        let primary = &staged[0];
+        // Events that shred subjects: their keys are destroyed in this transaction; what they
+        // sealed is looked up first, to scrub from the views once it commits.
+        let (shredded, reason) = shredded_subjects(staged);
+        let scrub_values = match (self.keys(), shredded.is_empty()) {
+            (Some(keys), false) => keys.plaintexts(&shredded).await?,
+            _ => Vec::new(),
+        };
         let mut columns = EventColumns::default();
         for one in staged {
             let mut prev = match (one.prev_hash, one.expected_version) {
@@ -209,6 +227,7 @@ impl EventStore {
         }
         let staged_timers: Vec<&StagedTimer> = staged.iter().flat_map(|s| &s.timers).collect();
         let needs_transaction = !side_writes.is_empty()
+            || !shredded.is_empty()
             || !staged_timers.is_empty()
             || staged.iter().any(|s| s.snapshot.is_some());
         let mut tx =
@@ -307,9 +326,23 @@ impl EventStore {
                     }
                 }
             }
+            crate::personal::destroy(tx, &shredded, &reason).await.map_err(StoreError::from)?;
         }
         if let Some(tx) = tx {
             tx.commit().await.map_err(StoreError::from)?;
+        }
+        if let (Some(keys), false) = (self.keys(), shredded.is_empty()) {
+            keys.clear();
+            // The keys are gone whatever happens next; a scrub that fails is logged and can be
+            // run again (`berth gdpr scrub`), it does not undo the erasure.
+            match crate::personal::scrub_all(self.pool(), &scrub_values).await {
+                Ok(report) => {
+                    tracing::info!(subjects = shredded.len(), tables = ?report.tables, "personal data shredded")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "personal data shredded, but the views could not be scrubbed")
+                }
+            }
         }
         metrics::counter!("berth_events_appended_total").increment(total as u64);
         Ok(staged.iter().map(|s| Appended { version: s.new_version(), events: s.events.len() }).collect())
@@ -335,6 +368,84 @@ impl EventStore {
             Err(error) => AppendError::Store(error.into()),
         }
     }
+}
+
+/// `staged` with personal data sealed, and a retention timer for each issued document.
+async fn seal_staged(
+    keys: &crate::personal::Keys,
+    staged: &[Staged],
+    recorded_at: OffsetDateTime,
+) -> Result<Vec<Staged>, StoreError> {
+    let mut staged = staged.to_vec();
+    {
+        let mut items = Vec::new();
+        for one in staged.iter_mut() {
+            let (kind, id) = (one.aggregate_type, one.aggregate_id.as_str());
+            for (event_type, _, payload) in one.events.iter_mut() {
+                items.push((kind, id, event_type.as_str(), payload));
+            }
+        }
+        keys.seal(&mut items).await?;
+    }
+    for one in staged.iter_mut() {
+        let Some((_, _, issued)) = one.events.iter().find(|(t, _, _)| t == "InvoiceIssued") else { continue };
+        if one.aggregate_type != "invoice" {
+            continue;
+        }
+        // The period runs from the document's issue date (when it has one), at midnight UTC.
+        let issued_on = issued
+            .pointer("/Issued/document/issue_date")
+            .and_then(Value::as_str)
+            .and_then(|d| time::Date::parse(d, &time::format_description::well_known::Iso8601::DATE).ok())
+            .map_or(recorded_at, |d| d.midnight().assume_utc());
+        let subject = crate::personal::retention_subject(&one.aggregate_id);
+        let years = keys.retention_years();
+        let due_at = issued_on
+            .replace_year(issued_on.year() + years)
+            .unwrap_or(issued_on + time::Duration::days(366 * i64::from(years)));
+        let key = berth_domain::timer::TimerKey::parse(&format!("retention:invoice:{}", one.aggregate_id))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        one.timers.push(StagedTimer::Schedule {
+            key,
+            due_at,
+            aggregate_type: <berth_domain::privacy::DataSubject as cqrs_es::Aggregate>::TYPE,
+            aggregate_id: subject,
+            command: serde_json::to_value(berth_domain::privacy::SubjectCommand::EndRetention)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        });
+    }
+    Ok(staged)
+}
+
+/// The subjects whose keys the staged events destroy, and why.
+fn shredded_subjects(staged: &[Staged]) -> (Vec<String>, String) {
+    let mut subjects = Vec::new();
+    let mut reason = String::new();
+    for one in staged.iter().filter(|s| s.aggregate_type == "data_subject") {
+        for (event_type, _, payload) in &one.events {
+            match event_type.as_str() {
+                "DataSubjectErased" => {
+                    reason = payload
+                        .pointer("/Erased/reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    subjects.push(one.aggregate_id.clone());
+                    if let Some(listed) = payload.pointer("/Erased/subjects").and_then(Value::as_array) {
+                        subjects.extend(listed.iter().filter_map(Value::as_str).map(str::to_owned));
+                    }
+                }
+                "RetentionEnded" => {
+                    reason = "retention period ended".to_owned();
+                    subjects.push(one.aggregate_id.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    subjects.sort();
+    subjects.dedup();
+    (subjects, reason)
 }
 
 /// The metadata stored with one event of a command: its own fresh id and the command's.

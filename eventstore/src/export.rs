@@ -26,7 +26,8 @@ pub const TENANT_EVENTS: &str = "
            e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata,
            e.recorded_at, e.hash,
            (SELECT p.hash FROM events p WHERE p.aggregate_type = e.aggregate_type
-               AND p.aggregate_id = e.aggregate_id AND p.sequence = e.sequence - 1) AS prev
+               AND p.aggregate_id = e.aggregate_id AND p.sequence = e.sequence - 1) AS prev,
+           (SELECT r.form_hash FROM resealed_events r WHERE r.event_id = e.event_id) AS resealed
       FROM events e
      WHERE e.tenant_id = $1
        AND (e.transaction_id, e.global_position) > ($2::bigint::text::xid8, $3)
@@ -67,6 +68,39 @@ pub struct ExportLine {
     pub hash: String,
     /// The hash of the aggregate's event before it (hex; zeros for the first).
     pub prev: String,
+    /// The payload with its sealed personal data opened (`[erased]` where the key is
+    /// destroyed), when it holds any. Not part of the hash: `payload` is what was hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened: Option<Value>,
+    /// For an event written before personal data was sealed and re-encoded since: the hash
+    /// of its present payload form, as the log's `LegacyPayloadsSealed` event records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resealed: Option<String>,
+}
+
+/// Fills in `opened` for the lines whose payloads hold sealed personal data, with the task's
+/// keys (see [`crate::personal::current`]).
+pub async fn open_lines(lines: &mut [ExportLine]) -> Result<(), crate::error::StoreError> {
+    open_lines_with(crate::personal::current().as_ref(), lines).await
+}
+
+/// Fills in `opened` with `keys` (none: nothing to open with).
+pub async fn open_lines_with(
+    keys: Option<&crate::personal::Keys>,
+    lines: &mut [ExportLine],
+) -> Result<(), crate::error::StoreError> {
+    let Some(keys) = keys else { return Ok(()) };
+    let sealed: Vec<usize> =
+        (0..lines.len()).filter(|&i| crate::personal::is_sealed(&lines[i].payload)).collect();
+    if sealed.is_empty() {
+        return Ok(());
+    }
+    let mut payloads: Vec<Value> = sealed.iter().map(|&i| lines[i].payload.clone()).collect();
+    keys.open_many(&mut payloads).await?;
+    for (i, payload) in sealed.into_iter().zip(payloads) {
+        lines[i].opened = Some(payload);
+    }
+    Ok(())
 }
 
 /// A row of [`TENANT_EVENTS`].
@@ -86,6 +120,7 @@ struct Row {
     recorded_at: OffsetDateTime,
     hash: Option<Vec<u8>>,
     prev: Option<Vec<u8>>,
+    resealed: Option<Vec<u8>>,
 }
 
 impl From<Row> for ExportLine {
@@ -106,6 +141,8 @@ impl From<Row> for ExportLine {
             recorded_at: chain::timestamp(row.recorded_at),
             hash: row.hash.as_deref().map(chain::hex).unwrap_or_default(),
             prev: prev.as_deref().map(chain::hex).unwrap_or_default(),
+            opened: None,
+            resealed: row.resealed.as_deref().map(chain::hex),
         }
     }
 }
@@ -129,7 +166,10 @@ impl ExportLine {
             metadata: &self.metadata,
             recorded_at,
         };
-        chain::hex(&link.hash(&prev)) == self.hash
+        let hash = chain::hex(&link.hash(&prev));
+        // A re-encoded legacy event: its stored hash (which the chain links) was over the plain
+        // form; its present form hashes to the recorded `resealed` hash instead.
+        hash == self.hash || self.resealed.as_deref() == Some(hash.as_str())
     }
 }
 
@@ -214,7 +254,8 @@ pub async fn write(
     let (mut lines, mut body) = (Vec::new(), Vec::new());
     let mut cursor = window;
     loop {
-        let batch = tenant_events(pool, tenant, cursor, 5000).await?;
+        let mut batch = tenant_events(pool, tenant, cursor, 5000).await?;
+        open_lines(&mut batch).await?;
         let Some(last) = batch.last() else { break };
         cursor.after = (last.transaction_id, last.global_position);
         for line in &batch {

@@ -117,7 +117,8 @@ async fn consume<S: Step>(
             let Some(permit) = slots.pop() else { break };
             let (pool, settings, step) = (pool.clone(), settings.clone(), step.clone());
             let in_flight = in_flight.clone();
-            running.spawn(async move {
+            let keys = crate::personal::current();
+            running.spawn(crate::personal::scoped(keys, async move {
                 let disposition = process(&pool, &settings, &*step, &message, &in_flight).await;
                 drop(permit);
                 match disposition {
@@ -128,7 +129,7 @@ async fn consume<S: Step>(
                     }
                     Err(error) => tracing::warn!(%error, consumer = %settings.name, "step message not settled"),
                 }
-            });
+            }));
         }
         // Slots the batch did not fill go back with `slots`.
         while running.try_join_next().is_some() {}
@@ -170,9 +171,11 @@ async fn process<S: Step>(
     message: &jetstream::Message,
     in_flight: &InFlight,
 ) -> Result<Disposition, async_nats::Error> {
-    let Some(raw) = decode(pool, settings, message).await? else {
+    let Some(mut raw) = decode(pool, settings, message).await? else {
         return Ok(Disposition::DeadLettered);
     };
+    // Personal data arrives sealed (NATS holds what the log holds): opened here, in memory.
+    crate::personal::open_feed_current(std::slice::from_mut(&mut raw)).await.map_err(|e| e.to_string())?;
     let event = match Recorded::decode(&raw) {
         Ok(event) => event,
         Err(error) => {

@@ -42,6 +42,7 @@ pub struct EventStore {
     snapshot_every: i64,
     chain: bool,
     turns: std::sync::Arc<crate::turns::Turns>,
+    keys: Option<crate::personal::Keys>,
 }
 
 impl EventStore {
@@ -49,13 +50,32 @@ impl EventStore {
     pub fn new(pool: PgPool, snapshot_every: u32) -> Self {
         let reader = std::sync::Arc::new(PostgresEventRepository::new(pool.clone()));
         let turns = std::sync::Arc::default();
-        Self { pool, reader, snapshot_every: i64::from(snapshot_every), chain: true, turns }
+        Self { pool, reader, snapshot_every: i64::from(snapshot_every), chain: true, turns, keys: None }
     }
 
     /// Waits for this process's turn to write the hot aggregate `key` names (see
     /// [`crate::turns`]); clones of this store share the queues.
     pub async fn turn(&self, key: &str) -> crate::turns::Turn {
         self.turns.take(key).await
+    }
+
+    /// The same store sealing personal data with `keys` on append and opening it on load.
+    pub fn with_keys(mut self, keys: crate::personal::Keys) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The subject keys, when personal data is sealed.
+    pub fn keys(&self) -> Option<&crate::personal::Keys> {
+        self.keys.as_ref()
+    }
+
+    /// Opens the envelopes in `payloads` (a no-op without keys).
+    async fn open_all(&self, payloads: &mut [serde_json::Value]) -> Result<(), StoreError> {
+        match &self.keys {
+            Some(keys) => keys.open_many(payloads).await,
+            None => Ok(()),
+        }
     }
 
     /// The same store appending events without their hashes: only for measuring what the
@@ -97,6 +117,15 @@ impl EventStore {
         .bind(aggregate_id)
         .fetch_all(&self.pool)
         .await?;
+        let mut rows = rows;
+        if self.keys.is_some() {
+            let mut payloads: Vec<serde_json::Value> =
+                rows.iter_mut().map(|r| std::mem::take(&mut r.2)).collect();
+            self.open_all(&mut payloads).await?;
+            for (row, payload) in rows.iter_mut().zip(payloads) {
+                row.2 = payload;
+            }
+        }
         let mut rows = rows.into_iter().peekable();
         let (mut aggregate, mut version, mut hash) = (A::default(), 0, None);
         if let Some((None, _, state, sequence, at)) = rows.peek() {
@@ -128,7 +157,15 @@ impl EventStore {
 
     /// Loads an aggregate by replaying every one of its events, ignoring snapshots.
     pub async fn load_full<A: Consequences>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError> {
-        let events = self.reader.get_events::<A>(aggregate_id).await.map_err(persistence_error)?;
+        let mut events = self.reader.get_events::<A>(aggregate_id).await.map_err(persistence_error)?;
+        if self.keys.is_some() {
+            let mut payloads: Vec<serde_json::Value> =
+                events.iter_mut().map(|e| std::mem::take(&mut e.payload)).collect();
+            self.open_all(&mut payloads).await?;
+            for (event, payload) in events.iter_mut().zip(payloads) {
+                event.payload = payload;
+            }
+        }
         replay_onto(A::default(), 0, events)
     }
 
@@ -146,6 +183,15 @@ impl EventStore {
         .bind(aggregate_id)
         .fetch_all(&self.pool)
         .await?;
+        let mut rows = rows;
+        if self.keys.is_some() {
+            let mut payloads: Vec<serde_json::Value> =
+                rows.iter_mut().map(|r| std::mem::take(&mut r.2)).collect();
+            self.open_all(&mut payloads).await?;
+            for (row, payload) in rows.iter_mut().zip(payloads) {
+                row.2 = payload;
+            }
+        }
         rows.into_iter()
             .map(|(event_type, event_version, payload, sequence)| {
                 decode_as::<A::Event>(&event_type, &event_version, payload)

@@ -79,6 +79,9 @@ pub enum VaultError {
 #[derive(Clone)]
 pub struct Vault {
     key: Arc<LessSafeKey>,
+    /// Derived from the master key: names data subjects by a keyed digest (an email address's
+    /// subject id must not be the address, nor a plain hash anyone could look up).
+    subject_ids: Arc<ring::hmac::Key>,
 }
 
 impl fmt::Debug for Vault {
@@ -95,7 +98,10 @@ impl Vault {
             return Err(VaultError::BadMasterKey);
         }
         let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| VaultError::BadMasterKey)?;
-        Ok(Self { key: Arc::new(LessSafeKey::new(key)) })
+        let derived =
+            ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes), b"berth subject ids v1");
+        let subject_ids = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
+        Ok(Self { key: Arc::new(LessSafeKey::new(key)), subject_ids: Arc::new(subject_ids) })
     }
 
     /// A new random master key, base64.
@@ -151,6 +157,32 @@ impl Vault {
         .execute(pool)
         .await?;
         self.open(pool, id).await
+    }
+
+    /// A keyed digest of `value` (hex), stable for this master key: the subject id of personal
+    /// data named by a value, such as an email address.
+    pub fn subject_digest(&self, value: &str) -> String {
+        crate::chain::hex(ring::hmac::sign(&self.subject_ids, value.as_bytes()).as_ref())
+    }
+
+    /// Seals `secret` with `id` as associated data: its nonce and ciphertext, for a caller
+    /// that stores them itself (the subject keys).
+    pub fn seal_raw(&self, id: Uuid, secret: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let sealed = self.sealed(id, "", secret);
+        (sealed.nonce, sealed.sealed)
+    }
+
+    /// Opens what [`Vault::seal_raw`] sealed under `id`.
+    pub fn open_raw(&self, id: Uuid, nonce: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| VaultError::Unsealable(id))?;
+        let mut sealed = sealed.to_vec();
+        let opened = self
+            .key
+            .open_in_place(nonce, Aad::from(id.as_bytes()), &mut sealed)
+            .map_err(|_| VaultError::Unsealable(id))?;
+        let secret = Zeroizing::new(opened.to_vec());
+        sealed.iter_mut().for_each(|b| *b = 0);
+        Ok(secret)
     }
 
     /// Opens the secret stored under `id`.

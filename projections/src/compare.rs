@@ -174,8 +174,11 @@ async fn replay(
                    FROM ({}) e ORDER BY e.transaction_id, e.global_position",
                 bounded("*")
             );
-            let raw: Vec<FeedEvent> =
+            let mut raw: Vec<FeedEvent> =
                 bind(sqlx::query_as(&statement), after, upto, tenant, limit).fetch_all(&mut *tx).await?;
+            berth_eventstore::personal::open_feed_current(&mut raw)
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
             let decoded = Recorded::decode_all(&raw, projection.name());
             projection.apply_all(&mut tx, &decoded).await?;
             raw.last().map(|e| (e.transaction_id, e.global_position))

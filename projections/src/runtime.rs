@@ -220,7 +220,11 @@ async fn apply_within(
         while end < raw.len() && raw[end].transaction_id == raw[end - 1].transaction_id {
             end += 1;
         }
-        let events = Recorded::decode_all(&raw[applied..end], projection.name());
+        let mut slice = raw[applied..end].to_vec();
+        berth_eventstore::personal::open_feed_current(&mut slice)
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let events = Recorded::decode_all(&slice, projection.name());
         projection.apply_all(&mut *conn, &events).await?;
         applied = end;
         if started.elapsed() >= within {

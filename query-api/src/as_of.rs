@@ -84,6 +84,8 @@ where
     .bind(at)
     .fetch_all(&mut *conn)
     .await?;
+    let mut rows = rows;
+    open_payloads(rows.iter_mut().map(|r| &mut r.2)).await?;
     Ok(fold_rows::<A>(rows, at))
 }
 
@@ -103,6 +105,8 @@ where
     .bind(at)
     .fetch_all(&mut *conn)
     .await?;
+    let mut rows = rows;
+    open_payloads(rows.iter_mut().map(|r| &mut r.3)).await?;
     let mut folded = Vec::new();
     let mut current: Option<(String, Vec<Row>)> = None;
     for (id, event_type, version, payload, sequence, tx, position, recorded) in rows {
@@ -122,6 +126,24 @@ where
         folded.extend(fold_rows::<A>(events, at));
     }
     Ok(folded)
+}
+
+/// Opens the sealed personal data in `payloads` with the request's keys.
+async fn open_payloads<'a>(
+    payloads: impl Iterator<Item = &'a mut serde_json::Value>,
+) -> Result<(), ApiError> {
+    let Some(keys) = berth_eventstore::personal::current() else { return Ok(()) };
+    let mut slots: Vec<&mut serde_json::Value> =
+        payloads.filter(|p| berth_eventstore::personal::is_sealed(p)).collect();
+    if slots.is_empty() {
+        return Ok(());
+    }
+    let mut values: Vec<serde_json::Value> = slots.iter_mut().map(|p| std::mem::take(&mut **p)).collect();
+    keys.open_many(&mut values).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    for (slot, value) in slots.into_iter().zip(values) {
+        *slot = value;
+    }
+    Ok(())
 }
 
 fn fold_rows<A>(rows: Vec<Row>, at: OffsetDateTime) -> Option<Folded<A>>

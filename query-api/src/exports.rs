@@ -124,13 +124,18 @@ async fn events(
     state.reads.replayed().await?;
     let (tenant, scoped) = exporter.scope(&state, params.tenant).await?;
     let window = Window { after, from, to };
-    let lines = futures::stream::try_unfold(
-        (scoped, window, false),
-        move |(mut conn, mut window, done)| async move {
+    // The body streams after this handler returns: the keys go along with it.
+    let keys = berth_eventstore::personal::current();
+    let lines = futures::stream::try_unfold((scoped, window, false), move |(mut conn, mut window, done)| {
+        let keys = keys.clone();
+        async move {
             if done {
                 return Ok::<_, sqlx::Error>(None);
             }
-            let batch = export::tenant_events(&mut *conn, tenant, window, CHUNK).await?;
+            let mut batch = export::tenant_events(&mut *conn, tenant, window, CHUNK).await?;
+            export::open_lines_with(keys.as_ref(), &mut batch)
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
             let finished = i64::try_from(batch.len()).unwrap_or(0) < CHUNK;
             if let Some(last) = batch.last() {
                 window.after = (last.transaction_id, last.global_position);
@@ -141,8 +146,8 @@ async fn events(
                 chunk.push(b'\n');
             }
             Ok(Some((chunk, (conn, window, finished))))
-        },
-    );
+        }
+    });
     let mut response = Body::from_stream(lines).into_response();
     response
         .headers_mut()

@@ -19,6 +19,7 @@ pub mod domains;
 pub mod evacuations;
 pub mod exports;
 pub mod live;
+pub mod me;
 pub mod nodes;
 pub mod page;
 pub mod scope;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub credentials: berth_projections::identity::CredentialCache,
     /// Renders documents as PDF (or why it cannot: a font it needs is missing).
     pub pdf: std::sync::Arc<Result<berth_documents::PdfRenderer, String>>,
+    /// The subject keys that open sealed personal data (live stream, exports, `as_of`).
+    pub keys: Option<berth_eventstore::personal::Keys>,
 }
 
 /// The query API's OpenAPI description, generated from the handlers' annotations.
@@ -57,6 +60,7 @@ pub struct AppState {
         description = "The read side: views built from the event log, scoped to the caller's tenant."
     ),
     paths(
+        me::export,
         sites::list,
         sites::detail,
         nodes::list,
@@ -132,7 +136,19 @@ pub fn router(state: AppState) -> Router {
         .merge(certificates::router())
         .merge(domains::router())
         .merge(backups::router())
+        .merge(me::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), with_keys))
         .with_state(state)
+}
+
+/// Runs each request with the subject keys as its task's keys, so whatever it reads from the
+/// log (`as_of`, exports) opens sealed personal data.
+async fn with_keys(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    berth_eventstore::personal::scoped(state.keys.clone(), next.run(request)).await
 }

@@ -111,12 +111,23 @@ async fn stream(
     };
     let consumer = stream.create_consumer(config).await.map_err(|_| ApiError::Unavailable)?;
     let messages = consumer.messages().await.map_err(|_| ApiError::Unavailable)?;
-    let events = messages.filter_map(|message| async move {
-        let message = message.ok()?;
-        let sequence = message.info().ok()?.stream_sequence;
-        let body: serde_json::Value = serde_json::from_slice(&message.payload).ok()?;
-        let kind = body.get("event_type").and_then(|t| t.as_str()).unwrap_or("event").to_owned();
-        Some(Ok(Event::default().id(sequence.to_string()).event(kind).data(body.to_string())))
+    // NATS holds the payloads as the log does, personal data sealed: opened here, per event,
+    // so an erased person reads `[erased]` on a replay too.
+    let keys = berth_eventstore::personal::current();
+    let events = messages.filter_map(move |message| {
+        let keys = keys.clone();
+        async move {
+            let message = message.ok()?;
+            let sequence = message.info().ok()?.stream_sequence;
+            let mut body: serde_json::Value = serde_json::from_slice(&message.payload).ok()?;
+            if let (Some(keys), Some(payload)) = (keys.as_ref(), body.get_mut("payload")) {
+                if berth_eventstore::personal::is_sealed(payload) && keys.open(payload).await.is_err() {
+                    return None;
+                }
+            }
+            let kind = body.get("event_type").and_then(|t| t.as_str()).unwrap_or("event").to_owned();
+            Some(Ok(Event::default().id(sequence.to_string()).event(kind).data(body.to_string())))
+        }
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -155,5 +155,16 @@ async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *conn)
     .await?;
+    // The view copies addresses and user agents as the log holds them: sealed. Opened here.
+    let mut entries = entries;
+    if let Some(keys) = berth_eventstore::personal::current() {
+        for entry in &mut entries {
+            for text in [&mut entry.address, &mut entry.user_agent] {
+                berth_eventstore::personal::open_text(&keys, text)
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+            }
+        }
+    }
     Ok(Json(paginate(entries, limit, |e| e.position.to_string())))
 }

@@ -180,14 +180,17 @@ fn saga<S: Saga>() -> Entry {
             );
             consumer.ack_wait = tuning.takeover;
             let step = Arc::new(SagaStep(S::build(context, &settings)));
-            tasks.spawn(run_steps(
-                context.pool.clone(),
-                context.jetstream.clone(),
-                context.stream.clone(),
-                consumer,
-                step,
-                tuning.concurrency,
-                shutdown.clone(),
+            tasks.spawn(berth_eventstore::personal::scoped(
+                context.store.keys().cloned(),
+                run_steps(
+                    context.pool.clone(),
+                    context.jetstream.clone(),
+                    context.stream.clone(),
+                    consumer,
+                    step,
+                    tuning.concurrency,
+                    shutdown.clone(),
+                ),
             ));
             Ok(())
         },

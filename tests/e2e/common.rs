@@ -137,6 +137,12 @@ impl TestEnv {
         EventStore::new(self.pool.clone(), 100)
     }
 
+    /// This world's subject keys (what a Berth process on it seals and opens personal data with).
+    pub fn keys(&self) -> berth_eventstore::personal::Keys {
+        let vault = berth_eventstore::vault::Vault::new(&self.master_key).expect("the test master key");
+        berth_eventstore::personal::Keys::new(self.pool.clone(), vault, 10)
+    }
+
     /// Starts `berth <role>` as a child process against this test's world.
     pub fn spawn(&self, role: &str) -> Child {
         let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));

@@ -8,6 +8,7 @@ pub mod domains;
 pub mod invitations;
 pub mod members;
 pub mod nodes;
+pub mod people;
 pub mod sites;
 pub mod tokens;
 pub mod two_factor;

@@ -5,6 +5,7 @@
 
 mod as_of;
 mod documents;
+mod gdpr;
 mod input;
 mod killed;
 mod lifecycle;

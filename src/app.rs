@@ -384,7 +384,7 @@ impl Application {
                 payments: payments.clone(),
                 mail: mail(&settings, templates, &pool, &clock, poll, &shutdown)?,
                 pdf: pdf.clone(),
-                backups: backups(&settings.backups)?,
+                backups: crate::connect::backups(&settings.backups)?,
             };
             let entries: Vec<_> =
                 registry::all().into_iter().filter(|e| e.enabled(settings.sagas.get(e.name))).collect();
@@ -489,17 +489,4 @@ async fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationT
     {
         tracing::error!(%error, "{what} stopped");
     }
-}
-
-/// The sagas' backup storage from `[backups]` (none when no endpoint is set).
-fn backups(settings: &crate::settings::BackupSettings) -> anyhow::Result<berth_sagas::backup::Backups> {
-    let storage = match settings.storage() {
-        None => None,
-        Some(config) => Some(berth_sagas::backup::BackupStorage {
-            store: berth_sagas::backup::store::connect(&config).context("the backup storage settings")?,
-            prefix: config.prefix.clone(),
-            part_size: config.part_size,
-        }),
-    };
-    Ok(berth_sagas::backup::Backups { storage, policy: settings.policy() })
 }

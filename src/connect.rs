@@ -205,6 +205,19 @@ pub fn payments(
     Ok(Some(Arc::new(gateway)))
 }
 
+/// The sagas' backup storage from `[backups]` (none when no endpoint is set).
+pub fn backups(settings: &crate::settings::BackupSettings) -> anyhow::Result<berth_sagas::backup::Backups> {
+    let storage = match settings.storage() {
+        None => None,
+        Some(config) => Some(berth_sagas::backup::BackupStorage {
+            store: berth_sagas::backup::store::connect(&config).context("the backup storage settings")?,
+            prefix: config.prefix.clone(),
+            part_size: config.part_size,
+        }),
+    };
+    Ok(berth_sagas::backup::Backups { storage, policy: settings.policy() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,11 +95,13 @@ async fn opened(rows: Vec<EventRow>) -> Result<Vec<Value>, ApiError> {
 
 const EVENTS: &str = "SELECT global_position, aggregate_type, aggregate_id, event_type, payload, recorded_at, tenant_id FROM events";
 
-/// Download your own data: profile, memberships, sessions and tokens, security log,
-/// invitations and your actions, as one JSON document.
+/// Download your own data.
+///
+/// Your profile, memberships, sessions and tokens, security log, invitations and your actions,
+/// as one JSON document.
 #[utoipa::path(get, path = "/v1/me/export", operation_id = "export_my_data", tag = "identity",
     responses((status = 200, description = "Everything Berth holds about you", body = PersonalExport),
-              (status = 403, description = "Not a signed-in person")),
+              (status = 403, description = "Not a signed-in person", body = berth_http::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn export(State(state): State<AppState>, person: Person) -> Result<Json<PersonalExport>, ApiError> {
     let id = person.user_id;

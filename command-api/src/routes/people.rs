@@ -54,13 +54,15 @@ fn refused(code: &'static str, kind: RefusalKind, detail: String) -> ApiError {
     ApiError::Refused { code, kind, detail, field: None }
 }
 
-/// Erase a person: destroy their subject keys so every view, export, stream and replay shows
-/// `[erased]` for their personal data (operators only).
+/// Erase a person (operators only).
+///
+/// Destroys their subject keys so every view, export, stream and replay shows `[erased]` for
+/// their personal data.
 #[utoipa::path(post, path = "/v1/ops/people/{id}/erase", operation_id = "erase_person", tag = "operations",
     params(("id" = Uuid, Path, description = "The person (user id)")), request_body = EraseBody,
     responses((status = 200, description = "Erased", body = Erased),
-              (status = 404, description = "No such person"),
-              (status = 409, description = "Refused: the person is an organization's only owner, or already erased")),
+              (status = 404, description = "No such person (`person-unknown`)", body = berth_http::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Refused: the person is an organization's only owner, or already erased", body = berth_http::Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn erase(
     State(state): State<AppState>,

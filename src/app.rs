@@ -217,13 +217,12 @@ impl Application {
             keys.start(shutdown.clone());
             keys
         });
-        let store_with_keys = |store: EventStore| match &keys {
-            Some(keys) => store.with_keys(keys.clone()),
-            None => store,
-        };
         let payments = crate::connect::payments(&settings.payments)?;
         // One store for the process's writers: they share its turns on hot aggregates.
-        let store = store_with_keys(EventStore::new(pool.clone(), settings.eventstore.snapshot_every));
+        let mut store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
+        if let Some(keys) = &keys {
+            store = store.with_keys(keys.clone());
+        }
         if roles.command_api {
             // The write side brings the log in line with `[billing]` before it takes commands.
             crate::billing::apply(&store, &settings.billing, &clock).await.context("applying [billing]")?;

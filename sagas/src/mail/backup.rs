@@ -8,22 +8,17 @@ use berth_domain::event::Event;
 use berth_domain::ids::TenantId;
 use berth_domain::site::Site;
 use berth_eventstore::recorded::Recorded;
-use berth_eventstore::store::EventStore;
 use serde_json::json;
-use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::BACKUP_FAILED;
-use crate::mail::{queue, recent, recipients, when, NoticeSettings, Outbox, OutgoingMail};
+use crate::mail::{recipients, when, NoticeSettings, Notifier, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The backup failure notice saga (consumes backup events).
 pub struct BackupMail {
-    pool: PgPool,
-    store: EventStore,
-    outbox: Outbox,
-    max_age_hours: u64,
+    notices: Notifier,
 }
 
 impl Saga for BackupMail {
@@ -32,12 +27,7 @@ impl Saga for BackupMail {
     type Settings = NoticeSettings;
 
     fn build(context: &SagaContext, settings: &NoticeSettings) -> Self {
-        Self {
-            pool: context.pool.clone(),
-            store: context.store.clone(),
-            outbox: context.mail.outbox.clone(),
-            max_age_hours: settings.max_age_hours,
-        }
+        Self { notices: Notifier::new(context, settings) }
     }
 
     fn tuning(settings: &NoticeSettings) -> Tuning {
@@ -54,7 +44,7 @@ impl Saga for BackupMail {
         else {
             return Outcome::Done;
         };
-        if !recent(event.recorded_at, self.max_age_hours) {
+        if !self.notices.recent(event.recorded_at) {
             tracing::info!(backup_id = %event.aggregate_id, "failed too long ago to mail (sagas.backup_mail.max_age_hours)");
             return Outcome::Done;
         }
@@ -74,15 +64,17 @@ impl BackupMail {
         reason: FailureReason,
         failed_at: OffsetDateTime,
     ) -> Result<(), Outcome> {
-        let backup = self.store.load::<Backup>(&event.aggregate_id).await.map_err(Outcome::later)?.aggregate;
+        let backup =
+            self.notices.store.load::<Backup>(&event.aggregate_id).await.map_err(Outcome::later)?.aggregate;
         let Some(tenant) = backup.tenant_id().or(event.tenant_id.map(TenantId::from_uuid)) else {
             return Err(Outcome::Failed("the backup has no tenant".into()));
         };
         let site_id = backup.site_id().to_string();
-        let site = self.store.load::<Site>(&site_id).await.map_err(Outcome::later)?.aggregate;
+        let site = self.notices.store.load::<Site>(&site_id).await.map_err(Outcome::later)?.aggregate;
         let site_name = site.domain().map_or_else(|| site_id.clone(), |d| d.as_str().to_owned());
-        let schedule = self.store.load::<BackupSchedule>(&site_id).await.map_err(Outcome::later)?.aggregate;
-        let to = recipients::owner_emails(&self.pool, tenant).await.map_err(Outcome::later)?;
+        let schedule =
+            self.notices.store.load::<BackupSchedule>(&site_id).await.map_err(Outcome::later)?.aggregate;
+        let to = recipients::owner_emails(&self.notices.pool, tenant).await.map_err(Outcome::later)?;
         if to.is_empty() {
             return Err(Outcome::RetryLater(format!("no owner known for tenant {tenant}")));
         }
@@ -101,7 +93,7 @@ impl BackupMail {
             }),
             attachments: Vec::new(),
         };
-        queue(&self.outbox, &self.pool, mail).await
+        self.notices.queue(mail).await
     }
 }
 

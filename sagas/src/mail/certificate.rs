@@ -8,22 +8,17 @@ use berth_domain::certificate::{Certificate, CertificateEvent};
 use berth_domain::event::Event;
 use berth_domain::ids::TenantId;
 use berth_eventstore::recorded::Recorded;
-use berth_eventstore::store::EventStore;
 use serde_json::json;
-use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::CERTIFICATE_EXPIRING;
-use crate::mail::{queue, recent, recipients, NoticeSettings, Outbox, OutgoingMail};
+use crate::mail::{recipients, NoticeSettings, Notifier, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The certificate notice saga (consumes certificate events).
 pub struct CertificateMail {
-    pool: PgPool,
-    store: EventStore,
-    outbox: Outbox,
-    max_age_hours: u64,
+    notices: Notifier,
 }
 
 impl Saga for CertificateMail {
@@ -32,12 +27,7 @@ impl Saga for CertificateMail {
     type Settings = NoticeSettings;
 
     fn build(context: &SagaContext, settings: &NoticeSettings) -> Self {
-        Self {
-            pool: context.pool.clone(),
-            store: context.store.clone(),
-            outbox: context.mail.outbox.clone(),
-            max_age_hours: settings.max_age_hours,
-        }
+        Self { notices: Notifier::new(context, settings) }
     }
 
     fn tuning(settings: &NoticeSettings) -> Tuning {
@@ -63,7 +53,7 @@ impl Saga for CertificateMail {
             }
             _ => return Outcome::Done,
         };
-        if !recent(event.recorded_at, self.max_age_hours) {
+        if !self.notices.recent(event.recorded_at) {
             tracing::info!(site_id = %event.aggregate_id, "told too long ago to mail (sagas.certificate_mail.max_age_hours)");
             return Outcome::Done;
         }
@@ -83,8 +73,13 @@ impl CertificateMail {
         not_after: OffsetDateTime,
         reason: Option<&str>,
     ) -> Result<(), Outcome> {
-        let certificate =
-            self.store.load::<Certificate>(&event.aggregate_id).await.map_err(Outcome::later)?.aggregate;
+        let certificate = self
+            .notices
+            .store
+            .load::<Certificate>(&event.aggregate_id)
+            .await
+            .map_err(Outcome::later)?
+            .aggregate;
         let still_live = certificate.current().is_some_and(|live| live.not_after == not_after);
         let Some(names) = certificate.names().filter(|_| still_live && !certificate.retired()) else {
             return Ok(()); // renewed or retired since: nothing to tell
@@ -93,7 +88,7 @@ impl CertificateMail {
             Some(tenant) => TenantId::from_uuid(tenant),
             None => return Err(Outcome::Failed("the certificate has no tenant".into())),
         };
-        let to = recipients::owner_emails(&self.pool, tenant).await.map_err(Outcome::later)?;
+        let to = recipients::owner_emails(&self.notices.pool, tenant).await.map_err(Outcome::later)?;
         if to.is_empty() {
             return Err(Outcome::RetryLater(format!("no owner known for tenant {tenant}")));
         }
@@ -114,6 +109,6 @@ impl CertificateMail {
             }),
             attachments: Vec::new(),
         };
-        queue(&self.outbox, &self.pool, mail).await
+        self.notices.queue(mail).await
     }
 }

@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use berth_eventstore::feed::FeedNotifier;
 
-pub use notice::{queue, when, NoticeSettings};
+pub use notice::{queue, when, NoticeSettings, Notifier};
 pub use outbox::{Attachment, Outbox, OutgoingMail};
 pub use settings::{MailSettings, RetryPolicy, TlsMode};
 

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-use super::{MailError, Outbox, OutgoingMail};
+use berth_eventstore::store::EventStore;
+
+use super::{recent, MailError, Outbox, OutgoingMail};
+use crate::context::SagaContext;
 use crate::saga::{Outcome, Tuning};
 
 /// `[sagas.<name>]` of a saga that mails notices (`certificate_mail`, `backup_mail`,
@@ -36,6 +39,39 @@ impl NoticeSettings {
             concurrency: self.concurrency.max(1),
             takeover: Duration::from_secs(self.takeover_secs.max(1)),
         }
+    }
+}
+
+/// What a notice saga works with: the pool and store it reads from, the outbox it queues into,
+/// and how old an event may be to be mailed about.
+pub struct Notifier {
+    /// The pool (the read models it looks recipients up in).
+    pub pool: PgPool,
+    /// The event store (the aggregates the notice is about).
+    pub store: EventStore,
+    outbox: Outbox,
+    max_age_hours: u64,
+}
+
+impl Notifier {
+    /// The notifier of a saga built from `context` with `settings`.
+    pub fn new(context: &SagaContext, settings: &NoticeSettings) -> Self {
+        Self {
+            pool: context.pool.clone(),
+            store: context.store.clone(),
+            outbox: context.mail.outbox.clone(),
+            max_age_hours: settings.max_age_hours,
+        }
+    }
+
+    /// Whether an event recorded at `recorded_at` is recent enough to mail about.
+    pub fn recent(&self, recorded_at: OffsetDateTime) -> bool {
+        recent(recorded_at, self.max_age_hours)
+    }
+
+    /// Queues `mail` as a saga step (see [`queue`]).
+    pub async fn queue(&self, mail: OutgoingMail) -> Result<(), Outcome> {
+        queue(&self.outbox, &self.pool, mail).await
     }
 }
 

@@ -7,21 +7,16 @@ use berth_domain::event::Event;
 use berth_domain::ids::{BackupId, TenantId};
 use berth_domain::site::{Site, SiteEvent};
 use berth_eventstore::recorded::Recorded;
-use berth_eventstore::store::EventStore;
 use serde_json::json;
-use sqlx::PgPool;
 
 use crate::context::SagaContext;
 use crate::mail::catalog::{SITE_EVACUATED, SITE_LOST, SITE_RESTORED};
-use crate::mail::{queue, recent, recipients, when, NoticeSettings, Outbox, OutgoingMail};
+use crate::mail::{recipients, when, NoticeSettings, Notifier, OutgoingMail};
 use crate::saga::{Outcome, Saga, Tuning};
 
 /// The site move notice saga (consumes site events).
 pub struct SiteMoveMail {
-    pool: PgPool,
-    store: EventStore,
-    outbox: Outbox,
-    max_age_hours: u64,
+    notices: Notifier,
 }
 
 impl Saga for SiteMoveMail {
@@ -30,12 +25,7 @@ impl Saga for SiteMoveMail {
     type Settings = NoticeSettings;
 
     fn build(context: &SagaContext, settings: &NoticeSettings) -> Self {
-        Self {
-            pool: context.pool.clone(),
-            store: context.store.clone(),
-            outbox: context.mail.outbox.clone(),
-            max_age_hours: settings.max_age_hours,
-        }
+        Self { notices: Notifier::new(context, settings) }
     }
 
     fn tuning(settings: &NoticeSettings) -> Tuning {
@@ -47,7 +37,7 @@ impl Saga for SiteMoveMail {
     }
 
     async fn handle(&self, event: &Recorded) -> Outcome {
-        if !recent(event.recorded_at, self.max_age_hours) {
+        if !self.notices.recent(event.recorded_at) {
             return Outcome::Done;
         }
         match self.notice(event).await {
@@ -60,13 +50,15 @@ impl Saga for SiteMoveMail {
 impl SiteMoveMail {
     async fn backup_at(&self, backup_id: Option<BackupId>) -> Result<Option<String>, Outcome> {
         let Some(id) = backup_id else { return Ok(None) };
-        let backup = self.store.load::<Backup>(&id.to_string()).await.map_err(Outcome::later)?.aggregate;
+        let backup =
+            self.notices.store.load::<Backup>(&id.to_string()).await.map_err(Outcome::later)?.aggregate;
         Ok(backup.verified_at().map(when))
     }
 
     #[tracing::instrument(skip_all, fields(site_id = %event.aggregate_id))]
     async fn notice(&self, event: &Recorded) -> Result<(), Outcome> {
-        let site = self.store.load::<Site>(&event.aggregate_id).await.map_err(Outcome::later)?.aggregate;
+        let site =
+            self.notices.store.load::<Site>(&event.aggregate_id).await.map_err(Outcome::later)?.aggregate;
         let (Some(domain), Some(tenant)) = (site.domain(), site.tenant_id()) else { return Ok(()) };
         let (template, context) = match &event.event {
             Event::Site(SiteEvent::Evacuated { was_lost, mode, backup_id, .. }) => {
@@ -102,7 +94,7 @@ impl SiteMoveMail {
         template: &'static str,
         context: serde_json::Value,
     ) -> Result<(), Outcome> {
-        let to = recipients::owner_emails(&self.pool, tenant).await.map_err(Outcome::later)?;
+        let to = recipients::owner_emails(&self.notices.pool, tenant).await.map_err(Outcome::later)?;
         if to.is_empty() {
             return Err(Outcome::RetryLater(format!("no owner known for tenant {tenant}")));
         }
@@ -114,6 +106,6 @@ impl SiteMoveMail {
             context,
             attachments: Vec::new(),
         };
-        queue(&self.outbox, &self.pool, mail).await
+        self.notices.queue(mail).await
     }
 }

@@ -344,6 +344,7 @@ impl Application {
                     ProjectorSettings {
                         batch_size: settings.projections.batch_size.max(1),
                         batch_max: Duration::from_millis(settings.projections.batch_max_ms),
+                        settle: Duration::from_millis(settings.projections.settle_ms),
                     },
                     shutdown.clone(),
                 );

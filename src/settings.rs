@@ -69,6 +69,9 @@ pub struct ProjectionSettings {
     /// Milliseconds a batch may spend applying events before it commits what it has: keeps
     /// each transaction (and so the feed's horizon) short even when a view is slow.
     pub batch_max_ms: u64,
+    /// Milliseconds a caught-up projector waits after a commit wakes it, so that the commits
+    /// of a burst are read together (a view's lag grows by at most this much).
+    pub settle_ms: u64,
 }
 
 /// Telemetry settings.
@@ -350,6 +353,7 @@ offset_secs = 0
 [projections]
 batch_size = 500
 batch_max_ms = 1000
+settle_ms = 20
 
 [telemetry]
 addr = "127.0.0.1:9464"

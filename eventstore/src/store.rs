@@ -21,7 +21,7 @@ use crate::error::StoreError;
 pub const FEED_CHANNEL: &str = "berth_events";
 
 /// An aggregate as loaded from the log.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Loaded<A> {
     /// The state.
     pub aggregate: A,
@@ -57,6 +57,11 @@ impl EventStore {
     /// [`crate::turns`]); clones of this store share the queues.
     pub async fn turn(&self, key: &str) -> crate::turns::Turn {
         self.turns.take(key).await
+    }
+
+    /// The waiting list of `key`'s turn for writes of type `T` (see [`crate::turns`]).
+    pub fn waiting<T: Send + 'static>(&self, key: &str) -> crate::turns::WaitingList<T> {
+        self.turns.waiting(key)
     }
 
     /// The same store sealing personal data with `keys` on append and opening it on load.

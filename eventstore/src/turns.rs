@@ -7,17 +7,33 @@
 //! queue for the aggregate instead, holding their turn only for the part that must be serial
 //! (reading the aggregate, deciding, committing). Across processes nothing changes: the version
 //! check at append still decides, and the loser decides again.
+//!
+//! A key may also have a waiting list: writers put what they want written on it before they
+//! queue for the turn, and whoever gets the turn may write everything on the list at once (one
+//! commit for many writers) and tell each writer its outcome.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OwnedMutexGuard;
 
 /// One queue per key, made on first use and kept (keys are few: one per series).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Turns {
     queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    lists: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
+
+impl std::fmt::Debug for Turns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let queues = self.queues.lock().map(|q| q.len()).unwrap_or_default();
+        f.debug_struct("Turns").field("keys", &queues).finish_non_exhaustive()
+    }
+}
+
+/// The writes waiting for a key's turn.
+pub type WaitingList<T> = Arc<Mutex<Vec<T>>>;
 
 /// A turn: the holder writes the key's aggregate until it drops this.
 pub type Turn = OwnedMutexGuard<()>;
@@ -30,6 +46,17 @@ impl Turns {
             Arc::clone(queues.entry(key.to_owned()).or_default())
         };
         queue.lock_owned().await
+    }
+
+    /// The waiting list of `key` for writes of type `T` (made on first use; one type per key).
+    pub fn waiting<T: Send + 'static>(&self, key: &str) -> WaitingList<T> {
+        let mut lists = self.lists.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let list = lists.entry(key.to_owned()).or_insert_with(|| Arc::new(Mutex::new(Vec::<T>::new())));
+        match Arc::clone(list).downcast::<Mutex<Vec<T>>>() {
+            Ok(list) => list,
+            // Another type under the same key: a list of its own, not shared.
+            Err(_) => Arc::new(Mutex::new(Vec::new())),
+        }
     }
 }
 

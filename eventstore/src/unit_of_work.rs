@@ -11,7 +11,7 @@ use berth_domain::aggregate::Consequences;
 use berth_domain::error::Refused;
 use cqrs_es::event_sink::EventSink;
 
-use crate::append::{AppendError, SideWrite, Staged};
+use crate::append::{AppendError, Command, SideWrite, Staged};
 use crate::error::StoreError;
 use crate::execute::CommandOutcome;
 use crate::metadata::CommandMetadata;
@@ -96,6 +96,39 @@ impl<'s> UnitOfWork<'s> {
         Ok(self)
     }
 
+    /// Decides `command` against an aggregate loaded earlier and keeps `loaded` as the
+    /// aggregate will be after this unit: the next decision on it (in another unit committed in
+    /// the same [`UnitOfWork::commit_together`]) follows this one's events. A refusal leaves
+    /// `loaded` as it was.
+    pub async fn decide_in_place<A: Consequences + Clone>(
+        &mut self,
+        aggregate_id: &str,
+        loaded: &mut Loaded<A>,
+        command: A::Command,
+    ) -> Result<&mut Self, UnitError> {
+        let mut aggregate = loaded.aggregate.clone();
+        let sink = EventSink::default();
+        aggregate
+            .handle(command, &(), &sink)
+            .await
+            .map_err(|e| UnitError::Rejected(Refused::new(A::TYPE, e)))?;
+        let events = sink.collect().await;
+        let staged = Staged::new::<A>(
+            aggregate_id,
+            loaded.version,
+            loaded.hash,
+            &events,
+            &aggregate,
+            self.store.snapshot_every(),
+        )?;
+        loaded.aggregate = aggregate;
+        loaded.version = staged.new_version();
+        // Known once the events are hashed at commit; the commit chains them on.
+        loaded.hash = None;
+        self.staged.push(staged);
+        Ok(self)
+    }
+
     /// Adds a write that commits with the events.
     pub fn side_write(&mut self, write: impl Into<SideWrite>) -> &mut Self {
         self.side_writes.push(write.into());
@@ -120,6 +153,44 @@ impl<'s> UnitOfWork<'s> {
                 self.repeat(metadata).await?.ok_or(UnitError::Taken { scope, value })
             }
             Err(AppendError::DuplicateCommand) => self.repeat(metadata).await?.ok_or(UnitError::Conflict),
+            Err(AppendError::CredentialChanged) => Err(UnitError::CredentialChanged),
+            Err(AppendError::Store(error)) => Err(error.into()),
+        }
+    }
+
+    /// Commits several units in one transaction, each with its own command record under its
+    /// own metadata: all or none. Any failure is the whole commit's (a repeated command id is a
+    /// [`UnitError::Conflict`] here: the caller commits the units one by one to tell which).
+    pub async fn commit_together(
+        units: &[(UnitOfWork<'s>, CommandMetadata)],
+    ) -> Result<Vec<CommandOutcome>, UnitError> {
+        let Some((first, _)) = units.first() else { return Ok(Vec::new()) };
+        let commands: Vec<Command<'_>> = units
+            .iter()
+            .map(|(unit, metadata)| Command {
+                staged: &unit.staged,
+                side_writes: &unit.side_writes,
+                metadata,
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let committed = first.store.commit_all(&commands).await;
+        crate::execute::record_stage("append", started);
+        match committed {
+            Ok(appended) => Ok(appended
+                .iter()
+                .map(|one| CommandOutcome {
+                    version: one.first().map_or(0, |a| a.version),
+                    events: one.iter().map(|a| a.events).sum(),
+                    duplicate: false,
+                })
+                .collect()),
+            Err(
+                AppendError::Conflict
+                | AppendError::StaleTimer
+                | AppendError::DuplicateCommand
+                | AppendError::Taken { .. },
+            ) => Err(UnitError::Conflict),
             Err(AppendError::CredentialChanged) => Err(UnitError::CredentialChanged),
             Err(AppendError::Store(error)) => Err(error.into()),
         }

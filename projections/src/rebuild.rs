@@ -78,7 +78,8 @@ pub async fn rebuild(
 
         // Each transaction bounded in time too, like the live projector's: a rebuild must not
         // hold the feed's horizon back for every other reader while it runs.
-        let limits = ProjectorSettings { batch_size, batch_max: Duration::from_secs(2) };
+        let limits =
+            ProjectorSettings { batch_size, batch_max: Duration::from_secs(2), settle: Duration::ZERO };
         let mut events = 0;
         loop {
             let mut tx = pool.begin().await?;

@@ -35,11 +35,15 @@ pub struct ProjectorSettings {
     pub batch_size: i64,
     /// Time a transaction may spend applying before it commits what it has applied.
     pub batch_max: Duration,
+    /// How long a caught-up projector lets new commits gather after it is woken, before it
+    /// reads them: under a burst of small commits every view reads once per interval instead
+    /// of once per commit (each wake-up is a scan of the feed by every view).
+    pub settle: Duration,
 }
 
 impl Default for ProjectorSettings {
     fn default() -> Self {
-        Self { batch_size: 500, batch_max: Duration::from_secs(1) }
+        Self { batch_size: 500, batch_max: Duration::from_secs(1), settle: Duration::ZERO }
     }
 }
 
@@ -79,7 +83,12 @@ pub async fn run(
         match bounded_step(conn, projection.as_ref(), settings).await {
             // A full batch, or one cut short by its time bound: more is waiting.
             Ok((Step::Applied(n), cut)) if cut || n as i64 >= settings.batch_size => {}
-            Ok((Step::Applied(_), _)) => notifier.wait(&shutdown).await,
+            Ok((Step::Applied(_), _)) => {
+                notifier.wait(&shutdown).await;
+                if !settings.settle.is_zero() {
+                    pause(&shutdown, settings.settle).await;
+                }
+            }
             Ok((Step::Busy, _)) => pause(&shutdown, Duration::from_millis(200)).await,
             Err(error) => {
                 tracing::warn!(%error, projection = name, "projection batch failed; retrying");

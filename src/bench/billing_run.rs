@@ -29,8 +29,10 @@ pub struct BillingRun {
     pub paid_secs: f64,
 }
 
+/// Invoice events of `event_type`: read through the primary key's leading column, so the
+/// progress check four times a second reads the invoices' events, not the whole log.
 async fn count(world: &World, event_type: &str) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
+    Ok(sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'invoice' AND event_type = $1")
         .bind(event_type)
         .fetch_one(&world.pool)
         .await?)

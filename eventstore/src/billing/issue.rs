@@ -2,17 +2,20 @@
 //! commit: the document's `Issued`, the series' `NumberTaken`, and for a credit note the
 //! `Credited` on its invoice, for an invoice from a proforma the proforma's `Invoiced`.
 
-use berth_domain::billing::{DocumentKind, DocumentNumber, ExchangeRate, VatRateTable};
+use berth_domain::billing::{
+    DocumentKind, DocumentNumber, ExchangeRate, InvoiceReference, Party, PaymentMeans, VatIdStatus,
+    VatRateTable,
+};
 use berth_domain::billing_profile::BillingProfile;
 use berth_domain::ids::InvoiceId;
 use berth_domain::invoice::{Invoice, InvoiceCommand, InvoiceError, IssueTerms};
 use berth_domain::seller::{Seller, SELLER_ID};
-use berth_domain::series::{NumberSeries, SeriesCommand};
+use berth_domain::series::{NumberSeries, SeriesCommand, SeriesPrefix};
 use cqrs_es::Aggregate;
 use time::Date;
 use tracing::instrument;
 
-use super::{already_done, Attempt, BillingError};
+use super::{already_done, batch, Attempt, BillingError};
 use crate::execute::{backoff, RetryPolicy};
 use crate::metadata::CommandMetadata;
 use crate::store::{EventStore, Loaded};
@@ -90,6 +93,45 @@ async fn try_issue(
     request: &IssueRequest,
     metadata: &CommandMetadata,
 ) -> Result<Issued, Attempt> {
+    let prepared = prepare(store, request, metadata).await?;
+    batch::issue(store, prepared).await
+}
+
+/// Everything issuing one document reads but its series, and what it decided from it.
+#[derive(Clone)]
+pub(super) struct Prepared {
+    pub id: String,
+    pub request: IssueRequest,
+    /// The command's metadata, in the document's tenant.
+    pub metadata: CommandMetadata,
+    pub draft: Loaded<Invoice>,
+    pub kind: DocumentKind,
+    pub from_proforma: Option<InvoiceId>,
+    /// The invoice a credit note corrects, as loaded.
+    pub corrected: Option<(InvoiceId, Loaded<Invoice>)>,
+    pub seller: Party,
+    pub payment: PaymentMeans,
+    pub buyer: Party,
+    pub buyer_vat: VatIdStatus,
+    pub supply_date: Date,
+    pub reference: Option<InvoiceReference>,
+    pub prefix: SeriesPrefix,
+}
+
+impl Prepared {
+    /// The key of its series' turn.
+    pub fn series_key(&self) -> String {
+        format!("{}:{}", NumberSeries::TYPE, self.prefix.as_str())
+    }
+}
+
+/// Loads what issuing reads besides the series, side by side; the series' turn then covers only
+/// reading the series, deciding and committing.
+async fn prepare(
+    store: &EventStore,
+    request: &IssueRequest,
+    metadata: &CommandMetadata,
+) -> Result<Prepared, Attempt> {
     let id = request.invoice_id.to_string();
     let draft = store.load::<Invoice>(&id).await?;
     let invoice = &draft.aggregate;
@@ -101,10 +143,6 @@ async fn try_issue(
     // audit trail and event stream show them), and so do its number's and its corrections'.
     let mut metadata = metadata.clone();
     metadata.tenant_id.get_or_insert(tenant.as_uuid());
-    let metadata = &metadata;
-
-    // Everything issuing reads but the series, loaded side by side, before this process's turn
-    // on the series: the turn covers only reading the series, deciding and committing.
     // A credit note takes the buyer, treatment and date of supply of the invoice it corrects;
     // anything else the tenant's billing profile as it is now.
     let basis = async {
@@ -122,23 +160,51 @@ async fn try_issue(
     let seller = seller.aggregate;
     let (seller_party, payment) = seller.details().map_err(|e| BillingError::refused(Seller::TYPE, e))?;
     let prefix = seller.series_for(kind).map_err(|e| BillingError::refused(Seller::TYPE, e))?.clone();
-    let mut corrected: Option<Loaded<Invoice>> = None;
-    let (buyer, buyer_vat, supply_date, reference) = match basis {
-        Basis::Corrects(loaded) => {
+    let (corrected, buyer, buyer_vat, supply_date, reference) = match (basis, corrects) {
+        (Basis::Corrects(loaded), Some(original)) => {
             let basis =
                 loaded.aggregate.correction_basis().map_err(|e| BillingError::refused(Invoice::TYPE, e))?;
-            corrected = Some(*loaded);
-            (basis.buyer, basis.buyer_vat, basis.supply_date, Some(basis.reference))
+            (
+                Some((original, *loaded)),
+                basis.buyer,
+                basis.buyer_vat,
+                basis.supply_date,
+                Some(basis.reference),
+            )
         }
-        Basis::Profile(profile) => {
+        (Basis::Profile(profile), _) => {
             let (party, status) =
                 profile.buyer().map_err(|e| BillingError::refused(BillingProfile::TYPE, e))?;
-            (party.clone(), status, request.supply_date.unwrap_or(request.issue_date), None)
+            (None, party.clone(), status, request.supply_date.unwrap_or(request.issue_date), None)
         }
+        (Basis::Corrects(_), None) => unreachable!("a correction basis is loaded only for a credit note"),
     };
+    Ok(Prepared {
+        id,
+        request: request.clone(),
+        metadata,
+        draft,
+        kind,
+        from_proforma,
+        corrected,
+        seller: seller_party.clone(),
+        payment: payment.clone(),
+        buyer,
+        buyer_vat,
+        supply_date,
+        reference,
+        prefix,
+    })
+}
 
-    let _turn = store.turn(&format!("{}:{}", NumberSeries::TYPE, prefix.as_str())).await;
-    let series = store.load::<NumberSeries>(prefix.as_str()).await?;
+/// Decides issuing `prepared` with the next number of `series` into `unit`, and moves `series`
+/// past that number. A refusal leaves `series` as it was.
+pub(super) async fn stage(
+    unit: &mut UnitOfWork<'_>,
+    prepared: Prepared,
+    series: &mut Loaded<NumberSeries>,
+) -> Result<DocumentNumber, Attempt> {
+    let Prepared { id, request, draft, kind, from_proforma, corrected, .. } = prepared;
     let number = series
         .aggregate
         .next_number(kind, request.issue_date)
@@ -147,22 +213,20 @@ async fn try_issue(
         number: number.clone(),
         issue_date: request.issue_date,
         due_date: request.due_date,
-        supply_date,
-        seller: seller_party.clone(),
-        payment: payment.clone(),
-        buyer,
-        buyer_vat,
+        supply_date: prepared.supply_date,
+        seller: prepared.seller,
+        payment: prepared.payment,
+        buyer: prepared.buyer,
+        buyer_vat: prepared.buyer_vat,
         rates: request.rates.clone(),
         exchange_rate: request.exchange_rate,
-        corrects: reference,
+        corrects: prepared.reference,
     };
     // The same pure function the `Issue` command runs: the credit note's total, to record on
     // its invoice in the same commit.
-    let document = invoice.freeze(&terms).map_err(|e| BillingError::refused(Invoice::TYPE, e))?;
-
-    let mut unit = UnitOfWork::new(store);
+    let document = draft.aggregate.freeze(&terms).map_err(|e| BillingError::refused(Invoice::TYPE, e))?;
     unit.decide_loaded::<Invoice>(&id, draft, InvoiceCommand::Issue { terms: Box::new(terms) }).await?;
-    if let (Some(original), Some(loaded)) = (corrects, corrected) {
+    if let Some((original, loaded)) = corrected {
         let credit = InvoiceCommand::RecordCredit {
             credit_note: request.invoice_id,
             number: number.clone(),
@@ -180,18 +244,34 @@ async fn try_issue(
         kind,
         issue_date: request.issue_date,
     };
-    unit.decide_loaded::<NumberSeries>(prefix.as_str(), series, take).await?;
+    unit.decide_in_place::<NumberSeries>(prepared.prefix.as_str(), series, take).await?;
+    Ok(number)
+}
+
+/// Commits one staged issue alone (its turn held), answering a concurrent repeat with its
+/// first outcome.
+pub(super) async fn commit_alone(
+    store: &EventStore,
+    unit: UnitOfWork<'_>,
+    id: &str,
+    kind: DocumentKind,
+    number: DocumentNumber,
+    metadata: &CommandMetadata,
+) -> Result<Issued, Attempt> {
     let outcome = unit.commit(metadata).await?;
-    if !outcome.duplicate {
-        metrics::counter!("berth_documents_issued_total", "kind" => kind_label(kind)).increment(1);
-    }
     if outcome.duplicate {
         // The same command committed meanwhile (a concurrent repeat): its number is the one.
-        let invoice = store.load::<Invoice>(&id).await?.aggregate;
+        let invoice = store.load::<Invoice>(id).await?.aggregate;
         let number = invoice.document().map(|d| d.number().clone()).unwrap_or(number);
         return Ok(Issued { number, version: outcome.version, duplicate: true });
     }
+    counted(kind);
     Ok(Issued { number, version: outcome.version, duplicate: false })
+}
+
+/// Counts an issued document.
+pub(super) fn counted(kind: DocumentKind) {
+    metrics::counter!("berth_documents_issued_total", "kind" => kind_label(kind)).increment(1);
 }
 
 /// What a document's buyer comes from.

@@ -13,6 +13,7 @@
 //! another writer got to one of them first, the whole unit is decided again, a bounded number
 //! of times, and only then answered with a conflict.
 
+mod batch;
 mod issue;
 mod payment;
 mod sites;

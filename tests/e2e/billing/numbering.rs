@@ -96,6 +96,23 @@ async fn two_hundred_invoices_issued_at_once_are_numbered_one_to_two_hundred() {
         assert!(!issued.duplicate);
     }
     assert_gapless(&world, &drafts).await;
+    // The issuers waiting for the series were committed together, several to a transaction,
+    // each under its own command record, and every chain (the series' across those commits
+    // too) still checks out.
+    let issues: Vec<Uuid> = drafts.iter().map(|id| issue_command(tenant, *id).command_id).collect();
+    let (commits, records): (i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT transaction_id), (SELECT count(*) FROM commands WHERE command_id = ANY($1))
+           FROM events WHERE aggregate_type = 'series' AND event_type = 'SeriesNumberTaken'",
+    )
+    .bind(&issues)
+    .fetch_one(&world.env.pool)
+    .await
+    .unwrap();
+    eprintln!("{COUNT} documents issued in {commits} commits");
+    assert!(commits < COUNT as i64, "waiting issuers are committed together ({commits} commits)");
+    assert_eq!(records, COUNT as i64, "each document has its own command record");
+    let report = berth_eventstore::verify::verify_log(&world.env.pool, None).await.unwrap();
+    assert!(report.findings.is_empty(), "the chains check out: {:?}", report.findings);
     world.env.cleanup().await;
 }
 

@@ -2,6 +2,11 @@
 //! values and timers the events declare, typed side writes, and the feed wake-up, all in one
 //! transaction.
 
+mod columns;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use berth_domain::aggregate::Consequences;
 use berth_domain::timer::TimerChange;
 use berth_domain::unique::UniqueChange;
@@ -10,11 +15,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use self::columns::{ClaimColumns, EventColumns};
 use crate::chain::{self, Hash};
 use crate::credentials::CredentialWrite;
 use crate::error::{unique_violation, StoreError};
 use crate::metadata::CommandMetadata;
-use crate::store::{to_i64, EventStore, FEED_CHANNEL};
+use crate::store::{to_i64, EventStore};
 use crate::timers::{self, StagedTimer, TimerFire};
 use crate::vault::SealedSecret;
 
@@ -145,6 +151,18 @@ impl From<CredentialWrite> for SideWrite {
     }
 }
 
+/// One command of a commit: its staged aggregates, its side writes and its metadata (its own
+/// command record).
+#[derive(Debug, Clone, Copy)]
+pub struct Command<'a> {
+    /// The aggregates it appends to; the first is the one its record names.
+    pub staged: &'a [Staged],
+    /// Writes that commit with its events.
+    pub side_writes: &'a [SideWrite],
+    /// Its metadata.
+    pub metadata: &'a CommandMetadata,
+}
+
 impl EventStore {
     /// Appends every staged aggregate, records the command, takes and gives back the declared
     /// unique values, writes timers and side writes and wakes feed readers, in one transaction.
@@ -156,36 +174,149 @@ impl EventStore {
         side_writes: &[SideWrite],
         metadata: &CommandMetadata,
     ) -> Result<Vec<Appended>, AppendError> {
-        if staged.is_empty() {
+        let mut appended = self.commit_all(&[Command { staged, side_writes, metadata }]).await?;
+        Ok(appended.pop().unwrap_or_default())
+    }
+
+    /// Commits several commands in one transaction, each with its own command record and
+    /// metadata: all of them or none. A later command may append to an aggregate an earlier one
+    /// staged (its `expected_version` after the earlier one's events, its previous hash unknown):
+    /// its chain goes on from the earlier command's last event. A command that shreds personal
+    /// data commits alone. The first error fails the whole commit; the outcomes are in order.
+    pub async fn commit_all(&self, commands: &[Command<'_>]) -> Result<Vec<Vec<Appended>>, AppendError> {
+        if commands.is_empty() || commands.iter().any(|c| c.staged.is_empty()) {
             return Err(AppendError::Store(StoreError::Corrupt("nothing staged".to_owned())));
         }
         let recorded_at = chain::to_micros(OffsetDateTime::now_utc());
         // Personal data is sealed before anything is hashed: the log and its hashes hold only
-        // ciphertext. One key lookup for the whole command (cached keys cost none).
-        let sealed;
-        let staged = match self.keys() {
-            Some(keys) => {
-                sealed = crate::personal::staged::seal_staged(keys, staged, recorded_at).await?;
-                &sealed[..]
-            }
-            None => staged,
-        };
-        let primary = &staged[0];
+        // ciphertext. One key lookup per command (cached keys cost none).
+        let mut sealed = Vec::with_capacity(commands.len());
+        for command in commands {
+            sealed.push(match self.keys() {
+                Some(keys) => {
+                    Cow::Owned(crate::personal::staged::seal_staged(keys, command.staged, recorded_at).await?)
+                }
+                None => Cow::Borrowed(command.staged),
+            });
+        }
         // Events that shred subjects: their keys are destroyed in this transaction; what they
         // sealed is looked up first, to scrub from the views once it commits.
-        let (shredded, reason) = crate::personal::staged::shredded_subjects(staged);
+        let (shredded, reason) = crate::personal::staged::shredded_subjects(&sealed[0]);
+        if commands.len() > 1
+            && sealed.iter().any(|s| !crate::personal::staged::shredded_subjects(s).0.is_empty())
+        {
+            return Err(AppendError::Store(StoreError::Corrupt("an erasure commits alone".to_owned())));
+        }
         let scrub_values = match (self.keys(), shredded.is_empty()) {
             (Some(keys), false) => keys.plaintexts(&shredded).await?,
             _ => Vec::new(),
         };
+        let mut heads: HashMap<(&str, &str), Hash> = HashMap::new();
+        let mut prepared = Vec::with_capacity(commands.len());
+        for (command, staged) in commands.iter().zip(&sealed) {
+            prepared.push(self.rows(staged, command.metadata, recorded_at, &mut heads).await?);
+        }
+        let needs_transaction = commands.len() > 1
+            || !commands[0].side_writes.is_empty()
+            || !shredded.is_empty()
+            || sealed.iter().flat_map(|s| s.iter()).any(|s| !s.timers.is_empty() || s.snapshot.is_some());
+        let mut tx =
+            if needs_transaction { Some(self.pool().begin().await.map_err(StoreError::from)?) } else { None };
+        let mut outcomes = Vec::with_capacity(commands.len());
+        for ((command, staged), rows) in commands.iter().zip(&sealed).zip(prepared) {
+            let metadata = command.metadata;
+            let Rows { mut columns, claims, releases } = rows;
+            // Timers first: their rows give the sequence numbers of the timer events, which ride
+            // in the same append statement as everything else.
+            if let Some(tx) = tx.as_mut() {
+                for timer in staged.iter().flat_map(|s| &s.timers) {
+                    if let Some(event) = timers::stage(tx, timer, metadata).await? {
+                        columns.push_timer(event, event_metadata(metadata, recorded_at), recorded_at);
+                    }
+                }
+            }
+            let statement = columns::Append { primary: &staged[0], metadata, recorded_at, columns: &columns };
+            let appended = match tx.as_mut() {
+                Some(tx) => statement.run(&mut **tx, &claims, &releases).await,
+                None => statement.run(self.pool(), &claims, &releases).await,
+            };
+            match appended {
+                Ok(true) => {}
+                Ok(false) => return Err(AppendError::CredentialChanged),
+                Err(error) => {
+                    return Err(match unique_violation(&error).as_deref() {
+                        Some("commands_pkey") => AppendError::DuplicateCommand,
+                        Some("events_pkey") => AppendError::Conflict,
+                        Some("unique_claims_pkey") => self.which_taken(&claims).await,
+                        _ => AppendError::Store(error.into()),
+                    })
+                }
+            }
+            if let Some(tx) = tx.as_mut() {
+                for one in staged.iter() {
+                    if let Some(state) = &one.snapshot {
+                        store_snapshot(tx, one, state).await?;
+                    }
+                }
+                for write in command.side_writes {
+                    match write {
+                        SideWrite::Credential(write) => write.apply(tx).await?,
+                        SideWrite::Secret(secret) => secret.store(&mut **tx).await?,
+                        SideWrite::FireTimer(fire) => {
+                            timers::mark_fired(tx, fire, &event_metadata(metadata, recorded_at), recorded_at)
+                                .await?
+                        }
+                    }
+                }
+            }
+            metrics::counter!("berth_events_appended_total").increment(columns.len() as u64);
+            outcomes.push(
+                staged
+                    .iter()
+                    .map(|s| Appended { version: s.new_version(), events: s.events.len() })
+                    .collect(),
+            );
+        }
+        if let Some(mut tx) = tx {
+            crate::personal::destroy(&mut tx, &shredded, &reason).await.map_err(StoreError::from)?;
+            tx.commit().await.map_err(StoreError::from)?;
+        }
+        if let (Some(keys), false) = (self.keys(), shredded.is_empty()) {
+            keys.clear();
+            // The keys are gone whatever happens next; a scrub that fails is logged and can be
+            // run again (`berth gdpr scrub`), it does not undo the erasure.
+            match crate::personal::scrub_all(self.pool(), &scrub_values).await {
+                Ok(report) => {
+                    tracing::info!(subjects = shredded.len(), tables = ?report.tables, "personal data shredded")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "personal data shredded, but the views could not be scrubbed")
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// The rows one command appends: its events, chained (from `heads`, the last hash of each
+    /// aggregate an earlier command of the same commit appended to, which this one updates),
+    /// and the unique values it claims and releases.
+    async fn rows<'s>(
+        &self,
+        staged: &'s [Staged],
+        metadata: &CommandMetadata,
+        recorded_at: OffsetDateTime,
+        heads: &mut HashMap<(&'s str, &'s str), Hash>,
+    ) -> Result<Rows, AppendError> {
         let mut columns = EventColumns::default();
         for one in staged {
-            let mut prev = match (one.prev_hash, one.expected_version) {
+            let key = (one.aggregate_type, one.aggregate_id.as_str());
+            let mut prev = match (heads.get(&key), one.prev_hash, one.expected_version) {
                 _ if !self.chains() => chain::GENESIS,
-                (Some(hash), _) => hash,
-                (None, 0) => chain::GENESIS,
+                (Some(head), _, _) => *head,
+                (None, Some(hash), _) => hash,
+                (None, None, 0) => chain::GENESIS,
                 // Written before the chain, or loaded without it: chain it first.
-                (None, _) => {
+                (None, None, _) => {
                     let mut conn = self.pool().acquire().await.map_err(StoreError::from)?;
                     chain::heal(&mut conn, one.aggregate_type, &one.aggregate_id).await?
                 }
@@ -216,6 +347,7 @@ impl EventStore {
                 columns.metadata.push(meta);
                 columns.hash.push(hash.map(|h| h.to_vec()));
             }
+            heads.insert(key, prev);
         }
         let mut claims = ClaimColumns::default();
         let mut releases = ClaimColumns::default();
@@ -225,127 +357,7 @@ impl EventStore {
                 UniqueChange::Release(u) => releases.push(u.scope.as_str(), &u.value, &u.owner),
             }
         }
-        let staged_timers: Vec<&StagedTimer> = staged.iter().flat_map(|s| &s.timers).collect();
-        let needs_transaction = !side_writes.is_empty()
-            || !shredded.is_empty()
-            || !staged_timers.is_empty()
-            || staged.iter().any(|s| s.snapshot.is_some());
-        let mut tx =
-            if needs_transaction { Some(self.pool().begin().await.map_err(StoreError::from)?) } else { None };
-        // Timers first: their rows give the sequence numbers of the timer events, which ride in
-        // the same append statement as everything else.
-        if let Some(tx) = tx.as_mut() {
-            for timer in &staged_timers {
-                if let Some(event) = timers::stage(tx, timer, metadata).await? {
-                    columns.push_timer(event, event_metadata(metadata, recorded_at), recorded_at);
-                }
-            }
-        }
-        let total = columns.len();
-        // The command record and the events in one statement, written after the aggregates
-        // were read, so feed order keeps per-aggregate order.
-        // The caller's credential is checked in the same statement (no round trip of its own):
-        // when it no longer works as it did, nothing is written.
-        let append = sqlx::query_scalar::<_, bool>(
-            "WITH guard AS (
-                 SELECT 1 WHERE $22::uuid IS NULL OR EXISTS (
-                     SELECT 1 FROM credentials c
-                      WHERE c.id = $22 AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > now())
-                        AND c.role IS NOT DISTINCT FROM $23)),
-             command AS (
-                 INSERT INTO commands (command_id, aggregate_type, aggregate_id, tenant_id, version, event_count)
-                 SELECT $1, $2, $3, $4, $5, $6 FROM guard),
-             appended AS (
-                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, hash)
-                 SELECT t, i, s, et, ev, p, m, $14, h
-                   FROM UNNEST($7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[], $24::bytea[])
-                        AS e(t, i, s, et, ev, p, m, h), guard),
-             claimed AS (
-                 INSERT INTO unique_claims (scope, value, owner)
-                 SELECT c.s, c.v, c.o FROM UNNEST($16::text[], $17::text[], $18::text[]) AS c(s, v, o), guard),
-             released AS (
-                 DELETE FROM unique_claims u USING UNNEST($19::text[], $20::text[], $21::text[]) AS r(s, v, o), guard
-                  WHERE u.scope = r.s AND u.value = r.v AND u.owner = r.o),
-             notified AS (SELECT pg_notify($15, '') FROM guard WHERE $6 > 0)
-             -- Counting `notified` makes it run (a plain SELECT in WITH runs only when read).
-             SELECT EXISTS (SELECT 1 FROM guard) FROM (SELECT count(*) FROM notified) n",
-        )
-        .bind(metadata.command_id)
-        .bind(primary.aggregate_type)
-        .bind(&primary.aggregate_id)
-        .bind(metadata.tenant_id)
-        .bind(primary.new_version())
-        .bind(i32::try_from(total).unwrap_or(i32::MAX))
-        .bind(&columns.aggregate_type)
-        .bind(&columns.aggregate_id)
-        .bind(&columns.sequence)
-        .bind(&columns.event_type)
-        .bind(&columns.event_version)
-        .bind(&columns.payload)
-        .bind(&columns.metadata)
-        .bind(recorded_at)
-        .bind(FEED_CHANNEL)
-        .bind(&claims.scope)
-        .bind(&claims.value)
-        .bind(&claims.owner)
-        .bind(&releases.scope)
-        .bind(&releases.value)
-        .bind(&releases.owner)
-        .bind(metadata.credential.as_ref().map(|c| c.id))
-        .bind(metadata.credential.as_ref().and_then(|c| c.role.clone()))
-        .bind(&columns.hash);
-        let appended = match tx.as_mut() {
-            Some(tx) => append.fetch_one(&mut **tx).await,
-            None => append.fetch_one(self.pool()).await,
-        };
-        match appended {
-            Ok(true) => {}
-            Ok(false) => return Err(AppendError::CredentialChanged),
-            Err(error) => {
-                return Err(match unique_violation(&error).as_deref() {
-                    Some("commands_pkey") => AppendError::DuplicateCommand,
-                    Some("events_pkey") => AppendError::Conflict,
-                    Some("unique_claims_pkey") => self.which_taken(&claims).await,
-                    _ => AppendError::Store(error.into()),
-                })
-            }
-        }
-        if let Some(tx) = tx.as_mut() {
-            for one in staged {
-                if let Some(state) = &one.snapshot {
-                    store_snapshot(tx, one, state).await?;
-                }
-            }
-            for write in side_writes {
-                match write {
-                    SideWrite::Credential(write) => write.apply(tx).await?,
-                    SideWrite::Secret(secret) => secret.store(&mut **tx).await?,
-                    SideWrite::FireTimer(fire) => {
-                        timers::mark_fired(tx, fire, &event_metadata(metadata, recorded_at), recorded_at)
-                            .await?
-                    }
-                }
-            }
-            crate::personal::destroy(tx, &shredded, &reason).await.map_err(StoreError::from)?;
-        }
-        if let Some(tx) = tx {
-            tx.commit().await.map_err(StoreError::from)?;
-        }
-        if let (Some(keys), false) = (self.keys(), shredded.is_empty()) {
-            keys.clear();
-            // The keys are gone whatever happens next; a scrub that fails is logged and can be
-            // run again (`berth gdpr scrub`), it does not undo the erasure.
-            match crate::personal::scrub_all(self.pool(), &scrub_values).await {
-                Ok(report) => {
-                    tracing::info!(subjects = shredded.len(), tables = ?report.tables, "personal data shredded")
-                }
-                Err(error) => {
-                    tracing::error!(%error, "personal data shredded, but the views could not be scrubbed")
-                }
-            }
-        }
-        metrics::counter!("berth_events_appended_total").increment(total as u64);
-        Ok(staged.iter().map(|s| Appended { version: s.new_version(), events: s.events.len() }).collect())
+        Ok(Rows { columns, claims, releases })
     }
 
     /// Which of `claims` someone else holds (asked only after a claim failed).
@@ -370,6 +382,13 @@ impl EventStore {
     }
 }
 
+/// What one command appends, column by column.
+struct Rows {
+    columns: EventColumns,
+    claims: ClaimColumns,
+    releases: ClaimColumns,
+}
+
 /// The metadata stored with one event of a command: its own fresh id and the command's.
 pub(crate) fn event_metadata(metadata: &CommandMetadata, recorded_at: OffsetDateTime) -> Value {
     serde_json::to_value(metadata.for_event(Uuid::now_v7(), recorded_at)).unwrap_or_default()
@@ -390,74 +409,4 @@ async fn store_snapshot(tx: &mut sqlx::PgConnection, one: &Staged, state: &Value
     .execute(tx)
     .await?;
     Ok(())
-}
-
-/// Unique values to claim or release, column by column.
-#[derive(Default)]
-struct ClaimColumns {
-    scope: Vec<String>,
-    value: Vec<String>,
-    owner: Vec<String>,
-}
-
-impl ClaimColumns {
-    fn push(&mut self, scope: &str, value: &str, owner: &str) {
-        self.scope.push(scope.to_owned());
-        self.value.push(value.to_owned());
-        self.owner.push(owner.to_owned());
-    }
-}
-
-/// The events of one append, column by column, for a single `UNNEST` insert.
-#[derive(Default)]
-struct EventColumns {
-    aggregate_type: Vec<String>,
-    aggregate_id: Vec<String>,
-    sequence: Vec<i64>,
-    event_type: Vec<String>,
-    event_version: Vec<String>,
-    payload: Vec<Value>,
-    metadata: Vec<Value>,
-    hash: Vec<Option<Vec<u8>>>,
-}
-
-impl EventColumns {
-    fn push(
-        &mut self,
-        kind: &str,
-        id: &str,
-        sequence: i64,
-        event_type: &str,
-        version: &str,
-        payload: &Value,
-    ) {
-        self.aggregate_type.push(kind.to_owned());
-        self.aggregate_id.push(id.to_owned());
-        self.sequence.push(sequence);
-        self.event_type.push(event_type.to_owned());
-        self.event_version.push(version.to_owned());
-        self.payload.push(payload.clone());
-    }
-
-    fn push_timer(&mut self, event: timers::TimerEventRow, metadata: Value, recorded_at: OffsetDateTime) {
-        let (event_type, version, payload) = event.serialized;
-        let aggregate_type = <berth_domain::timer::Timer as cqrs_es::Aggregate>::TYPE;
-        let link = chain::Link {
-            aggregate_type,
-            aggregate_id: &event.key,
-            sequence: event.sequence,
-            event_type: &event_type,
-            event_version: &version,
-            payload: &payload,
-            metadata: &metadata,
-            recorded_at,
-        };
-        self.hash.push(Some(link.hash(&event.prev_hash).to_vec()));
-        self.push(aggregate_type, &event.key, event.sequence, &event_type, &version, &payload);
-        self.metadata.push(metadata);
-    }
-
-    fn len(&self) -> usize {
-        self.sequence.len()
-    }
 }

@@ -23,6 +23,9 @@ pub struct ConsumerSettings {
     pub backoff: Vec<Duration>,
     /// How long the server waits for an acknowledgement before redelivering.
     pub ack_wait: Duration,
+    /// The aggregate types it handles when its filter takes more (empty: every one). A message
+    /// of another type is acknowledged from its subject alone, without reading its body.
+    pub aggregates: Vec<String>,
 }
 
 impl ConsumerSettings {
@@ -36,7 +39,19 @@ impl ConsumerSettings {
             max_deliver: 60,
             backoff: [1, 2, 5, 10, 30, 60].into_iter().map(Duration::from_secs).collect(),
             ack_wait: Duration::from_secs(30),
+            aggregates: Vec::new(),
         }
+    }
+
+    /// Whether a message on `subject` (`<prefix>.<tenant>.<aggregate type>.<aggregate id>`) may
+    /// be for this consumer.
+    pub fn takes_subject(&self, subject: &str) -> bool {
+        if self.aggregates.is_empty() {
+            return true;
+        }
+        let mut tokens = subject.rsplit('.');
+        let aggregate = tokens.nth(1).unwrap_or_default();
+        self.aggregates.iter().any(|a| a == aggregate)
     }
 
     fn delay_after(&self, delivered: i64) -> Duration {
@@ -150,4 +165,20 @@ pub(crate) async fn dead_letter(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConsumerSettings;
+
+    #[test]
+    fn a_consumer_of_some_aggregates_takes_their_subjects_only() {
+        let mut settings = ConsumerSettings::new("saga_collection", "berth.evt.*.*.*");
+        assert!(settings.takes_subject("berth.evt.platform.series.BRT"), "no list takes everything");
+        settings.aggregates = vec!["invoice".to_owned(), "dunning".to_owned()];
+        assert!(settings.takes_subject("berth.evt.0192b0c4-0000-7000-8000-000000000001.invoice.abc"));
+        assert!(settings.takes_subject("berth.evt.platform.dunning.abc"));
+        assert!(!settings.takes_subject("berth.evt.platform.series.BRT"));
+        assert!(!settings.takes_subject("berth.evt.platform.invoice_view.x"), "whole tokens only");
+    }
 }

@@ -171,6 +171,10 @@ async fn process<S: Step>(
     message: &jetstream::Message,
     in_flight: &InFlight,
 ) -> Result<Disposition, async_nats::Error> {
+    if !settings.takes_subject(message.subject.as_str()) {
+        message.ack().await?;
+        return Ok(Disposition::Handled);
+    }
     let Some(mut raw) = decode(pool, settings, message).await? else {
         return Ok(Disposition::DeadLettered);
     };

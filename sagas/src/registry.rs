@@ -179,6 +179,9 @@ fn saga<S: Saga>() -> Entry {
                 format!("{}.*.{aggregate}.*", context.subject_prefix),
             );
             consumer.ack_wait = tuning.takeover;
+            if S::AGGREGATES.len() > 1 {
+                consumer.aggregates = S::AGGREGATES.iter().map(|a| (*a).to_owned()).collect();
+            }
             let step = Arc::new(SagaStep(S::build(context, &settings)));
             tasks.spawn(berth_eventstore::personal::scoped(
                 context.store.keys().cloned(),

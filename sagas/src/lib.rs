@@ -35,4 +35,5 @@ pub mod saga;
 pub mod sealing;
 pub mod ssh;
 pub mod timers;
+pub mod usage;
 pub mod vies;

@@ -37,6 +37,7 @@ use crate::restore::RestoreSaga;
 use crate::saga::{Saga, Worker};
 use crate::sealing::Sealing;
 use crate::timers::TimerFiring;
+use crate::usage::UsageSampling;
 
 /// Every saga and worker, in the order they start.
 pub fn all() -> Vec<Entry> {
@@ -44,6 +45,7 @@ pub fn all() -> Vec<Entry> {
         saga::<Provisioning>(),
         saga::<Bootstrap>(),
         worker::<HealthProbe>(),
+        worker::<UsageSampling>(),
         worker::<TimerFiring>(),
         saga::<Renewal>(),
         saga::<Collection>(),

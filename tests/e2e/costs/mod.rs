@@ -1,0 +1,5 @@
+//! Cost and capacity: usage sampled from the nodes, the cost model and its tables, the capacity
+//! forecast, and the metrics they export.
+
+mod harness;
+mod usage;

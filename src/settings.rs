@@ -11,8 +11,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 mod backups;
+mod telemetry;
 
 pub use backups::BackupSettings;
+pub use telemetry::TelemetrySettings;
 
 /// Everything Berth can be configured with.
 #[derive(Debug, Clone, Deserialize)]
@@ -69,15 +71,6 @@ pub struct ProjectionSettings {
     /// Milliseconds a batch may spend applying events before it commits what it has: keeps
     /// each transaction (and so the feed's horizon) short even when a view is slow.
     pub batch_max_ms: u64,
-}
-
-/// Telemetry settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelemetrySettings {
-    /// Where a process without an API (`berth relay`, `projections`, `sagas`) serves
-    /// `/metrics`, `/healthz` and `/readyz`; an API process serves them on its API.
-    pub addr: SocketAddr,
 }
 
 /// Clock settings.
@@ -353,6 +346,9 @@ batch_max_ms = 1000
 
 [telemetry]
 addr = "127.0.0.1:9464"
+operator_addr = ""
+operator_token = ""
+cost_cache_secs = 60
 
 [billing]
 trial_plan = "starter"

@@ -1,5 +1,6 @@
 //! Cost and capacity: usage sampled from the nodes, the cost model and its tables, the capacity
 //! forecast, and the metrics they export.
 
+mod fleet;
 mod harness;
 mod usage;

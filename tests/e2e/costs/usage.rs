@@ -80,7 +80,8 @@ async fn sampled_sizes_match_du_and_mariadb_and_each_day_is_one_storage_reading(
     let meters = billing
         .until(&usage, &token, "the day's storage reading", |u| {
             u["meters"].as_array().into_iter().flatten().any(|m| {
-                m["metric"] == "storage_gb" && m["thousandths"].as_f64().is_some_and(|t| (t - want).abs() <= want * 0.05 + 1.0)
+                m["metric"] == "storage_gb"
+                    && m["thousandths"].as_f64().is_some_and(|t| (t - want).abs() <= want * 0.05 + 1.0)
             })
         })
         .await;

@@ -1,0 +1,222 @@
+//! The cost and capacity series of `/metrics`, computed from the views
+//! (`berth_projections::costs`) and kept for `telemetry.cost_cache_secs` (60 s), so a scrape
+//! costs a copy of a string, not the cost tables; one computation runs at a time and the other
+//! scrapes wait for it. Labels are ids, never names or emails. Money is in major units of the
+//! cost model's currency (minor units / 100).
+//!
+//! `berth_infrastructure_cost_monthly{category}`, `berth_budget_utilization_ratio{category}`,
+//! `berth_budget_threshold_ratio{category}`, `berth_tenant_cost_monthly{tenant}`,
+//! `berth_tenant_revenue_monthly{tenant}`, `berth_tenant_margin_monthly{tenant}`,
+//! `berth_revenue_monthly`, `berth_node_capacity{node,region,resource}`,
+//! `berth_node_allocated{node,region,resource}`, `berth_capacity_headroom_ratio{resource,region}`
+//! and `berth_capacity_exhaustion_days{resource,region}` (only where it runs out). CPU is in
+//! cores, memory and disk in bytes.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_eventstore::clock::Clock;
+use berth_projections::costs::capacity::{capacity, CapacityReport};
+use berth_projections::costs::report::{report, CostReport, Month};
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// The cached cost and capacity series of one process.
+pub struct CostGauges {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    ttl: Duration,
+    cache: Mutex<Option<(Instant, String)>>,
+}
+
+impl CostGauges {
+    /// Series from `pool`'s views, kept `ttl`.
+    pub fn new(pool: PgPool, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
+        Self { pool, clock, ttl, cache: Mutex::new(None) }
+    }
+
+    /// The series as text, from the cache while it is fresh. A failed computation serves
+    /// what the cache held, or nothing.
+    pub async fn render(&self) -> String {
+        let mut cache = self.cache.lock().await;
+        if let Some((at, text)) = cache.as_ref() {
+            if at.elapsed() < self.ttl {
+                return text.clone();
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(10), self.compute()).await {
+            Ok(Ok(text)) => {
+                *cache = Some((Instant::now(), text.clone()));
+                text
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot compute the cost and capacity series");
+                cache.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+            }
+            Err(_) => {
+                tracing::warn!("the cost and capacity series took over 10 s");
+                cache.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+            }
+        }
+    }
+
+    async fn compute(&self) -> Result<String, sqlx::Error> {
+        let now = self.clock.now();
+        let mut conn = self.pool.acquire().await?;
+        let costs = report(&mut conn, Month::of(now.date())).await?;
+        let fleet = capacity(&mut conn, now).await?;
+        let nodes: Vec<NodeRow> = sqlx::query_as(
+            "SELECT n.id, n.region, n.millicores, n.memory_mb, n.disk_gb,
+                    COALESCE(sum(a.millicores), 0)::bigint, COALESCE(sum(a.memory_mb), 0)::bigint,
+                    COALESCE(sum(a.disk_gb), 0)::bigint
+               FROM proj_nodes.nodes n LEFT JOIN proj_nodes.node_allocations a ON a.node_id = n.id
+              WHERE n.state IN ('ready', 'draining') AND NOT n.blocked GROUP BY n.id ORDER BY n.id",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = String::with_capacity(256 + costs.tenants.len() * 300 + nodes.len() * 600);
+        money(&mut out, &costs);
+        nodes_text(&mut out, &nodes);
+        headroom(&mut out, &fleet);
+        Ok(out)
+    }
+}
+
+type NodeRow = (Uuid, String, i64, i64, i64, i64, i64, i64);
+
+/// A label value as the text format quotes it (a region is an operator's free text).
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn header(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+}
+
+#[expect(clippy::cast_precision_loss, reason = "gauges in major units; amounts stay far below 2^53")]
+fn major(minor: i64) -> f64 {
+    minor as f64 / 100.0
+}
+
+fn money(out: &mut String, costs: &CostReport) {
+    header(
+        out,
+        "berth_infrastructure_cost_monthly",
+        "The month's cost per category, in the cost model's currency.",
+    );
+    for c in &costs.categories {
+        let _ = writeln!(
+            out,
+            "berth_infrastructure_cost_monthly{{category=\"{}\"}} {}",
+            c.category,
+            major(c.cost_minor)
+        );
+    }
+    header(
+        out,
+        "berth_budget_utilization_ratio",
+        "The month's cost over its category's budget (1 is the whole budget).",
+    );
+    for c in costs.categories.iter().filter(|c| c.utilization.is_some()) {
+        let _ = writeln!(
+            out,
+            "berth_budget_utilization_ratio{{category=\"{}\"}} {}",
+            c.category,
+            c.utilization.unwrap_or_default()
+        );
+    }
+    header(out, "berth_budget_threshold_ratio", "The share of its budget at which a category warns.");
+    for c in &costs.categories {
+        if let Some(t) = c.threshold_percent {
+            let _ = writeln!(
+                out,
+                "berth_budget_threshold_ratio{{category=\"{}\"}} {}",
+                c.category,
+                f64::from(t) / 100.0
+            );
+        }
+    }
+    header(out, "berth_revenue_monthly", "What the month invoiced, net of VAT, less credit notes.");
+    let _ = writeln!(out, "berth_revenue_monthly {}", major(costs.revenue_minor));
+    let tenant_series: [(&str, &str, fn(&berth_projections::costs::report::TenantCost) -> i64); 3] = [
+        (
+            "berth_tenant_cost_monthly",
+            "Each tenant's share of the nodes, its backups and its transfer.",
+            |t| t.cost_minor,
+        ),
+        ("berth_tenant_revenue_monthly", "What each tenant was invoiced in the month, net of VAT.", |t| {
+            t.revenue_minor
+        }),
+        ("berth_tenant_margin_monthly", "Each tenant's revenue less its cost.", |t| t.margin_minor),
+    ];
+    for (name, help, value) in tenant_series {
+        header(out, name, help);
+        for t in &costs.tenants {
+            let _ = writeln!(out, "{name}{{tenant=\"{}\"}} {}", t.tenant, major(value(t)));
+        }
+    }
+}
+
+#[expect(clippy::cast_precision_loss, reason = "capacities in base units stay far below 2^53")]
+fn nodes_text(out: &mut String, nodes: &[NodeRow]) {
+    let units = |cpu: i64, mem: i64, disk: i64| {
+        [("cpu", cpu as f64 / 1000.0), ("memory", (mem * 1024 * 1024) as f64), ("disk", (disk << 30) as f64)]
+    };
+    for (name, help, allocated) in [
+        ("berth_node_capacity", "What a node has: CPU in cores, memory and disk in bytes.", false),
+        (
+            "berth_node_allocated",
+            "What sites reserved on a node: CPU in cores, memory and disk in bytes.",
+            true,
+        ),
+    ] {
+        header(out, name, help);
+        for (id, region, cpu, mem, disk, a_cpu, a_mem, a_disk) in nodes {
+            let region = escape(region);
+            let values = if allocated { units(*a_cpu, *a_mem, *a_disk) } else { units(*cpu, *mem, *disk) };
+            for (resource, value) in values {
+                let _ = writeln!(
+                    out,
+                    "{name}{{node=\"{id}\",region=\"{region}\",resource=\"{resource}\"}} {value}"
+                );
+            }
+        }
+    }
+}
+
+#[expect(clippy::cast_precision_loss, reason = "days to exhaustion, a forecast")]
+fn headroom(out: &mut String, fleet: &CapacityReport) {
+    header(out, "berth_capacity_headroom_ratio", "The free share of a region's capacity of a resource.");
+    for region in &fleet.regions {
+        let name = escape(&region.region);
+        for r in &region.resources {
+            let ratio = berth_domain::cost_model::share::ratio(r.free, r.capacity);
+            let _ = writeln!(
+                out,
+                "berth_capacity_headroom_ratio{{region=\"{name}\",resource=\"{}\"}} {ratio}",
+                r.resource
+            );
+        }
+    }
+    header(
+        out,
+        "berth_capacity_exhaustion_days",
+        "Days until a region runs out of a resource at its recent growth.",
+    );
+    let today = fleet.as_of.date();
+    for region in &fleet.regions {
+        let name = escape(&region.region);
+        for r in &region.resources {
+            if let Some(day) = r.exhausted_on {
+                let days = (day - today).whole_days() as f64;
+                let _ = writeln!(
+                    out,
+                    "berth_capacity_exhaustion_days{{region=\"{name}\",resource=\"{}\"}} {days}",
+                    r.resource
+                );
+            }
+        }
+    }
+}

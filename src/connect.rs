@@ -223,34 +223,6 @@ pub fn backups(settings: &crate::settings::BackupSettings) -> anyhow::Result<ber
     Ok(berth_sagas::backup::Backups { storage, policy: settings.policy() })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn nats(url: &str) -> NatsSettings {
-        let mut settings = Settings::load_from(None, Vec::new()).unwrap().nats;
-        settings.url = url.to_owned();
-        settings
-    }
-
-    #[test]
-    fn a_list_of_servers_is_read_and_each_one_checked() {
-        let servers =
-            nats_servers(&nats("nats://a:14222, nats://b:14223,tls://c:14224")).expect("three servers");
-        assert_eq!(servers.len(), 3);
-        assert!(servers[2].tls_required());
-        let error = nats_servers(&nats("nats://a:14222,http://b:1")).unwrap_err().to_string();
-        assert!(error.contains("nats.url") && error.contains("http://b:1"), "{error}");
-        assert!(nats_servers(&nats(" , ")).is_err());
-    }
-
-    #[test]
-    fn passwords_never_reach_a_message() {
-        let shown = nats_display(&nats("nats://berth:secret@a:4222,b:4223"));
-        assert_eq!(shown, "nats://***@a:4222,b:4223");
-    }
-}
-
 /// PowerDNS from `[dns]`, or a stand-in that says none is configured.
 pub fn dns_provider(settings: &Settings) -> Arc<dyn DnsProvider> {
     let dns = &settings.dns;
@@ -278,4 +250,32 @@ pub fn resolver_addr(settings: &Settings) -> anyhow::Result<SocketAddr> {
         return system_resolver().context("dns.resolver is empty and /etc/resolv.conf names no nameserver");
     }
     configured.parse().with_context(|| format!("dns.resolver `{configured}` is not an address and port"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nats(url: &str) -> NatsSettings {
+        let mut settings = Settings::load_from(None, Vec::new()).unwrap().nats;
+        settings.url = url.to_owned();
+        settings
+    }
+
+    #[test]
+    fn a_list_of_servers_is_read_and_each_one_checked() {
+        let servers =
+            nats_servers(&nats("nats://a:14222, nats://b:14223,tls://c:14224")).expect("three servers");
+        assert_eq!(servers.len(), 3);
+        assert!(servers[2].tls_required());
+        let error = nats_servers(&nats("nats://a:14222,http://b:1")).unwrap_err().to_string();
+        assert!(error.contains("nats.url") && error.contains("http://b:1"), "{error}");
+        assert!(nats_servers(&nats(" , ")).is_err());
+    }
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        let shown = nats_display(&nats("nats://berth:secret@a:4222,b:4223"));
+        assert_eq!(shown, "nats://***@a:4222,b:4223");
+    }
 }

@@ -5,7 +5,7 @@
 //! cost model's currency (minor units / 100).
 //!
 //! `berth_infrastructure_cost_monthly{category}`, `berth_budget_utilization_ratio{category}`,
-//! `berth_budget_threshold_ratio{category}`, `berth_tenant_cost_monthly{tenant}`,
+//! `berth_budget_monthly{category}`, `berth_budget_threshold_ratio{category}`, `berth_tenant_cost_monthly{tenant}`,
 //! `berth_tenant_revenue_monthly{tenant}`, `berth_tenant_margin_monthly{tenant}`,
 //! `berth_revenue_monthly`, `berth_node_capacity{node,region,resource}`,
 //! `berth_node_allocated{node,region,resource}`, `berth_capacity_headroom_ratio{resource,region}`
@@ -86,6 +86,9 @@ impl CostGauges {
 
 type NodeRow = (Uuid, String, i64, i64, i64, i64, i64, i64);
 
+/// Which amount of a tenant's row a series shows.
+type TenantValue = fn(&berth_projections::costs::report::TenantCost) -> i64;
+
 /// A label value as the text format quotes it (a region is an operator's free text).
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -127,6 +130,12 @@ fn money(out: &mut String, costs: &CostReport) {
             c.utilization.unwrap_or_default()
         );
     }
+    header(out, "berth_budget_monthly", "A category's monthly budget, in the cost model's currency.");
+    for c in &costs.categories {
+        if let Some(budget) = c.budget_minor {
+            let _ = writeln!(out, "berth_budget_monthly{{category=\"{}\"}} {}", c.category, major(budget));
+        }
+    }
     header(out, "berth_budget_threshold_ratio", "The share of its budget at which a category warns.");
     for c in &costs.categories {
         if let Some(t) = c.threshold_percent {
@@ -140,7 +149,7 @@ fn money(out: &mut String, costs: &CostReport) {
     }
     header(out, "berth_revenue_monthly", "What the month invoiced, net of VAT, less credit notes.");
     let _ = writeln!(out, "berth_revenue_monthly {}", major(costs.revenue_minor));
-    let tenant_series: [(&str, &str, fn(&berth_projections::costs::report::TenantCost) -> i64); 3] = [
+    let tenant_series: [(&str, &str, TenantValue); 3] = [
         (
             "berth_tenant_cost_monthly",
             "Each tenant's share of the nodes, its backups and its transfer.",

@@ -81,7 +81,7 @@ impl TryFrom<CostModelBody> for CostTerms {
             body.platform_monthly_minor,
             budgets,
         )
-        .map_err(|e| ApiError::field(&e.field().to_owned(), e))
+        .map_err(|e| ApiError::field(e.field(), &e))
     }
 }
 

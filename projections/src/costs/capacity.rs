@@ -40,6 +40,8 @@ pub struct ResourceCapacity {
     /// Net reserved per day over the last 30 days.
     pub growth_per_day_30d: f64,
     /// The day the free capacity runs out at that rate (none: it does not).
+    #[serde(with = "iso_date::option")]
+    #[schema(value_type = Option<String>, format = Date)]
     pub exhausted_on: Option<Date>,
 }
 
@@ -65,6 +67,8 @@ pub struct CapacityReport {
     /// Per region, by name.
     pub regions: Vec<RegionCapacity>,
 }
+
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
 const RESOURCES: [(&str, &str); 3] = [("cpu", "millicores"), ("memory", "MiB"), ("disk", "GiB")];
 

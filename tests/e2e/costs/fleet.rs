@@ -25,6 +25,11 @@ const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEy6pT0v+Cp7B88Qojxf
 
 /// Berth with billing set up and no node work: the fleet is written through commands.
 pub async fn quiet(extra: &[(&str, &str)]) -> Billing {
+    quiet_at(extra, crate::billing::http::START).await
+}
+
+/// Like [`quiet`], the clock at `at`.
+pub async fn quiet_at(extra: &[(&str, &str)], at: time::OffsetDateTime) -> Billing {
     let mut vars = vec![
         ("BERTH_SAGAS__BOOTSTRAP__ENABLED", "false"),
         ("BERTH_SAGAS__HEALTH__ENABLED", "false"),
@@ -34,7 +39,7 @@ pub async fn quiet(extra: &[(&str, &str)]) -> Billing {
         ("BERTH_TELEMETRY__COST_CACHE_SECS", "0"),
     ];
     vars.extend(extra.iter().copied());
-    Billing::start_with(BERTH_TOML, &vars).await
+    Billing::start_at(BERTH_TOML, &vars, at).await
 }
 
 /// Registers a node in `region` with `vcpus`, `memory_mb`, `disk_gb` at `cost_minor` EUR a

@@ -1,7 +1,7 @@
 //! The cost and capacity series of `/metrics`, computed from the views
 //! (`berth_projections::costs`) and kept for `telemetry.cost_cache_secs` (60 s), so a scrape
-//! costs a copy of a string, not the cost tables; one computation runs at a time and the other
-//! scrapes wait for it. Labels are ids, never names or emails. Money is in major units of the
+//! costs a copy of a string, not the cost tables; a stale cache is served while one task
+//! computes the series again. Labels are ids, never names or emails. Money is in major units of the
 //! cost model's currency (minor units / 100).
 //!
 //! `berth_infrastructure_cost_monthly{category}`, `berth_budget_utilization_ratio{category}`,
@@ -13,6 +13,7 @@
 //! cores, memory and disk in bytes.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,35 +30,54 @@ pub struct CostGauges {
     clock: Arc<dyn Clock>,
     ttl: Duration,
     cache: Mutex<Option<(Instant, String)>>,
+    refreshing: AtomicBool,
 }
 
 impl CostGauges {
     /// Series from `pool`'s views, kept `ttl`.
     pub fn new(pool: PgPool, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
-        Self { pool, clock, ttl, cache: Mutex::new(None) }
+        Self { pool, clock, ttl, cache: Mutex::new(None), refreshing: AtomicBool::new(false) }
     }
 
-    /// The series as text, from the cache while it is fresh. A failed computation serves
-    /// what the cache held, or nothing.
-    pub async fn render(&self) -> String {
-        let mut cache = self.cache.lock().await;
-        if let Some((at, text)) = cache.as_ref() {
-            if at.elapsed() < self.ttl {
-                return text.clone();
-            }
+    /// The series as text. While the cache is fresh, from it; once it is stale, still from it
+    /// while one task computes them again in the background, so no scrape waits for the
+    /// tables but a process's first (or every one, with a ttl of 0). A failed computation
+    /// keeps what the cache held.
+    pub async fn render(self: &Arc<Self>) -> String {
+        if self.ttl.is_zero() {
+            return self.refresh().await.unwrap_or_default();
         }
+        let cached = self.cache.lock().await.clone();
+        match cached {
+            Some((at, text)) if at.elapsed() < self.ttl => text,
+            Some((_, text)) => {
+                if !self.refreshing.swap(true, Ordering::AcqRel) {
+                    let this = Arc::clone(self);
+                    tokio::spawn(async move {
+                        this.refresh().await;
+                        this.refreshing.store(false, Ordering::Release);
+                    });
+                }
+                text
+            }
+            None => self.refresh().await.unwrap_or_default(),
+        }
+    }
+
+    /// Computes the series and caches them; `None` when that failed.
+    async fn refresh(&self) -> Option<String> {
         match tokio::time::timeout(Duration::from_secs(10), self.compute()).await {
             Ok(Ok(text)) => {
-                *cache = Some((Instant::now(), text.clone()));
-                text
+                *self.cache.lock().await = Some((Instant::now(), text.clone()));
+                Some(text)
             }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "cannot compute the cost and capacity series");
-                cache.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+                self.cache.lock().await.as_ref().map(|(_, t)| t.clone())
             }
             Err(_) => {
                 tracing::warn!("the cost and capacity series took over 10 s");
-                cache.as_ref().map(|(_, t)| t.clone()).unwrap_or_default()
+                self.cache.lock().await.as_ref().map(|(_, t)| t.clone())
             }
         }
     }

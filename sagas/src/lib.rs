@@ -23,6 +23,7 @@ pub mod backup;
 pub mod billing;
 pub mod certificates;
 pub mod context;
+pub mod cost_report;
 pub mod dns;
 pub mod domains;
 pub mod evacuation;

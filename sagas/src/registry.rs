@@ -19,6 +19,7 @@ use crate::billing::renewal::Renewal;
 use crate::billing::vat::VatCheck;
 use crate::certificates::Certificates;
 use crate::context::SagaContext;
+use crate::cost_report::CostReportMail;
 use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
@@ -68,6 +69,7 @@ pub fn all() -> Vec<Entry> {
         saga::<NodeLoss>(),
         saga::<Evacuation>(),
         saga::<SiteMoveMail>(),
+        worker::<CostReportMail>(),
     ]
 }
 

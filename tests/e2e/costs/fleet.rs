@@ -28,16 +28,19 @@ pub async fn quiet(extra: &[(&str, &str)]) -> Billing {
     quiet_at(extra, crate::billing::http::START).await
 }
 
+/// What a world without node work runs with.
+pub const QUIET: &[(&str, &str)] = &[
+    ("BERTH_SAGAS__BOOTSTRAP__ENABLED", "false"),
+    ("BERTH_SAGAS__HEALTH__ENABLED", "false"),
+    ("BERTH_SAGAS__USAGE__ENABLED", "false"),
+    ("BERTH_SAGAS__BACKUPS__ENABLED", "false"),
+    ("BERTH_SAGAS__BACKUP_SCHEDULE__ENABLED", "false"),
+    ("BERTH_TELEMETRY__COST_CACHE_SECS", "0"),
+];
+
 /// Like [`quiet`], the clock at `at`.
 pub async fn quiet_at(extra: &[(&str, &str)], at: time::OffsetDateTime) -> Billing {
-    let mut vars = vec![
-        ("BERTH_SAGAS__BOOTSTRAP__ENABLED", "false"),
-        ("BERTH_SAGAS__HEALTH__ENABLED", "false"),
-        ("BERTH_SAGAS__USAGE__ENABLED", "false"),
-        ("BERTH_SAGAS__BACKUPS__ENABLED", "false"),
-        ("BERTH_SAGAS__BACKUP_SCHEDULE__ENABLED", "false"),
-        ("BERTH_TELEMETRY__COST_CACHE_SECS", "0"),
-    ];
+    let mut vars = QUIET.to_vec();
     vars.extend(extra.iter().copied());
     Billing::start_at(BERTH_TOML, &vars, at).await
 }

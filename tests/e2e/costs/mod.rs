@@ -5,4 +5,5 @@ mod capacity;
 mod fleet;
 mod harness;
 mod prometheus;
+mod report;
 mod usage;

@@ -222,6 +222,9 @@ async fn a_known_fleet_has_the_costs_revenue_and_margins_computed_by_hand() {
         at("berth_capacity_headroom_ratio", &[("region", "fsn1"), ("resource", "cpu")]),
         Some(5_200.0 / 6_000.0)
     );
+    // The costs view rebuilt from the log equals the live one.
+    crate::projections::catch_up(&billing.env).await;
+    crate::projections::assert_equals_rebuild(&billing.env).await;
     billing.stop().await;
 }
 

@@ -4,6 +4,7 @@
 mod capacity;
 mod fleet;
 mod harness;
+mod listener;
 mod prometheus;
 mod report;
 mod usage;

@@ -108,8 +108,12 @@ impl CostReportMail {
         drop(conn);
         let renderer = self.pdf.as_ref().as_ref().map_err(|e| ReportError::NoRenderer(e.clone()))?;
         let pdf = renderer.render_tables(&tables(&costs, &fleet))?;
-        let recommendations: Vec<String> =
-            fleet.regions.iter().filter_map(|r| r.recommendation.clone()).collect();
+        // One line per region that needs a node; empty when none does.
+        let recommendations: Vec<String> = fleet
+            .regions
+            .iter()
+            .filter_map(|r| r.recommendation.as_ref().map(|t| format!("Recommended: {t}.")))
+            .collect();
         let label = month.label();
         let mail = OutgoingMail {
             key,
@@ -122,7 +126,7 @@ impl CostReportMail {
                 "revenue": amount(costs.revenue_minor, &costs.currency),
                 "margin": amount(costs.margin_minor, &costs.currency),
                 "tenants": costs.tenants.len(),
-                "recommendations": recommendations,
+                "recommendations": recommendations.join("\n"),
             }),
             attachments: vec![
                 Attachment {

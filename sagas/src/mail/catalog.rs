@@ -105,7 +105,7 @@ pub const BUILTIN: &[Builtin] = &[
         "revenue": "4321.00 EUR",
         "margin": "3086.44 EUR",
         "tenants": 42,
-        "recommendations": ["add one node of 4 vCPU / 8 GB in fsn1 before 2027-02-14"],
+        "recommendations": "Recommended: add one node of 4 vCPU / 8 GB in fsn1 before 2027-02-14.",
     })),
     builtin!(SITE_EVACUATED, "site_evacuated", || json!({
         "site": "blog.acme.example",

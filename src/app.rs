@@ -18,9 +18,7 @@ use berth_http::contract::Side;
 use berth_http::ratelimit::RateLimiter;
 use berth_projections::runtime::{self, ProjectorSettings};
 use berth_sagas::context::SagaContext;
-use berth_sagas::dns::powerdns::{NoDnsServer, PowerDns, PowerDnsSettings};
-use berth_sagas::dns::resolver::{system_resolver, UdpResolver};
-use berth_sagas::dns::DnsProvider;
+use berth_sagas::dns::resolver::UdpResolver;
 use berth_sagas::mail::outbox::MAIL_CHANNEL;
 use berth_sagas::mail::smtp::{MailSender, SmtpSender};
 use berth_sagas::mail::templates::Templates;
@@ -83,6 +81,7 @@ pub struct Application {
     command_listener: Option<TcpListener>,
     query_listener: Option<TcpListener>,
     telemetry_listener: Option<TcpListener>,
+    operator_listener: Option<TcpListener>,
     vault: Option<Vault>,
     clock: Arc<dyn Clock>,
     templates: Arc<Templates>,
@@ -136,6 +135,15 @@ impl Application {
             true => None,
             false => Some(bind(settings.telemetry.addr, "telemetry (/metrics, /healthz, /readyz)").await?),
         };
+        let operator_listener = match settings.telemetry.operator_addr.trim() {
+            "" => None,
+            addr => {
+                let addr = addr
+                    .parse()
+                    .with_context(|| format!("telemetry.operator_addr `{addr}` is not an address"))?;
+                Some(bind(addr, "operators' metrics").await?)
+            }
+        };
         Ok(Self {
             settings,
             roles,
@@ -145,6 +153,7 @@ impl Application {
             command_listener,
             query_listener,
             telemetry_listener,
+            operator_listener,
             vault,
             clock,
             templates,
@@ -166,6 +175,11 @@ impl Application {
         self.telemetry_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// Where the operators' `/metrics` listens, if `telemetry.operator_addr` is set.
+    pub fn operator_metrics_addr(&self) -> Option<SocketAddr> {
+        self.operator_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The PostgreSQL pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -182,6 +196,7 @@ impl Application {
             command_listener,
             query_listener,
             telemetry_listener,
+            operator_listener,
             vault,
             clock,
             templates,
@@ -202,6 +217,12 @@ impl Application {
             nats: nats.clone(),
             metrics: telemetry::metrics(),
             clock: clock.clone(),
+            costs: Arc::new(crate::cost_metrics::CostGauges::new(
+                pool.clone(),
+                clock.clone(),
+                Duration::from_secs(settings.telemetry.cost_cache_secs),
+            )),
+            costs_everywhere: operator_listener.is_none(),
         };
         let retry = RetryPolicy { max_attempts: settings.eventstore.max_attempts, ..RetryPolicy::default() };
         // One PDF renderer for the documents the query API serves and the ones mail attaches.
@@ -313,6 +334,7 @@ impl Application {
                 credentials: credentials.clone(),
                 pdf: pdf.clone(),
                 keys: keys.clone(),
+                clock: clock.clone(),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -325,6 +347,11 @@ impl Application {
         }
         if let Some(listener) = telemetry_listener {
             tasks.spawn(serve(listener, ops::telemetry(ops_state.clone()), shutdown.clone(), "telemetry"));
+        }
+        if let Some(listener) = operator_listener {
+            let token = settings.telemetry.operator_token.expose_secret().trim().to_owned();
+            let app = ops::operator_metrics(ops_state.clone(), (!token.is_empty()).then_some(token));
+            tasks.spawn(serve(listener, app, shutdown.clone(), "operators' metrics"));
         }
         if roles.relay {
             let relay_settings = RelaySettings {
@@ -379,8 +406,8 @@ impl Application {
                 stream: stream.name.clone(),
                 subject_prefix: stream.subject_prefix.clone(),
                 billing: billing.clone(),
-                dns: dns_provider(&settings),
-                resolver: Arc::new(UdpResolver::new(resolver_addr(&settings)?)),
+                dns: connect::dns_provider(&settings),
+                resolver: Arc::new(UdpResolver::new(connect::resolver_addr(&settings)?)),
                 payments: payments.clone(),
                 mail: mail(&settings, templates, &pool, &clock, poll, &shutdown)?,
                 pdf: pdf.clone(),
@@ -445,35 +472,6 @@ fn mail(
         retry: settings.mail.retry(),
         wakeups: FeedNotifier::start_on(pool.clone(), MAIL_CHANNEL, poll, shutdown.clone()),
     })
-}
-
-/// PowerDNS from `[dns]`, or a stand-in that says none is configured.
-fn dns_provider(settings: &Settings) -> Arc<dyn DnsProvider> {
-    let dns = &settings.dns;
-    if dns.api_url.trim().is_empty() {
-        return Arc::new(NoDnsServer);
-    }
-    Arc::new(PowerDns::new(PowerDnsSettings {
-        api_url: dns.api_url.trim().to_owned(),
-        api_key: dns.api_key.expose_secret().to_owned(),
-        server_id: dns.server_id.clone(),
-        nameservers: dns
-            .nameservers
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    }))
-}
-
-/// `dns.resolver`, or this machine's resolver.
-fn resolver_addr(settings: &Settings) -> anyhow::Result<SocketAddr> {
-    let configured = settings.dns.resolver.trim();
-    if configured.is_empty() {
-        return system_resolver().context("dns.resolver is empty and /etc/resolv.conf names no nameserver");
-    }
-    configured.parse().with_context(|| format!("dns.resolver `{configured}` is not an address and port"))
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {

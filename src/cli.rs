@@ -45,7 +45,8 @@ pub enum Command {
         /// Smaller counts and shorter windows (under two minutes).
         #[arg(long)]
         quick: bool,
-        /// Run one phase alone: `billing` (the billing run against the local Stripe).
+        /// Run one phase alone: `billing` (the billing run against the local Stripe) or `metrics`
+        /// (`/metrics` with the cost series of 1,000 tenants and 10,000 sites).
         #[arg(long)]
         only: Option<String>,
     },

@@ -1,6 +1,7 @@
 //! Reaching PostgreSQL and NATS at start, with errors that say what is missing and how to
 //! start it.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,10 @@ use async_nats::ServerAddr;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+
+use berth_sagas::dns::powerdns::{NoDnsServer, PowerDns, PowerDnsSettings};
+use berth_sagas::dns::resolver::system_resolver;
+use berth_sagas::dns::DnsProvider;
 
 use crate::settings::{DatabaseSettings, NatsSettings, PaymentSettings, Settings};
 
@@ -216,6 +221,35 @@ pub fn backups(settings: &crate::settings::BackupSettings) -> anyhow::Result<ber
         }),
     };
     Ok(berth_sagas::backup::Backups { storage, policy: settings.policy() })
+}
+
+/// PowerDNS from `[dns]`, or a stand-in that says none is configured.
+pub fn dns_provider(settings: &Settings) -> Arc<dyn DnsProvider> {
+    let dns = &settings.dns;
+    if dns.api_url.trim().is_empty() {
+        return Arc::new(NoDnsServer);
+    }
+    Arc::new(PowerDns::new(PowerDnsSettings {
+        api_url: dns.api_url.trim().to_owned(),
+        api_key: dns.api_key.expose_secret().to_owned(),
+        server_id: dns.server_id.clone(),
+        nameservers: dns
+            .nameservers
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }))
+}
+
+/// `dns.resolver`, or this machine's resolver.
+pub fn resolver_addr(settings: &Settings) -> anyhow::Result<SocketAddr> {
+    let configured = settings.dns.resolver.trim();
+    if configured.is_empty() {
+        return system_resolver().context("dns.resolver is empty and /etc/resolv.conf names no nameserver");
+    }
+    configured.parse().with_context(|| format!("dns.resolver `{configured}` is not an address and port"))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod bench;
 pub mod billing;
 pub mod cli;
 pub mod connect;
+pub mod cost_metrics;
 pub mod horizon;
 pub mod ops;
 pub mod settings;

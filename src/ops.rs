@@ -32,6 +32,10 @@ pub struct OpsState {
     pub metrics: PrometheusHandle,
     /// Where "now" comes from (timers due).
     pub clock: std::sync::Arc<dyn berth_eventstore::clock::Clock>,
+    /// The cost and capacity series.
+    pub costs: Arc<crate::cost_metrics::CostGauges>,
+    /// Whether every `/metrics` carries them (no operators' listener of their own).
+    pub costs_everywhere: bool,
 }
 
 /// The operational routes' OpenAPI description.
@@ -196,6 +200,41 @@ async fn readyz(State(ops): State<OpsState>) -> Response {
 /// transaction on the server, which every feed reader waits behind).
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
 async fn render_metrics(State(ops): State<OpsState>) -> Response {
+    let with_costs = ops.costs_everywhere;
+    metrics_response(&ops, with_costs).await
+}
+
+/// The operators' own `/metrics`: everything, the cost and capacity series included, behind
+/// `telemetry.operator_token` when one is set.
+pub fn operator_metrics(ops: OpsState, token: Option<String>) -> Router {
+    let token = Arc::new(token);
+    Router::new()
+        .route(
+            "/metrics",
+            get(move |State(ops): State<OpsState>, headers: axum::http::HeaderMap| {
+                let token = token.clone();
+                async move {
+                    let sent = headers
+                        .get(header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("Bearer "));
+                    match token.as_deref() {
+                        Some(want) if sent.map(str::as_bytes) != Some(want.as_bytes()) => {
+                            berth_http::ApiError::Unauthorized(
+                                "the operators' metrics need their bearer token".to_owned(),
+                            )
+                            .into_response()
+                        }
+                        _ => metrics_response(&ops, true).await,
+                    }
+                }
+            }),
+        )
+        .with_state(ops)
+        .fallback(berth_http::error::not_found)
+}
+
+async fn metrics_response(ops: &OpsState, with_costs: bool) -> Response {
     if let Ok(Ok(lags)) = tokio::time::timeout(Duration::from_secs(2), lag::all(&ops.pool)).await {
         for entry in lags {
             metrics::gauge!("berth_subscription_lag_events", "subscription" => entry.name.clone())
@@ -243,6 +282,9 @@ async fn render_metrics(State(ops): State<OpsState>) -> Response {
         body.push_str(&certificate_gauges(&expiries));
     }
     body.push_str(&evacuation_gauges(&ops.pool).await);
+    if with_costs {
+        body.push_str(&ops.costs.render().await);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -11,8 +11,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 mod backups;
+mod telemetry;
 
 pub use backups::BackupSettings;
+pub use telemetry::TelemetrySettings;
 
 /// Everything Berth can be configured with.
 #[derive(Debug, Clone, Deserialize)]
@@ -72,15 +74,6 @@ pub struct ProjectionSettings {
     /// Milliseconds a caught-up projector waits after a commit wakes it, so that the commits
     /// of a burst are read together (a view's lag grows by at most this much).
     pub settle_ms: u64,
-}
-
-/// Telemetry settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelemetrySettings {
-    /// Where a process without an API (`berth relay`, `projections`, `sagas`) serves
-    /// `/metrics`, `/healthz` and `/readyz`; an API process serves them on its API.
-    pub addr: SocketAddr,
 }
 
 /// Clock settings.
@@ -357,6 +350,9 @@ settle_ms = 20
 
 [telemetry]
 addr = "127.0.0.1:9464"
+operator_addr = ""
+operator_token = ""
+cost_cache_secs = 60
 
 [billing]
 trial_plan = "starter"

@@ -59,6 +59,8 @@ pub enum View {
     Restore(Uuid),
     /// `/v1/evacuations/{id}`.
     Evacuation(Uuid),
+    /// `/v1/ops/cost-model`.
+    CostModel,
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -95,6 +97,7 @@ impl Links {
             View::Backup(id) => format!("/v1/backups/{id}"),
             View::Restore(id) => format!("/v1/restores/{id}"),
             View::Evacuation(id) => format!("/v1/evacuations/{id}"),
+            View::CostModel => "/v1/ops/cost-model".to_owned(),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

@@ -155,6 +155,7 @@ pub use accepted::{Accepted, Links, View};
         routes::backups::restore,
         routes::backups::restore_to,
         routes::people::erase,
+        routes::costs::set_cost_model,
     )
 )]
 pub struct ApiDoc;
@@ -176,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::webhooks::router())
         .merge(routes::backups::router())
         .merge(routes::people::router())
+        .merge(routes::costs::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

@@ -55,7 +55,7 @@ write_if_missing() { # write_if_missing FILE (content on stdin)
 }
 
 layout() {
-    mkdir -p "$ETC" "$RECORDS" "$NGX_SITES" "$SITES" "$RUN_DIR" "$LOG_DIR" "$STATIC_DIR" "$TLS_DIR" \
+    mkdir -p "$ETC" "$RECORDS" "$NGX_SITES" "$SITES" "$RUN_DIR" "$LOG_DIR" "$SITE_LOGS" "$STATIC_DIR" "$TLS_DIR" \
         "$ACME_ROOT/.well-known/acme-challenge"
     chmod 700 "$TLS_DIR"
     chmod 755 "$ACME_ROOT" "$ACME_ROOT/.well-known" "$ACME_ROOT/.well-known/acme-challenge"

@@ -145,6 +145,7 @@ set_layout() {
         LOG_DIR="$ROOT/var/log/berth"
         MYSQL_SOCK="/run/mysqld/mysqld.sock"
     fi
+    SITE_LOGS="$LOG_DIR/sites" # one access log per site, read by `usage`
     LOCK_FILE="$RUN_DIR/berth-node.lock"
 }
 

@@ -46,6 +46,8 @@ render_site_body() {
     local root sock
     root=$(docroot_of)
     sock=$(fpm_socket)
+    # The predefined combined format: `usage` sums its body bytes per site.
+    echo "    access_log $SITE_LOGS/$SITE.log combined;"
     if [[ ${REC[suspended]} == 1 ]]; then
         echo "    root $STATIC_DIR;"
         echo "    error_page 503 /suspended.html;"
@@ -166,7 +168,7 @@ ensure_site_dir() {
         undo_push remove_path "$SITE_DIR"
         mkdir "$SITE_DIR"
     fi
-    mkdir -p "$SITE_DIR/public" "$SITE_DIR/tmp" "$SITE_DIR/log"
+    mkdir -p "$SITE_DIR/public" "$SITE_DIR/tmp" "$SITE_DIR/log" "$SITE_LOGS"
     [[ ${REC[kind]} != laravel ]] || mkdir -p "$SITE_DIR/app/public"
     # nginx (www-data) may enter to serve static files; other sites may not.
     chown "$SITE_USER:www-data" "$SITE_DIR"

@@ -17,5 +17,5 @@ mod format;
 pub mod pdf;
 pub mod ubl;
 
-pub use pdf::{PdfError, PdfRenderer};
+pub use pdf::{PdfError, PdfRenderer, ReportTable, TableReport};
 pub use ubl::{render_ubl, UblError, CIUS_RO_CUSTOMIZATION_ID};

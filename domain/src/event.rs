@@ -15,6 +15,7 @@ use crate::backup::{Backup, BackupEvent};
 use crate::backup_schedule::{BackupSchedule, ScheduleEvent};
 use crate::billing_profile::{BillingProfile, BillingProfileEvent};
 use crate::certificate::{Certificate, CertificateEvent};
+use crate::cost_model::{CostModel, CostModelEvent};
 use crate::coupon::{Coupon, CouponEvent};
 use crate::custom_domain::{CustomDomain, CustomDomainEvent};
 use crate::dunning::{Dunning, DunningEvent};
@@ -204,6 +205,7 @@ registry! {
     Restore => Restore, RestoreEvent;
     BackupSchedule => BackupSchedule, ScheduleEvent;
     DataSubject => DataSubject, SubjectEvent;
+    CostModel => CostModel, CostModelEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

@@ -260,3 +260,9 @@ names!(
     "pending (waiting for its TXT record), verified (served), expired (not verified in time), dropped (verified for another site).",
     ["pending", "verified", "expired", "dropped"]
 );
+names!(
+    /// A cost category.
+    CostCategoryName,
+    "compute: the nodes' monthly prices; storage: backups per GB-month; bandwidth: data transferred per GB; platform: the fixed overhead.",
+    berth_domain::cost_model::CostCategory::ALL.map(berth_domain::cost_model::CostCategory::as_str)
+);

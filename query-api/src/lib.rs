@@ -15,6 +15,7 @@ pub mod auth;
 pub mod backups;
 pub mod billing;
 pub mod certificates;
+pub mod costs;
 pub mod domains;
 pub mod evacuations;
 pub mod exports;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub pdf: std::sync::Arc<Result<berth_documents::PdfRenderer, String>>,
     /// The subject keys that open sealed personal data (live stream, exports, `as_of`).
     pub keys: Option<berth_eventstore::personal::Keys>,
+    /// Where "now" comes from (the current month, the capacity forecast).
+    pub clock: std::sync::Arc<dyn berth_eventstore::clock::Clock>,
 }
 
 /// The query API's OpenAPI description, generated from the handlers' annotations.
@@ -72,6 +75,9 @@ pub struct AppState {
         audit::list,
         live::stream,
         timers::list,
+        costs::costs,
+        costs::fleet_capacity,
+        costs::cost_model,
         billing::invoices::list,
         billing::invoices::detail,
         billing::documents::pdf,
@@ -129,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(live::router())
         .merge(timers::router())
+        .merge(costs::router())
         .merge(billing::router())
         .merge(exports::router())
         .merge(security_log::router())

@@ -19,6 +19,7 @@ use crate::billing::renewal::Renewal;
 use crate::billing::vat::VatCheck;
 use crate::certificates::Certificates;
 use crate::context::SagaContext;
+use crate::cost_report::CostReportMail;
 use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
@@ -37,6 +38,7 @@ use crate::restore::RestoreSaga;
 use crate::saga::{Saga, Worker};
 use crate::sealing::Sealing;
 use crate::timers::TimerFiring;
+use crate::usage::UsageSampling;
 
 /// Every saga and worker, in the order they start.
 pub fn all() -> Vec<Entry> {
@@ -44,6 +46,7 @@ pub fn all() -> Vec<Entry> {
         saga::<Provisioning>(),
         saga::<Bootstrap>(),
         worker::<HealthProbe>(),
+        worker::<UsageSampling>(),
         worker::<TimerFiring>(),
         saga::<Renewal>(),
         saga::<Collection>(),
@@ -66,6 +69,7 @@ pub fn all() -> Vec<Entry> {
         saga::<NodeLoss>(),
         saga::<Evacuation>(),
         saga::<SiteMoveMail>(),
+        worker::<CostReportMail>(),
     ]
 }
 

@@ -8,6 +8,7 @@
 
 mod audit;
 mod billing_run;
+mod costs;
 mod invoices;
 mod limits;
 mod load;
@@ -124,7 +125,10 @@ pub async fn run(settings: &Settings, quick: bool, only: Option<&str>) -> anyhow
     let result = match only {
         None => measure(&world, plan).await,
         Some("billing") => billing_phase(&world, plan).await,
-        Some(other) => Err(anyhow::anyhow!("--only {other}: the phases that run alone are: billing")),
+        Some("metrics") => metrics_phase(&world).await,
+        Some(other) => {
+            Err(anyhow::anyhow!("--only {other}: the phases that run alone are: billing, metrics"))
+        }
     };
     world.destroy().await;
     result
@@ -300,7 +304,33 @@ async fn measure(world: &World, plan: Plan) -> anyhow::Result<()> {
     report.add("hashed / unhashed", hashed / unhashed, "×", None);
     let timers = timers::fire_rate(world, plan.timers).await?;
     report.add(format!("timers fired/s ({} due at once)", plan.timers), timers, "", None);
+    metrics_phase(world).await?;
     billing_phase(world, plan).await
+}
+
+/// `/metrics` with the cost and capacity series of 1,000 tenants and 10,000 sites on 100
+/// nodes: computed at every scrape, then from the cache.
+async fn metrics_phase(world: &World) -> anyhow::Result<()> {
+    let report = Report;
+    let (tenants, per) = (1_000, 10);
+    let computing = world.spawn("serve", &[("BERTH_TELEMETRY__COST_CACHE_SECS", "0")]).await?;
+    costs::seed(world, tenants, per).await?;
+    let every = costs::scrape(&computing, 30).await?;
+    drop(computing);
+    // A 1 s cache, so the scrapes span many expiries: each is served from the cache while one
+    // task computes the series again.
+    let cached = world.spawn("serve", &[("BERTH_TELEMETRY__COST_CACHE_SECS", "1")]).await?;
+    let first = costs::scrape(&cached, 1).await?;
+    let warm = costs::scrape(&cached, 500).await?;
+    drop(cached);
+    let fleet = format!("{tenants} tenants, {} sites", tenants * per);
+    report.add(format!("/metrics computing the cost series, p50 ({fleet})"), every.p50_ms, " ms", None);
+    report.add(format!("/metrics computing the cost series, p99 ({fleet})"), every.p99_ms, " ms", None);
+    report.add("/metrics first scrape of a process (fills the cache)", first.p50_ms, " ms", None);
+    report.add("/metrics from the cache, refreshed behind the scrapes, p50", warm.p50_ms, " ms", None);
+    report.add("/metrics from the cache, refreshed behind the scrapes, p99", warm.p99_ms, " ms", None);
+    report.add("/metrics body", warm.bytes as f64 / 1024.0, " KiB", None);
+    Ok(())
 }
 
 /// The billing run, against the local Stripe (`deploy/dev services` runs it).

@@ -12,6 +12,7 @@ mod commands;
 mod common;
 mod consumer;
 mod contract;
+mod costs;
 mod custom_domains;
 mod dns;
 mod exports;

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod backups;
 pub mod billing;
 pub mod certificates;
+pub mod costs;
 pub mod domains;
 pub mod invitations;
 pub mod members;

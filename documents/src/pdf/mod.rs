@@ -8,14 +8,17 @@
 //!
 //! Layout: `header` (title, number, dates, seller and buyer), `items` (the lines table),
 //! `summary` (VAT per rate, totals, legal mentions, payment); `canvas` places text on pages
-//! and `writer` turns them into PDF objects.
+//! and `writer` turns them into PDF objects. Reports of tables (the cost report) are `table`.
 
 mod canvas;
 mod font;
 mod header;
 mod items;
 mod summary;
+mod table;
 mod writer;
+
+pub use table::{ReportTable, TableReport};
 
 use std::path::{Path, PathBuf};
 

@@ -20,6 +20,9 @@ pub const CERTIFICATE_EXPIRING: &str = "certificate_expiring";
 /// A site's backup failed.
 pub const BACKUP_FAILED: &str = "backup_failed";
 
+/// The monthly cost and capacity report, to operators; its PDF and CSV files are attached.
+pub const COST_REPORT: &str = "cost_report";
+
 /// A site was moved to another node.
 pub const SITE_EVACUATED: &str = "site_evacuated";
 /// A site's node is gone for good.
@@ -95,6 +98,14 @@ pub const BUILTIN: &[Builtin] = &[
         "attempts": 3,
         "reason": "the node ran out of disk space",
         "next_attempt": "2026-12-02 03:00 UTC",
+    })),
+    builtin!(COST_REPORT, "cost_report", || json!({
+        "month": "2027-01",
+        "total_cost": "1234.56 EUR",
+        "revenue": "4321.00 EUR",
+        "margin": "3086.44 EUR",
+        "tenants": 42,
+        "recommendations": "Recommended: add one node of 4 vCPU / 8 GB in fsn1 before 2027-02-14.",
     })),
     builtin!(SITE_EVACUATED, "site_evacuated", || json!({
         "site": "blog.acme.example",

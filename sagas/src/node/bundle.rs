@@ -39,6 +39,7 @@ pub const FILES: &[BundleFile] = &[
     BundleFile { name: "site.sh", text: include_str!("../../../deploy/node/site.sh") },
     BundleFile { name: "tls.sh", text: include_str!("../../../deploy/node/tls.sh") },
     BundleFile { name: "health.sh", text: include_str!("../../../deploy/node/health.sh") },
+    BundleFile { name: "usage.sh", text: include_str!("../../../deploy/node/usage.sh") },
     BundleFile { name: "backup.sh", text: include_str!("../../../deploy/node/backup.sh") },
     BundleFile { name: "restore.sh", text: include_str!("../../../deploy/node/restore.sh") },
 ];

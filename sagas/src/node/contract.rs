@@ -79,6 +79,8 @@ pub enum NodeRequest {
     },
     /// `health`: load, memory, disk, services and site count.
     Health,
+    /// `usage`: per site, the bytes on disk, in its database and served.
+    Usage,
     /// `backup-prepare`: dump the site's database into a staging directory on the node.
     BackupPrepare {
         /// The site.
@@ -169,6 +171,7 @@ impl NodeRequest {
             Self::ChallengeRemove { .. } => "challenge-remove",
             Self::SiteTls { .. } => "site-tls",
             Self::Health => "health",
+            Self::Usage => "usage",
             Self::BackupPrepare { .. } => "backup-prepare",
             Self::BackupStream { .. } => "backup-stream",
             Self::BackupCheck { .. } => "backup-check",
@@ -191,7 +194,7 @@ impl NodeRequest {
         let mut argv = vec![self.verb().to_owned()];
         let mut pair = |key: &str, value: &str| argv.extend([format!("--{key}"), value.to_owned()]);
         match self {
-            Self::Version | Self::Bootstrap | Self::Health => {}
+            Self::Version | Self::Bootstrap | Self::Health | Self::Usage => {}
             Self::SiteCreate { site, domain, kind, php } => {
                 pair("site", &site.to_string());
                 pair("domain", domain.as_str());

@@ -7,7 +7,7 @@
 //!
 //! Node-side work is typed: [`contract`] has the requests and verbs, [`reply`] one answer type
 //! per verb, [`scripts`] the calling and the errors, [`bundle`] the scripts themselves; the
-//! verbs for certificates and aliases are in [`tls`]. A step calls [`NodeWork::call`] with a
+//! verbs for certificates and aliases are in [`tls`], the usage samples in [`usage`]. A step calls [`NodeWork::call`] with a
 //! verb and gets that verb's reply.
 
 pub mod backup;
@@ -19,6 +19,7 @@ pub mod provision;
 pub mod reply;
 pub mod scripts;
 pub mod tls;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;

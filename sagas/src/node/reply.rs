@@ -248,3 +248,23 @@ mod tests {
             .is_err());
     }
 }
+
+/// The answer to `usage`: one sample per site on the node.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UsageReport {
+    /// Every site the node holds a record of.
+    pub sites: Vec<SiteUsage>,
+}
+
+/// What one site uses on its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct SiteUsage {
+    /// The site.
+    pub site: SiteId,
+    /// The bytes of its own directory (`du -sb`; links into shared code count as links).
+    pub disk_bytes: u64,
+    /// The bytes of its database, data and indexes (0 without one).
+    pub database_bytes: u64,
+    /// The body bytes nginx served for it, as its access log holds them.
+    pub served_bytes: u64,
+}

@@ -112,9 +112,14 @@ impl Billing {
 
     /// Berth with `toml` as its settings file and `extra` variables.
     pub async fn start_with(toml: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_at(toml, extra, START).await
+    }
+
+    /// Like [`Billing::start_with`], the clock at `at`.
+    pub async fn start_at(toml: &str, extra: &[(&str, &str)], at: OffsetDateTime) -> Self {
         let env = TestEnv::new().await;
         let config = config_file(&env, toml);
-        let clock = ManualClock::at(START);
+        let clock = ManualClock::at(at);
         let (command, query, shutdown, running) = Self::run(&env, &config, &clock, extra).await;
         let operator = operator_token(&env).await;
         Self {

@@ -59,6 +59,10 @@ pub enum View {
     Restore(Uuid),
     /// `/v1/evacuations/{id}`.
     Evacuation(Uuid),
+    /// `/v1/sites/{id}/repository`.
+    Repository(Uuid),
+    /// `/v1/deployments/{id}`.
+    Deployment(Uuid),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -95,6 +99,8 @@ impl Links {
             View::Backup(id) => format!("/v1/backups/{id}"),
             View::Restore(id) => format!("/v1/restores/{id}"),
             View::Evacuation(id) => format!("/v1/evacuations/{id}"),
+            View::Repository(id) => format!("/v1/sites/{id}/repository"),
+            View::Deployment(id) => format!("/v1/deployments/{id}"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

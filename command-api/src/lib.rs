@@ -67,6 +67,8 @@ pub struct AppState {
     pub payments: Option<Arc<dyn berth_payments::PaymentGateway>>,
     /// How webhooks from the payment provider are verified.
     pub webhooks: WebhookKeys,
+    /// Whether repository URLs may be `file://` (`[deploys] allow_file_urls`).
+    pub allow_file_urls: bool,
 }
 
 /// The payment provider's webhook signing secrets and the signature's tolerance.
@@ -155,6 +157,10 @@ pub use accepted::{Accepted, Links, View};
         routes::backups::restore,
         routes::backups::restore_to,
         routes::people::erase,
+        routes::deploys::configure,
+        routes::deploys::deploy,
+        routes::deploys::rollback,
+        routes::git_hooks::receive,
     )
 )]
 pub struct ApiDoc;
@@ -176,6 +182,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::webhooks::router())
         .merge(routes::backups::router())
         .merge(routes::people::router())
+        .merge(routes::deploys::router())
+        .merge(routes::git_hooks::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

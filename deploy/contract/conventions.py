@@ -12,6 +12,10 @@ import re
 import sys
 
 COMMAND_IDS = {
+    "configure_repository",
+    "deploy_site",
+    "rollback_deployment",
+    "git_push_webhook",
     "register_tenant",
     "login",
     "enrol_two_factor",
@@ -81,6 +85,9 @@ COMMAND_IDS = {
     "issue_certificate",
 }
 QUERY_IDS = {
+    "get_site_repository",
+    "list_site_deployments",
+    "get_deployment",
     "list_site_backups",
     "get_backup",
     "get_backup_storage",
@@ -148,6 +155,8 @@ PUBLIC = {
     ("post", "/v1/auth/two-factor/disable"),
     # Stripe calls it; the signature is its authentication.
     ("post", "/v1/webhooks/stripe"),
+    # GitHub and GitLab call it; the signature is its authentication.
+    ("post", "/v1/hooks/git/{site_id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

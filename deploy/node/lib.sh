@@ -301,7 +301,7 @@ need_php() {
 # their values end up in configs and SQL.
 # ---------------------------------------------------------------------------
 declare -A REC=()
-RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance)
+RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance deployed public_dir)
 
 # read_record: REC from the site's record; 1 if there is none, 2 if it does not pass the
 # checks (REC then holds what was read, for messages only).
@@ -319,6 +319,7 @@ read_record() {
         [[ ${REC[db_password]:-} == "" || ${REC[db_password]} =~ ^[0-9a-f]{16,128}$ ]] &&
         [[ ${REC[suspended]:-} == [01] && ${REC[maintenance]:-0} == [01] ]] &&
         [[ ${REC[tls]:-0} == [01] && ${REC[hsts]:-0} == [01] && ${REC[wildcard]:-0} == [01] ]] &&
+        [[ ${REC[deployed]:-0} == [01] ]] && public_ok "${REC[public_dir]:-}" &&
         aliases_ok "${REC[aliases]:-}" || return 2
 }
 

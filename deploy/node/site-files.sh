@@ -4,7 +4,12 @@
 # document root, vhost, php-fpm pool and database. Every value written into these files was
 # validated on the way in (lib.sh) or is generated here.
 
+# A site deployed from a repository is served from the release `current` points at.
 docroot_of() {
+    if [[ ${REC[deployed]:-0} == 1 ]]; then
+        echo "$SITE_DIR/current${REC[public_dir]:+/${REC[public_dir]}}"
+        return
+    fi
     case ${REC[kind]} in
         laravel) echo "$SITE_DIR/app/public" ;;
         *) echo "$SITE_DIR/public" ;;
@@ -68,8 +73,13 @@ render_site_body() {
         echo "    location ~ \\.php\$ {"
         echo "        try_files \$uri =404;"
         echo "        include /etc/nginx/fastcgi_params;"
-        echo "        fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;"
-        echo "        fastcgi_param DOCUMENT_ROOT \$document_root;"
+        # A deployed site's root runs through the `current` symlink: nginx resolves it per
+        # request ($realpath_root), so PHP (and its realpath and opcache caches) sees the
+        # release's own path and a switch takes effect with the next request, whole.
+        local docvar='$document_root'
+        [[ ${REC[deployed]:-0} == 0 ]] || docvar='$realpath_root'
+        echo "        fastcgi_param SCRIPT_FILENAME $docvar\$fastcgi_script_name;"
+        echo "        fastcgi_param DOCUMENT_ROOT $docvar;"
         echo "        fastcgi_pass unix:$sock;"
         echo "    }"
     fi

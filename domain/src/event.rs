@@ -26,6 +26,7 @@ use crate::organization::{Organization, OrganizationEvent};
 use crate::payment_account::{PaymentAccount, PaymentAccountEvent};
 use crate::plan::{Plan, PlanEvent};
 use crate::privacy::{DataSubject, SubjectEvent};
+use crate::repository::{Repository, RepositoryEvent};
 use crate::restore::{Restore, RestoreEvent};
 use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
@@ -204,6 +205,7 @@ registry! {
     Restore => Restore, RestoreEvent;
     BackupSchedule => BackupSchedule, ScheduleEvent;
     DataSubject => DataSubject, SubjectEvent;
+    Repository => Repository, RepositoryEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

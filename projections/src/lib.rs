@@ -19,6 +19,7 @@ pub mod billing_setup;
 pub mod certificate_watch;
 pub mod certificates;
 pub mod compare;
+pub mod deployments;
 pub mod domains;
 pub mod evacuations;
 pub mod identity;

@@ -85,6 +85,7 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::restores::RestoresView),
         Box::new(crate::evacuations::EvacuationsView),
         Box::new(crate::backup_failures::BackupFailures),
+        Box::new(crate::deployments::DeploymentsView),
     ]
 }
 

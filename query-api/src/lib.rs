@@ -15,6 +15,7 @@ pub mod auth;
 pub mod backups;
 pub mod billing;
 pub mod certificates;
+pub mod deployments;
 pub mod domains;
 pub mod evacuations;
 pub mod exports;
@@ -113,6 +114,9 @@ pub struct AppState {
         backups::restores,
         backups::restore,
         backups::failures,
+        deployments::repository,
+        deployments::list,
+        deployments::detail,
         evacuations::detail
     ),
     components(schemas(live::StreamEvent))
@@ -136,6 +140,7 @@ pub fn router(state: AppState) -> Router {
         .merge(certificates::router())
         .merge(domains::router())
         .merge(backups::router())
+        .merge(deployments::router())
         .merge(me::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)

@@ -19,6 +19,7 @@ use crate::billing::renewal::Renewal;
 use crate::billing::vat::VatCheck;
 use crate::certificates::Certificates;
 use crate::context::SagaContext;
+use crate::deploy::saga::DeploySaga;
 use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
@@ -28,6 +29,7 @@ use crate::mail::backup::BackupMail;
 use crate::mail::billing::BillingMail;
 use crate::mail::certificate::CertificateMail;
 use crate::mail::delivery::MailDelivery;
+use crate::mail::deploy::DeployMail;
 use crate::mail::invoice::InvoiceMail;
 use crate::mail::site_moves::SiteMoveMail;
 use crate::node::bootstrap::Bootstrap;
@@ -66,6 +68,8 @@ pub fn all() -> Vec<Entry> {
         saga::<NodeLoss>(),
         saga::<Evacuation>(),
         saga::<SiteMoveMail>(),
+        saga::<DeploySaga>(),
+        saga::<DeployMail>(),
     ]
 }
 

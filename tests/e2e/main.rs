@@ -13,6 +13,7 @@ mod common;
 mod consumer;
 mod contract;
 mod custom_domains;
+mod deploys;
 mod dns;
 mod exports;
 mod feed;

@@ -19,6 +19,8 @@ pub const REINSTATEMENT: &str = "reinstatement";
 pub const CERTIFICATE_EXPIRING: &str = "certificate_expiring";
 /// A site's backup failed.
 pub const BACKUP_FAILED: &str = "backup_failed";
+/// A site's deployment failed.
+pub const DEPLOYMENT_FAILED: &str = "deployment_failed";
 
 /// A site was moved to another node.
 pub const SITE_EVACUATED: &str = "site_evacuated";
@@ -95,6 +97,16 @@ pub const BUILTIN: &[Builtin] = &[
         "attempts": 3,
         "reason": "the node ran out of disk space",
         "next_attempt": "2026-12-02 03:00 UTC",
+    })),
+    builtin!(DEPLOYMENT_FAILED, "deployment_failed", || json!({
+        "site": "shop.acme.example",
+        "trigger": "push",
+        "commit": "3f2c1a9",
+        "failed_at": "2026-12-01 03:20 UTC",
+        "step": "build",
+        "exit_code": 2,
+        "reason": "command 1 exited 2",
+        "log_tail": "$ npm run build\nerror: missing script",
     })),
     builtin!(SITE_EVACUATED, "site_evacuated", || json!({
         "site": "blog.acme.example",

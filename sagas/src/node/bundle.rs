@@ -41,6 +41,7 @@ pub const FILES: &[BundleFile] = &[
     BundleFile { name: "health.sh", text: include_str!("../../../deploy/node/health.sh") },
     BundleFile { name: "backup.sh", text: include_str!("../../../deploy/node/backup.sh") },
     BundleFile { name: "restore.sh", text: include_str!("../../../deploy/node/restore.sh") },
+    BundleFile { name: "deploy.sh", text: include_str!("../../../deploy/node/deploy.sh") },
 ];
 
 /// The bundle's version as written in `deploy/node/VERSION` (with its newline).

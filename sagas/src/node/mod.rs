@@ -14,6 +14,7 @@ pub mod backup;
 pub mod bootstrap;
 pub mod bundle;
 pub mod contract;
+pub mod deploy;
 pub mod health;
 pub mod provision;
 pub mod reply;

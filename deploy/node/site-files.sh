@@ -64,6 +64,7 @@ render_site_body() {
         echo "    if (\$remote_addr != 127.0.0.1) { return 503; }"
     fi
     echo "    root $root;"
+    echo "    client_max_body_size ${REC[upload_mb]:-64}m;"
     if [[ ${REC[kind]} == static ]]; then
         echo "    index index.html index.htm;"
         echo "    location / { try_files \$uri \$uri/ =404; }"
@@ -104,7 +105,7 @@ listen.owner = www-data
 listen.group = www-data
 listen.mode = 0660
 pm = ondemand
-pm.max_children = 5
+pm.max_children = ${REC[php_workers]:-5}
 pm.process_idle_timeout = 20s
 pm.max_requests = 500
 request_terminate_timeout = 120s
@@ -116,10 +117,19 @@ php_admin_value[sys_temp_dir] = $SITE_DIR/tmp
 php_admin_value[session.save_path] = $SITE_DIR/tmp
 php_admin_value[error_log] = $SITE_DIR/log/php-error.log
 php_admin_flag[log_errors] = on
-php_admin_value[memory_limit] = 256M
-php_admin_value[upload_max_filesize] = 64M
-php_admin_value[post_max_size] = 64M
+php_admin_value[memory_limit] = ${REC[php_memory]:-256}M
+php_admin_value[upload_max_filesize] = ${REC[upload_mb]:-64}M
+php_admin_value[post_max_size] = ${REC[upload_mb]:-64}M
 EOF
+    if [[ ${REC[kind]} == laravel && -n ${REC[database]:-} ]]; then
+        # The site's database, as Laravel's config/database.php reads it from the environment.
+        echo "env[DB_CONNECTION] = mysql"
+        echo "env[DB_HOST] = localhost"
+        echo "env[DB_SOCKET] = $MYSQL_SOCK"
+        echo "env[DB_DATABASE] = ${REC[database]}"
+        echo "env[DB_USERNAME] = ${REC[user]}"
+        echo "env[DB_PASSWORD] = ${REC[db_password]}"
+    fi
     if [[ ${REC[kind]} == wordpress ]]; then
         # See wp_layout: defining ABSPATH before WordPress runs makes the shared code load
         # this site's own wp-config.php.

@@ -276,6 +276,8 @@ impl DeploySaga {
 
     async fn build(&self, run: &mut Run<'_>, target: &Target) -> Step<Result<(), Failed>> {
         let started = self.clock.now();
+        // The plan's limits, within what the operator allows ([deploys]).
+        let plan = self.work.site_resources(Some(run.config.tenant_id)).await.map_err(Outcome::later)?;
         let build = &run.config.build;
         let verb = ReleaseBuild {
             site: run.site,
@@ -283,8 +285,8 @@ impl DeploySaga {
             commands: build.commands.clone(),
             post: build.post_deploy.clone(),
             timeout_secs: build.timeout_secs.max(1),
-            memory_mb: self.deploys.build_memory_mb.max(64),
-            cpu_secs: self.deploys.build_cpu_secs.max(1),
+            memory_mb: plan.build_memory_mb.min(self.deploys.build_memory_mb).max(64),
+            cpu_secs: plan.build_cpu_secs.min(self.deploys.build_cpu_secs).max(1),
         };
         match scripts::call(&*self.work.shell, target, &verb).await {
             Ok(report) => {

@@ -10,6 +10,7 @@ use berth_domain::backup::BackupKind;
 use berth_domain::domain_name::DomainName;
 use berth_domain::ids::{BackupId, DeploymentId, RestoreId, SiteId};
 use berth_domain::php::{PhpVersion, SiteKind};
+use berth_domain::plan::SiteResources;
 use serde::de::DeserializeOwned;
 
 use super::reply::{BootstrapReply, HealthReport, SiteCreated, SiteDeleted, SiteToggled, VersionReply};
@@ -32,6 +33,8 @@ pub enum NodeRequest {
         kind: SiteKind,
         /// Its PHP version; `None` for static sites.
         php: Option<PhpVersion>,
+        /// What it may use on the node (its plan's limits).
+        resources: SiteResources,
     },
     /// `site-delete`: remove everything of a site (a site that is not there is no error).
     SiteDelete {
@@ -230,13 +233,16 @@ impl NodeRequest {
         let mut pair = |key: &str, value: &str| argv.extend([format!("--{key}"), value.to_owned()]);
         match self {
             Self::Version | Self::Bootstrap | Self::Health => {}
-            Self::SiteCreate { site, domain, kind, php } => {
+            Self::SiteCreate { site, domain, kind, php, resources } => {
                 pair("site", &site.to_string());
                 pair("domain", domain.as_str());
                 pair("kind", kind.as_str());
                 if let Some(php) = php {
                     pair("php", php.as_str());
                 }
+                pair("workers", &resources.php_workers.to_string());
+                pair("memory", &resources.php_memory_mb.to_string());
+                pair("upload", &resources.upload_mb.to_string());
             }
             Self::SiteDelete { site } | Self::SiteSuspend { site } | Self::SiteResume { site } => {
                 pair("site", &site.to_string());
@@ -346,6 +352,8 @@ pub struct SiteCreate {
     pub kind: SiteKind,
     /// Its PHP version; `None` for static sites.
     pub php: Option<PhpVersion>,
+    /// What it may use on the node (its plan's limits).
+    pub resources: SiteResources,
 }
 
 /// `site-delete`.
@@ -395,6 +403,7 @@ impl NodeVerb for SiteCreate {
             domain: self.domain.clone(),
             kind: self.kind,
             php: self.php,
+            resources: self.resources,
         }
     }
 }

@@ -171,6 +171,19 @@ impl NodeWork {
     }
 }
 
+impl NodeWork {
+    /// What each site of `tenant` may use on its node: its running subscription's plan's
+    /// limits, or the defaults without one.
+    pub async fn site_resources(
+        &self,
+        tenant: Option<berth_domain::ids::TenantId>,
+    ) -> Result<berth_domain::plan::SiteResources, berth_eventstore::error::StoreError> {
+        let Some(tenant) = tenant else { return Ok(Default::default()) };
+        let running = berth_eventstore::billing::running_subscription(&self.store, tenant).await?;
+        Ok(running.and_then(|(_, s)| s.plan().map(|terms| terms.limits.site)).unwrap_or_default())
+    }
+}
+
 /// Metadata for a command a saga issues in reaction to `event` at `step`: its id is derived
 /// from both, so a repeated step repeats no command; it is caused by the event and carries its
 /// tenant, correlation and request ids on.

@@ -4,4 +4,6 @@
 
 mod bad_input;
 mod harness;
+mod laravel;
+mod limits;
 mod push;

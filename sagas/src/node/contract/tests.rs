@@ -11,6 +11,12 @@ fn site_create_renders_every_argument_as_its_own_word() {
         domain: DomainName::parse("Blog.Example.COM.").unwrap(),
         kind: SiteKind::Wordpress,
         php: Some(PhpVersion::V8_2),
+        resources: SiteResources {
+            php_workers: 7,
+            php_memory_mb: 128,
+            upload_mb: 32,
+            ..SiteResources::default()
+        },
     }
     .request();
 
@@ -25,7 +31,13 @@ fn site_create_renders_every_argument_as_its_own_word() {
             "--kind",
             "wordpress",
             "--php",
-            "8.2"
+            "8.2",
+            "--workers",
+            "7",
+            "--memory",
+            "128",
+            "--upload",
+            "32"
         ]
     );
 }
@@ -33,7 +45,14 @@ fn site_create_renders_every_argument_as_its_own_word() {
 #[test]
 fn a_static_site_has_no_php_argument() {
     let domain = DomainName::parse("www.example.org").unwrap();
-    let request = SiteCreate { site: site(), domain, kind: SiteKind::Static, php: None }.request();
+    let request = SiteCreate {
+        site: site(),
+        domain,
+        kind: SiteKind::Static,
+        php: None,
+        resources: SiteResources::default(),
+    }
+    .request();
 
     assert!(!request.argv().contains(&"--php".to_owned()), "{:?}", request.argv());
 }
@@ -41,7 +60,14 @@ fn a_static_site_has_no_php_argument() {
 #[test]
 fn an_internationalized_domain_goes_to_the_node_as_punycode() {
     let domain = DomainName::parse("Bücher.Example").unwrap();
-    let request = SiteCreate { site: site(), domain, kind: SiteKind::Static, php: None }.request();
+    let request = SiteCreate {
+        site: site(),
+        domain,
+        kind: SiteKind::Static,
+        php: None,
+        resources: SiteResources::default(),
+    }
+    .request();
 
     assert_eq!(request.argv()[4], "xn--bcher-kva.example");
 }

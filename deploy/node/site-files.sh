@@ -188,10 +188,16 @@ ensure_site_dir() {
     fi
     mkdir -p "$SITE_DIR/public" "$SITE_DIR/tmp" "$SITE_DIR/log"
     [[ ${REC[kind]} != laravel ]] || mkdir -p "$SITE_DIR/app/public"
-    # nginx (www-data) may enter to serve static files; other sites may not.
-    chown "$SITE_USER:www-data" "$SITE_DIR"
+    # nginx (www-data) may enter to serve static files; other sites may not. A site with SFTP
+    # accounts keeps its directory root-owned, as sshd's chroot needs (see sftp.sh).
+    if [[ ${REC[sftp]:-0} == 1 ]]; then
+        chown "root:$SITE_USER" "$SITE_DIR"
+    else
+        chown "$SITE_USER:www-data" "$SITE_DIR"
+    fi
     chmod 750 "$SITE_DIR"
     chown "$SITE_USER:$SITE_USER" "$SITE_DIR/public" "$SITE_DIR/tmp" "$SITE_DIR/log"
+    [[ ${REC[sftp]:-0} == 0 ]] || chmod 2775 "$SITE_DIR/public"
     chmod 700 "$SITE_DIR/tmp"
     [[ ${REC[kind]} != laravel ]] || chown -R "$SITE_USER:$SITE_USER" "$SITE_DIR/app"
     local docroot domain

@@ -190,6 +190,22 @@ pub enum NodeRequest {
         /// The releases to keep besides this one.
         keep: Vec<DeploymentId>,
     },
+    /// `sftp-user-add`: a chrooted SFTP account of the site (key or password on stdin).
+    SftpUserAdd {
+        /// The site.
+        site: SiteId,
+        /// What the account logs in as.
+        login: String,
+        /// `key` or `password`.
+        method: &'static str,
+    },
+    /// `sftp-user-remove`: the account is gone.
+    SftpUserRemove {
+        /// The site.
+        site: SiteId,
+        /// The login.
+        login: String,
+    },
 }
 
 impl NodeRequest {
@@ -219,6 +235,8 @@ impl NodeRequest {
             Self::ReleaseReceive { .. } => "release-receive",
             Self::ReleaseBuild { .. } => "release-build",
             Self::ReleaseSwitch { .. } => "release-switch",
+            Self::SftpUserAdd { .. } => "sftp-user-add",
+            Self::SftpUserRemove { .. } => "sftp-user-remove",
         }
     }
 
@@ -304,6 +322,15 @@ impl NodeRequest {
                 pair("public", public_dir);
                 let keep: Vec<String> = keep.iter().map(ToString::to_string).collect();
                 pair("keep", &keep.join(","));
+            }
+            Self::SftpUserAdd { site, login, method } => {
+                pair("site", &site.to_string());
+                pair("login", login);
+                pair("method", method);
+            }
+            Self::SftpUserRemove { site, login } => {
+                pair("site", &site.to_string());
+                pair("login", login);
             }
         }
         argv

@@ -19,6 +19,7 @@ pub mod health;
 pub mod provision;
 pub mod reply;
 pub mod scripts;
+pub mod sftp;
 pub mod tls;
 
 use std::sync::Arc;

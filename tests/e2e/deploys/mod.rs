@@ -7,3 +7,4 @@ mod harness;
 mod laravel;
 mod limits;
 mod push;
+mod sftp;

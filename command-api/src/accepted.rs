@@ -63,6 +63,8 @@ pub enum View {
     Repository(Uuid),
     /// `/v1/deployments/{id}`.
     Deployment(Uuid),
+    /// `/v1/sites/{id}/sftp-users`.
+    SftpUsers(Uuid),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -101,6 +103,7 @@ impl Links {
             View::Evacuation(id) => format!("/v1/evacuations/{id}"),
             View::Repository(id) => format!("/v1/sites/{id}/repository"),
             View::Deployment(id) => format!("/v1/deployments/{id}"),
+            View::SftpUsers(id) => format!("/v1/sites/{id}/sftp-users"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

@@ -161,6 +161,8 @@ pub use accepted::{Accepted, Links, View};
         routes::deploys::deploy,
         routes::deploys::rollback,
         routes::git_hooks::receive,
+        routes::sftp::add,
+        routes::sftp::remove,
     )
 )]
 pub struct ApiDoc;
@@ -184,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::people::router())
         .merge(routes::deploys::router())
         .merge(routes::git_hooks::router())
+        .merge(routes::sftp::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

@@ -12,6 +12,8 @@ import re
 import sys
 
 COMMAND_IDS = {
+    "add_sftp_user",
+    "remove_sftp_user",
     "configure_repository",
     "deploy_site",
     "rollback_deployment",
@@ -85,6 +87,7 @@ COMMAND_IDS = {
     "issue_certificate",
 }
 QUERY_IDS = {
+    "list_sftp_users",
     "get_site_repository",
     "list_site_deployments",
     "get_deployment",

@@ -31,6 +31,7 @@ use crate::restore::{Restore, RestoreEvent};
 use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
 use crate::series::{NumberSeries, SeriesEvent};
+use crate::sftp::{SftpAccounts, SftpEvent};
 use crate::site::{Site, SiteEvent};
 use crate::site_quota::{SiteQuota, SiteQuotaEvent};
 use crate::subscription::{Subscription, SubscriptionEvent};
@@ -206,6 +207,7 @@ registry! {
     BackupSchedule => BackupSchedule, ScheduleEvent;
     DataSubject => DataSubject, SubjectEvent;
     Repository => Repository, RepositoryEvent;
+    Sftp => SftpAccounts, SftpEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

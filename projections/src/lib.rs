@@ -34,6 +34,7 @@ pub mod revenue;
 pub mod runtime;
 mod scan;
 pub mod security;
+pub mod sftp_accounts;
 mod site_moves;
 pub mod sites;
 pub mod subscriptions;

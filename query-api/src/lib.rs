@@ -25,6 +25,7 @@ pub mod nodes;
 pub mod page;
 pub mod scope;
 pub mod security_log;
+pub mod sftp;
 pub mod sites;
 pub mod tenant;
 pub mod timers;
@@ -117,6 +118,7 @@ pub struct AppState {
         deployments::repository,
         deployments::list,
         deployments::detail,
+        sftp::list,
         evacuations::detail
     ),
     components(schemas(live::StreamEvent))
@@ -141,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::router())
         .merge(backups::router())
         .merge(deployments::router())
+        .merge(sftp::router())
         .merge(me::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)

@@ -15,7 +15,7 @@
 //! can be reached); [`billing`] holds the billing sagas (renewal and proration documents, VIES
 //! checks, the site quota); [`mail`] queues and sends mail over SMTP, and holds the sagas that
 //! mail invoices and certificate expiry notices; [`deploy`] puts sites' code on their nodes from
-//! their git repositories. Every saga reports its outcomes the same way
+//! their git repositories; [`sftp`] makes sites' SFTP accounts on their nodes. Every saga reports its outcomes the same way
 //! ([`outcome`]).
 #![forbid(unsafe_code)]
 
@@ -35,6 +35,7 @@ pub mod registry;
 pub mod restore;
 pub mod saga;
 pub mod sealing;
+pub mod sftp;
 pub mod ssh;
 pub mod timers;
 pub mod vies;

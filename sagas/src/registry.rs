@@ -38,6 +38,7 @@ use crate::node::provision::Provisioning;
 use crate::restore::RestoreSaga;
 use crate::saga::{Saga, Worker};
 use crate::sealing::Sealing;
+use crate::sftp::SftpSaga;
 use crate::timers::TimerFiring;
 
 /// Every saga and worker, in the order they start.
@@ -70,6 +71,7 @@ pub fn all() -> Vec<Entry> {
         saga::<SiteMoveMail>(),
         saga::<DeploySaga>(),
         saga::<DeployMail>(),
+        saga::<SftpSaga>(),
     ]
 }
 

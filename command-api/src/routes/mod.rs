@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod members;
 pub mod nodes;
 pub mod people;
+pub mod sftp;
 pub mod sites;
 pub mod tokens;
 pub mod two_factor;

@@ -8,3 +8,4 @@ mod laravel;
 mod limits;
 mod push;
 mod sftp;
+mod sftp_api;

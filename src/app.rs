@@ -300,6 +300,7 @@ impl Application {
                         .collect(),
                     tolerance_secs: settings.payments.webhook_tolerance_secs.max(1),
                 },
+                allow_file_urls: settings.deploys.allow_file_urls,
             };
             let api = berth_command_api::router(state);
             let doc = ops::describe(
@@ -387,6 +388,7 @@ impl Application {
                 backoff: Duration::from_millis(nodes.ssh_backoff_ms),
                 ..SshSettings::default()
             };
+            let backups = crate::connect::backups(&settings.backups)?;
             let context = SagaContext {
                 pool: pool.clone(),
                 store: store.clone(),
@@ -411,7 +413,13 @@ impl Application {
                 payments: payments.clone(),
                 mail: mail(&settings, templates, &pool, &clock, poll, &shutdown)?,
                 pdf: pdf.clone(),
-                backups: crate::connect::backups(&settings.backups)?,
+                backups: backups.clone(),
+                deploys: berth_sagas::deploy::Deploys {
+                    git: settings.deploys.git(),
+                    build_memory_mb: settings.deploys.build_memory_mb,
+                    build_cpu_secs: settings.deploys.build_cpu_secs,
+                    storage: backups.storage.clone(),
+                },
             };
             let entries: Vec<_> =
                 registry::all().into_iter().filter(|e| e.enabled(settings.sagas.get(e.name))).collect();

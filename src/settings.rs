@@ -11,9 +11,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 mod backups;
+mod deploys;
+mod dns;
 mod telemetry;
 
 pub use backups::BackupSettings;
+pub use deploys::DeploySettings;
+pub use dns::DnsSettings;
 pub use telemetry::TelemetrySettings;
 
 /// Everything Berth can be configured with.
@@ -56,6 +60,8 @@ pub struct Settings {
     pub mail: berth_sagas::mail::MailSettings,
     /// Where backups are stored, and how failed ones are tried again.
     pub backups: BackupSettings,
+    /// How deployments fetch code from sites' repositories and limit builds.
+    pub deploys: DeploySettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -83,23 +89,6 @@ pub struct ClockSettings {
     /// Seconds added to the system clock: for drills and test processes that must live at
     /// another time. Keep 0 in production.
     pub offset_secs: i64,
-}
-
-/// DNS settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DnsSettings {
-    /// PowerDNS's HTTP API (`http://127.0.0.1:8081`); empty: Berth serves no zones.
-    pub api_url: String,
-    /// Its `X-API-Key`.
-    pub api_key: SecretString,
-    /// The server id in the API's paths.
-    pub server_id: String,
-    /// The name servers new zones are delegated to, comma-separated.
-    pub nameservers: String,
-    /// The DNS server names are looked up with (`host:port`); empty: the first `nameserver`
-    /// of `/etc/resolv.conf`.
-    pub resolver: String,
 }
 
 /// Payment settings.
@@ -403,6 +392,12 @@ retry_max_secs = 21600
 request_retries = 3
 request_timeout_secs = 60
 part_size_mb = 8
+[deploys]
+cache_dir = ""
+allow_file_urls = false
+fetch_timeout_secs = 300
+build_memory_mb = 2048
+build_cpu_secs = 900
 "#;
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and

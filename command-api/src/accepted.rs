@@ -61,6 +61,12 @@ pub enum View {
     Evacuation(Uuid),
     /// `/v1/ops/cost-model`.
     CostModel,
+    /// `/v1/sites/{id}/repository`.
+    Repository(Uuid),
+    /// `/v1/deployments/{id}`.
+    Deployment(Uuid),
+    /// `/v1/sites/{id}/sftp-users`.
+    SftpUsers(Uuid),
 }
 
 /// Where the query API is, as clients reach it (the `Location` of every answer).
@@ -98,6 +104,9 @@ impl Links {
             View::Restore(id) => format!("/v1/restores/{id}"),
             View::Evacuation(id) => format!("/v1/evacuations/{id}"),
             View::CostModel => "/v1/ops/cost-model".to_owned(),
+            View::Repository(id) => format!("/v1/sites/{id}/repository"),
+            View::Deployment(id) => format!("/v1/deployments/{id}"),
+            View::SftpUsers(id) => format!("/v1/sites/{id}/sftp-users"),
         };
         format!("{}{path}?min_version={version}", self.query)
     }

@@ -67,6 +67,8 @@ pub struct AppState {
     pub payments: Option<Arc<dyn berth_payments::PaymentGateway>>,
     /// How webhooks from the payment provider are verified.
     pub webhooks: WebhookKeys,
+    /// Whether repository URLs may be `file://` (`[deploys] allow_file_urls`).
+    pub allow_file_urls: bool,
 }
 
 /// The payment provider's webhook signing secrets and the signature's tolerance.
@@ -156,6 +158,12 @@ pub use accepted::{Accepted, Links, View};
         routes::backups::restore_to,
         routes::people::erase,
         routes::costs::set_cost_model,
+        routes::deploys::configure,
+        routes::deploys::deploy,
+        routes::deploys::rollback,
+        routes::git_hooks::receive,
+        routes::sftp::add,
+        routes::sftp::remove,
     )
 )]
 pub struct ApiDoc;
@@ -178,6 +186,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::backups::router())
         .merge(routes::people::router())
         .merge(routes::costs::router())
+        .merge(routes::deploys::router())
+        .merge(routes::git_hooks::router())
+        .merge(routes::sftp::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

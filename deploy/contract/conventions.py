@@ -12,6 +12,12 @@ import re
 import sys
 
 COMMAND_IDS = {
+    "add_sftp_user",
+    "remove_sftp_user",
+    "configure_repository",
+    "deploy_site",
+    "rollback_deployment",
+    "git_push_webhook",
     "register_tenant",
     "login",
     "enrol_two_factor",
@@ -82,6 +88,10 @@ COMMAND_IDS = {
     "issue_certificate",
 }
 QUERY_IDS = {
+    "list_sftp_users",
+    "get_site_repository",
+    "list_site_deployments",
+    "get_deployment",
     "list_site_backups",
     "get_backup",
     "get_backup_storage",
@@ -152,6 +162,8 @@ PUBLIC = {
     ("post", "/v1/auth/two-factor/disable"),
     # Stripe calls it; the signature is its authentication.
     ("post", "/v1/webhooks/stripe"),
+    # GitHub and GitLab call it; the signature is its authentication.
+    ("post", "/v1/hooks/git/{site_id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -291,6 +291,18 @@ need_challenge() {
     fi
 }
 
+# need_resources: the validated --workers, --memory and --upload (each optional: the plan's
+# defaults), as WORKERS, MEMORY_MB and UPLOAD_MB.
+# shellcheck disable=SC2034 # read by site.sh
+need_resources() {
+    WORKERS=${ARG[workers]:-5}
+    MEMORY_MB=${ARG[memory]:-256}
+    UPLOAD_MB=${ARG[upload]:-64}
+    [[ $WORKERS =~ ^[0-9]{1,3}$ ]] && ((WORKERS >= 1 && WORKERS <= 200)) || fail bad_input "--workers must be 1 to 200"
+    [[ $MEMORY_MB =~ ^[0-9]{1,5}$ ]] && ((MEMORY_MB >= 32 && MEMORY_MB <= 8192)) || fail bad_input "--memory must be 32 to 8192 (MiB)"
+    [[ $UPLOAD_MB =~ ^[0-9]{1,4}$ ]] && ((UPLOAD_MB >= 1 && UPLOAD_MB <= 4096)) || fail bad_input "--upload must be 1 to 4096 (MiB)"
+}
+
 # need_php: the validated --php, or empty when none is given.
 need_php() {
     PHP=${ARG[php]:-}
@@ -302,7 +314,7 @@ need_php() {
 # their values end up in configs and SQL.
 # ---------------------------------------------------------------------------
 declare -A REC=()
-RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance)
+RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance deployed public_dir php_workers php_memory upload_mb sftp)
 
 # read_record: REC from the site's record; 1 if there is none, 2 if it does not pass the
 # checks (REC then holds what was read, for messages only).
@@ -320,6 +332,9 @@ read_record() {
         [[ ${REC[db_password]:-} == "" || ${REC[db_password]} =~ ^[0-9a-f]{16,128}$ ]] &&
         [[ ${REC[suspended]:-} == [01] && ${REC[maintenance]:-0} == [01] ]] &&
         [[ ${REC[tls]:-0} == [01] && ${REC[hsts]:-0} == [01] && ${REC[wildcard]:-0} == [01] ]] &&
+        [[ ${REC[deployed]:-0} == [01] ]] && public_ok "${REC[public_dir]:-}" &&
+        [[ ${REC[php_workers]:-5} =~ ^[0-9]{1,3}$ && ${REC[php_memory]:-256} =~ ^[0-9]{1,5}$ ]] &&
+        [[ ${REC[upload_mb]:-64} =~ ^[0-9]{1,4}$ && ${REC[sftp]:-0} == [01] ]] &&
         aliases_ok "${REC[aliases]:-}" || return 2
 }
 

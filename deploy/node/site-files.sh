@@ -4,7 +4,12 @@
 # document root, vhost, php-fpm pool and database. Every value written into these files was
 # validated on the way in (lib.sh) or is generated here.
 
+# A site deployed from a repository is served from the release `current` points at.
 docroot_of() {
+    if [[ ${REC[deployed]:-0} == 1 ]]; then
+        echo "$SITE_DIR/current${REC[public_dir]:+/${REC[public_dir]}}"
+        return
+    fi
     case ${REC[kind]} in
         laravel) echo "$SITE_DIR/app/public" ;;
         *) echo "$SITE_DIR/public" ;;
@@ -61,6 +66,7 @@ render_site_body() {
         echo "    if (\$remote_addr != 127.0.0.1) { return 503; }"
     fi
     echo "    root $root;"
+    echo "    client_max_body_size ${REC[upload_mb]:-64}m;"
     if [[ ${REC[kind]} == static ]]; then
         echo "    index index.html index.htm;"
         echo "    location / { try_files \$uri \$uri/ =404; }"
@@ -70,8 +76,13 @@ render_site_body() {
         echo "    location ~ \\.php\$ {"
         echo "        try_files \$uri =404;"
         echo "        include /etc/nginx/fastcgi_params;"
-        echo "        fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;"
-        echo "        fastcgi_param DOCUMENT_ROOT \$document_root;"
+        # A deployed site's root runs through the `current` symlink: nginx resolves it per
+        # request ($realpath_root), so PHP (and its realpath and opcache caches) sees the
+        # release's own path and a switch takes effect with the next request, whole.
+        local docvar='$document_root'
+        [[ ${REC[deployed]:-0} == 0 ]] || docvar='$realpath_root'
+        echo "        fastcgi_param SCRIPT_FILENAME $docvar\$fastcgi_script_name;"
+        echo "        fastcgi_param DOCUMENT_ROOT $docvar;"
         echo "        fastcgi_pass unix:$sock;"
         echo "    }"
     fi
@@ -96,7 +107,7 @@ listen.owner = www-data
 listen.group = www-data
 listen.mode = 0660
 pm = ondemand
-pm.max_children = 5
+pm.max_children = ${REC[php_workers]:-5}
 pm.process_idle_timeout = 20s
 pm.max_requests = 500
 request_terminate_timeout = 120s
@@ -108,10 +119,19 @@ php_admin_value[sys_temp_dir] = $SITE_DIR/tmp
 php_admin_value[session.save_path] = $SITE_DIR/tmp
 php_admin_value[error_log] = $SITE_DIR/log/php-error.log
 php_admin_flag[log_errors] = on
-php_admin_value[memory_limit] = 256M
-php_admin_value[upload_max_filesize] = 64M
-php_admin_value[post_max_size] = 64M
+php_admin_value[memory_limit] = ${REC[php_memory]:-256}M
+php_admin_value[upload_max_filesize] = ${REC[upload_mb]:-64}M
+php_admin_value[post_max_size] = ${REC[upload_mb]:-64}M
 EOF
+    if [[ ${REC[kind]} == laravel && -n ${REC[database]:-} ]]; then
+        # The site's database, as Laravel's config/database.php reads it from the environment.
+        echo "env[DB_CONNECTION] = mysql"
+        echo "env[DB_HOST] = localhost"
+        echo "env[DB_SOCKET] = $MYSQL_SOCK"
+        echo "env[DB_DATABASE] = ${REC[database]}"
+        echo "env[DB_USERNAME] = ${REC[user]}"
+        echo "env[DB_PASSWORD] = ${REC[db_password]}"
+    fi
     if [[ ${REC[kind]} == wordpress ]]; then
         # See wp_layout: defining ABSPATH before WordPress runs makes the shared code load
         # this site's own wp-config.php.
@@ -170,10 +190,16 @@ ensure_site_dir() {
     fi
     mkdir -p "$SITE_DIR/public" "$SITE_DIR/tmp" "$SITE_DIR/log" "$SITE_LOGS"
     [[ ${REC[kind]} != laravel ]] || mkdir -p "$SITE_DIR/app/public"
-    # nginx (www-data) may enter to serve static files; other sites may not.
-    chown "$SITE_USER:www-data" "$SITE_DIR"
+    # nginx (www-data) may enter to serve static files; other sites may not. A site with SFTP
+    # accounts keeps its directory root-owned, as sshd's chroot needs (see sftp.sh).
+    if [[ ${REC[sftp]:-0} == 1 ]]; then
+        chown "root:$SITE_USER" "$SITE_DIR"
+    else
+        chown "$SITE_USER:www-data" "$SITE_DIR"
+    fi
     chmod 750 "$SITE_DIR"
     chown "$SITE_USER:$SITE_USER" "$SITE_DIR/public" "$SITE_DIR/tmp" "$SITE_DIR/log"
+    [[ ${REC[sftp]:-0} == 0 ]] || chmod 2775 "$SITE_DIR/public"
     chmod 700 "$SITE_DIR/tmp"
     [[ ${REC[kind]} != laravel ]] || chown -R "$SITE_USER:$SITE_USER" "$SITE_DIR/app"
     local docroot domain

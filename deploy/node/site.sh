@@ -9,6 +9,7 @@ cmd_site_create() {
     need_domain
     need_kind
     need_php
+    need_resources
     local php=$PHP
     if [[ $KIND == static ]]; then
         php=""
@@ -28,12 +29,18 @@ cmd_site_create() {
         [[ ${REC[kind]} == "$KIND" ]] || fail bad_input "site $SITE exists with kind ${REC[kind]}"
         [[ ${REC[php]} == "$php" ]] || fail bad_input "site $SITE exists with php ${REC[php]:-none}"
         REC["domain"]=$DOMAIN
+        REC["php_workers"]=$WORKERS
+        REC["php_memory"]=$MEMORY_MB
+        REC["upload_mb"]=$UPLOAD_MB
     else
         local free
         free=$(free_mb_of "$SITES")
         ((free >= MIN_FREE_MB)) || fail disk_full "only ${free} MiB free under srv/ (minimum ${MIN_FREE_MB} MiB)"
-        REC=([site]=$SITE [domain]=$DOMAIN [kind]=$KIND [php]=$php [user]=$SITE_USER [database]="" [db_password]="" [suspended]=0)
-        if [[ $KIND == wordpress ]]; then
+        REC=([site]=$SITE [domain]=$DOMAIN [kind]=$KIND [php]=$php [user]=$SITE_USER [database]="" [db_password]="" [suspended]=0
+            [php_workers]=$WORKERS [php_memory]=$MEMORY_MB [upload_mb]=$UPLOAD_MB)
+        # WordPress and Laravel sites get a database of their own (Laravel's migrations run
+        # against it on every deployment).
+        if [[ $KIND == wordpress || $KIND == laravel ]]; then
             REC[database]=$SITE_USER
             REC[db_password]=$(rand_hex 24)
         fi

@@ -27,10 +27,12 @@ use crate::organization::{Organization, OrganizationEvent};
 use crate::payment_account::{PaymentAccount, PaymentAccountEvent};
 use crate::plan::{Plan, PlanEvent};
 use crate::privacy::{DataSubject, SubjectEvent};
+use crate::repository::{Repository, RepositoryEvent};
 use crate::restore::{Restore, RestoreEvent};
 use crate::security::{AccountSecurity, SecurityEvent};
 use crate::seller::{Seller, SellerEvent};
 use crate::series::{NumberSeries, SeriesEvent};
+use crate::sftp::{SftpAccounts, SftpEvent};
 use crate::site::{Site, SiteEvent};
 use crate::site_quota::{SiteQuota, SiteQuotaEvent};
 use crate::subscription::{Subscription, SubscriptionEvent};
@@ -206,6 +208,8 @@ registry! {
     BackupSchedule => BackupSchedule, ScheduleEvent;
     DataSubject => DataSubject, SubjectEvent;
     CostModel => CostModel, CostModelEvent;
+    Repository => Repository, RepositoryEvent;
+    Sftp => SftpAccounts, SftpEvent;
 }
 
 /// Upcasts and deserializes a payload of the event enum `E`.

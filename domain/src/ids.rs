@@ -106,3 +106,8 @@ id_type!(
     /// One evacuation of a node: its sites moved to other nodes.
     EvacuationId
 );
+id_type!(
+    /// One deployment of a site's code: a commit put into a fresh release, or a switch back
+    /// to a kept one. A successful deployment's release on the node is named by this id.
+    DeploymentId
+);

@@ -10,7 +10,8 @@
 //! `timer`, `zone`, `custom_domain`, `certificate`, `acme_account`, and for billing `seller`,
 //! `series`, `plan`, `billing_profile`, `subscription`, `invoice`, `coupon`, `usage`,
 //! `exchange_rate`, and `site_quota`, which holds a tenant's plan limit on sites; and for backups
-//! `backup`, with its retention policy, `restore` and `backup_schedule`), the billing
+//! `backup`, with its retention policy, `restore` and `backup_schedule`; and `repository`, a
+//! site's git repository and its deployments, and `sftp`, a site's SFTP accounts), the billing
 //! rules they share in `billing`, value objects in their own modules (`ids`, `domain_name`, `email`, `php`, `money`),
 //! the permission matrix in `role`, and the joints every aggregate shares: [`aggregate`] (what
 //! an event implies: unique values and timers), [`error`] (how a refusal is classified) and
@@ -47,11 +48,13 @@ pub mod payment_account;
 pub mod php;
 pub mod plan;
 pub mod privacy;
+pub mod repository;
 pub mod restore;
 pub mod role;
 pub mod security;
 pub mod seller;
 pub mod series;
+pub mod sftp;
 pub mod site;
 pub mod site_quota;
 pub mod subscription;

@@ -86,6 +86,8 @@ pub fn all() -> Vec<Box<dyn Projection>> {
         Box::new(crate::evacuations::EvacuationsView),
         Box::new(crate::backup_failures::BackupFailures),
         Box::new(crate::costs::CostsView),
+        Box::new(crate::deployments::DeploymentsView),
+        Box::new(crate::sftp_accounts::SftpAccountsView),
     ]
 }
 

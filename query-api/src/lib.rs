@@ -16,6 +16,7 @@ pub mod backups;
 pub mod billing;
 pub mod certificates;
 pub mod costs;
+pub mod deployments;
 pub mod domains;
 pub mod evacuations;
 pub mod exports;
@@ -25,6 +26,7 @@ pub mod nodes;
 pub mod page;
 pub mod scope;
 pub mod security_log;
+pub mod sftp;
 pub mod sites;
 pub mod tenant;
 pub mod timers;
@@ -119,6 +121,10 @@ pub struct AppState {
         backups::restores,
         backups::restore,
         backups::failures,
+        deployments::repository,
+        deployments::list,
+        deployments::detail,
+        sftp::list,
         evacuations::detail
     ),
     components(schemas(live::StreamEvent))
@@ -143,6 +149,8 @@ pub fn router(state: AppState) -> Router {
         .merge(certificates::router())
         .merge(domains::router())
         .merge(backups::router())
+        .merge(deployments::router())
+        .merge(sftp::router())
         .merge(me::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)

@@ -58,4 +58,6 @@ pub struct SagaContext {
     pub pdf: Arc<Result<berth_documents::PdfRenderer, String>>,
     /// Where backups go and how they are retried.
     pub backups: crate::backup::Backups,
+    /// How deployments fetch and build code, and where their logs go.
+    pub deploys: crate::deploy::Deploys,
 }

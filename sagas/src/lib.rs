@@ -14,7 +14,8 @@
 //! custom domains; [`vies`] checks tenants' VAT ids (a trait, with a faithful fake until VIES
 //! can be reached); [`billing`] holds the billing sagas (renewal and proration documents, VIES
 //! checks, the site quota); [`mail`] queues and sends mail over SMTP, and holds the sagas that
-//! mail invoices and certificate expiry notices. Every saga reports its outcomes the same way
+//! mail invoices and certificate expiry notices; [`deploy`] puts sites' code on their nodes from
+//! their git repositories; [`sftp`] makes sites' SFTP accounts on their nodes. Every saga reports its outcomes the same way
 //! ([`outcome`]).
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod billing;
 pub mod certificates;
 pub mod context;
 pub mod cost_report;
+pub mod deploy;
 pub mod dns;
 pub mod domains;
 pub mod evacuation;
@@ -34,6 +36,7 @@ pub mod registry;
 pub mod restore;
 pub mod saga;
 pub mod sealing;
+pub mod sftp;
 pub mod ssh;
 pub mod timers;
 pub mod usage;

@@ -20,6 +20,7 @@ use crate::billing::vat::VatCheck;
 use crate::certificates::Certificates;
 use crate::context::SagaContext;
 use crate::cost_report::CostReportMail;
+use crate::deploy::saga::DeploySaga;
 use crate::dns::drift::DriftCheck;
 use crate::dns::zones::Zones;
 use crate::domains::Domains;
@@ -29,6 +30,7 @@ use crate::mail::backup::BackupMail;
 use crate::mail::billing::BillingMail;
 use crate::mail::certificate::CertificateMail;
 use crate::mail::delivery::MailDelivery;
+use crate::mail::deploy::DeployMail;
 use crate::mail::invoice::InvoiceMail;
 use crate::mail::site_moves::SiteMoveMail;
 use crate::node::bootstrap::Bootstrap;
@@ -37,6 +39,7 @@ use crate::node::provision::Provisioning;
 use crate::restore::RestoreSaga;
 use crate::saga::{Saga, Worker};
 use crate::sealing::Sealing;
+use crate::sftp::SftpSaga;
 use crate::timers::TimerFiring;
 use crate::usage::UsageSampling;
 
@@ -70,6 +73,9 @@ pub fn all() -> Vec<Entry> {
         saga::<Evacuation>(),
         saga::<SiteMoveMail>(),
         worker::<CostReportMail>(),
+        saga::<DeploySaga>(),
+        saga::<DeployMail>(),
+        saga::<SftpSaga>(),
     ]
 }
 

@@ -14,6 +14,7 @@ mod consumer;
 mod contract;
 mod costs;
 mod custom_domains;
+mod deploys;
 mod dns;
 mod exports;
 mod feed;

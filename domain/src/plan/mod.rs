@@ -18,7 +18,7 @@ pub use error::PlanError;
 pub use event::PlanEvent;
 pub use terms::{
     is_offered, Aggregation, BackupFrequency, BackupPolicy, BillingPeriod, GfsKeep, Limit, Metric,
-    OveragePrice, PlanLimits, PlanTerms, Price, SupportLevel, OFFERED_CURRENCIES,
+    OveragePrice, PlanLimits, PlanTerms, Price, SiteResources, SupportLevel, OFFERED_CURRENCIES,
 };
 
 use cqrs_es::event_sink::EventSink;

@@ -10,7 +10,7 @@ use time::Date;
 
 use super::{
     BackupFrequency, BackupPolicy, BillingPeriod, Limit, Metric, OveragePrice, PlanCode, PlanCommand,
-    PlanLimits, Price, SupportLevel,
+    PlanLimits, Price, SiteResources, SupportLevel,
 };
 use crate::ids::PlanId;
 use crate::money::{Currency, Money};
@@ -97,6 +97,13 @@ pub fn default_plans() -> Vec<PlanSeed> {
                 storage_gb: Limit::Up(10),
                 backups: BackupPolicy { frequency: BackupFrequency::Daily, retention_days: 7, keep: None },
                 support: SupportLevel::Standard,
+                site: SiteResources {
+                    php_workers: 5,
+                    php_memory_mb: 256,
+                    upload_mb: 64,
+                    build_memory_mb: 1024,
+                    build_cpu_secs: 600,
+                },
             },
             trial_days: 14,
             storage_overage_eur_cents: Some(50),
@@ -110,6 +117,13 @@ pub fn default_plans() -> Vec<PlanSeed> {
                 storage_gb: Limit::Up(100),
                 backups: BackupPolicy { frequency: BackupFrequency::Hourly, retention_days: 30, keep: None },
                 support: SupportLevel::Priority,
+                site: SiteResources {
+                    php_workers: 10,
+                    php_memory_mb: 512,
+                    upload_mb: 256,
+                    build_memory_mb: 2048,
+                    build_cpu_secs: 900,
+                },
             },
             trial_days: 14,
             storage_overage_eur_cents: Some(30),
@@ -123,6 +137,13 @@ pub fn default_plans() -> Vec<PlanSeed> {
                 storage_gb: Limit::Unlimited,
                 backups: BackupPolicy { frequency: BackupFrequency::Hourly, retention_days: 90, keep: None },
                 support: SupportLevel::Dedicated,
+                site: SiteResources {
+                    php_workers: 20,
+                    php_memory_mb: 1024,
+                    upload_mb: 1024,
+                    build_memory_mb: 4096,
+                    build_cpu_secs: 1800,
+                },
             },
             trial_days: 0,
             storage_overage_eur_cents: None,

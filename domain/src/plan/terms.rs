@@ -219,6 +219,53 @@ pub struct PlanLimits {
     pub backups: BackupPolicy,
     /// Support.
     pub support: SupportLevel,
+    /// What each site may use on its node (plans made before these limits existed read the
+    /// defaults).
+    #[serde(default)]
+    pub site: SiteResources,
+}
+
+/// What each site of a plan may use on its node: PHP workers and memory, the largest upload,
+/// and how far one build command of a deployment may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SiteResources {
+    /// php-fpm's `pm.max_children`: requests served at once.
+    pub php_workers: u32,
+    /// PHP's `memory_limit`, in MiB.
+    pub php_memory_mb: u32,
+    /// The largest request body (nginx's `client_max_body_size`, PHP's `upload_max_filesize`
+    /// and `post_max_size`), in MiB.
+    pub upload_mb: u32,
+    /// Address space one build command may use, in MiB.
+    pub build_memory_mb: u32,
+    /// CPU seconds one build command may use.
+    pub build_cpu_secs: u32,
+}
+
+impl Default for SiteResources {
+    fn default() -> Self {
+        Self { php_workers: 5, php_memory_mb: 256, upload_mb: 64, build_memory_mb: 2048, build_cpu_secs: 900 }
+    }
+}
+
+impl SiteResources {
+    /// Checks every bound; the offending field's name and why.
+    pub fn check(self) -> Result<Self, (&'static str, String)> {
+        let bounds = [
+            ("php_workers", self.php_workers, 1, 200),
+            ("php_memory_mb", self.php_memory_mb, 32, 8192),
+            ("upload_mb", self.upload_mb, 1, 4096),
+            ("build_memory_mb", self.build_memory_mb, 64, 65536),
+            ("build_cpu_secs", self.build_cpu_secs, 1, 86400),
+        ];
+        for (field, value, min, max) in bounds {
+            if value < min || value > max {
+                return Err((field, format!("must be {min} to {max}")));
+            }
+        }
+        Ok(self)
+    }
 }
 
 /// Something measured and billed beyond what a plan includes.

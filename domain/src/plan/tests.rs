@@ -216,3 +216,20 @@ fn limits_overage_and_retirement_change_once_and_trials_are_bounded() {
         .when(starter())
         .then_expect_error(PlanError::AlreadyExists);
 }
+
+#[test]
+fn limits_stored_before_site_resources_existed_read_the_defaults() {
+    let stored = serde_json::json!({
+        "sites": {"up": 5},
+        "storage_gb": {"up": 10},
+        "backups": {"frequency": "daily", "retention_days": 7, "keep": null},
+        "support": "standard"
+    });
+    let limits: PlanLimits = serde_json::from_value(stored).unwrap();
+    assert_eq!(limits.site, SiteResources::default());
+    assert!(SiteResources { php_workers: 0, ..SiteResources::default() }.check().is_err());
+    assert_eq!(
+        SiteResources { upload_mb: 5000, ..SiteResources::default() }.check().unwrap_err().0,
+        "upload_mb"
+    );
+}

@@ -55,6 +55,16 @@ pub struct LimitsView {
     /// The support included.
     #[schema(value_type = berth_http::schema::SupportLevelName)]
     pub support: String,
+    /// php-fpm workers per site (`pm.max_children`).
+    pub php_workers: u32,
+    /// PHP's `memory_limit` per site, in MiB.
+    pub php_memory_mb: u32,
+    /// The largest upload, in MiB.
+    pub upload_mb: u32,
+    /// Address space one build command may use, in MiB.
+    pub build_memory_mb: u32,
+    /// CPU seconds one build command may use.
+    pub build_cpu_secs: u32,
 }
 
 /// The price of one GB of a metric beyond what the plan includes.
@@ -128,6 +138,11 @@ impl From<Row> for PlanView {
                 backup_frequency: limits.backups.frequency.as_str().to_owned(),
                 backup_retention_days: limits.backups.retention_days,
                 support: limits.support.as_str().to_owned(),
+                php_workers: limits.site.php_workers,
+                php_memory_mb: limits.site.php_memory_mb,
+                upload_mb: limits.site.upload_mb,
+                build_memory_mb: limits.site.build_memory_mb,
+                build_cpu_secs: limits.site.build_cpu_secs,
             },
             overage: row
                 .overage

@@ -19,6 +19,8 @@ pub const REINSTATEMENT: &str = "reinstatement";
 pub const CERTIFICATE_EXPIRING: &str = "certificate_expiring";
 /// A site's backup failed.
 pub const BACKUP_FAILED: &str = "backup_failed";
+/// A site's deployment failed.
+pub const DEPLOYMENT_FAILED: &str = "deployment_failed";
 
 /// The monthly cost and capacity report, to operators; its PDF and CSV files are attached.
 pub const COST_REPORT: &str = "cost_report";
@@ -106,6 +108,16 @@ pub const BUILTIN: &[Builtin] = &[
         "margin": "3086.44 EUR",
         "tenants": 42,
         "recommendations": "Recommended: add one node of 4 vCPU / 8 GB in fsn1 before 2027-02-14.",
+    })),
+    builtin!(DEPLOYMENT_FAILED, "deployment_failed", || json!({
+        "site": "shop.acme.example",
+        "trigger": "push",
+        "commit": "3f2c1a9",
+        "failed_at": "2026-12-01 03:20 UTC",
+        "step": "build",
+        "exit_code": 2,
+        "reason": "command 1 exited 2",
+        "log_tail": "$ npm run build\nerror: missing script",
     })),
     builtin!(SITE_EVACUATED, "site_evacuated", || json!({
         "site": "blog.acme.example",

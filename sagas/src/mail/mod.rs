@@ -26,6 +26,7 @@ pub mod billing;
 pub mod catalog;
 pub mod certificate;
 pub mod delivery;
+pub mod deploy;
 pub mod invoice;
 mod notice;
 pub mod outbox;

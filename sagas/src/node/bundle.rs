@@ -42,6 +42,8 @@ pub const FILES: &[BundleFile] = &[
     BundleFile { name: "usage.sh", text: include_str!("../../../deploy/node/usage.sh") },
     BundleFile { name: "backup.sh", text: include_str!("../../../deploy/node/backup.sh") },
     BundleFile { name: "restore.sh", text: include_str!("../../../deploy/node/restore.sh") },
+    BundleFile { name: "deploy.sh", text: include_str!("../../../deploy/node/deploy.sh") },
+    BundleFile { name: "sftp.sh", text: include_str!("../../../deploy/node/sftp.sh") },
 ];
 
 /// The bundle's version as written in `deploy/node/VERSION` (with its newline).

@@ -8,8 +8,9 @@
 
 use berth_domain::backup::BackupKind;
 use berth_domain::domain_name::DomainName;
-use berth_domain::ids::{BackupId, RestoreId, SiteId};
+use berth_domain::ids::{BackupId, DeploymentId, RestoreId, SiteId};
 use berth_domain::php::{PhpVersion, SiteKind};
+use berth_domain::plan::SiteResources;
 use serde::de::DeserializeOwned;
 
 use super::reply::{BootstrapReply, HealthReport, SiteCreated, SiteDeleted, SiteToggled, VersionReply};
@@ -32,6 +33,8 @@ pub enum NodeRequest {
         kind: SiteKind,
         /// Its PHP version; `None` for static sites.
         php: Option<PhpVersion>,
+        /// What it may use on the node (its plan's limits).
+        resources: SiteResources,
     },
     /// `site-delete`: remove everything of a site (a site that is not there is no error).
     SiteDelete {
@@ -154,6 +157,57 @@ pub enum NodeRequest {
         /// The restore.
         restore: RestoreId,
     },
+    /// `release-receive`: a tar of the code on stdin, into a fresh `releases/<id>`.
+    ReleaseReceive {
+        /// The site.
+        site: SiteId,
+        /// The release (the deployment's id).
+        release: DeploymentId,
+    },
+    /// `release-build`: build the release as the site's user, within limits.
+    ReleaseBuild {
+        /// The site.
+        site: SiteId,
+        /// The release.
+        release: DeploymentId,
+        /// The site's own build commands, one line each.
+        commands: Vec<String>,
+        /// Its post-deploy commands.
+        post: Vec<String>,
+        /// Seconds each command may run.
+        timeout_secs: u32,
+        /// Address space each command may use, in MiB.
+        memory_mb: u32,
+        /// CPU seconds each command may use.
+        cpu_secs: u32,
+    },
+    /// `release-switch`: `current` to the release, the site checked, releases not kept removed.
+    ReleaseSwitch {
+        /// The site.
+        site: SiteId,
+        /// The release.
+        release: DeploymentId,
+        /// The directory of the release nginx serves (empty: its root).
+        public_dir: String,
+        /// The releases to keep besides this one.
+        keep: Vec<DeploymentId>,
+    },
+    /// `sftp-user-add`: a chrooted SFTP account of the site (key or password on stdin).
+    SftpUserAdd {
+        /// The site.
+        site: SiteId,
+        /// What the account logs in as.
+        login: String,
+        /// `key` or `password`.
+        method: &'static str,
+    },
+    /// `sftp-user-remove`: the account is gone.
+    SftpUserRemove {
+        /// The site.
+        site: SiteId,
+        /// The login.
+        login: String,
+    },
 }
 
 impl NodeRequest {
@@ -181,6 +235,11 @@ impl NodeRequest {
             Self::RestoreSwap { .. } => "restore-swap",
             Self::RestoreFinish { .. } => "restore-finish",
             Self::RestoreAbort { .. } => "restore-abort",
+            Self::ReleaseReceive { .. } => "release-receive",
+            Self::ReleaseBuild { .. } => "release-build",
+            Self::ReleaseSwitch { .. } => "release-switch",
+            Self::SftpUserAdd { .. } => "sftp-user-add",
+            Self::SftpUserRemove { .. } => "sftp-user-remove",
         }
     }
 
@@ -195,13 +254,16 @@ impl NodeRequest {
         let mut pair = |key: &str, value: &str| argv.extend([format!("--{key}"), value.to_owned()]);
         match self {
             Self::Version | Self::Bootstrap | Self::Health | Self::Usage => {}
-            Self::SiteCreate { site, domain, kind, php } => {
+            Self::SiteCreate { site, domain, kind, php, resources } => {
                 pair("site", &site.to_string());
                 pair("domain", domain.as_str());
                 pair("kind", kind.as_str());
                 if let Some(php) = php {
                     pair("php", php.as_str());
                 }
+                pair("workers", &resources.php_workers.to_string());
+                pair("memory", &resources.php_memory_mb.to_string());
+                pair("upload", &resources.upload_mb.to_string());
             }
             Self::SiteDelete { site } | Self::SiteSuspend { site } | Self::SiteResume { site } => {
                 pair("site", &site.to_string());
@@ -242,6 +304,36 @@ impl NodeRequest {
             Self::RestoreFinish { site, restore } | Self::RestoreAbort { site, restore } => {
                 pair("site", &site.to_string());
                 pair("restore", &restore.to_string());
+            }
+            Self::ReleaseReceive { site, release } => {
+                pair("site", &site.to_string());
+                pair("release", &release.to_string());
+            }
+            Self::ReleaseBuild { site, release, commands, post, timeout_secs, memory_mb, cpu_secs } => {
+                pair("site", &site.to_string());
+                pair("release", &release.to_string());
+                // Commands are free text: base64 keeps each one inert on the remote command line.
+                pair("commands", &super::deploy::lines_b64(commands));
+                pair("post", &super::deploy::lines_b64(post));
+                pair("timeout", &timeout_secs.to_string());
+                pair("memory", &memory_mb.to_string());
+                pair("cpu", &cpu_secs.to_string());
+            }
+            Self::ReleaseSwitch { site, release, public_dir, keep } => {
+                pair("site", &site.to_string());
+                pair("release", &release.to_string());
+                pair("public", public_dir);
+                let keep: Vec<String> = keep.iter().map(ToString::to_string).collect();
+                pair("keep", &keep.join(","));
+            }
+            Self::SftpUserAdd { site, login, method } => {
+                pair("site", &site.to_string());
+                pair("login", login);
+                pair("method", method);
+            }
+            Self::SftpUserRemove { site, login } => {
+                pair("site", &site.to_string());
+                pair("login", login);
             }
         }
         argv
@@ -290,6 +382,8 @@ pub struct SiteCreate {
     pub kind: SiteKind,
     /// Its PHP version; `None` for static sites.
     pub php: Option<PhpVersion>,
+    /// What it may use on the node (its plan's limits).
+    pub resources: SiteResources,
 }
 
 /// `site-delete`.
@@ -339,6 +433,7 @@ impl NodeVerb for SiteCreate {
             domain: self.domain.clone(),
             kind: self.kind,
             php: self.php,
+            resources: self.resources,
         }
     }
 }
@@ -372,101 +467,4 @@ impl NodeVerb for Health {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn site() -> SiteId {
-        "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d".parse().unwrap()
-    }
-
-    #[test]
-    fn site_create_renders_every_argument_as_its_own_word() {
-        let request = SiteCreate {
-            site: site(),
-            domain: DomainName::parse("Blog.Example.COM.").unwrap(),
-            kind: SiteKind::Wordpress,
-            php: Some(PhpVersion::V8_2),
-        }
-        .request();
-
-        assert_eq!(
-            request.argv(),
-            [
-                "site-create",
-                "--site",
-                "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d",
-                "--domain",
-                "blog.example.com",
-                "--kind",
-                "wordpress",
-                "--php",
-                "8.2"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_static_site_has_no_php_argument() {
-        let domain = DomainName::parse("www.example.org").unwrap();
-        let request = SiteCreate { site: site(), domain, kind: SiteKind::Static, php: None }.request();
-
-        assert!(!request.argv().contains(&"--php".to_owned()), "{:?}", request.argv());
-    }
-
-    #[test]
-    fn an_internationalized_domain_goes_to_the_node_as_punycode() {
-        let domain = DomainName::parse("Bücher.Example").unwrap();
-        let request = SiteCreate { site: site(), domain, kind: SiteKind::Static, php: None }.request();
-
-        assert_eq!(request.argv()[4], "xn--bcher-kva.example");
-    }
-
-    #[test]
-    fn site_operations_and_plain_verbs_render_their_verb() {
-        let cases = [
-            (SiteDelete { site: site() }.request(), "site-delete"),
-            (SiteSuspend { site: site() }.request(), "site-suspend"),
-            (SiteResume { site: site() }.request(), "site-resume"),
-        ];
-        for (request, verb) in cases {
-            assert_eq!(request.argv(), [verb, "--site", "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d"]);
-        }
-        assert_eq!(Version.request().argv(), ["version"]);
-        assert_eq!(Bootstrap.request().argv(), ["bootstrap"]);
-        assert_eq!(Health.request().argv(), ["health"]);
-        assert!(Bootstrap.request().installs_bundle());
-        assert!(!Health.request().installs_bundle());
-    }
-
-    /// Values that would mean something to a shell, to nginx or to SQL cannot become a
-    /// `DomainName` at all, so no request can carry them.
-    #[test]
-    fn hostile_domains_cannot_be_constructed() {
-        for hostile in [
-            "a.com; rm -rf /",
-            "$(touch /tmp/x).example",
-            "`id`.example",
-            "a.com'--",
-            "a.com\" OR 1=1",
-            "a.com\nserver_name evil",
-            "a.com\\",
-            "a.com --kind php",
-            "--site.example",
-            "a.com\0",
-            "a b.com",
-            "../../etc.example",
-            "*.example.com",
-            "a.com;",
-            "{a,b}.example",
-        ] {
-            assert!(DomainName::parse(hostile).is_err(), "{hostile:?} parsed as a domain");
-        }
-    }
-
-    #[test]
-    fn hostile_site_ids_do_not_parse() {
-        for hostile in ["", "x$(id)", "0190f3a2-7c4e-7d1a-9b3c-5e6f7a8b9c0d; id", "'; DROP TABLE x; --"] {
-            assert!(hostile.parse::<SiteId>().is_err(), "{hostile:?} parsed as a site id");
-        }
-    }
-}
+mod tests;

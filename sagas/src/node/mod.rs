@@ -14,10 +14,12 @@ pub mod backup;
 pub mod bootstrap;
 pub mod bundle;
 pub mod contract;
+pub mod deploy;
 pub mod health;
 pub mod provision;
 pub mod reply;
 pub mod scripts;
+pub mod sftp;
 pub mod tls;
 pub mod usage;
 
@@ -168,6 +170,19 @@ impl NodeWork {
         if let Err(error) = result {
             tracing::error!(%error, node_id = %node_id, "could not record the host key mismatch");
         }
+    }
+}
+
+impl NodeWork {
+    /// What each site of `tenant` may use on its node: its running subscription's plan's
+    /// limits, or the defaults without one.
+    pub async fn site_resources(
+        &self,
+        tenant: Option<berth_domain::ids::TenantId>,
+    ) -> Result<berth_domain::plan::SiteResources, berth_eventstore::error::StoreError> {
+        let Some(tenant) = tenant else { return Ok(Default::default()) };
+        let running = berth_eventstore::billing::running_subscription(&self.store, tenant).await?;
+        Ok(running.and_then(|(_, s)| s.plan().map(|terms| terms.limits.site)).unwrap_or_default())
     }
 }
 

@@ -287,7 +287,13 @@ impl Provisioning {
         let (Some(kind), Some(domain)) = (site.kind(), site.domain()) else {
             return Err(Failure::Final(FailureCode::Unknown, "the site has no kind or domain".into()));
         };
-        let verb = SiteCreate { site: site_id, domain: domain.clone(), kind, php: site.php_version() };
+        let resources = self
+            .work
+            .site_resources(site.tenant_id())
+            .await
+            .map_err(|e| Failure::Later(Outcome::later(e)))?;
+        let verb =
+            SiteCreate { site: site_id, domain: domain.clone(), kind, php: site.php_version(), resources };
         let started = Instant::now();
         let meta = saga_metadata(event, SAGA, "host-key");
         let result = self.work.call(node_id, verb, &meta).await;

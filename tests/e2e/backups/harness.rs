@@ -83,6 +83,7 @@ impl WordpressNode {
                 domain: DomainName::parse(domain).unwrap(),
                 kind: SiteKind::Wordpress,
                 php: None,
+                resources: Default::default(),
             },
         )
         .await

@@ -8,7 +8,7 @@ use berth_domain::ids::PlanId;
 use berth_domain::name::DisplayName;
 use berth_domain::plan::{
     BackupFrequency, BackupPolicy, BillingPeriod, GfsKeep, Limit, Metric, OveragePrice, Plan, PlanCode,
-    PlanCommand, PlanLimits, Price, SupportLevel,
+    PlanCommand, PlanLimits, Price, SiteResources, SupportLevel,
 };
 use berth_http::conditional::Precondition;
 use berth_http::extract::{ApiJson, ApiPath};
@@ -57,6 +57,30 @@ pub struct LimitsBody {
     /// Support.
     #[schema(value_type = berth_http::schema::SupportLevelName)]
     pub support: String,
+    /// What each site may use on its node; absent: the defaults (5 PHP workers, 256 MiB,
+    /// 64 MiB uploads, builds of 2048 MiB and 900 CPU seconds).
+    pub site: Option<SiteBody>,
+}
+
+/// What each site of a plan may use on its node; every field may be left out.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteBody {
+    /// php-fpm's `pm.max_children`.
+    #[schema(minimum = 1, maximum = 200)]
+    pub php_workers: Option<u32>,
+    /// PHP's `memory_limit`, in MiB.
+    #[schema(minimum = 32, maximum = 8192)]
+    pub php_memory_mb: Option<u32>,
+    /// The largest upload, in MiB.
+    #[schema(minimum = 1, maximum = 4096)]
+    pub upload_mb: Option<u32>,
+    /// Address space one build command may use, in MiB.
+    #[schema(minimum = 64, maximum = 65536)]
+    pub build_memory_mb: Option<u32>,
+    /// CPU seconds one build command may use.
+    #[schema(minimum = 1, maximum = 86400)]
+    pub build_cpu_secs: Option<u32>,
 }
 
 /// The backups a plan includes.
@@ -205,11 +229,24 @@ impl LimitsBody {
             &SupportLevel::ALL,
             SupportLevel::as_str,
         )?;
+        let given = self.site.as_ref();
+        let defaults = SiteResources::default();
+        let pick = |value: Option<u32>, default: u32| value.unwrap_or(default);
+        let site = SiteResources {
+            php_workers: pick(given.and_then(|s| s.php_workers), defaults.php_workers),
+            php_memory_mb: pick(given.and_then(|s| s.php_memory_mb), defaults.php_memory_mb),
+            upload_mb: pick(given.and_then(|s| s.upload_mb), defaults.upload_mb),
+            build_memory_mb: pick(given.and_then(|s| s.build_memory_mb), defaults.build_memory_mb),
+            build_cpu_secs: pick(given.and_then(|s| s.build_cpu_secs), defaults.build_cpu_secs),
+        }
+        .check()
+        .map_err(|(name, why)| ApiError::field(&format!("{field}site.{name}"), why))?;
         Ok(PlanLimits {
             sites: limit(self.sites),
             storage_gb: limit(self.storage_gb),
             backups: BackupPolicy { frequency, retention_days: self.backups.retention_days, keep },
             support,
+            site,
         })
     }
 }

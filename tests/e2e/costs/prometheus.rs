@@ -250,7 +250,6 @@ async fn a_region_filled_past_90_percent_meets_the_critical_rule_in_the_real_pro
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the local Prometheus to load deploy/prometheus/costs.yml: deploy/peers up from a tree holding it"]
 async fn a_node_filled_past_90_percent_raises_the_critical_capacity_alert_in_alertmanager() {
     // Arrange: the running Prometheus evaluates deploy/prometheus/costs.yml.
     let http = reqwest::Client::new();

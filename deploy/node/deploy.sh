@@ -33,7 +33,9 @@ need_commands() {
 # need_number KEY MAX: the validated --KEY, 1 to MAX, as NUMBER.
 need_number() {
     NUMBER=${ARG[$1]:-}
-    [[ $NUMBER =~ ^[0-9]{1,7}$ ]] && ((NUMBER >= 1 && NUMBER <= $2)) || fail bad_input "--$1 must be 1 to $2"
+    if ! [[ $NUMBER =~ ^[0-9]{1,7}$ ]] || ((NUMBER < 1 || NUMBER > $2)); then
+        fail bad_input "--$1 must be 1 to $2"
+    fi
 }
 
 # need_public: the validated --public (a relative path without '..', or empty).
@@ -126,6 +128,7 @@ build_step() {
     local name=$1 rc=0
     shift
     printf '$ %s\n' "$name" >>"$RELEASE_LOG"
+    # shellcheck disable=SC2016 # the inner shell expands its own arguments
     (
         cd "$RELEASE_DIR"
         runuser -u "$SITE_USER" -- env -i HOME="$SITE_DIR" TMPDIR="$SITE_DIR/tmp" PATH="$PATH" LANG=C.UTF-8 \

@@ -165,7 +165,7 @@ impl ScheduleSaga {
                 .record::<Backup>(&backup.to_string(), command, &saga_metadata(event, SAGA, "take"))
                 .await,
         )?;
-        self.prune(event, site_id, schedule.keep(), self.clock.now()).await
+        self.prune(event, site_id, schedule.keep(), self.clock.now(), None).await
     }
 
     async fn verified(&self, event: &Recorded, id: BackupId) -> Step<()> {
@@ -180,16 +180,20 @@ impl ScheduleSaga {
             .await
             .map_err(Outcome::later)?
             .aggregate;
-        self.prune(event, backup.site_id(), schedule.keep(), self.clock.now()).await
+        self.prune(event, backup.site_id(), schedule.keep(), self.clock.now(), Some(id)).await
     }
 
-    /// Deletes the objects retention no longer keeps, then records each backup pruned.
+    /// Deletes the objects retention no longer keeps, then records each backup pruned. Retention
+    /// reads the backups view; after `verified` verified, the view must show it so (else the
+    /// step is tried again shortly): a view a moment behind would leave it out and keep, as the
+    /// newest of their day or week, backups it replaces.
     async fn prune(
         &self,
         event: &Recorded,
         site_id: SiteId,
         keep: berth_domain::plan::GfsKeep,
         now: OffsetDateTime,
+        verified: Option<BackupId>,
     ) -> Step<()> {
         let Some(storage) = &self.backups.storage else { return Ok(()) };
         let rows: Vec<(uuid::Uuid, OffsetDateTime, String, Option<OffsetDateTime>)> = sqlx::query_as(
@@ -209,6 +213,9 @@ impl ScheduleSaga {
                 keep_until,
             })
             .collect();
+        if let Some(newest) = verified.filter(|v| !settled.iter().any(|s| s.id == *v && s.verified)) {
+            return Err(Outcome::later(format!("the backups view does not show {newest} verified yet")));
+        }
         for id in to_prune(&settled, keep, now) {
             let backup =
                 self.work.store.load::<Backup>(&id.to_string()).await.map_err(Outcome::later)?.aggregate;

@@ -164,6 +164,7 @@ pub use accepted::{Accepted, Links, View};
         routes::git_hooks::receive,
         routes::sftp::add,
         routes::sftp::remove,
+        routes::sign_out::logout,
     )
 )]
 pub struct ApiDoc;
@@ -172,6 +173,7 @@ pub struct ApiDoc;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::auth::router())
+        .merge(routes::sign_out::router())
         .merge(routes::sites::router())
         .merge(routes::nodes::router())
         .merge(routes::tokens::router())

@@ -12,6 +12,7 @@ import re
 import sys
 
 COMMAND_IDS = {
+    "logout",
     "add_sftp_user",
     "remove_sftp_user",
     "configure_repository",

@@ -105,6 +105,11 @@ pub enum CredentialWrite {
         /// When it ends.
         expires_at: OffsetDateTime,
     },
+    /// A login session ended by its user.
+    EndSession {
+        /// The session's id.
+        id: Uuid,
+    },
     /// A platform operator's token.
     Operator {
         /// The operator.
@@ -139,6 +144,7 @@ impl CredentialWrite {
             self,
             Self::RevokeApiToken { .. }
                 | Self::RevokeInvitation { .. }
+                | Self::EndSession { .. }
                 | Self::Membership { .. }
                 | Self::EndMembership { .. }
                 | Self::TwoFactorRequired { required: true, .. }
@@ -197,6 +203,14 @@ impl CredentialWrite {
             Self::Session { id, digest, tenant, user, role, expires_at } => {
                 insert_token(conn, *id, "session", digest, *tenant, Some(*user), *role, Some(*expires_at))
                     .await?;
+            }
+            Self::EndSession { id } => {
+                sqlx::query(
+                    "UPDATE credentials SET revoked_at = now() WHERE id = $1 AND kind = 'session' AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .execute(conn)
+                .await?;
             }
             Self::Operator { operator, digest } => {
                 sqlx::query("INSERT INTO credentials (id, kind, secret_hash, user_id) VALUES ($1, 'operator', $2, $1)")

@@ -16,6 +16,8 @@ pub struct Reader {
     pub tenant_id: Uuid,
     /// The credential it reads with (checked again as the scope is entered).
     pub credential_id: Uuid,
+    /// The credential's role in the tenant.
+    pub role: Option<berth_domain::role::Role>,
 }
 
 impl Reader {
@@ -32,7 +34,7 @@ impl FromRequestParts<AppState> for Reader {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let principal = bearer(parts, state).await?;
         let tenant_id = principal.tenant_id.ok_or(ApiError::NotFound)?;
-        Ok(Self { tenant_id, credential_id: principal.credential_id })
+        Ok(Self { tenant_id, credential_id: principal.credential_id, role: principal.role })
     }
 }
 
@@ -92,7 +94,7 @@ impl FromRequestParts<AppState> for Viewer {
             return Ok(Self::Operator(OperatorReader { credential_id: principal.credential_id }));
         }
         let tenant_id = principal.tenant_id.ok_or(ApiError::NotFound)?;
-        Ok(Self::Tenant(Reader { tenant_id, credential_id: principal.credential_id }))
+        Ok(Self::Tenant(Reader { tenant_id, credential_id: principal.credential_id, role: principal.role }))
     }
 }
 

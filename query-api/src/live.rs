@@ -1,4 +1,5 @@
-//! `/v1/events/stream`: the tenant's events as Server-Sent Events, live from JetStream.
+//! `/v1/events/stream`: the tenant's events as Server-Sent Events, live from JetStream (for a
+//! platform operator, every event: nodes', tenants', the platform's).
 //!
 //! Each event's SSE id is its JetStream sequence. A client that reconnects with
 //! `Last-Event-ID` (browsers do this by themselves) resumes right after the last event it saw,
@@ -17,7 +18,7 @@ use berth_http::extract::ApiQuery;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
-use crate::auth::Reader;
+use crate::auth::Viewer;
 use crate::AppState;
 use berth_http::ApiError;
 
@@ -69,7 +70,7 @@ pub struct StreamEvent {
     pub recorded_at: String,
 }
 
-/// The tenant's events, live, as Server-Sent Events.
+/// The tenant's events (an operator's: all events), live, as Server-Sent Events.
 ///
 /// Each SSE `id` is the stream sequence, `event` the event type and `data` a `StreamEvent`
 /// (see the schema). Reconnecting with `Last-Event-ID` resumes right after that event.
@@ -79,7 +80,7 @@ pub struct StreamEvent {
     security(("bearer" = [])))]
 async fn stream(
     State(state): State<AppState>,
-    reader: Reader,
+    reader: Viewer,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -105,7 +106,10 @@ async fn stream(
     };
     let stream = state.jetstream.get_stream(&state.stream).await.map_err(|_| ApiError::Unavailable)?;
     let config = OrderedConfig {
-        filter_subject: format!("{}.{}.>", state.subject_prefix, reader.tenant_id),
+        filter_subject: match &reader {
+            Viewer::Tenant(tenant) => format!("{}.{}.>", state.subject_prefix, tenant.tenant_id),
+            Viewer::Operator(_) => format!("{}.>", state.subject_prefix),
+        },
         deliver_policy,
         ..Default::default()
     };

@@ -58,6 +58,10 @@ pub struct TenantOverview {
     pub two_factor_required: bool,
     /// What it holds.
     pub counts: TenantCounts,
+    /// The caller's role in it (what this credential may do; absent in a past state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<berth_http::schema::RoleName>)]
+    pub role: Option<String>,
     /// For a past state (`as_of`): the instant and where in the log that state stands.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_of: Option<crate::as_of::AsOf>,
@@ -136,6 +140,7 @@ async fn overview(
         created_at,
         two_factor_required,
         counts,
+        role: reader.role.map(|role| role.as_str().to_owned()),
         as_of: None,
     };
     Ok(versioned(version, overview, &if_none_match))
@@ -306,6 +311,7 @@ async fn past_overview(
         created_at: past.first_at,
         two_factor_required: organization.two_factor_required(),
         counts,
+        role: None,
         as_of: Some(past.as_of),
     })
 }

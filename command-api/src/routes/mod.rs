@@ -13,6 +13,7 @@ pub mod members;
 pub mod nodes;
 pub mod people;
 pub mod sftp;
+pub mod sign_out;
 pub mod sites;
 pub mod tokens;
 pub mod two_factor;

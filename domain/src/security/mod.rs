@@ -47,6 +47,8 @@ pub enum SecondFactor {
 pub enum SecurityCommand {
     /// Record a login that worked.
     RecordLogin { user_id: UserId, tenant_id: uuid::Uuid, factor: SecondFactor, origin: Origin },
+    /// Record that a login session was ended by its user.
+    RecordLogout { user_id: UserId, tenant_id: uuid::Uuid, session_id: uuid::Uuid, origin: Origin },
     /// Record a login that failed, and why.
     RecordFailure { user_id: Option<UserId>, reason: String, origin: Origin },
     /// Record a request refused for lack of permission.
@@ -65,6 +67,8 @@ pub enum SecurityCommand {
 pub enum SecurityEvent {
     /// A login worked.
     LoginSucceeded { user_id: UserId, tenant_id: uuid::Uuid, factor: SecondFactor, origin: Origin },
+    /// A login session was ended by its user (signed out).
+    LoggedOut { user_id: UserId, tenant_id: uuid::Uuid, session_id: uuid::Uuid, origin: Origin },
     /// A login failed.
     LoginFailed { user_id: Option<UserId>, reason: String, origin: Origin },
     /// A request was refused for lack of permission.
@@ -81,6 +85,7 @@ impl DomainEvent for SecurityEvent {
     fn event_type(&self) -> String {
         match self {
             Self::LoginSucceeded { .. } => "LoginSucceeded",
+            Self::LoggedOut { .. } => "LoggedOut",
             Self::LoginFailed { .. } => "LoginFailed",
             Self::AccessDenied { .. } => "AccessDenied",
             Self::TwoFactorEnabled { .. } => "TwoFactorEnabled",
@@ -170,6 +175,7 @@ impl Aggregate for AccountSecurity {
         use SecurityEvent as E;
         match event {
             E::LoginSucceeded { .. } => self.logins += 1,
+            E::LoggedOut { .. } => {}
             E::LoginFailed { .. } => self.failures += 1,
             E::AccessDenied { .. } => {}
             E::TwoFactorEnabled { recovery_codes, .. } => {
@@ -192,6 +198,9 @@ fn decide(state: &AccountSecurity, command: SecurityCommand) -> Result<Vec<Secur
     Ok(vec![match command {
         C::RecordLogin { user_id, tenant_id, factor, origin } => {
             E::LoginSucceeded { user_id, tenant_id, factor, origin }
+        }
+        C::RecordLogout { user_id, tenant_id, session_id, origin } => {
+            E::LoggedOut { user_id, tenant_id, session_id, origin }
         }
         C::RecordFailure { user_id, reason, origin } => E::LoginFailed { user_id, reason, origin },
         C::RecordDenied { actor, method, path, reason } => E::AccessDenied { actor, method, path, reason },

@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::listeners::{addr, Listeners};
 use crate::ops::{self, OpsState};
 use crate::settings::Settings;
 use crate::{connect, telemetry};
@@ -78,10 +79,7 @@ pub struct Application {
     pool: PgPool,
     replica: Option<PgPool>,
     nats: async_nats::Client,
-    command_listener: Option<TcpListener>,
-    query_listener: Option<TcpListener>,
-    telemetry_listener: Option<TcpListener>,
-    operator_listener: Option<TcpListener>,
+    listeners: Listeners,
     vault: Option<Vault>,
     clock: Arc<dyn Clock>,
     templates: Arc<Templates>,
@@ -122,62 +120,33 @@ impl Application {
             false => None,
         };
         let nats = connect::nats(&settings).await?;
-        let command_listener = match roles.command_api {
-            true => Some(bind(settings.command_api.addr, "command API").await?),
-            false => None,
-        };
-        let query_listener = match roles.query_api {
-            true => Some(bind(settings.query_api.addr, "query API").await?),
-            false => None,
-        };
-        // A process without an API still serves its metrics and health, on a port of its own.
-        let telemetry_listener = match roles.command_api || roles.query_api {
-            true => None,
-            false => Some(bind(settings.telemetry.addr, "telemetry (/metrics, /healthz, /readyz)").await?),
-        };
-        let operator_listener = match settings.telemetry.operator_addr.trim() {
-            "" => None,
-            addr => {
-                let addr = addr
-                    .parse()
-                    .with_context(|| format!("telemetry.operator_addr `{addr}` is not an address"))?;
-                Some(bind(addr, "operators' metrics").await?)
-            }
-        };
-        Ok(Self {
-            settings,
-            roles,
-            pool,
-            replica,
-            nats,
-            command_listener,
-            query_listener,
-            telemetry_listener,
-            operator_listener,
-            vault,
-            clock,
-            templates,
-        })
+        let listeners = Listeners::bind(&settings, roles).await?;
+        Ok(Self { settings, roles, pool, replica, nats, listeners, vault, clock, templates })
     }
 
     /// Where the command API listens (port 0 in settings picks a free one).
     pub fn command_api_addr(&self) -> Option<SocketAddr> {
-        self.command_listener.as_ref().and_then(|l| l.local_addr().ok())
+        addr(&self.listeners.command)
     }
 
     /// Where the query API listens.
     pub fn query_api_addr(&self) -> Option<SocketAddr> {
-        self.query_listener.as_ref().and_then(|l| l.local_addr().ok())
+        addr(&self.listeners.query)
     }
 
     /// Where a process without an API serves `/metrics`, `/healthz` and `/readyz`.
     pub fn telemetry_addr(&self) -> Option<SocketAddr> {
-        self.telemetry_listener.as_ref().and_then(|l| l.local_addr().ok())
+        addr(&self.listeners.telemetry)
     }
 
     /// Where the operators' `/metrics` listens, if `telemetry.operator_addr` is set.
     pub fn operator_metrics_addr(&self) -> Option<SocketAddr> {
-        self.operator_listener.as_ref().and_then(|l| l.local_addr().ok())
+        addr(&self.listeners.operator)
+    }
+
+    /// Where the web console listens, if `console.addr` is set and both APIs run here.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        addr(&self.listeners.console)
     }
 
     /// The PostgreSQL pool.
@@ -187,20 +156,15 @@ impl Application {
 
     /// Runs the selected roles until `shutdown` fires, then stops them gracefully.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self {
-            settings,
-            roles,
-            pool,
-            replica,
-            nats,
-            command_listener,
-            query_listener,
-            telemetry_listener,
-            operator_listener,
-            vault,
-            clock,
-            templates,
-        } = self;
+        let Self { settings, roles, pool, replica, nats, listeners, vault, clock, templates } = self;
+        let Listeners {
+            command: command_listener,
+            query: query_listener,
+            telemetry: telemetry_listener,
+            operator: operator_listener,
+            console: console_listener,
+        } = listeners;
+        let (mut command_app, mut query_app) = (None, None);
         let mut tasks = JoinSet::new();
         let poll = Duration::from_millis(settings.eventstore.poll_interval_ms);
         let notifier = FeedNotifier::start(pool.clone(), poll, shutdown.clone());
@@ -310,6 +274,7 @@ impl Application {
             );
             let limit = settings.command_api.body_limit_bytes;
             let app = ops::wrap(api, ops_state.clone(), limit, api_limiter.clone(), doc);
+            command_app = Some(app.clone());
             tasks.spawn(serve(listener, app, shutdown.clone(), "command API"));
         }
         if let Some(listener) = query_listener {
@@ -344,7 +309,12 @@ impl Application {
             );
             let limit = settings.query_api.body_limit_bytes;
             let app = ops::wrap(api, ops_state.clone(), limit, api_limiter.clone(), doc);
+            query_app = Some(app.clone());
             tasks.spawn(serve(listener, app, shutdown.clone(), "query API"));
+        }
+        if let (Some(listener), Some(command), Some(query)) = (console_listener, command_app, query_app) {
+            let app = crate::console::router(command, query, &settings.console);
+            tasks.spawn(serve(listener, app, shutdown.clone(), "web console"));
         }
         if let Some(listener) = telemetry_listener {
             tasks.spawn(serve(listener, ops::telemetry(ops_state.clone()), shutdown.clone(), "telemetry"));
@@ -480,10 +450,6 @@ fn mail(
         retry: settings.mail.retry(),
         wakeups: FeedNotifier::start_on(pool.clone(), MAIL_CHANNEL, poll, shutdown.clone()),
     })
-}
-
-async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| format!("cannot listen for the {what} on {addr}"))
 }
 
 async fn serve(listener: TcpListener, app: axum::Router, shutdown: CancellationToken, what: &'static str) {

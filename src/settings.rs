@@ -11,11 +11,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 mod backups;
+mod console;
 mod deploys;
 mod dns;
 mod telemetry;
 
 pub use backups::BackupSettings;
+pub use console::ConsoleSettings;
 pub use deploys::DeploySettings;
 pub use dns::DnsSettings;
 pub use telemetry::TelemetrySettings;
@@ -62,6 +64,9 @@ pub struct Settings {
     pub backups: BackupSettings,
     /// How deployments fetch code from sites' repositories and limit builds.
     pub deploys: DeploySettings,
+    /// The web console.
+    #[serde(default)]
+    pub console: ConsoleSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
     #[serde(default)]
@@ -415,6 +420,7 @@ fn known_keys() -> Vec<String> {
     }
     keys.extend(berth_sagas::registry::known_keys());
     keys.extend(crate::billing::NESTED_KEYS.iter().map(|k| (*k).to_owned()));
+    keys.extend(["console.addr", "console.https"].map(str::to_owned));
     keys
 }
 

@@ -5,6 +5,7 @@
 //   NODE_HOST_KEY, SITE_DOMAIN, DEV_NODE (the deploy/dev-node script), SHOTS (a directory).
 // It exits non-zero, saying which step failed, on the first failure.
 
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -31,6 +32,19 @@ const policyBreaks = [];
 const pageErrors = [];
 
 function step(text) { console.log(`-- ${text}`); }
+
+// The current code of an authenticator holding `secret` (RFC 6238: SHA-1, 30 s, 6 digits).
+function totp(secret) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
 
 async function check(page, name) {
   for (const [width, height, label] of [[1280, 900, 'desktop'], [390, 844, 'phone']]) {
@@ -218,6 +232,27 @@ async function tenant(browser) {
     await heading(page, title);
     await check(page, name);
   }
+
+  step('turns on two-factor login, signs out, and signs in again with a recovery code');
+  await page.getByRole('link', { name: 'Account', exact: true }).click();
+  const enrol = page.locator('#enrol-2fa');
+  await enrol.getByLabel('Email').fill(`owner-${unique}@console.test`);
+  await enrol.getByLabel('Password').fill(password);
+  await enrol.locator('button[type=submit]').click();
+  const secret = (await page.getByText('Add this secret to your authenticator app:').textContent()).split(': ').pop().trim();
+  await page.locator('#confirm-2fa').getByLabel('Two-factor code').fill(totp(secret));
+  await page.locator('#confirm-2fa button[type=submit]').click();
+  const recovery = (await page.locator('li.mono').first().textContent()).trim();
+  await page.locator('#sign-out').click();
+  await heading(page, 'Sign in');
+  const signIn = page.locator('#sign-in');
+  await signIn.getByLabel('Email').fill(`owner-${unique}@console.test`);
+  await signIn.getByLabel('Password').fill(password);
+  await signIn.locator('button[type=submit]').click();
+  await page.locator('#f-sign-in-code-error:not([hidden])', { hasText: 'two-factor login is on' }).waitFor();
+  await signIn.getByLabel('Two-factor code').fill(recovery);
+  await signIn.locator('button[type=submit]').click();
+  await heading(page, 'Sites');
 
   step('invites a viewer');
   await page.getByRole('link', { name: 'Team', exact: true }).click();

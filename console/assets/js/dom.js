@@ -105,7 +105,9 @@ export function form(fields, submit, { label = t('action.save'), id } = {}) {
     try {
       await submit(values);
     } catch (error) {
-      const named = error instanceof Problem && error.field && fieldFor(inputs, error.field);
+      // The field a problem names, or the one its detail starts with (`code: …`).
+      const prefix = error instanceof Problem && (error.detail.match(/^([a-z_]+): /) || [])[1];
+      const named = error instanceof Problem && ((error.field && fieldFor(inputs, error.field)) || (prefix && inputs[prefix]));
       if (named) {
         named.error.textContent = error.detail || error.title;
         named.error.hidden = false;

@@ -12,6 +12,9 @@ import re
 import sys
 
 COMMAND_IDS = {
+    "create_staging",
+    "promote_staging",
+    "delete_staging",
     "add_sftp_user",
     "remove_sftp_user",
     "configure_repository",

@@ -14,6 +14,7 @@ pub mod nodes;
 pub mod people;
 pub mod sftp;
 pub mod sites;
+pub mod staging;
 pub mod tokens;
 pub mod two_factor;
 pub mod webhooks;

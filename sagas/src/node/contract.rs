@@ -35,6 +35,8 @@ pub enum NodeRequest {
         php: Option<PhpVersion>,
         /// What it may use on the node (its plan's limits).
         resources: SiteResources,
+        /// Whether search engines are told not to index it (a staging copy).
+        noindex: bool,
     },
     /// `site-delete`: remove everything of a site (a site that is not there is no error).
     SiteDelete {
@@ -254,7 +256,7 @@ impl NodeRequest {
         let mut pair = |key: &str, value: &str| argv.extend([format!("--{key}"), value.to_owned()]);
         match self {
             Self::Version | Self::Bootstrap | Self::Health | Self::Usage => {}
-            Self::SiteCreate { site, domain, kind, php, resources } => {
+            Self::SiteCreate { site, domain, kind, php, resources, noindex } => {
                 pair("site", &site.to_string());
                 pair("domain", domain.as_str());
                 pair("kind", kind.as_str());
@@ -264,6 +266,9 @@ impl NodeRequest {
                 pair("workers", &resources.php_workers.to_string());
                 pair("memory", &resources.php_memory_mb.to_string());
                 pair("upload", &resources.upload_mb.to_string());
+                if *noindex {
+                    pair("noindex", "1");
+                }
             }
             Self::SiteDelete { site } | Self::SiteSuspend { site } | Self::SiteResume { site } => {
                 pair("site", &site.to_string());
@@ -384,6 +389,8 @@ pub struct SiteCreate {
     pub php: Option<PhpVersion>,
     /// What it may use on the node (its plan's limits).
     pub resources: SiteResources,
+    /// Whether search engines are told not to index it (a staging copy).
+    pub noindex: bool,
 }
 
 /// `site-delete`.
@@ -434,6 +441,7 @@ impl NodeVerb for SiteCreate {
             kind: self.kind,
             php: self.php,
             resources: self.resources,
+            noindex: self.noindex,
         }
     }
 }

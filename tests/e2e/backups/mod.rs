@@ -8,3 +8,4 @@ mod node_pipeline;
 mod restore;
 mod retention;
 mod saga;
+mod staging;

@@ -322,7 +322,7 @@ need_php() {
 # their values end up in configs and SQL.
 # ---------------------------------------------------------------------------
 declare -A REC=()
-RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance deployed public_dir php_workers php_memory upload_mb sftp noindex)
+RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance deployed public_dir php_workers php_memory upload_mb sftp noindex sftp_locked)
 
 # read_record: REC from the site's record; 1 if there is none, 2 if it does not pass the
 # checks (REC then holds what was read, for messages only).
@@ -343,6 +343,7 @@ read_record() {
         [[ ${REC[deployed]:-0} == [01] ]] && public_ok "${REC[public_dir]:-}" &&
         [[ ${REC[php_workers]:-5} =~ ^[0-9]{1,3}$ && ${REC[php_memory]:-256} =~ ^[0-9]{1,5}$ ]] &&
         [[ ${REC[upload_mb]:-64} =~ ^[0-9]{1,4}$ && ${REC[sftp]:-0} == [01] && ${REC[noindex]:-0} == [01] ]] &&
+        [[ ${REC[sftp_locked]:-0} == [01] ]] &&
         aliases_ok "${REC[aliases]:-}" || return 2
 }
 

@@ -210,6 +210,13 @@ pub enum NodeRequest {
         /// The login.
         login: String,
     },
+    /// `sftp-lock`: the site's accounts may only read (`true`) or upload again.
+    SftpLock {
+        /// The site.
+        site: SiteId,
+        /// Read-only.
+        locked: bool,
+    },
 }
 
 impl NodeRequest {
@@ -242,6 +249,7 @@ impl NodeRequest {
             Self::ReleaseSwitch { .. } => "release-switch",
             Self::SftpUserAdd { .. } => "sftp-user-add",
             Self::SftpUserRemove { .. } => "sftp-user-remove",
+            Self::SftpLock { .. } => "sftp-lock",
         }
     }
 
@@ -339,6 +347,10 @@ impl NodeRequest {
             Self::SftpUserRemove { site, login } => {
                 pair("site", &site.to_string());
                 pair("login", login);
+            }
+            Self::SftpLock { site, locked } => {
+                pair("site", &site.to_string());
+                pair("locked", if *locked { "1" } else { "0" });
             }
         }
         argv

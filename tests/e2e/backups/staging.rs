@@ -1,7 +1,8 @@
 //! Staging copies through the API on a real WordPress site: the copy serves the same post at
 //! its staging name and tells search engines to stay away; a change made on the copy reaches
 //! production by a promotion; deleting the copy frees its site; bad requests are refused
-//! naming the problem, and another tenant's site is unknown.
+//! naming the problem, and another tenant's site is unknown. In a zone Berth serves, the copy
+//! gets its own address record and certificate, and gives them back when it is deleted.
 
 use std::time::Duration;
 
@@ -9,10 +10,13 @@ use berth::app::Roles;
 use futures::StreamExt;
 use object_store::ObjectStore;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::harness::{backup_settings, install_wordpress, shell_quote, storage, test_prefix};
 use crate::api::Api;
+use crate::certs_harness::{
+    borrowed, create_zone, https, node_and_peer_settings, unique_zone, wait_certificate, Peers,
+};
 use crate::nodes_harness::{
     add_node, create_site, one_at_a_time, operator_token, site_user, wait_for, wait_for_status, LocalNode,
     NODE_SETTINGS,
@@ -219,7 +223,14 @@ async fn a_staging_copy_serves_the_post_and_a_change_made_there_reaches_producti
         .map(|b| (b["trigger"].as_str().unwrap(), b["status"].as_str().unwrap()))
         .collect();
     assert!(triggers.contains(&("before_restore", "verified")), "{backups}");
-    eprintln!("staging copy ready in {copied_in:?}; promoted in {promoted_in:?}");
+    let timings: Vec<String> = detail["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["step"].as_str().unwrap().starts_with("staging_"))
+        .map(|s| format!("{} {}", s["step"].as_str().unwrap(), s["took_ms"]))
+        .collect();
+    eprintln!("staging copy ready in {copied_in:?}; promoted in {promoted_in:?}; steps (ms): {timings:?}");
 
     // Deleting the copy frees its site; production may then be deleted or copied again.
     let (status, accepted) =
@@ -244,6 +255,65 @@ async fn a_staging_copy_serves_the_post_and_a_change_made_there_reaches_producti
     );
     let (status, _, _) = page(&node, domain, "/").await;
     assert_eq!(status, 200, "production serves on");
+
+    let store = berth_sagas::backup::store::connect(&config).unwrap();
+    let tenant: berth_domain::ids::TenantId = owner.tenant_id.parse().unwrap();
+    let prefix = berth_sagas::backup::store::tenant_prefix(&config.prefix, tenant);
+    for entry in store.list(Some(&prefix)).collect::<Vec<_>>().await {
+        store.delete(&entry.unwrap().location).await.unwrap();
+    }
+    api.stop().await;
+}
+
+/// The staging copy of a site in a zone Berth serves: its name gets its address record and its
+/// own certificate (HTTP-01 against pebble), served with the noindex header over HTTPS; deleting
+/// the copy takes the record away and retires the certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_staging_copy_gets_its_own_address_record_and_certificate_and_gives_them_back() {
+    let _serial = one_at_a_time().await;
+    let peers = Peers::from_env();
+    let root = peers.root();
+    let config = storage(&test_prefix());
+    let mut settings = node_and_peer_settings(&peers, &peers.directory);
+    settings.extend(backup_settings(&config));
+    let api = Api::start_roles(&borrowed(&settings), Roles::ALL).await;
+    let node = LocalNode::up("tstc").await;
+    let operator = operator_token(&api).await;
+    add_node(&api, &operator, &node, (4, 8192, 80)).await;
+    let owner = api.register("Staged").await;
+    let zone = unique_zone("s");
+    let _cleanup = peers.clean_up(&zone);
+    create_zone(&api, &owner.token, &zone).await;
+    let domain = format!("www.{zone}");
+    let site = create_site(&api, &owner.token, &domain, "static", None).await;
+    assert_eq!(wait_for_status(&api, &owner.token, &site, &["active", "failed"]).await["status"], "active");
+    wait_certificate(&api, &owner.token, &site, |c| c["status"] == "active").await;
+
+    let (status, accepted) =
+        send(&api, &owner.token, Method::POST, &format!("/v1/sites/{site}/staging")).await;
+    assert_eq!(status, 202, "{accepted}");
+    let copy = accepted["id"].as_str().unwrap().to_owned();
+    let detail = wait_for_staging(&api, &owner.token, &site, "staging_ready", &["ready", "failed"]).await;
+    assert_eq!(detail["staging"]["status"], "ready", "{detail}");
+    let staging = format!("staging.{domain}");
+    assert_eq!(peers.dig(&staging, "A"), [node.address.clone()], "the copy's name resolves to the node");
+    let certificate = wait_certificate(&api, &owner.token, &copy, |c| c["status"] == "active").await;
+    assert_eq!(certificate["covers"], json!([staging.clone()]), "{certificate}");
+    assert_eq!(certificate["method"], "http-01", "{certificate}");
+    let (status, headers) = https(&root, &staging, &node.address, "/");
+    assert_eq!(status, 200, "{headers}");
+    assert!(headers.contains("x-robots-tag: noindex, nofollow"), "{headers}");
+    let (status, headers) = https(&root, &domain, &node.address, "/");
+    assert_eq!(status, 200, "{headers}");
+    assert!(!headers.contains("x-robots-tag"), "{headers}");
+
+    let (status, accepted) =
+        send(&api, &owner.token, Method::DELETE, &format!("/v1/sites/{site}/staging")).await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(wait_for_status(&api, &owner.token, &copy, &["deleted"]).await["status"], "deleted");
+    wait_certificate(&api, &owner.token, &copy, |c| c["status"] == "retired").await;
+    wait_for(Duration::from_secs(30), || async { peers.dig(&staging, "A").is_empty().then_some(()) }).await;
+    assert_eq!(https(&root, &domain, &node.address, "/").0, 200, "production serves on");
 
     let store = berth_sagas::backup::store::connect(&config).unwrap();
     let tenant: berth_domain::ids::TenantId = owner.tenant_id.parse().unwrap();

@@ -296,7 +296,7 @@ async fn a_staging_copy_gets_its_own_address_record_and_certificate_and_gives_th
     let detail = wait_for_staging(&api, &owner.token, &site, "staging_ready", &["ready", "failed"]).await;
     assert_eq!(detail["staging"]["status"], "ready", "{detail}");
     let staging = format!("staging.{domain}");
-    assert_eq!(peers.dig(&staging, "A"), [node.address.clone()], "the copy's name resolves to the node");
+    assert_eq!(peers.dig(&staging, "A"), vec![node.address.clone()], "the copy's name resolves to the node");
     let certificate = wait_certificate(&api, &owner.token, &copy, |c| c["status"] == "active").await;
     assert_eq!(certificate["covers"], json!([staging.clone()]), "{certificate}");
     assert_eq!(certificate["method"], "http-01", "{certificate}");

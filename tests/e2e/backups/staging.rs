@@ -255,6 +255,15 @@ async fn a_staging_copy_serves_the_post_and_a_change_made_there_reaches_producti
     );
     let (status, _, _) = page(&node, domain, "/").await;
     assert_eq!(status, 200, "production serves on");
+    // The copy's name is free again: a site of its own may take it, and then no copy can.
+    create_site(&api, &owner.token, staging, "static", None).await;
+    let (status, problem) =
+        send(&api, &owner.token, Method::POST, &format!("/v1/sites/{site}/staging")).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (409, Some("https://berth.dev/problems/taken")),
+        "{problem}"
+    );
 
     let store = berth_sagas::backup::store::connect(&config).unwrap();
     let tenant: berth_domain::ids::TenantId = owner.tenant_id.parse().unwrap();

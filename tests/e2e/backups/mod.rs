@@ -9,3 +9,4 @@ mod restore;
 mod retention;
 mod saga;
 mod staging;
+mod staging_faults;

@@ -142,6 +142,17 @@ pub async fn enforce(work: &NodeWork, totals: &HashMap<TenantId, TenantStorage>)
                 }
             },
         };
+        // Every command leaves a command record, even one that changes nothing: only a site
+        // whose lock is to change is asked (the aggregate still decides).
+        let over = limit_bytes.is_some_and(|limit| storage.total() >= limit);
+        match work.store.load::<SftpAccounts>(&site.to_string()).await {
+            Ok(loaded) if loaded.aggregate.writes_locked() == over => continue,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, site_id = %site, "cannot read the site's SFTP accounts");
+                continue;
+            }
+        }
         let command = SftpCommand::CheckStorage { used_bytes: storage.total(), limit_bytes };
         let meta = CommandMetadata::new(Some(tenant.as_uuid()), "saga:usage");
         match work.store.execute::<SftpAccounts>(&site.to_string(), command, &meta, work.retry).await {

@@ -113,8 +113,25 @@ async fn uploads_past_the_plans_storage_limit_are_refused_and_the_listing_shows_
     let (ok, refused) = put(&node, &key, &login, &page, "more.html");
     assert!(!ok, "an upload past the limit went through");
     assert!(refused.to_lowercase().contains("permission denied"), "{refused}");
+    // An account added while the site is locked is read-only from the start.
+    let body = json!({"name": "late", "public_key": public.trim()});
+    let response =
+        api.send(Method::POST, &format!("/v1/sites/{site}/sftp-users"), Some(&owner.token), Some(body)).await;
+    assert_eq!(response.status(), 202);
+    let late = wait_for(Duration::from_secs(60), || async {
+        let (_, page) = api.read(&format!("/v1/sites/{site}/sftp-users"), &owner.token).await;
+        let late = page["items"].as_array()?.iter().find(|a| a["name"] == "late")?.clone();
+        (late["status"] == "ready").then_some(late)
+    })
+    .await;
+    assert_eq!(late["uploads_locked"], true, "{late}");
+    let late_login = late["login"].as_str().unwrap().to_owned();
+    assert!(read_only(&node, &late_login));
+    let (ok, _) = put(&node, &key, &late_login, &page, "late.html");
+    assert!(!ok, "the late account uploaded past the limit");
     let (status, body, _) = node.get(DOMAIN, "/more.html").await;
     assert_eq!(status, 404, "nothing past the limit was written: {body}");
+    assert_eq!(node.get(DOMAIN, "/late.html").await.0, 404);
     let (status, body, _) = node.get(DOMAIN, "/").await;
     assert_eq!((status, body.as_str()), (200, "<p>under the limit</p>"), "what was there is still served");
 
@@ -126,7 +143,10 @@ async fn uploads_past_the_plans_storage_limit_are_refused_and_the_listing_shows_
     })
     .await;
     assert!(unlocked["storage_used_bytes"].as_i64().unwrap() < 1_000_000_000, "{unlocked}");
-    wait_for(Duration::from_secs(30), || async { (!read_only(&node, &login)).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), || async {
+        (!read_only(&node, &login) && !read_only(&node, &late_login)).then_some(())
+    })
+    .await;
     let (ok, out) = put(&node, &key, &login, &page, "more.html");
     assert!(ok, "{out}");
     let (status, body, _) = node.get(DOMAIN, "/more.html").await;

@@ -165,6 +165,9 @@ pub use accepted::{Accepted, Links, View};
         routes::sftp::add,
         routes::sftp::remove,
         routes::sign_out::logout,
+        routes::staging::create,
+        routes::staging::promote,
+        routes::staging::remove,
     )
 )]
 pub struct ApiDoc;
@@ -191,6 +194,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::deploys::router())
         .merge(routes::git_hooks::router())
         .merge(routes::sftp::router())
+        .merge(routes::staging::router())
         .fallback(berth_http::error::not_found)
         .method_not_allowed_fallback(berth_http::error::method_not_allowed)
         .layer(from_fn_with_state(state.clone(), idempotency::idempotency))

@@ -13,6 +13,9 @@ import sys
 
 COMMAND_IDS = {
     "logout",
+    "create_staging",
+    "promote_staging",
+    "delete_staging",
     "add_sftp_user",
     "remove_sftp_user",
     "configure_repository",

@@ -303,6 +303,14 @@ need_resources() {
     [[ $UPLOAD_MB =~ ^[0-9]{1,4}$ ]] && ((UPLOAD_MB >= 1 && UPLOAD_MB <= 4096)) || fail bad_input "--upload must be 1 to 4096 (MiB)"
 }
 
+# need_noindex: the validated --noindex (0 or 1, 0 when absent) as NOINDEX: a staging copy
+# asks search engines not to index it.
+# shellcheck disable=SC2034 # read by site.sh
+need_noindex() {
+    NOINDEX=${ARG[noindex]:-0}
+    [[ $NOINDEX == [01] ]] || fail bad_input "--noindex must be 0 or 1"
+}
+
 # need_php: the validated --php, or empty when none is given.
 need_php() {
     PHP=${ARG[php]:-}
@@ -314,7 +322,7 @@ need_php() {
 # their values end up in configs and SQL.
 # ---------------------------------------------------------------------------
 declare -A REC=()
-RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance deployed public_dir php_workers php_memory upload_mb sftp)
+RECORD_KEYS=(site domain kind php user database db_password suspended aliases tls hsts wildcard maintenance deployed public_dir php_workers php_memory upload_mb sftp noindex sftp_locked)
 
 # read_record: REC from the site's record; 1 if there is none, 2 if it does not pass the
 # checks (REC then holds what was read, for messages only).
@@ -334,7 +342,8 @@ read_record() {
         [[ ${REC[tls]:-0} == [01] && ${REC[hsts]:-0} == [01] && ${REC[wildcard]:-0} == [01] ]] &&
         [[ ${REC[deployed]:-0} == [01] ]] && public_ok "${REC[public_dir]:-}" &&
         [[ ${REC[php_workers]:-5} =~ ^[0-9]{1,3}$ && ${REC[php_memory]:-256} =~ ^[0-9]{1,5}$ ]] &&
-        [[ ${REC[upload_mb]:-64} =~ ^[0-9]{1,4}$ && ${REC[sftp]:-0} == [01] ]] &&
+        [[ ${REC[upload_mb]:-64} =~ ^[0-9]{1,4}$ && ${REC[sftp]:-0} == [01] && ${REC[noindex]:-0} == [01] ]] &&
+        [[ ${REC[sftp_locked]:-0} == [01] ]] &&
         aliases_ok "${REC[aliases]:-}" || return 2
 }
 

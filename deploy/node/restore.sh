@@ -89,14 +89,27 @@ cmd_restore_stage() {
 # backup of another site of the tenant restores as a working copy; the scheme and any path
 # stay. Restoring into the same site changes nothing. The domain was checked against
 # DOMAIN_RE when the record was read.
+#
+# A copy from another site also takes this site's search engine setting (blog_public): 0 on a
+# staging copy, and otherwise what the live database says, so promoting a staging copy into
+# production keeps production visible as it was.
 wp_rehome() {
-    local db host
+    local db host from visible=""
     db=$(sql_name "$1") || return 1
     [[ -n $(sql "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA=$(sql_text "$1") AND TABLE_NAME='wp_options'") ]] ||
         return 0
     host="SUBSTRING_INDEX(SUBSTRING_INDEX(option_value, '//', -1), '/', 1)"
+    from=$(sql "SELECT $host FROM $db.wp_options WHERE option_name = 'home' AND option_value LIKE '%//%'")
     sql "UPDATE $db.wp_options SET option_value = REPLACE(option_value, CONCAT('//', $host), '//${REC[domain]}')
          WHERE option_name IN ('siteurl', 'home') AND option_value LIKE '%//%'"
+    [[ -n $from && $from != "${REC[domain]}" ]] || return 0
+    if [[ ${REC[noindex]:-0} == 1 ]]; then
+        visible=0
+    elif [[ -n $(sql "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA=$(sql_text "${REC[database]}") AND TABLE_NAME='wp_options'") ]]; then
+        visible=$(sql "SELECT option_value FROM $(sql_name "${REC[database]}").wp_options WHERE option_name = 'blog_public'")
+    fi
+    [[ $visible == [01] ]] || return 0
+    sql "UPDATE $db.wp_options SET option_value = '$visible' WHERE option_name = 'blog_public'"
 }
 
 # site_answers: the site's status code on the node's loopback (maintenance lets it through).

@@ -53,6 +53,10 @@ render_site_body() {
     sock=$(fpm_socket)
     # The predefined combined format: `usage` sums its body bytes per site.
     echo "    access_log $SITE_LOGS/$SITE.log combined;"
+    # A staging copy: no search engine is to index it, whatever its pages say.
+    if [[ ${REC[noindex]:-0} == 1 ]]; then
+        echo "    add_header X-Robots-Tag \"noindex, nofollow\" always;"
+    fi
     if [[ ${REC[suspended]} == 1 ]]; then
         echo "    root $STATIC_DIR;"
         echo "    error_page 503 /suspended.html;"

@@ -10,6 +10,7 @@ cmd_site_create() {
     need_kind
     need_php
     need_resources
+    need_noindex
     local php=$PHP
     if [[ $KIND == static ]]; then
         php=""
@@ -32,12 +33,13 @@ cmd_site_create() {
         REC["php_workers"]=$WORKERS
         REC["php_memory"]=$MEMORY_MB
         REC["upload_mb"]=$UPLOAD_MB
+        REC["noindex"]=$NOINDEX
     else
         local free
         free=$(free_mb_of "$SITES")
         ((free >= MIN_FREE_MB)) || fail disk_full "only ${free} MiB free under srv/ (minimum ${MIN_FREE_MB} MiB)"
         REC=([site]=$SITE [domain]=$DOMAIN [kind]=$KIND [php]=$php [user]=$SITE_USER [database]="" [db_password]="" [suspended]=0
-            [php_workers]=$WORKERS [php_memory]=$MEMORY_MB [upload_mb]=$UPLOAD_MB)
+            [php_workers]=$WORKERS [php_memory]=$MEMORY_MB [upload_mb]=$UPLOAD_MB [noindex]=$NOINDEX)
         # WordPress and Laravel sites get a database of their own (Laravel's migrations run
         # against it on every deployment).
         if [[ $KIND == wordpress || $KIND == laravel ]]; then

@@ -108,6 +108,14 @@ pub enum SftpCommand {
         /// Why.
         reason: String,
     },
+    /// Compare the tenant's storage in use with its plan's limit: at or past it, uploads are
+    /// locked; back under it, unlocked.
+    CheckStorage {
+        /// The tenant's storage in use, in bytes.
+        used_bytes: u64,
+        /// The plan's storage limit, in bytes (`None`: unlimited).
+        limit_bytes: Option<u64>,
+    },
 }
 
 /// Something that happened to a site's accounts.
@@ -148,6 +156,21 @@ pub enum SftpEvent {
         /// The Linux user it was.
         login: String,
     },
+    /// The tenant's storage reached its plan's limit: the site's accounts may read but not
+    /// upload until it is back under.
+    WritesLocked {
+        /// The storage in use, in bytes.
+        used_bytes: u64,
+        /// The limit, in bytes.
+        limit_bytes: u64,
+    },
+    /// The tenant's storage is back under its plan's limit (or the limit was raised).
+    WritesUnlocked {
+        /// The storage in use, in bytes.
+        used_bytes: u64,
+        /// The limit, in bytes (`None`: unlimited).
+        limit_bytes: Option<u64>,
+    },
 }
 
 impl DomainEvent for SftpEvent {
@@ -157,6 +180,8 @@ impl DomainEvent for SftpEvent {
             Self::AccountReady { .. } => "SftpAccountReady",
             Self::AccountFailed { .. } => "SftpAccountFailed",
             Self::AccountRemoved { .. } => "SftpAccountRemoved",
+            Self::WritesLocked { .. } => "SftpWritesLocked",
+            Self::WritesUnlocked { .. } => "SftpWritesUnlocked",
         }
         .to_owned()
     }
@@ -215,6 +240,8 @@ pub struct SftpAccounts {
     site_id: Option<SiteId>,
     tenant_id: Option<TenantId>,
     accounts: BTreeMap<SftpName, Account>,
+    #[serde(default)]
+    writes_locked: bool,
 }
 
 impl SftpAccounts {
@@ -226,6 +253,11 @@ impl SftpAccounts {
     /// The site.
     pub fn site_id(&self) -> Option<SiteId> {
         self.site_id
+    }
+
+    /// Whether uploads are locked (the tenant's storage is at its plan's limit).
+    pub fn writes_locked(&self) -> bool {
+        self.writes_locked
     }
 }
 
@@ -272,6 +304,18 @@ impl Aggregate for SftpAccounts {
                 self.accounts.get(&name).ok_or_else(|| SftpError::NotFound(name.as_str().to_owned()))?;
                 vec![SftpEvent::AccountFailed { name, reason }]
             }
+            SftpCommand::CheckStorage { used_bytes, limit_bytes } => {
+                let over = limit_bytes.is_some_and(|limit| used_bytes >= limit);
+                match (over, self.writes_locked, limit_bytes) {
+                    // Only a site with accounts has anything to lock.
+                    _ if self.site_id.is_none() => Vec::new(),
+                    (true, false, Some(limit_bytes)) => {
+                        vec![SftpEvent::WritesLocked { used_bytes, limit_bytes }]
+                    }
+                    (false, true, _) => vec![SftpEvent::WritesUnlocked { used_bytes, limit_bytes }],
+                    _ => Vec::new(),
+                }
+            }
         };
         for event in events {
             sink.write(event, self).await;
@@ -290,6 +334,8 @@ impl Aggregate for SftpAccounts {
                 self.accounts.remove(&name);
             }
             SftpEvent::AccountReady { .. } | SftpEvent::AccountFailed { .. } => {}
+            SftpEvent::WritesLocked { .. } => self.writes_locked = true,
+            SftpEvent::WritesUnlocked { .. } => self.writes_locked = false,
         }
     }
 }
@@ -340,5 +386,44 @@ mod tests {
             .given(vec![added])
             .when(SftpCommand::Remove { name: SftpName::parse("other").unwrap() })
             .then_expect_error(SftpError::NotFound("other".to_owned()));
+    }
+
+    #[test]
+    fn uploads_lock_at_the_storage_limit_and_unlock_under_it_once_each() {
+        let SftpCommand::Add { site_id, tenant_id, name, auth, now } = add("deploy") else { unreachable!() };
+        let added = SftpEvent::AccountAdded {
+            site_id,
+            tenant_id,
+            login: name.login(site_id),
+            name,
+            auth,
+            added_at: now,
+        };
+        let check = |used_bytes, limit_bytes| SftpCommand::CheckStorage { used_bytes, limit_bytes };
+        TestFramework::<SftpAccounts>::with(())
+            .given(vec![added.clone()])
+            .when(check(10, Some(10)))
+            .then_expect_events(vec![SftpEvent::WritesLocked { used_bytes: 10, limit_bytes: 10 }]);
+        TestFramework::<SftpAccounts>::with(())
+            .given(vec![added.clone()])
+            .when(check(9, Some(10)))
+            .then_expect_events(vec![]);
+        TestFramework::<SftpAccounts>::with(())
+            .given(vec![added.clone()])
+            .when(check(u64::MAX, None))
+            .then_expect_events(vec![]);
+        let locked = vec![added, SftpEvent::WritesLocked { used_bytes: 10, limit_bytes: 10 }];
+        TestFramework::<SftpAccounts>::with(())
+            .given(locked.clone())
+            .when(check(11, Some(10)))
+            .then_expect_events(vec![]);
+        TestFramework::<SftpAccounts>::with(())
+            .given(locked)
+            .when(check(11, None))
+            .then_expect_events(vec![SftpEvent::WritesUnlocked { used_bytes: 11, limit_bytes: None }]);
+        TestFramework::<SftpAccounts>::with(())
+            .given_no_previous_events()
+            .when(check(11, Some(10)))
+            .then_expect_events(vec![]);
     }
 }

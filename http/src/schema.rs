@@ -91,6 +91,14 @@ names!(
         .chain(["retry", "lost"])
         .chain(Operation::ALL.map(Operation::as_str))
         .chain(berth_domain::evacuation::EvacuationStep::ALL.map(berth_domain::evacuation::EvacuationStep::site_step))
+        .chain(berth_domain::site::StagingStep::ALL.map(berth_domain::site::StagingStep::site_step))
+        .chain(["staging_start", "staging_ready", "staging_promote", "staging_promoted", "staging_removed"])
+);
+names!(
+    /// Where a staging copy stands.
+    StagingStatusName,
+    "`copying`, `ready`, `failed` (it can only be deleted) or `promoting`.",
+    berth_domain::site::StagingStatus::ALL.map(berth_domain::site::StagingStatus::as_str)
 );
 names!(
     /// Where an evacuated site's content comes from.

@@ -37,6 +37,7 @@ mod scan;
 pub mod security;
 pub mod sftp_accounts;
 mod site_moves;
+mod site_staging;
 pub mod sites;
 pub mod subscriptions;
 pub mod timers;

@@ -21,11 +21,13 @@ impl Projection for SftpAccountsView {
     }
 
     fn schema_version(&self) -> i32 {
-        1
+        // 2: whether uploads are locked by the storage limit, and the storage then.
+        2
     }
 
     fn ddl(&self) -> &'static [&'static str] {
-        &["CREATE TABLE accounts (
+        &[
+            "CREATE TABLE accounts (
             site_id     uuid        NOT NULL,
             name        text        NOT NULL,
             tenant_id   uuid        NOT NULL,
@@ -37,7 +39,17 @@ impl Projection for SftpAccountsView {
             added_at    timestamptz NOT NULL,
             version     bigint      NOT NULL,
             PRIMARY KEY (site_id, name)
-        )"]
+        )",
+            "CREATE TABLE storage (
+            site_id     uuid        PRIMARY KEY,
+            tenant_id   uuid        NOT NULL,
+            locked      boolean     NOT NULL,
+            used_bytes  bigint      NOT NULL,
+            limit_bytes bigint,
+            changed_at  timestamptz NOT NULL,
+            version     bigint      NOT NULL
+        )",
+        ]
     }
 
     fn apply<'a>(&'a self, conn: &'a mut PgConnection, event: &'a Recorded) -> ApplyFuture<'a> {
@@ -82,6 +94,12 @@ impl Projection for SftpAccountsView {
                 .bind(name.as_str())
                 .bind(seq)
                 .bind(reason),
+                SftpEvent::WritesLocked { used_bytes, limit_bytes } => {
+                    return storage(conn, event, true, *used_bytes, Some(*limit_bytes)).await;
+                }
+                SftpEvent::WritesUnlocked { used_bytes, limit_bytes } => {
+                    return storage(conn, event, false, *used_bytes, *limit_bytes).await;
+                }
                 SftpEvent::AccountRemoved { name, .. } => {
                     sqlx::query("DELETE FROM accounts WHERE site_id = $1 AND name = $2 AND version < $3")
                         .bind(site)
@@ -92,4 +110,33 @@ impl Projection for SftpAccountsView {
             query.execute(conn).await.map(drop)
         })
     }
+}
+
+/// The site's upload lock, and the storage and limit it was decided on.
+async fn storage(
+    conn: &mut PgConnection,
+    event: &Recorded,
+    locked: bool,
+    used: u64,
+    limit: Option<u64>,
+) -> Result<(), sqlx::Error> {
+    let Some(tenant) = event.tenant_id else { return Ok(()) };
+    let bytes = |b: u64| i64::try_from(b).unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO storage (site_id, tenant_id, locked, used_bytes, limit_bytes, changed_at, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (site_id) DO UPDATE SET locked = $3, used_bytes = $4, limit_bytes = $5, changed_at = $6,
+                version = $7
+          WHERE storage.version < $7",
+    )
+    .bind(event.aggregate_uuid())
+    .bind(tenant)
+    .bind(locked)
+    .bind(bytes(used))
+    .bind(limit.map(bytes))
+    .bind(event.recorded_at)
+    .bind(event.sequence)
+    .execute(conn)
+    .await
+    .map(drop)
 }

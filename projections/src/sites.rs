@@ -27,7 +27,8 @@ impl Projection for SitesView {
         // 2: row-level security and the reader role's grants. 3: node, steps, impact.
         // 4: the failure code of a failed provisioning step. 5: why a site is suspended.
         // 6: a move to another node under way, and what a lost site can be restored from.
-        6
+        // 7: staging copies (production's copy and its state; the copy's production site).
+        7
     }
 
     fn ddl(&self) -> &'static [&'static str] {
@@ -56,7 +57,12 @@ impl Projection for SitesView {
                 evacuation_step text,
                 lost_node_id    uuid,
                 lost_backup_id  uuid,
-                lost_backup_at  timestamptz
+                lost_backup_at  timestamptz,
+                staging_of      uuid,
+                staging_site_id uuid,
+                staging_domain  text,
+                staging_status  text,
+                staging_error   text
             )",
             "CREATE INDEX sites_tenant_idx ON sites (tenant_id, id)",
             "CREATE INDEX sites_node_idx ON sites (node_id) WHERE node_id IS NOT NULL",
@@ -256,6 +262,14 @@ async fn apply_site(conn: &mut PgConnection, event: &Recorded, site: SiteEvent) 
         | SiteEvent::Evacuated { .. }
         | SiteEvent::EvacuationFailed { .. }
         | SiteEvent::Lost { .. } => crate::site_moves::apply(conn, event, site).await?,
+        SiteEvent::StagingCreated { .. }
+        | SiteEvent::CreatedAsStaging { .. }
+        | SiteEvent::StagingStepCompleted { .. }
+        | SiteEvent::StagingReady { .. }
+        | SiteEvent::StagingFailed { .. }
+        | SiteEvent::StagingPromotionRequested { .. }
+        | SiteEvent::StagingPromoted { .. }
+        | SiteEvent::StagingRemoved { .. } => crate::site_staging::apply(conn, event, site).await?,
         SiteEvent::OperationFailed { operation, reason, status } => Change::new(Some(status.as_str()))
             .pending(None)
             .error(Some(reason.clone()))

@@ -36,9 +36,19 @@ pub struct SftpUserView {
     /// When it was added.
     #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
+    /// Whether it may only read: its tenant's storage reached the plan's limit.
+    pub uploads_locked: bool,
+    /// The tenant's storage in use, in bytes, when uploads were last locked or unlocked
+    /// (`null` before either).
+    pub storage_used_bytes: Option<i64>,
+    /// The plan's storage limit, in bytes, then (`null`: unlimited, or never checked).
+    pub storage_limit_bytes: Option<i64>,
 }
 
 /// List a site's SFTP accounts, by name, in pages.
+///
+/// Each says whether it may upload: while the tenant's storage is at or past its plan's limit
+/// the accounts may only read, with the storage and the limit that decided it.
 #[utoipa::path(get, path = "/v1/sites/{id}/sftp-users", operation_id = "list_sftp_users", tag = "sftp",
     params(("id" = uuid::Uuid, Path, description = "The site's id"), PageParams),
     responses((status = 200, description = "A page of the site's SFTP accounts", body = Page<SftpUserView>)), security(("bearer" = [])))]
@@ -53,8 +63,12 @@ async fn list(
     let after = page.after::<String>()?;
     let mut tx = reader.scope(&state).await?;
     let rows: Vec<SftpUserView> = sqlx::query_as(
-        "SELECT name, login, method, public_key, status, reason, added_at FROM proj_sftp_accounts.accounts
-          WHERE tenant_id = $1 AND site_id = $2 AND ($3::text IS NULL OR name > $3) ORDER BY name LIMIT $4",
+        "SELECT a.name, a.login, a.method, a.public_key, a.status, a.reason, a.added_at,
+                COALESCE(s.locked, false) AS uploads_locked, s.used_bytes AS storage_used_bytes,
+                s.limit_bytes AS storage_limit_bytes
+           FROM proj_sftp_accounts.accounts a
+           LEFT JOIN proj_sftp_accounts.storage s ON s.site_id = a.site_id AND s.tenant_id = a.tenant_id
+          WHERE a.tenant_id = $1 AND a.site_id = $2 AND ($3::text IS NULL OR a.name > $3) ORDER BY a.name LIMIT $4",
     )
     .bind(reader.tenant_id)
     .bind(site)

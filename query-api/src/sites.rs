@@ -50,6 +50,9 @@ pub struct SiteView {
     /// When it last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// For a staging copy, the production site it copies (such a site takes no place in the
+    /// plan's site limit).
+    pub staging_of: Option<Uuid>,
 }
 
 /// `GET /v1/sites` parameters.
@@ -90,7 +93,7 @@ async fn list(
     let after = page.after::<Uuid>()?;
     let mut tx = reader.scope(&state).await?;
     let rows: Vec<SiteView> = sqlx::query_as(
-        "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at FROM proj_sites.sites
+        "SELECT id, domain, kind, php_version, label, status, version, created_at, updated_at, staging_of FROM proj_sites.sites
           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2) AND ($3::text IS NULL OR status = $3)
             AND ($4::text IS NULL OR kind = $4)
           ORDER BY id LIMIT $5",
@@ -173,6 +176,20 @@ pub struct SiteLoss {
     pub latest_backup_at: Option<OffsetDateTime>,
 }
 
+/// A site's staging copy.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteStaging {
+    /// The copy's site.
+    pub site_id: Uuid,
+    /// Its host name.
+    pub domain: String,
+    /// Where it stands: `copying`, `ready`, `failed` (it can only be deleted) or `promoting`.
+    #[schema(value_type = berth_http::schema::StagingStatusName)]
+    pub status: String,
+    /// Why its making or its last promotion failed.
+    pub last_error: Option<String>,
+}
+
 /// A site with where it runs and how it got there.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SiteDetail {
@@ -198,6 +215,8 @@ pub struct SiteDetail {
     pub evacuation: Option<SiteEvacuation>,
     /// Why it is `lost`, and what it can be restored from.
     pub lost: Option<SiteLoss>,
+    /// Its staging copy, if it has one (its making and promotions are among the steps).
+    pub staging: Option<SiteStaging>,
     /// Its steps, oldest first.
     pub steps: Vec<SiteStep>,
     /// For a past state (`as_of`): the instant and where in the log that state stands.
@@ -223,6 +242,10 @@ struct DetailRow {
     lost_node_id: Option<Uuid>,
     lost_backup_id: Option<Uuid>,
     lost_backup_at: Option<OffsetDateTime>,
+    staging_site_id: Option<Uuid>,
+    staging_domain: Option<String>,
+    staging_status: Option<String>,
+    staging_error: Option<String>,
     steps: sqlx::types::Json<Vec<SiteStep>>,
 }
 
@@ -251,7 +274,8 @@ async fn detail(
         let mut scoped = reader.scope(&state).await?;
         // The site and its steps in one statement: the steps as JSON built by PostgreSQL.
         let row: Option<DetailRow> = sqlx::query_as(
-            "SELECT s.id, s.domain, s.kind, s.php_version, s.label, s.status, s.version, s.created_at, s.updated_at,
+            "SELECT s.id, s.domain, s.kind, s.php_version, s.label, s.status, s.version, s.created_at, s.updated_at, s.staging_of,
+                    s.staging_site_id, s.staging_domain, s.staging_status, s.staging_error,
                     s.node_id, s.node_name, s.node_address, s.pending, s.last_error, s.error_code, s.impacted,
                     s.suspension_reason, s.evacuation_id, s.evacuation_mode, s.evacuation_step,
                     s.lost_node_id, s.lost_backup_id, s.lost_backup_at, COALESCE((SELECT json_agg(json_build_object('step', t.step, 'outcome', t.outcome,
@@ -283,9 +307,16 @@ async fn detail(
             latest_backup_id: row.lost_backup_id,
             latest_backup_at: row.lost_backup_at,
         });
+        let staging = match (row.staging_site_id, row.staging_domain, row.staging_status) {
+            (Some(site_id), Some(domain), Some(status)) => {
+                Some(SiteStaging { site_id, domain, status, last_error: row.staging_error })
+            }
+            _ => None,
+        };
         Ok(Some(SiteDetail {
             evacuation,
             lost,
+            staging,
             site: row.site,
             node,
             pending: row.pending,
@@ -315,6 +346,7 @@ fn past_detail(id: Uuid, past: crate::as_of::Folded<berth_domain::site::Site>) -
         version: past.as_of.version,
         created_at: past.first_at,
         updated_at: past.last_at,
+        staging_of: site.staging_of().map(|of| of.production_site_id.as_uuid()),
     };
     let node = site.node().map(|p| SiteNode {
         id: p.node_id.as_uuid(),
@@ -335,6 +367,12 @@ fn past_detail(id: Uuid, past: crate::as_of::Folded<berth_domain::site::Site>) -
             step: m.done.last().map_or("start", |s| s.as_str()).to_owned(),
         }),
         lost: None,
+        staging: site.staging().map(|s| SiteStaging {
+            site_id: s.site_id.as_uuid(),
+            domain: s.domain.as_str().to_owned(),
+            status: s.status.as_str().to_owned(),
+            last_error: None,
+        }),
         steps: Vec::new(),
         as_of: Some(past.as_of),
     })

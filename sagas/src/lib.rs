@@ -38,6 +38,7 @@ pub mod saga;
 pub mod sealing;
 pub mod sftp;
 pub mod ssh;
+pub mod staging;
 pub mod timers;
 pub mod usage;
 pub mod vies;

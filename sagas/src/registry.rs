@@ -40,6 +40,7 @@ use crate::restore::RestoreSaga;
 use crate::saga::{Saga, Worker};
 use crate::sealing::Sealing;
 use crate::sftp::SftpSaga;
+use crate::staging::StagingSaga;
 use crate::timers::TimerFiring;
 use crate::usage::UsageSampling;
 
@@ -76,6 +77,7 @@ pub fn all() -> Vec<Entry> {
         saga::<DeploySaga>(),
         saga::<DeployMail>(),
         saga::<SftpSaga>(),
+        saga::<StagingSaga>(),
     ]
 }
 

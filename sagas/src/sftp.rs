@@ -12,7 +12,7 @@ use berth_eventstore::recorded::Recorded;
 use serde::{Deserialize, Serialize};
 
 use crate::context::SagaContext;
-use crate::node::sftp::{Credential, SftpUserAdd, SftpUserRemove};
+use crate::node::sftp::{Credential, SftpLock, SftpUserAdd, SftpUserRemove};
 use crate::node::{saga_metadata, NodeCallError, NodeWork};
 use crate::saga::{Outcome, Saga, Tuning};
 
@@ -56,7 +56,15 @@ impl Saga for SftpSaga {
     }
 
     fn wants(&self, event: &Recorded) -> bool {
-        matches!(event.event, Event::Sftp(SftpEvent::AccountAdded { .. } | SftpEvent::AccountRemoved { .. }))
+        matches!(
+            event.event,
+            Event::Sftp(
+                SftpEvent::AccountAdded { .. }
+                    | SftpEvent::AccountRemoved { .. }
+                    | SftpEvent::WritesLocked { .. }
+                    | SftpEvent::WritesUnlocked { .. }
+            )
+        )
     }
 
     async fn handle(&self, event: &Recorded) -> Outcome {
@@ -115,6 +123,22 @@ impl Saga for SftpSaga {
                     Err(NodeCallError::Script(error)) if error.code().is_some() => {
                         tracing::warn!(%error, site_id = %site, login, "the node did not remove an SFTP account");
                         Outcome::Done
+                    }
+                    Err(error) => Outcome::later(error),
+                }
+            }
+            Event::Sftp(SftpEvent::WritesLocked { .. } | SftpEvent::WritesUnlocked { .. }) => {
+                // The aggregate as it is now: of a lock and an unlock in quick succession, each
+                // delivery puts the node in the latest state.
+                let locked = match self.work.store.load::<SftpAccounts>(&site.to_string()).await {
+                    Ok(loaded) => loaded.aggregate.writes_locked(),
+                    Err(error) => return Outcome::later(error),
+                };
+                let meta = saga_metadata(event, SAGA, "host-key");
+                match self.work.call(node, SftpLock { site, locked }, &meta).await {
+                    Ok(_) => Outcome::Done,
+                    Err(NodeCallError::Script(error)) if error.code().is_some() => {
+                        Outcome::Failed(format!("the node did not lock the site's SFTP accounts: {error}"))
                     }
                     Err(error) => Outcome::later(error),
                 }

@@ -15,6 +15,7 @@ pub mod people;
 pub mod sftp;
 pub mod sign_out;
 pub mod sites;
+pub mod staging;
 pub mod tokens;
 pub mod two_factor;
 pub mod webhooks;

@@ -187,6 +187,63 @@ pub enum SiteCommand {
         #[serde(default, with = "time::serde::rfc3339::option")]
         latest_backup_at: Option<time::OffsetDateTime>,
     },
+    /// Make a staging copy of this (production) site, as site `staging_site_id` at `domain`.
+    CreateStaging {
+        /// The copy's site.
+        staging_site_id: SiteId,
+        /// Its host name.
+        domain: DomainName,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        now: time::OffsetDateTime,
+    },
+    /// Create this site as the staging copy of another (no site quota is taken).
+    CreateAsStaging {
+        /// The id minted for it.
+        site_id: SiteId,
+        /// Its owner.
+        tenant_id: TenantId,
+        /// Its host name.
+        domain: DomainName,
+        /// Production's runtime.
+        kind: SiteKind,
+        /// Production's PHP version.
+        php_version: Option<PhpVersion>,
+        /// The production site and its node.
+        of: super::StagingOf,
+    },
+    /// Record that a step of making or promoting the staging copy finished.
+    RecordStagingStep {
+        /// The step.
+        step: super::StagingStep,
+        /// The backup the phase restores (named by the step that asked for it).
+        backup_id: Option<BackupId>,
+        /// The restore the phase runs (named by the step that asked for it).
+        restore_id: Option<crate::ids::RestoreId>,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        now: time::OffsetDateTime,
+    },
+    /// Record that a step of making or promoting the staging copy failed.
+    FailStaging {
+        /// The step.
+        step: super::StagingStep,
+        /// Why.
+        reason: String,
+    },
+    /// Swap the staging copy's content into this site, after a backup of each.
+    PromoteStaging {
+        /// The id the backup of the copy is to have.
+        backup_id: BackupId,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        now: time::OffsetDateTime,
+    },
+    /// Forget the staging copy once its site is deleted.
+    DetachStaging {
+        /// The copy's site.
+        staging_site_id: SiteId,
+    },
 }
 
 /// The most custom domains one site serves.
@@ -195,6 +252,9 @@ pub const MAX_ALIASES: usize = 50;
 /// Decides the events for `command` given the current state. Pure: same input, same output.
 pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>, SiteError> {
     if let Some(decided) = super::evacuate::decide(site, &command) {
+        return decided;
+    }
+    if let Some(decided) = super::staging::decide(site, &command) {
         return decided;
     }
     match command {
@@ -327,6 +387,13 @@ pub(super) fn decide(site: &Site, command: SiteCommand) -> Result<Vec<SiteEvent>
         | SiteCommand::CompleteEvacuation { .. }
         | SiteCommand::FailEvacuation { .. }
         | SiteCommand::MarkLost { .. } => Ok(Vec::new()),
+        // Decided by `staging::decide` above.
+        SiteCommand::CreateStaging { .. }
+        | SiteCommand::CreateAsStaging { .. }
+        | SiteCommand::RecordStagingStep { .. }
+        | SiteCommand::FailStaging { .. }
+        | SiteCommand::PromoteStaging { .. }
+        | SiteCommand::DetachStaging { .. } => Ok(Vec::new()),
     }
 }
 
@@ -348,7 +415,7 @@ fn operate(
 
 /// Refuses while provisioning or another operation is under way: two node-side changes to
 /// one site must not race.
-fn require_idle(site: &Site) -> Result<(), SiteError> {
+pub(super) fn require_idle(site: &Site) -> Result<(), SiteError> {
     if site.moving.is_some() {
         return Err(SiteError::Busy("evacuation"));
     }
@@ -361,7 +428,7 @@ fn require_idle(site: &Site) -> Result<(), SiteError> {
     }
 }
 
-fn require_live(site: &Site) -> Result<(), SiteError> {
+pub(super) fn require_live(site: &Site) -> Result<(), SiteError> {
     match site.status {
         SiteStatus::None => Err(SiteError::NotFound),
         SiteStatus::Deleting | SiteStatus::Deleted => Err(SiteError::Deleted),
@@ -371,7 +438,7 @@ fn require_live(site: &Site) -> Result<(), SiteError> {
     }
 }
 
-fn check_php(kind: SiteKind, php_version: Option<PhpVersion>) -> Result<(), SiteError> {
+pub(super) fn check_php(kind: SiteKind, php_version: Option<PhpVersion>) -> Result<(), SiteError> {
     match (kind.runs_php(), php_version) {
         (true, None) => Err(SiteError::PhpVersionRequired(kind)),
         (false, Some(_)) => Err(SiteError::PhpVersionNotAllowed),

@@ -39,6 +39,21 @@ pub enum SiteError {
     /// Over the custom domain limit.
     #[error("a site serves at most {0} custom domains")]
     TooManyAliases(usize),
+    /// A staging copy of a staging copy.
+    #[error("the site is a staging copy; make a staging copy of its production site instead")]
+    IsStaging,
+    /// A second staging copy.
+    #[error("the site has a staging copy already; delete it first")]
+    StagingExists,
+    /// A promotion or deletion of a staging copy the site does not have.
+    #[error("the site has no staging copy")]
+    NoStaging,
+    /// A promotion of a copy that is not ready.
+    #[error("the staging copy is {0}, not ready")]
+    StagingNotReady(&'static str),
+    /// Deleting a site that has a staging copy.
+    #[error("the site has a staging copy; delete the copy first")]
+    HasStaging,
     /// A resume of a site suspended for non-payment.
     #[error("the site is suspended for non-payment; it resumes once the invoice is paid")]
     BillingHold,
@@ -58,6 +73,11 @@ impl Refusal for SiteError {
             Self::LabelControl => "label-control-characters",
             Self::TooManyAliases(_) => "too-many-aliases",
             Self::BillingHold => "site-suspended-unpaid",
+            Self::IsStaging => "site-is-staging",
+            Self::StagingExists => "staging-exists",
+            Self::NoStaging => "no-staging",
+            Self::StagingNotReady(_) => "staging-not-ready",
+            Self::HasStaging => "site-has-staging",
         }
     }
 
@@ -65,14 +85,20 @@ impl Refusal for SiteError {
         match self {
             Self::NotFound => RefusalKind::NotFound,
             Self::BillingHold => RefusalKind::PaymentRequired,
-            Self::AlreadyExists | Self::Deleted | Self::WrongStatus(_) | Self::Busy(_) => {
-                RefusalKind::Conflict
-            }
+            Self::AlreadyExists
+            | Self::Deleted
+            | Self::WrongStatus(_)
+            | Self::Busy(_)
+            | Self::StagingExists
+            | Self::NoStaging
+            | Self::StagingNotReady(_)
+            | Self::HasStaging => RefusalKind::Conflict,
             Self::PhpVersionRequired(_)
             | Self::PhpVersionNotAllowed
             | Self::LabelTooLong { .. }
             | Self::LabelControl
-            | Self::TooManyAliases(_) => RefusalKind::Rule,
+            | Self::TooManyAliases(_)
+            | Self::IsStaging => RefusalKind::Rule,
         }
     }
 }

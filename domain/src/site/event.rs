@@ -5,10 +5,10 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::command::SiteLabel;
-use super::{Placement, SiteStatus};
+use super::{Placement, SiteStatus, StagingStep};
 use crate::domain_name::DomainName;
 use crate::evacuation::{EvacuationMode, EvacuationStep};
-use crate::ids::{BackupId, EvacuationId, NodeId, SiteId, TenantId};
+use crate::ids::{BackupId, EvacuationId, NodeId, RestoreId, SiteId, TenantId};
 use crate::php::{PhpVersion, SiteKind};
 
 /// Something that happened to a site.
@@ -183,6 +183,79 @@ pub enum SiteEvent {
         #[serde(default, with = "time::serde::rfc3339::option")]
         latest_backup_at: Option<time::OffsetDateTime>,
     },
+    /// A staging copy of this site was asked for: site `staging_site_id`, at `domain`.
+    StagingCreated {
+        /// The copy's site.
+        staging_site_id: SiteId,
+        /// Its host name.
+        domain: DomainName,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        requested_at: time::OffsetDateTime,
+    },
+    /// This site is the staging copy of `production_site_id`, placed on its node (recorded with
+    /// its `Created`).
+    CreatedAsStaging {
+        /// The production site.
+        production_site_id: SiteId,
+        /// Production's node, where the copy goes.
+        node_id: NodeId,
+    },
+    /// A step of making or promoting the staging copy finished.
+    StagingStepCompleted {
+        /// The copy's site.
+        staging_site_id: SiteId,
+        /// The step.
+        step: StagingStep,
+        /// The backup the step asked for.
+        backup_id: Option<BackupId>,
+        /// The restore the step asked for.
+        restore_id: Option<RestoreId>,
+        /// How long it took, in milliseconds.
+        took_ms: u64,
+        /// When it finished.
+        #[serde(with = "time::serde::rfc3339")]
+        completed_at: time::OffsetDateTime,
+    },
+    /// The staging copy serves production's content at its own name.
+    StagingReady {
+        /// The copy's site.
+        staging_site_id: SiteId,
+        /// How long making it took, in milliseconds.
+        took_ms: u64,
+    },
+    /// A step of making or promoting the copy failed. Production is as it was; a failed copy
+    /// can only be deleted, a failed promotion leaves the copy ready.
+    StagingFailed {
+        /// The copy's site.
+        staging_site_id: SiteId,
+        /// The step.
+        step: StagingStep,
+        /// Why, for people.
+        reason: String,
+    },
+    /// The copy's content is to replace production's: backup `backup_id` of the copy first.
+    StagingPromotionRequested {
+        /// The copy's site.
+        staging_site_id: SiteId,
+        /// The backup of the copy to be taken.
+        backup_id: BackupId,
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        requested_at: time::OffsetDateTime,
+    },
+    /// Production serves what the copy held.
+    StagingPromoted {
+        /// The copy's site.
+        staging_site_id: SiteId,
+        /// How long the promotion took, in milliseconds.
+        took_ms: u64,
+    },
+    /// The copy's site was deleted: this site has no staging copy any more.
+    StagingRemoved {
+        /// The copy's site.
+        staging_site_id: SiteId,
+    },
 }
 
 /// A step of provisioning.
@@ -335,6 +408,14 @@ impl DomainEvent for SiteEvent {
             Self::Evacuated { .. } => "SiteEvacuated",
             Self::EvacuationFailed { .. } => "SiteEvacuationFailed",
             Self::Lost { .. } => "SiteLost",
+            Self::StagingCreated { .. } => "SiteStagingCreated",
+            Self::CreatedAsStaging { .. } => "SiteCreatedAsStaging",
+            Self::StagingStepCompleted { .. } => "SiteStagingStepCompleted",
+            Self::StagingReady { .. } => "SiteStagingReady",
+            Self::StagingFailed { .. } => "SiteStagingFailed",
+            Self::StagingPromotionRequested { .. } => "SiteStagingPromotionRequested",
+            Self::StagingPromoted { .. } => "SiteStagingPromoted",
+            Self::StagingRemoved { .. } => "SiteStagingRemoved",
         }
         .to_owned()
     }

@@ -10,6 +10,9 @@ mod evacuate;
 #[cfg(test)]
 mod evacuate_tests;
 mod event;
+mod staging;
+#[cfg(test)]
+mod staging_tests;
 #[cfg(test)]
 mod tests;
 
@@ -17,6 +20,7 @@ pub use command::{SiteCommand, SiteLabel, MAX_ALIASES};
 pub use error::SiteError;
 pub use evacuate::SiteMove;
 pub use event::{FailureCode, Operation, ProvisioningStep, SiteEvent};
+pub use staging::{Staging, StagingOf, StagingStatus, StagingStep};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -113,6 +117,10 @@ pub struct Site {
     billing_hold: bool,
     #[serde(default)]
     moving: Option<SiteMove>,
+    #[serde(default)]
+    staging: Option<Staging>,
+    #[serde(default)]
+    staging_of: Option<StagingOf>,
 }
 
 impl Site {
@@ -169,6 +177,16 @@ impl Site {
     /// The move to another node under way, if any.
     pub fn moving(&self) -> Option<&SiteMove> {
         self.moving.as_ref()
+    }
+
+    /// Its staging copy, if it has one.
+    pub fn staging(&self) -> Option<&Staging> {
+        self.staging.as_ref()
+    }
+
+    /// The production site this is the staging copy of, and its node.
+    pub fn staging_of(&self) -> Option<StagingOf> {
+        self.staging_of
     }
 
     /// The verified custom domains it serves, sorted.
@@ -286,6 +304,14 @@ impl Aggregate for Site {
             | SiteEvent::Evacuated { .. }
             | SiteEvent::EvacuationFailed { .. }
             | SiteEvent::Lost { .. } => evacuate::apply(self, event),
+            SiteEvent::StagingCreated { .. }
+            | SiteEvent::CreatedAsStaging { .. }
+            | SiteEvent::StagingStepCompleted { .. }
+            | SiteEvent::StagingReady { .. }
+            | SiteEvent::StagingFailed { .. }
+            | SiteEvent::StagingPromotionRequested { .. }
+            | SiteEvent::StagingPromoted { .. }
+            | SiteEvent::StagingRemoved { .. } => staging::apply(self, event),
         }
     }
 }

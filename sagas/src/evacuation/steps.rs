@@ -219,8 +219,14 @@ impl Evacuation {
             return Ok(Done::Failed("the site has no kind or domain".into()));
         };
         let resources = self.work.site_resources(site.tenant_id()).await.map_err(Outcome::later)?;
-        let verb =
-            SiteCreate { site: site_id, domain: domain.clone(), kind, php: site.php_version(), resources };
+        let verb = SiteCreate {
+            site: site_id,
+            domain: domain.clone(),
+            kind,
+            php: site.php_version(),
+            resources,
+            noindex: site.staging_of().is_some(),
+        };
         let meta = saga_metadata(event, SAGA, "host-key");
         Ok(match self.work.call(Self::target(m)?, verb, &meta).await {
             Ok(_) => Done::plain(),

@@ -35,6 +35,8 @@ pub enum NodeRequest {
         php: Option<PhpVersion>,
         /// What it may use on the node (its plan's limits).
         resources: SiteResources,
+        /// Whether search engines are told not to index it (a staging copy).
+        noindex: bool,
     },
     /// `site-delete`: remove everything of a site (a site that is not there is no error).
     SiteDelete {
@@ -208,6 +210,13 @@ pub enum NodeRequest {
         /// The login.
         login: String,
     },
+    /// `sftp-lock`: the site's accounts may only read (`true`) or upload again.
+    SftpLock {
+        /// The site.
+        site: SiteId,
+        /// Read-only.
+        locked: bool,
+    },
 }
 
 impl NodeRequest {
@@ -240,6 +249,7 @@ impl NodeRequest {
             Self::ReleaseSwitch { .. } => "release-switch",
             Self::SftpUserAdd { .. } => "sftp-user-add",
             Self::SftpUserRemove { .. } => "sftp-user-remove",
+            Self::SftpLock { .. } => "sftp-lock",
         }
     }
 
@@ -254,7 +264,7 @@ impl NodeRequest {
         let mut pair = |key: &str, value: &str| argv.extend([format!("--{key}"), value.to_owned()]);
         match self {
             Self::Version | Self::Bootstrap | Self::Health | Self::Usage => {}
-            Self::SiteCreate { site, domain, kind, php, resources } => {
+            Self::SiteCreate { site, domain, kind, php, resources, noindex } => {
                 pair("site", &site.to_string());
                 pair("domain", domain.as_str());
                 pair("kind", kind.as_str());
@@ -264,6 +274,9 @@ impl NodeRequest {
                 pair("workers", &resources.php_workers.to_string());
                 pair("memory", &resources.php_memory_mb.to_string());
                 pair("upload", &resources.upload_mb.to_string());
+                if *noindex {
+                    pair("noindex", "1");
+                }
             }
             Self::SiteDelete { site } | Self::SiteSuspend { site } | Self::SiteResume { site } => {
                 pair("site", &site.to_string());
@@ -335,6 +348,10 @@ impl NodeRequest {
                 pair("site", &site.to_string());
                 pair("login", login);
             }
+            Self::SftpLock { site, locked } => {
+                pair("site", &site.to_string());
+                pair("locked", if *locked { "1" } else { "0" });
+            }
         }
         argv
     }
@@ -384,6 +401,8 @@ pub struct SiteCreate {
     pub php: Option<PhpVersion>,
     /// What it may use on the node (its plan's limits).
     pub resources: SiteResources,
+    /// Whether search engines are told not to index it (a staging copy).
+    pub noindex: bool,
 }
 
 /// `site-delete`.
@@ -434,6 +453,7 @@ impl NodeVerb for SiteCreate {
             kind: self.kind,
             php: self.php,
             resources: self.resources,
+            noindex: self.noindex,
         }
     }
 }

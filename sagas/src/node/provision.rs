@@ -222,6 +222,8 @@ impl Provisioning {
                 .map_err(Outcome::later)?
                 .into_iter()
                 .filter(|n| !excluded.contains(&n.id))
+                // A staging copy goes on its production site's node, so copying it is local.
+                .filter(|n| site.staging_of().is_none_or(|of| of.node_id == n.id))
                 .collect();
             let Some(node_id) = allocation::place(&loads, kind) else {
                 let reason = format!("no ready node has room for a {} site", kind.as_str());
@@ -292,8 +294,14 @@ impl Provisioning {
             .site_resources(site.tenant_id())
             .await
             .map_err(|e| Failure::Later(Outcome::later(e)))?;
-        let verb =
-            SiteCreate { site: site_id, domain: domain.clone(), kind, php: site.php_version(), resources };
+        let verb = SiteCreate {
+            site: site_id,
+            domain: domain.clone(),
+            kind,
+            php: site.php_version(),
+            resources,
+            noindex: site.staging_of().is_some(),
+        };
         let started = Instant::now();
         let meta = saga_metadata(event, SAGA, "host-key");
         let result = self.work.call(node_id, verb, &meta).await;

@@ -62,6 +62,31 @@ pub struct SftpUserRemoved {
     pub existed: bool,
 }
 
+/// `sftp-lock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SftpLock {
+    /// The site.
+    pub site: SiteId,
+    /// Whether its accounts may only read.
+    pub locked: bool,
+}
+
+/// The answer to `sftp-lock`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SftpLocked {
+    /// Whether the accounts may only read now.
+    pub locked: bool,
+    /// How many accounts the site has on the node.
+    pub accounts: u32,
+}
+
+impl NodeVerb for SftpLock {
+    type Reply = SftpLocked;
+    fn request(&self) -> NodeRequest {
+        NodeRequest::SftpLock { site: self.site, locked: self.locked }
+    }
+}
+
 impl NodeVerb for SftpUserAdd {
     type Reply = SftpUserAdded;
     fn request(&self) -> NodeRequest {

@@ -8,6 +8,9 @@
 //! `berth_site_database_bytes{site,node}`, `berth_site_served_bytes{site,node}` (the body
 //! bytes in the site's current access log) and `berth_storage_bytes{tenant,kind}` with kind
 //! `site`, `database` and `backup`.
+//!
+//! Every round also holds each tenant's storage against its plan's limit: at or past it, the
+//! SFTP uploads of its sites are locked until it is back under ([`storage::enforce`]).
 
 pub mod storage;
 
@@ -72,6 +75,7 @@ impl Worker for UsageSampling {
             match storage::totals(&self.work.pool, &samples).await {
                 Ok(totals) => {
                     storage::export(&totals);
+                    storage::enforce(&self.work, &totals).await;
                     if self.record_storage {
                         let today = self.clock.now().date();
                         storage::record(&self.work, &totals, today).await;

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use berth_domain::billing::Quantity;
 use berth_domain::ids::{SiteId, SubscriptionId, TenantId};
 use berth_domain::plan::Metric;
+use berth_domain::sftp::{SftpAccounts, SftpCommand};
 use berth_domain::subscription::Subscription;
 use berth_domain::usage::{usage_command_id, Usage, UsageCommand, UsageKey};
 use berth_eventstore::execute::ExecuteError;
@@ -109,6 +110,74 @@ pub async fn record(work: &NodeWork, totals: &HashMap<TenantId, TenantStorage>, 
             tracing::warn!(%error, tenant = %tenant, "cannot record the day's storage reading");
         }
     }
+}
+
+/// Locks the SFTP uploads of every site with accounts whose tenant's storage in use is at or
+/// past its plan's limit, and unlocks them once it is back under (the accounts' aggregate
+/// decides, so an unchanged state appends nothing). A tenant not completely sampled this round
+/// is left as it was.
+pub async fn enforce(work: &NodeWork, totals: &HashMap<TenantId, TenantStorage>) {
+    let sites: Vec<(Uuid, Uuid)> =
+        match sqlx::query_as("SELECT DISTINCT site_id, tenant_id FROM proj_sftp_accounts.accounts")
+            .fetch_all(&work.pool)
+            .await
+        {
+            Ok(sites) => sites,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list the sites with SFTP accounts");
+                return;
+            }
+        };
+    let mut limits: HashMap<TenantId, Option<u64>> = HashMap::new();
+    for (site, tenant) in sites {
+        let tenant = TenantId::from_uuid(tenant);
+        let Some(storage) = totals.get(&tenant).filter(|s| s.complete) else { continue };
+        let limit_bytes = match limits.get(&tenant) {
+            Some(limit) => *limit,
+            None => match storage_limit(work, tenant).await {
+                Ok(limit) => *limits.entry(tenant).or_insert(limit),
+                Err(error) => {
+                    tracing::warn!(%error, tenant = %tenant, "cannot read the plan's storage limit");
+                    continue;
+                }
+            },
+        };
+        // Every command leaves a command record, even one that changes nothing: only a site
+        // whose lock is to change is asked (the aggregate still decides).
+        let over = limit_bytes.is_some_and(|limit| storage.total() >= limit);
+        match work.store.load::<SftpAccounts>(&site.to_string()).await {
+            Ok(loaded) if loaded.aggregate.writes_locked() == over => continue,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, site_id = %site, "cannot read the site's SFTP accounts");
+                continue;
+            }
+        }
+        let command = SftpCommand::CheckStorage { used_bytes: storage.total(), limit_bytes };
+        let meta = CommandMetadata::new(Some(tenant.as_uuid()), "saga:usage");
+        match work.store.execute::<SftpAccounts>(&site.to_string(), command, &meta, work.retry).await {
+            Ok(_) | Err(ExecuteError::Rejected(_)) => {}
+            Err(error) => tracing::warn!(%error, site_id = %site, "cannot check the SFTP storage limit"),
+        }
+    }
+}
+
+/// The storage limit of the tenant's running plan, in bytes (`None`: unlimited, or no plan).
+async fn storage_limit(work: &NodeWork, tenant: TenantId) -> Result<Option<u64>, RecordError> {
+    let subscription: Option<(Uuid,)> = sqlx::query_as(
+        "SELECT id FROM proj_subscriptions.subscriptions
+          WHERE tenant_id = $1 AND status IN ('trialing', 'active') ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(tenant.as_uuid())
+    .fetch_optional(&work.pool)
+    .await?;
+    let Some((id,)) = subscription else { return Ok(None) };
+    let loaded = work.store.load::<Subscription>(&id.to_string()).await?.aggregate;
+    Ok(loaded
+        .plan()
+        .filter(|_| loaded.is_running())
+        .and_then(|plan| plan.limits.storage_gb.bound())
+        .map(|gb| u64::from(gb) * 1_000_000_000))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -84,6 +84,7 @@ impl WordpressNode {
                 kind: SiteKind::Wordpress,
                 php: None,
                 resources: Default::default(),
+                noindex: false,
             },
         )
         .await

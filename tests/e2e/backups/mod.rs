@@ -8,3 +8,5 @@ mod node_pipeline;
 mod restore;
 mod retention;
 mod saga;
+mod staging;
+mod staging_faults;

@@ -39,6 +39,7 @@ async fn a_sites_php_pool_and_vhost_follow_its_plans_limits() {
         kind: SiteKind::Php,
         php: Some(PhpVersion::V8_2),
         resources,
+        noindex: false,
     };
     let small =
         SiteResources { php_workers: 3, php_memory_mb: 96, upload_mb: 12, ..SiteResources::default() };

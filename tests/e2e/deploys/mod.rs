@@ -9,3 +9,4 @@ mod limits;
 mod push;
 mod sftp;
 mod sftp_api;
+mod sftp_storage;

@@ -59,6 +59,7 @@ async fn an_sftp_upload_is_served_and_the_account_stays_in_its_chroot() {
             kind: SiteKind::Static,
             php: None,
             resources: Default::default(),
+            noindex: false,
         };
         scripts::call(&bridge, &target, &create).await.expect("site-create");
     }

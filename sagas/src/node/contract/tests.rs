@@ -17,6 +17,7 @@ fn site_create_renders_every_argument_as_its_own_word() {
             upload_mb: 32,
             ..SiteResources::default()
         },
+        noindex: false,
     }
     .request();
 
@@ -43,6 +44,20 @@ fn site_create_renders_every_argument_as_its_own_word() {
 }
 
 #[test]
+fn a_staging_copy_is_created_with_noindex() {
+    let request = SiteCreate {
+        site: site(),
+        domain: DomainName::parse("staging.blog.example.com").unwrap(),
+        kind: SiteKind::Static,
+        php: None,
+        resources: SiteResources::default(),
+        noindex: true,
+    }
+    .request();
+    assert_eq!(request.argv()[request.argv().len() - 2..], ["--noindex", "1"]);
+}
+
+#[test]
 fn a_static_site_has_no_php_argument() {
     let domain = DomainName::parse("www.example.org").unwrap();
     let request = SiteCreate {
@@ -51,6 +66,7 @@ fn a_static_site_has_no_php_argument() {
         kind: SiteKind::Static,
         php: None,
         resources: SiteResources::default(),
+        noindex: false,
     }
     .request();
 
@@ -66,6 +82,7 @@ fn an_internationalized_domain_goes_to_the_node_as_punycode() {
         kind: SiteKind::Static,
         php: None,
         resources: SiteResources::default(),
+        noindex: false,
     }
     .request();
 

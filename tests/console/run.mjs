@@ -180,6 +180,15 @@ async function tenant(browser) {
   await page.getByRole('button', { name: /^Restore the backup of/ }).first().click();
   await page.locator('section', { hasText: 'Restores' }).locator('.badge', { hasText: 'completed' }).first().waitFor({ timeout: 180000 });
 
+  step('makes a staging copy and promotes it into production');
+  await page.getByRole('button', { name: 'Make a staging copy' }).click();
+  await page.locator('#staging-status .badge.ready, #staging-status .badge.failed').waitFor({ timeout: 180000 });
+  const copy = (await page.locator('#staging-status').textContent()).trim();
+  if (copy !== 'ready') throw new Error(`the staging copy ended ${copy}`);
+  await page.getByRole('button', { name: 'Promote into production' }).click();
+  await page.locator('section', { hasText: 'Steps' }).locator('td', { hasText: /^promoted$/ }).first().waitFor({ timeout: 180000 });
+  await check(page, 'tenant-site-staging');
+
   step('fills in billing details, then downloads the invoice the provider issued');
   await page.getByRole('link', { name: 'Billing' }).click();
   await heading(page, 'Billing');

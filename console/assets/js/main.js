@@ -154,7 +154,8 @@ function draw(app, content) {
       } }, t('action.sign_out')) : null));
   const main = h('main', { id: 'main', tabindex: '-1' }, content);
   shell.append(header, h('div', { class: 'body' }, main,
-    current ? h('aside', { class: 'live', id: 'live', 'aria-live': 'polite', 'aria-label': t('live.title') }) : null));
+    // It scrolls when long: focusable, so that it scrolls from the keyboard too.
+    current ? h('aside', { class: 'live', id: 'live', tabindex: '0', 'aria-live': 'polite', 'aria-label': t('live.title') }) : null));
   clear(app, h('a', { class: 'skip', href: '#main' }, t('skip')), shell);
   if (current) live.start(document.getElementById('live'));
   palette.install(current, session, navigate);

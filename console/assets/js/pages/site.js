@@ -2,7 +2,7 @@
 // stream while work is under way, its actions, backups with restore, certificate and custom
 // domains with the DNS records to set.
 
-import { h, form, page, section, table, badge, button, fmt, confirmThen } from '../dom.js';
+import { h, form, page, section, table, badge, button, link, fmt, confirmThen } from '../dom.js';
 import { t } from '../i18n.js';
 import { command, query } from '../api.js';
 import { concerns, redrawOn } from '../live.js';
@@ -83,6 +83,7 @@ function render(site, backups, domains, certificates, restores, session, refresh
       [t('field.took'), (s) => fmt.ms(s.took_ms)],
       [t('field.detail'), (s) => s.detail || ''],
     ], site.steps)),
+    stagingSection(site, acts, refresh),
     backupsSection(site, backups, restores, acts, refresh),
     certificateSection(site, certificates, acts, refresh),
     domainsSection(site, domains, acts, refresh));
@@ -91,6 +92,36 @@ function render(site, backups, domains, certificates, restores, session, refresh
 function lastStep(site) {
   const last = site.steps[site.steps.length - 1];
   return site.pending || (last ? last.step : 'allocate');
+}
+
+// A staging copy: made from a fresh backup, served at its own name with noindex, promoted into
+// production behind a safety backup, or deleted.
+function stagingSection(site, acts, refresh) {
+  if (site.staging_of) {
+    return section(t('site.staging'), h('p', {}, t('staging.copy_of'), ' ', link(`/sites/${site.staging_of}`, t('staging.production'))));
+  }
+  const copy = site.staging;
+  const working = copy && ['copying', 'promoting'].includes(copy.status);
+  return section(t('site.staging'),
+    copy ? h('dl', { class: 'facts' },
+      h('dt', {}, t('field.domain')), h('dd', {}, link(`/sites/${copy.site_id}`, copy.domain)),
+      h('dt', {}, t('field.status')), h('dd', { id: 'staging-status' }, badge(copy.status)),
+      copy.last_error ? [h('dt', {}, t('field.error')), h('dd', { class: 'error' }, copy.last_error)] : null)
+      : h('p', { class: 'empty' }, t('staging.none')),
+    working ? h('p', { class: 'progress', role: 'status' }, h('progress', { 'aria-label': t(`staging.${copy.status}`) }), ' ', t(`staging.${copy.status}`)) : null,
+    acts ? h('div', { class: 'actions' },
+      !copy && site.status === 'active' ? button(t('staging.create'), async () => {
+        await command('POST', `/v1/sites/${site.id}/staging`);
+        await refresh();
+      }) : null,
+      copy && copy.status === 'ready' ? button(t('staging.promote'), confirmThen(t('staging.confirm_promote'), async () => {
+        await command('POST', `/v1/sites/${site.id}/staging/promote`);
+        await refresh();
+      })) : null,
+      copy && !working ? button(t('staging.delete'), confirmThen(t('staging.confirm_delete'), async () => {
+        await command('DELETE', `/v1/sites/${site.id}/staging`);
+        await refresh();
+      }), { class: 'danger' }) : null) : null);
 }
 
 function backupsSection(site, backups, restores, acts, refresh) {

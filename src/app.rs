@@ -301,6 +301,7 @@ impl Application {
                 pdf: pdf.clone(),
                 keys: keys.clone(),
                 clock: clock.clone(),
+                logs: crate::connect::backups(&settings.backups)?.storage.map(|storage| storage.store),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),

@@ -92,6 +92,7 @@ COMMAND_IDS = {
     "issue_certificate",
 }
 QUERY_IDS = {
+    "get_deployment_log",
     "list_sftp_users",
     "get_site_repository",
     "list_site_deployments",

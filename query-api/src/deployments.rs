@@ -1,6 +1,7 @@
 //! `/v1/sites/{id}/repository` (a site's repository, the release serving and those kept),
 //! `/v1/sites/{id}/deployments` (its deployments) and `/v1/deployments/{id}` (one, with its
-//! steps and, for a failure, the step, exit code and log tail).
+//! steps and, for a failure, the step, exit code and log tail); `/v1/deployments/{id}/log`, its
+//! full log, from the object storage the deploy saga keeps it in.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/sites/{id}/repository", get(repository))
         .route("/v1/sites/{id}/deployments", get(list))
         .route("/v1/deployments/{id}", get(detail))
+        .route("/v1/deployments/{id}/log", get(log))
 }
 
 /// A site's repository as the read side shows it (never its secrets).
@@ -198,4 +200,43 @@ async fn detail(
         at_version(&state.reads, "deployments", params.min_version, |d: &DeploymentView| d.version, read)
             .await?;
     Ok(versioned(row.version, row, &if_none_match))
+}
+
+/// A finished deployment's full log: every step's command output, as plain text.
+///
+/// The log is stored when the deployment ends (the history keeps its tail); one still running,
+/// or one whose log could not be stored, has none yet.
+#[utoipa::path(get, path = "/v1/deployments/{id}/log", operation_id = "get_deployment_log", tag = "deployments",
+    params(("id" = uuid::Uuid, Path, description = "The deployment's id")),
+    responses((status = 200, description = "The full log", content_type = "text/plain", body = String),
+        (status = 404, description = "No such deployment of the tenant, or no log kept for it (yet)", body = berth_http::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The log storage could not be read", body = berth_http::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn log(
+    State(state): State<AppState>,
+    reader: Reader,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let id: Uuid = id.parse().map_err(|_| ApiError::NotFound)?;
+    let mut tx = reader.scope(&state).await?;
+    let key: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT log_key FROM proj_deployments.deployments WHERE tenant_id = $1 AND deployment_id = $2",
+    )
+    .bind(reader.tenant_id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    drop(tx);
+    let (Some(key), Some(store)) = (key.flatten(), state.logs.as_ref()) else {
+        return Err(ApiError::NotFound);
+    };
+    let object =
+        store.get(&object_store::path::Path::from(key.as_str())).await.map_err(|error| match error {
+            object_store::Error::NotFound { .. } => ApiError::NotFound,
+            _ => ApiError::Unavailable,
+        })?;
+    let bytes = object.bytes().await.map_err(|_| ApiError::Unavailable)?;
+    let headers = [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    Ok((headers, bytes).into_response())
 }

@@ -55,6 +55,8 @@ pub struct AppState {
     pub keys: Option<berth_eventstore::personal::Keys>,
     /// Where "now" comes from (the current month, the capacity forecast).
     pub clock: std::sync::Arc<dyn berth_eventstore::clock::Clock>,
+    /// The object storage deployments' full logs are kept in (the backup bucket), if any.
+    pub logs: Option<std::sync::Arc<dyn object_store::ObjectStore>>,
 }
 
 /// The query API's OpenAPI description, generated from the handlers' annotations.
@@ -124,6 +126,7 @@ pub struct AppState {
         deployments::repository,
         deployments::list,
         deployments::detail,
+        deployments::log,
         sftp::list,
         evacuations::detail
     ),

@@ -175,6 +175,28 @@ async fn pushes_deploy_switch_without_errors_roll_back_and_a_failed_build_change
     assert_eq!(failed["exit_code"], 3, "{failed}");
     assert!(failed["log_tail"].as_str().unwrap().contains("syntax error in app.js"), "{failed}");
     assert!(failed["log_key"].as_str().is_some(), "the full log is stored: {failed}");
+    // The full log reads back as text: the build's output, its first line as well as its last.
+    let id = queued["deployment_id"].as_str().unwrap();
+    let log = api
+        .http
+        .get(format!("{}/v1/deployments/{id}/log", api.query))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(log.status(), 200);
+    assert!(log.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = log.text().await.unwrap();
+    assert!(text.contains("compiling") && text.contains("syntax error in app.js"), "{text}");
+    let stranger = api.register("Log Stranger").await;
+    let refused = api
+        .http
+        .get(format!("{}/v1/deployments/{id}/log", api.query))
+        .bearer_auth(&stranger.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404, "another tenant reads the log");
     let (status, body, _) = node.get(DOMAIN, "/").await;
     assert_eq!((status, body.as_str()), (200, "release one"));
     let mails = crate::mail::wait_for_messages(&owner.email, 1, Duration::from_secs(60)).await;

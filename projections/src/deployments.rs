@@ -176,6 +176,15 @@ async fn apply_event(
             .bind(at)
             .bind(entry)
         }
+        // While it runs, the tail is the last step's output; a failure puts the failing one's.
+        RepositoryEvent::DeploymentOutput { deployment_id, output, .. } => sqlx::query(
+            "UPDATE deployments SET log_tail = $4, version = $2, updated_at = $3
+              WHERE deployment_id = $1 AND version < $2",
+        )
+        .bind(deployment_id.as_uuid())
+        .bind(seq)
+        .bind(at)
+        .bind(output),
         RepositoryEvent::DeploymentSucceeded { deployment_id, release, kept, log_key, finished_at } => {
             let kept: Vec<uuid::Uuid> = kept.iter().map(|k| k.as_uuid()).collect();
             sqlx::query(

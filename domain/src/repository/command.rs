@@ -75,6 +75,16 @@ pub enum RepositoryCommand {
         #[serde(with = "time::serde::rfc3339")]
         finished_at: OffsetDateTime,
     },
+    /// Record what a step of the running deployment printed (its last lines), so that the
+    /// live stream and the history show it while the deployment runs.
+    LogOutput {
+        /// The deployment.
+        deployment_id: DeploymentId,
+        /// The step.
+        step: StepName,
+        /// What it printed; only the last [`OUTPUT_MAX`] characters are kept.
+        output: String,
+    },
     /// Record that the running deployment's release serves.
     Succeed {
         /// The deployment.
@@ -186,6 +196,10 @@ pub(super) fn decide(repo: &Repository, command: RepositoryCommand) -> Result<Ve
             running(repo, deployment_id)?;
             Ok(vec![E::DeploymentStepCompleted { deployment_id, step, started_at, finished_at }])
         }
+        RepositoryCommand::LogOutput { deployment_id, step, output } => {
+            running(repo, deployment_id)?;
+            Ok(vec![E::DeploymentOutput { deployment_id, step, output: tail(&output, OUTPUT_MAX) }])
+        }
         RepositoryCommand::Succeed { deployment_id, release, kept, log_key, now } => {
             running(repo, deployment_id)?;
             let mut events =
@@ -237,6 +251,10 @@ fn running(repo: &Repository, deployment_id: DeploymentId) -> Result<&super::Pen
 fn clip(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
+
+/// The last `max` characters of `text`.
+/// The most characters of a step's output an event keeps (the full log is in object storage).
+pub const OUTPUT_MAX: usize = 4000;
 
 /// The last `max` characters of `text`.
 pub fn tail(text: &str, max: usize) -> String {

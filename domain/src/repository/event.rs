@@ -87,6 +87,15 @@ pub enum RepositoryEvent {
         #[serde(with = "time::serde::rfc3339")]
         finished_at: OffsetDateTime,
     },
+    /// What a step of a running deployment printed: its last lines.
+    DeploymentOutput {
+        /// The deployment.
+        deployment_id: DeploymentId,
+        /// The step.
+        step: StepName,
+        /// Its output's tail.
+        output: String,
+    },
     /// The release is serving and answered the health check.
     DeploymentSucceeded {
         /// The deployment.
@@ -138,6 +147,7 @@ impl DomainEvent for RepositoryEvent {
             Self::DeploymentStarted { .. } => "DeploymentStarted",
             Self::DeploymentCommitResolved { .. } => "DeploymentCommitResolved",
             Self::DeploymentStepCompleted { .. } => "DeploymentStepCompleted",
+            Self::DeploymentOutput { .. } => "DeploymentOutput",
             Self::DeploymentSucceeded { .. } => "DeploymentSucceeded",
             Self::DeploymentFailed { .. } => "DeploymentFailed",
         }
@@ -161,6 +171,7 @@ impl RepositoryEvent {
             | Self::DeploymentStarted { deployment_id, .. }
             | Self::DeploymentCommitResolved { deployment_id, .. }
             | Self::DeploymentStepCompleted { deployment_id, .. }
+            | Self::DeploymentOutput { deployment_id, .. }
             | Self::DeploymentSucceeded { deployment_id, .. }
             | Self::DeploymentFailed { deployment_id, .. } => Some(*deployment_id),
         }

@@ -166,7 +166,7 @@ impl Aggregate for Repository {
                     p.commit = Some(commit);
                 }
             }
-            RepositoryEvent::DeploymentStepCompleted { .. } => {}
+            RepositoryEvent::DeploymentStepCompleted { .. } | RepositoryEvent::DeploymentOutput { .. } => {}
             RepositoryEvent::DeploymentSucceeded { deployment_id, release, kept, .. } => {
                 self.pending.retain(|p| p.deployment_id != deployment_id);
                 self.current = Some(release);

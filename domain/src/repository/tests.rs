@@ -220,3 +220,24 @@ fn a_wordpress_site_has_no_repository() {
         })
         .then_expect_error(RepositoryError::NotDeployable);
 }
+
+#[test]
+fn a_running_step_s_output_is_recorded_by_its_tail_and_a_finished_deployment_takes_none() {
+    let long = format!("{}the end", "x".repeat(super::command::OUTPUT_MAX));
+    TestFramework::<Repository>::with(())
+        .given(vec![configured(), queued(1, Trigger::Manual), started(1)])
+        .when(RepositoryCommand::LogOutput {
+            deployment_id: dep(1),
+            step: StepName::Build,
+            output: long.clone(),
+        })
+        .then_expect_events(vec![RepositoryEvent::DeploymentOutput {
+            deployment_id: dep(1),
+            step: StepName::Build,
+            output: long[long.len() - super::command::OUTPUT_MAX..].to_owned(),
+        }]);
+    TestFramework::<Repository>::with(())
+        .given(vec![configured(), queued(1, Trigger::Manual), started(1), succeeded(1, vec![dep(1)])])
+        .when(RepositoryCommand::LogOutput { deployment_id: dep(1), step: StepName::Build, output: long })
+        .then_expect_error(RepositoryError::NotRunning(dep(1)));
+}

@@ -98,6 +98,8 @@ struct Run<'a> {
     id: DeploymentId,
     config: RepoConfig,
     log: String,
+    /// How much of `log` the live stream has been given.
+    shown: usize,
     started: OffsetDateTime,
 }
 
@@ -127,7 +129,8 @@ impl DeploySaga {
         let repo = store.load::<Repository>(&site.to_string()).await.map_err(Outcome::later)?.aggregate;
         let Some(pending) = repo.running().filter(|p| p.deployment_id == id).cloned() else { return Ok(()) };
         let Some(config) = repo.config().cloned() else { return Ok(()) };
-        let mut run = Run { event, site, id, config, log: String::new(), started: self.clock.now() };
+        let mut run =
+            Run { event, site, id, config, log: String::new(), shown: 0, started: self.clock.now() };
         let began = std::time::Instant::now();
         let result = self.steps(&mut run, &repo, &pending).await?;
         let outcome = match result {
@@ -389,7 +392,14 @@ impl DeploySaga {
         }
     }
 
-    async fn completed(&self, run: &Run<'_>, step: StepName, started_at: OffsetDateTime) -> Step<()> {
+    async fn completed(&self, run: &mut Run<'_>, step: StepName, started_at: OffsetDateTime) -> Step<()> {
+        // What the step printed goes out first, live; its end after it.
+        let printed = run.log.get(run.shown..).unwrap_or_default().trim_end().to_owned();
+        if !printed.is_empty() {
+            let output = RepositoryCommand::LogOutput { deployment_id: run.id, step, output: printed };
+            self.record(run, "output", output).await?;
+        }
+        run.shown = run.log.len();
         let command = RepositoryCommand::CompleteStep {
             deployment_id: run.id,
             step,

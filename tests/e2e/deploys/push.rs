@@ -188,6 +188,17 @@ async fn pushes_deploy_switch_without_errors_roll_back_and_a_failed_build_change
     assert!(log.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = log.text().await.unwrap();
     assert!(text.contains("compiling") && text.contains("syntax error in app.js"), "{text}");
+    // While it ran, each step's output went out as its own event, on the live stream too.
+    let printed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT payload #>> '{DeploymentOutput,step}', payload #>> '{DeploymentOutput,output}' FROM events
+          WHERE event_type = 'DeploymentOutput' AND payload #>> '{DeploymentOutput,deployment_id}' = $1
+          ORDER BY global_position",
+    )
+    .bind(id)
+    .fetch_all(&api.env.pool)
+    .await
+    .unwrap();
+    assert!(printed.iter().any(|(step, output)| step == "fetch" && output.contains(&three)), "{printed:?}");
     let stranger = api.register("Log Stranger").await;
     let refused = api
         .http

@@ -203,6 +203,9 @@ impl Application {
             keys
         });
         let payments = crate::connect::payments(&settings.payments)?;
+        // One object storage client: the sagas store backups and deployment logs in it, the
+        // query API reads the logs back.
+        let backups = crate::connect::backups(&settings.backups)?;
         // One store for the process's writers: they share its turns on hot aggregates.
         let mut store = EventStore::new(pool.clone(), settings.eventstore.snapshot_every);
         if let Some(keys) = &keys {
@@ -301,7 +304,7 @@ impl Application {
                 pdf: pdf.clone(),
                 keys: keys.clone(),
                 clock: clock.clone(),
-                logs: crate::connect::backups(&settings.backups)?.storage.map(|storage| storage.store),
+                logs: backups.storage.as_ref().map(|storage| storage.store.clone()),
             });
             let doc = ops::describe(
                 <berth_query_api::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -359,7 +362,6 @@ impl Application {
                 backoff: Duration::from_millis(nodes.ssh_backoff_ms),
                 ..SshSettings::default()
             };
-            let backups = crate::connect::backups(&settings.backups)?;
             let context = SagaContext {
                 pool: pool.clone(),
                 store: store.clone(),

@@ -65,7 +65,6 @@ pub struct Settings {
     /// How deployments fetch code from sites' repositories and limit builds.
     pub deploys: DeploySettings,
     /// The web console.
-    #[serde(default)]
     pub console: ConsoleSettings,
     /// Each saga's and worker's own settings, `[sagas.<name>]`, checked against the saga
     /// registry at start (see `berth_sagas::registry`).
@@ -270,140 +269,8 @@ pub struct LogSettings {
     pub filter: String,
 }
 
-const DEFAULTS: &str = r#"
-[database]
-url = "postgres://berth:berth@127.0.0.1:55432/berth"
-read_url = ""
-max_connections = 32
-acquire_timeout_secs = 5
-statement_timeout_ms = 30000
-idle_in_transaction_timeout_ms = 5000
-
-[nats]
-url = "nats://127.0.0.1:54222"
-credentials_file = ""
-tls_ca_file = ""
-tls_cert_file = ""
-tls_key_file = ""
-tls_required = false
-connect_wait_secs = 10
-ack_timeout_ms = 1000
-stream = "BERTH_EVENTS"
-subject_prefix = "berth.evt"
-replicas = 1
-duplicate_window_secs = 120
-
-[command_api]
-addr = "127.0.0.1:8080"
-body_limit_bytes = 65536
-idempotency_lapse_secs = 30
-require_if_match = false
-public_url = ""
-
-[query_api]
-addr = "127.0.0.1:8081"
-body_limit_bytes = 65536
-public_url = ""
-
-[eventstore]
-snapshot_every = 100
-max_attempts = 8
-poll_interval_ms = 500
-
-[log]
-format = "auto"
-filter = "info"
-
-[limits]
-api_per_minute = 60
-auth_per_minute = 5
-
-[auth]
-session_ttl_hours = 12
-totp_issuer = "Berth"
-login_failure_burst = 10
-login_failure_window_secs = 600
-
-[secrets]
-master_key = ""
-
-[nodes]
-ssh_connect_timeout_secs = 5
-ssh_command_timeout_secs = 120
-ssh_attempts = 3
-ssh_backoff_ms = 500
-verify_timeout_secs = 15
-
-[clock]
-offset_secs = 0
-
-[projections]
-batch_size = 500
-batch_max_ms = 1000
-settle_ms = 20
-
-[telemetry]
-addr = "127.0.0.1:9464"
-operator_addr = ""
-operator_token = ""
-cost_cache_secs = 60
-
-[billing]
-trial_plan = "starter"
-trial_currency = "EUR"
-payment_terms_days = 14
-dunning_days = [1, 3, 7]
-grace_days = 14
-default_plans = true
-retention_years = 10
-[payments]
-stripe_url = ""
-stripe_secret_key = ""
-webhook_secrets = ""
-webhook_tolerance_secs = 300
-timeout_secs = 20
-
-[dns]
-api_url = ""
-api_key = ""
-server_id = "localhost"
-nameservers = "ns1.berth.invalid,ns2.berth.invalid"
-resolver = ""
-
-[mail]
-host = ""
-port = 587
-tls = "starttls"
-username = ""
-password = ""
-from_address = "berth@localhost"
-from_name = "Berth"
-templates_dir = ""
-timeout_secs = 30
-max_attempts = 8
-backoff_base_secs = 60
-backoff_max_secs = 21600
-[backups]
-endpoint = ""
-region = "us-east-1"
-bucket = "berth-backups"
-access_key = ""
-secret_key = ""
-prefix = "berth"
-keep_after_delete_days = 30
-max_attempts = 5
-retry_base_secs = 300
-retry_max_secs = 21600
-request_retries = 3
-request_timeout_secs = 60
-part_size_mb = 8
-[deploys]
-cache_dir = ""
-allow_file_urls = false
-fetch_timeout_secs = 300
-build_memory_mb = 2048
-build_cpu_secs = 900
-"#;
+/// Every setting's default: `settings/defaults.toml`, also the list of known settings.
+const DEFAULTS: &str = include_str!("settings/defaults.toml");
 
 /// Every key that can be set, as `section.key`: the defaults' keys, and every saga's and
 /// worker's from the saga registry (so no list has to be kept in step by hand).
@@ -420,7 +287,6 @@ fn known_keys() -> Vec<String> {
     }
     keys.extend(berth_sagas::registry::known_keys());
     keys.extend(crate::billing::NESTED_KEYS.iter().map(|k| (*k).to_owned()));
-    keys.extend(["console.addr", "console.https"].map(str::to_owned));
     keys
 }
 

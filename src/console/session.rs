@@ -69,10 +69,7 @@ pub async fn operator(State(console): State<Console>, ApiJson(body): ApiJson<Ope
     let Ok(check) = check else {
         return ApiError::field("token", "not a token").into_response();
     };
-    let answer = match console.query.clone().oneshot(check).await {
-        Ok(answer) => answer,
-        Err(never) => match never {},
-    };
+    let answer = ask(&console.query, check).await;
     if !answer.status().is_success() {
         return answer;
     }
@@ -110,10 +107,7 @@ pub async fn end(
         }
         if let Ok(mut logout) = logout.body(Body::empty()) {
             logout.extensions_mut().insert(ConnectInfo(client));
-            let answer = match console.command.clone().oneshot(logout).await {
-                Ok(answer) => answer,
-                Err(never) => match never {},
-            };
+            let answer = ask(&console.command, logout).await;
             if answer.status().is_server_error() {
                 return answer;
             }
@@ -124,6 +118,14 @@ pub async fn end(
         append(response.headers_mut(), &format!("{name}=; Path=/; Max-Age=0; SameSite=Strict"));
     }
     response
+}
+
+/// `request` answered in-process by one of the API routers.
+async fn ask(api: &axum::Router, request: Request) -> Response {
+    match api.clone().oneshot(request).await {
+        Ok(answer) => answer,
+        Err(never) => match never {},
+    }
 }
 
 /// Takes the token out of a sign-in's JSON answer and puts it into the cookie.

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 /// Web console settings.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct ConsoleSettings {
     /// Where the console listens (`127.0.0.1:8090`); empty: no console. It serves the app at
     /// `/` and both APIs beside it, under `/api/command` and `/api/query`.

@@ -106,7 +106,7 @@ async fn promote(
     caller.require(Permission::ManageSites)?;
     let production_id: SiteId = crate::routes::parse_id(&id)?;
     let command = SiteCommand::PromoteStaging {
-        backup_id: BackupId::from_uuid(uuid::Uuid::now_v7()),
+        backup_id: BackupId::from_uuid(caller.new_id()),
         now: state.clock.now(),
     };
     let meta = caller.metadata().within_tenant();

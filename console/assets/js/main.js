@@ -158,7 +158,7 @@ function draw(app, content) {
     current ? h('aside', { class: 'live', id: 'live', tabindex: '0', 'aria-live': 'polite', 'aria-label': t('live.title') }) : null));
   clear(app, h('a', { class: 'skip', href: '#main' }, t('skip')), shell);
   if (current) live.start(document.getElementById('live'));
-  palette.install(current, session, navigate);
+  palette.install(current, navigate);
   return main;
 }
 

@@ -7,7 +7,7 @@ import { t } from './i18n.js';
 let commands = [];
 let dialog = null;
 
-export function install(side, session, navigate) {
+export function install(side, navigate) {
   const pages = {
     tenant: [['/sites', 'nav.sites'], ['/sites/new', 'sites.create'], ['/dns', 'nav.dns'], ['/team', 'nav.team'],
       ['/billing', 'nav.billing'], ['/audit', 'nav.audit'], ['/security', 'nav.security'], ['/account', 'nav.account']],
@@ -21,7 +21,6 @@ export function install(side, session, navigate) {
     commands.push({ label: t('palette.language'), run: () => document.getElementById('language').focus() });
     commands.push({ label: t('action.sign_out'), run: () => document.getElementById('sign-out').click() });
   }
-  void session;
 }
 
 // The page's own frequent actions (a site's suspend or backup, a node's bootstrap), as its

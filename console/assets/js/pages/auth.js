@@ -1,7 +1,7 @@
 // Signing in and out, registering an organization, joining by invitation, and the account's
 // own settings (two-factor login, the personal data export).
 
-import { h, form, page, section, link, button, report } from '../dom.js';
+import { h, form, page, section, link, button } from '../dom.js';
 import { t } from '../i18n.js';
 import { command, operatorSignIn as operatorSession, download } from '../api.js';
 
@@ -81,7 +81,6 @@ export async function account({ session }) {
     disable.replaceWith(h('p', { role: 'status' }, t('account.disabled')));
   }, { label: t('account.disable'), id: 'disable-2fa' });
   const exporting = h('div', {}, button(t('account.export'), () => download('/v1/me/export', 'berth-personal-data.json')));
-  void report;
   return page(t('nav.account'),
     h('p', {}, t('account.role', { role: t(`role.${session.role}`, {}, session.role || '') })),
     section(t('account.two_factor'), enrol, enrolment),

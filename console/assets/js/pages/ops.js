@@ -27,7 +27,7 @@ function capacity(n) {
     bar(n.allocated.disk_gb, n.capacity.disk_gb, t('nodes.disk')));
 }
 
-export async function register({ navigate }) {
+export async function register() {
   const key = h('div', { 'aria-live': 'polite' });
   return page(t('nodes.register'),
     form([
@@ -55,7 +55,6 @@ export async function register({ navigate }) {
         h('p', { role: 'status' }, t('nodes.authorize')),
         h('pre', { class: 'mono', id: 'node-public-key' }, registered.ssh_public_key),
         link(`/ops/nodes/${registered.id}?min_version=${registered.version}`, t('nodes.continue'), { class: 'button primary', id: 'node-continue' }));
-      void navigate;
     }, { label: t('nodes.register'), id: 'register-node' }),
     key);
 }

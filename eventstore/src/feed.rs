@@ -7,6 +7,8 @@
 //! (`pg_snapshot_xmin(pg_current_snapshot())`): every such transaction has finished, so
 //! nothing can appear behind the checkpoint later.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -137,10 +139,51 @@ pub async fn read_after_checkpoint<'e>(
 /// Wakes feed readers when events are appended: one LISTEN connection per process, fanned
 /// out through a watch channel. Readers also poll, so a lost notification (or a listener that
 /// is reconnecting) only delays them by the poll interval.
+///
+/// Each commit's notification names the aggregate types it wrote, so a reader of some types
+/// ([`FeedNotifier::wait_for`]) sleeps through commits of the others: under a burst of billing
+/// commits, the views of sites and nodes are not woken to scan the feed for nothing. A
+/// notification without types (a timer's, or one from an older writer) and a reconnect wake
+/// every reader.
 #[derive(Clone)]
 pub struct FeedNotifier {
     receiver: watch::Receiver<u64>,
+    counts: Arc<Mutex<WakeCounts>>,
     poll_interval: Duration,
+    /// What [`FeedNotifier::wait_for`] saw when it last returned.
+    seen: u64,
+}
+
+/// How often each aggregate type was named in a notification, and how often all were woken.
+#[derive(Debug, Default)]
+struct WakeCounts {
+    all: u64,
+    by_type: HashMap<String, u64>,
+}
+
+impl WakeCounts {
+    /// Records one notification's payload: the comma-separated aggregate types, or nothing.
+    fn record(&mut self, payload: &str) {
+        if payload.is_empty() {
+            self.all = self.all.wrapping_add(1);
+            return;
+        }
+        for kind in payload.split(',').filter(|k| !k.is_empty()) {
+            match self.by_type.get_mut(kind) {
+                Some(count) => *count = count.wrapping_add(1),
+                None => {
+                    self.by_type.insert(kind.to_owned(), 1);
+                }
+            }
+        }
+    }
+
+    /// A number that grows whenever a notification concerns one of `types`.
+    fn of(&self, types: &[&str]) -> u64 {
+        types
+            .iter()
+            .fold(self.all, |sum, kind| sum.wrapping_add(self.by_type.get(*kind).copied().unwrap_or(0)))
+    }
 }
 
 impl FeedNotifier {
@@ -157,9 +200,11 @@ impl FeedNotifier {
         shutdown: CancellationToken,
     ) -> Self {
         let (sender, receiver) = watch::channel(0u64);
+        let counts = Arc::new(Mutex::new(WakeCounts::default()));
+        let recorded = Arc::clone(&counts);
         tokio::spawn(async move {
             while !shutdown.is_cancelled() {
-                match listen(&pool, channel, &sender, &shutdown).await {
+                match listen(&pool, channel, &sender, &recorded, &shutdown).await {
                     Ok(()) => return,
                     Err(error) => {
                         tracing::warn!(%error, "feed listener lost its connection; retrying");
@@ -171,7 +216,7 @@ impl FeedNotifier {
                 }
             }
         });
-        Self { receiver, poll_interval }
+        Self { receiver, counts, poll_interval, seen: 0 }
     }
 
     /// Waits for the next notification, the poll interval, or `shutdown`, whichever is first.
@@ -182,25 +227,78 @@ impl FeedNotifier {
             () = shutdown.cancelled() => {}
         }
     }
+
+    /// Like [`FeedNotifier::wait`] for a reader of `types` only (`None`: of every type): returns
+    /// at once if a commit of one of them was notified since it last returned, otherwise at the
+    /// next such notification, the poll interval, or `shutdown`.
+    pub async fn wait_for(&mut self, types: Option<&[&str]>, shutdown: &CancellationToken) {
+        let Some(types) = types else { return self.wait(shutdown).await };
+        let deadline = tokio::time::Instant::now() + self.poll_interval;
+        loop {
+            let now = lock(&self.counts).of(types);
+            if now != self.seen {
+                self.seen = now;
+                return;
+            }
+            tokio::select! {
+                changed = self.receiver.changed() => {
+                    // The listener is gone (shutting down): nothing will wake this reader.
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => return,
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+fn lock(counts: &Mutex<WakeCounts>) -> std::sync::MutexGuard<'_, WakeCounts> {
+    counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn listen(
     pool: &PgPool,
     channel: &str,
     sender: &watch::Sender<u64>,
+    counts: &Mutex<WakeCounts>,
     shutdown: &CancellationToken,
 ) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(channel).await?;
+    // Whatever was committed while this listener was not listening concerns everyone.
+    lock(counts).record("");
+    sender.send_modify(|n| *n = n.wrapping_add(1));
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
             // `None` means the connection dropped and PgListener reconnects on the next call;
             // notifications may have been missed meanwhile, so that wakes everyone too.
             notification = listener.try_recv() => {
-                notification?;
+                let payload = notification?.map(|n| n.payload().to_owned()).unwrap_or_default();
+                lock(counts).record(&payload);
                 sender.send_modify(|n| *n = n.wrapping_add(1));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WakeCounts;
+
+    #[test]
+    fn a_reader_is_woken_by_its_own_types_and_by_notifications_without_types() {
+        let mut counts = WakeCounts::default();
+        let sites = counts.of(&["site", "node"]);
+        counts.record("invoice,dunning");
+        assert_eq!(counts.of(&["site", "node"]), sites, "a billing commit does not concern the sites' view");
+        counts.record("dunning,node");
+        let after_node = counts.of(&["site", "node"]);
+        assert_ne!(after_node, sites);
+        counts.record("");
+        assert_ne!(counts.of(&["site", "node"]), after_node, "a notification without types wakes everyone");
+        assert_ne!(counts.of(&["invoice"]), 0);
     }
 }

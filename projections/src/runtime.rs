@@ -84,7 +84,7 @@ pub async fn run(
             // A full batch, or one cut short by its time bound: more is waiting.
             Ok((Step::Applied(n), cut)) if cut || n as i64 >= settings.batch_size => {}
             Ok((Step::Applied(_), _)) => {
-                notifier.wait(&shutdown).await;
+                notifier.wait_for(projection.aggregate_types(), &shutdown).await;
                 if !settings.settle.is_zero() {
                     pause(&shutdown, settings.settle).await;
                 }

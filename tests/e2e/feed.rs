@@ -139,3 +139,18 @@ async fn a_batch_ends_with_a_commit_not_inside_one() {
     assert_eq!(sizes, (3, 3, 5), "batches of 1, 3 and 4 events round up to whole commits");
     env.cleanup().await;
 }
+
+/// A commit's wake-up names the aggregate types it wrote: a reader of other types sleeps on.
+#[tokio::test]
+async fn a_commits_wake_up_names_the_aggregate_types_it_wrote() {
+    let env = TestEnv::new().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&env.pool).await.unwrap();
+    listener.listen(berth_eventstore::store::FEED_CHANNEL).await.unwrap();
+    let tenant = TenantId::from_uuid(Uuid::now_v7());
+
+    create_site(&env.store(), tenant).await;
+    let woken = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await.unwrap().unwrap();
+
+    assert_eq!(woken.payload(), "site");
+    env.cleanup().await;
+}

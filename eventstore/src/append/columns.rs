@@ -52,7 +52,9 @@ impl Append<'_> {
              released AS (
                  DELETE FROM unique_claims u USING UNNEST($19::text[], $20::text[], $21::text[]) AS r(s, v, o), guard
                   WHERE u.scope = r.s AND u.value = r.v AND u.owner = r.o),
-             notified AS (SELECT pg_notify($15, '') FROM guard WHERE $6 > 0)
+             -- The wake-up names the aggregate types written, so readers of other types sleep on.
+             notified AS (SELECT pg_notify($15, (SELECT string_agg(DISTINCT t, ',') FROM UNNEST($7::text[]) t))
+                            FROM guard WHERE $6 > 0)
              -- Counting `notified` makes it run (a plain SELECT in WITH runs only when read).
              SELECT EXISTS (SELECT 1 FROM guard) FROM (SELECT count(*) FROM notified) n",
         )

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy, AckKind};
 use sqlx::PgPool;
 
 use crate::feed::FeedEvent;
@@ -26,6 +26,13 @@ pub struct ConsumerSettings {
     /// The aggregate types it handles when its filter takes more (empty: every one). A message
     /// of another type is acknowledged from its subject alone, without reading its body.
     pub aggregates: Vec<String>,
+    /// The JetStream consumer's own name, when it is not `name`: a saga of several aggregate
+    /// types reads each type through a consumer of its own, all under the saga's `name` for
+    /// what was processed and what was given up on.
+    pub durable: Option<String>,
+    /// A consumer this one takes over from: created fresh, it starts after everything that one
+    /// had settled (whatever was delivered past that again is recognised as processed).
+    pub replaces: Option<String>,
 }
 
 impl ConsumerSettings {
@@ -40,7 +47,14 @@ impl ConsumerSettings {
             backoff: [1, 2, 5, 10, 30, 60].into_iter().map(Duration::from_secs).collect(),
             ack_wait: Duration::from_secs(30),
             aggregates: Vec::new(),
+            durable: None,
+            replaces: None,
         }
+    }
+
+    /// The JetStream consumer's name.
+    pub fn durable_name(&self) -> &str {
+        self.durable.as_deref().unwrap_or(&self.name)
     }
 
     /// Whether a message on `subject` (`<prefix>.<tenant>.<aggregate type>.<aggregate id>`) may
@@ -87,8 +101,9 @@ pub(crate) async fn durable(
     settings: &ConsumerSettings,
 ) -> Result<jetstream::consumer::PullConsumer, async_nats::Error> {
     let stream = jetstream.get_stream(stream_name).await?;
-    let config = pull::Config {
-        durable_name: Some(settings.name.clone()),
+    let name = settings.durable_name();
+    let mut config = pull::Config {
+        durable_name: Some(name.to_owned()),
         filter_subject: settings.filter_subject.clone(),
         ack_policy: AckPolicy::Explicit,
         ack_wait: settings.ack_wait,
@@ -96,7 +111,48 @@ pub(crate) async fn durable(
         max_ack_pending: MAX_ACK_PENDING,
         ..Default::default()
     };
+    match stream.consumer_info(name).await {
+        // Where a consumer starts cannot change; the rest of its settings are brought up to date.
+        Ok(info) => config.deliver_policy = info.config.deliver_policy,
+        Err(_) => {
+            if let Some(Ok(old)) = match &settings.replaces {
+                Some(old) => Some(stream.consumer_info(old).await),
+                None => None,
+            } {
+                let start_sequence = old.ack_floor.stream_sequence + 1;
+                tracing::info!(
+                    consumer = name,
+                    replaces = old.name,
+                    start_sequence,
+                    "taking over from a consumer"
+                );
+                config.deliver_policy = DeliverPolicy::ByStartSequence { start_sequence };
+            }
+        }
+    }
     Ok(stream.create_consumer(config).await?)
+}
+
+/// Creates every consumer of `consumers` (each taking over from the one it replaces), then
+/// deletes the consumers they replace.
+pub(crate) async fn take_over(
+    jetstream: &jetstream::Context,
+    stream_name: &str,
+    consumers: &[ConsumerSettings],
+) -> Result<(), async_nats::Error> {
+    for settings in consumers {
+        durable(jetstream, stream_name, settings).await?;
+    }
+    let stream = jetstream.get_stream(stream_name).await?;
+    let mut replaced: Vec<&str> = consumers.iter().filter_map(|c| c.replaces.as_deref()).collect();
+    replaced.dedup();
+    for old in replaced {
+        if stream.consumer_info(old).await.is_ok() {
+            stream.delete_consumer(old).await?;
+            tracing::info!(consumer = old, "replaced by one consumer per aggregate type; deleted");
+        }
+    }
+    Ok(())
 }
 
 /// Decodes a message's event; one that does not decode is dead-lettered and terminated

@@ -72,12 +72,82 @@ pub async fn run_steps<S: Step>(
     shutdown: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    run_consumer(&pool, &jetstream, &stream_name, &settings, &step, &permits, &shutdown).await;
+}
+
+/// Runs `step` on several consumers of `stream_name` (one per aggregate type, say), each
+/// `concurrency` events at a time, until `shutdown`. The consumers are all created first, and
+/// the ones they replace deleted, before any of them is read.
+pub async fn run_steps_on_each<S: Step>(
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    stream_name: String,
+    consumers: Vec<ConsumerSettings>,
+    step: Arc<S>,
+    concurrency: usize,
+    shutdown: CancellationToken,
+) {
+    let mut retry = Retry::default();
     while !shutdown.is_cancelled() {
-        let result = consume(&pool, &jetstream, &stream_name, &settings, &step, &permits, &shutdown).await;
-        if let Err(error) = result {
-            tracing::warn!(%error, consumer = %settings.name, "step consumer interrupted; reconnecting");
-            pause(&shutdown, Duration::from_secs(1)).await;
+        match crate::consumer::take_over(&jetstream, &stream_name, &consumers).await {
+            Ok(()) => break,
+            Err(error) => {
+                tracing::warn!(%error, "step consumers not created; retrying");
+                retry.pause(&shutdown).await;
+            }
         }
+    }
+    // Each consumer has slots of its own: shared, a pull of one type waiting for its batch to
+    // fill would hold the slots the other types' events need.
+    let runs = consumers.iter().map(|settings| {
+        let (pool, jetstream, stream_name, step, shutdown) =
+            (&pool, &jetstream, &stream_name, &step, &shutdown);
+        async move {
+            let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+            run_consumer(pool, jetstream, stream_name, settings, step, &permits, shutdown).await;
+        }
+    });
+    futures::future::join_all(runs).await;
+}
+
+async fn run_consumer<S: Step>(
+    pool: &PgPool,
+    jetstream: &jetstream::Context,
+    stream_name: &str,
+    settings: &ConsumerSettings,
+    step: &Arc<S>,
+    permits: &Arc<Semaphore>,
+    shutdown: &CancellationToken,
+) {
+    let mut retry = Retry::default();
+    while !shutdown.is_cancelled() {
+        let result = consume(pool, jetstream, stream_name, settings, step, permits, shutdown).await;
+        if let Err(error) = result {
+            tracing::warn!(%error, consumer = settings.durable_name(), "step consumer interrupted; reconnecting");
+            retry.pause(shutdown).await;
+        }
+    }
+}
+
+/// The pause before reconnecting: 100 ms at first (a process starting beside the relay that
+/// creates the stream finds it a moment later), doubling to a second while failures follow
+/// each other, and short again after a consumer ran for a while.
+#[derive(Default)]
+struct Retry {
+    failures: u32,
+    last: Option<std::time::Instant>,
+}
+
+impl Retry {
+    async fn pause(&mut self, shutdown: &CancellationToken) {
+        if self.last.is_some_and(|last| last.elapsed() > Duration::from_secs(10)) {
+            self.failures = 0;
+        }
+        let delay =
+            Duration::from_millis(100).saturating_mul(1 << self.failures.min(4)).min(Duration::from_secs(1));
+        self.failures += 1;
+        pause(shutdown, delay).await;
+        self.last = Some(std::time::Instant::now());
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use berth_eventstore::consumer::ConsumerSettings;
-use berth_eventstore::steps::run_steps;
+use berth_eventstore::steps::{run_steps, run_steps_on_each};
 use serde_json::Value;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -180,33 +180,54 @@ fn saga<S: Saga>() -> Entry {
         start: |context, section, tasks, shutdown| {
             let settings = parse::<S::Settings>(section)?;
             let tuning = S::tuning(&settings);
-            // One aggregate type: let JetStream filter; several: take everything and let
-            // `wants` choose (a server before 2.10 has no multi-subject filters).
-            let aggregate = match S::AGGREGATES {
-                [one] => *one,
-                _ => "*",
+            // JetStream (before 2.10) filters one subject per consumer: a saga of several
+            // aggregate types has a consumer per type, so it never receives the events of the
+            // others. They all go by the saga's name for what was processed, and take over from
+            // the one consumer of every event that such a saga had before.
+            let name = format!("saga_{}", S::NAME);
+            let consumer = |aggregate: &str| {
+                let mut consumer = ConsumerSettings::new(
+                    name.clone(),
+                    format!("{}.*.{aggregate}.*", context.subject_prefix),
+                );
+                consumer.ack_wait = tuning.takeover;
+                consumer
             };
-            let mut consumer = ConsumerSettings::new(
-                format!("saga_{}", S::NAME),
-                format!("{}.*.{aggregate}.*", context.subject_prefix),
-            );
-            consumer.ack_wait = tuning.takeover;
-            if S::AGGREGATES.len() > 1 {
-                consumer.aggregates = S::AGGREGATES.iter().map(|a| (*a).to_owned()).collect();
-            }
             let step = Arc::new(SagaStep(S::build(context, &settings)));
-            tasks.spawn(berth_eventstore::personal::scoped(
-                context.store.keys().cloned(),
-                run_steps(
-                    context.pool.clone(),
-                    context.jetstream.clone(),
-                    context.stream.clone(),
-                    consumer,
+            let (pool, jetstream, stream) =
+                (context.pool.clone(), context.jetstream.clone(), context.stream.clone());
+            let keys = context.store.keys().cloned();
+            if let [one] = S::AGGREGATES {
+                let run = run_steps(
+                    pool,
+                    jetstream,
+                    stream,
+                    consumer(one),
                     step,
                     tuning.concurrency,
                     shutdown.clone(),
-                ),
-            ));
+                );
+                tasks.spawn(berth_eventstore::personal::scoped(keys, run));
+            } else {
+                let consumers = S::AGGREGATES
+                    .iter()
+                    .map(|aggregate| ConsumerSettings {
+                        durable: Some(format!("{name}_{aggregate}")),
+                        replaces: Some(name.clone()),
+                        ..consumer(aggregate)
+                    })
+                    .collect();
+                let run = run_steps_on_each(
+                    pool,
+                    jetstream,
+                    stream,
+                    consumers,
+                    step,
+                    tuning.concurrency,
+                    shutdown.clone(),
+                );
+                tasks.spawn(berth_eventstore::personal::scoped(keys, run));
+            }
             Ok(())
         },
     }

@@ -12,6 +12,7 @@ mod commands;
 mod common;
 mod console;
 mod consumer;
+mod consumer_split;
 mod contract;
 mod costs;
 mod custom_domains;

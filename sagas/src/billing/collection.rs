@@ -392,7 +392,9 @@ impl Collection {
             Ok(loaded) => loaded.aggregate,
             Err(error) => return Outcome::later(error),
         };
-        if let Some(subscription) = dunning.subscription_id() {
+        // Only grace ending unpaid marks the subscription past due: a collection settled before
+        // that has nothing to clear (and skips a load and an empty commit per renewal).
+        if let (Some(subscription), true) = (dunning.subscription_id(), dunning.grace_ended()) {
             let meta = saga_metadata(event, Self::NAME, "good-standing");
             let command = SubscriptionCommand::ClearPastDue { invoice: id };
             return record::<Subscription>(

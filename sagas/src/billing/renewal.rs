@@ -51,8 +51,9 @@ pub struct RenewalSettings {
 impl Default for RenewalSettings {
     fn default() -> Self {
         // Issuers in one process take turns on the series only to number and commit, so more
-        // at once overlap what each loads.
-        Self { concurrency: 16 }
+        // at once overlap what each loads, and each turn numbers more of them in one commit
+        // (10,000 renewals due at once: 16 at a time left a fifth of the two cores idle).
+        Self { concurrency: 48 }
     }
 }
 

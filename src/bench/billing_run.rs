@@ -29,13 +29,41 @@ pub struct BillingRun {
     pub paid_secs: f64,
 }
 
-/// Invoice events of `event_type`: read through the primary key's leading column, so the
-/// progress check four times a second reads the invoices' events, not the whole log.
-async fn count(world: &World, event_type: &str) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'invoice' AND event_type = $1")
-        .bind(event_type)
+/// How many invoices were issued and settled, counted as the feed goes by: each check reads
+/// only the events committed since the last one (in feed order, below the oldest running
+/// transaction, so a late commit is never skipped). Counting every invoice event at each check
+/// took PostgreSQL 37 ms a time at 10,000 renewals, two fifths of its work in the run.
+#[derive(Default)]
+struct Progress {
+    after: (i64, i64),
+    issued: i64,
+    settled: i64,
+}
+
+impl Progress {
+    async fn advance(&mut self, world: &World) -> anyhow::Result<()> {
+        let (issued, settled, tx, gp): (i64, i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "WITH new AS (
+                 SELECT transaction_id, global_position, aggregate_type, event_type FROM events
+                  WHERE (transaction_id, global_position) > ($1::bigint::text::xid8, $2)
+                    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())),
+             last AS (SELECT transaction_id, global_position FROM new
+                       ORDER BY transaction_id DESC, global_position DESC LIMIT 1)
+             SELECT (SELECT count(*) FROM new WHERE aggregate_type = 'invoice' AND event_type = 'InvoiceIssued'),
+                    (SELECT count(*) FROM new WHERE aggregate_type = 'invoice' AND event_type = 'InvoiceSettled'),
+                    (SELECT transaction_id::text::bigint FROM last), (SELECT global_position FROM last)",
+        )
+        .bind(self.after.0)
+        .bind(self.after.1)
         .fetch_one(&world.pool)
-        .await?)
+        .await?;
+        self.issued += issued;
+        self.settled += settled;
+        if let (Some(tx), Some(gp)) = (tx, gp) {
+            self.after = (tx, gp);
+        }
+        Ok(())
+    }
 }
 
 /// On a running platform the views of the tenants, profiles and subscriptions were built as
@@ -199,12 +227,14 @@ pub async fn run(world: &World, count_of: usize, upstream: &str) -> anyhow::Resu
     let deadline = started + Duration::from_secs(1800);
     let target = i64::try_from(count_of)?;
     let mut issued_secs = None;
+    let mut progress = Progress::default();
     loop {
-        let issued = count(world, "InvoiceIssued").await?;
+        progress.advance(world).await?;
+        let issued = progress.issued;
         if issued >= target && issued_secs.is_none() {
             issued_secs = Some(started.elapsed().as_secs_f64());
         }
-        if count(world, "InvoiceSettled").await? >= target {
+        if progress.settled >= target {
             break;
         }
         anyhow::ensure!(Instant::now() < deadline, "the run did not finish in 1800 s ({issued} issued)");

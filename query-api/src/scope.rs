@@ -24,6 +24,21 @@ pub struct Reads {
     primary: Option<PgPool>,
 }
 
+/// The aggregate types the view `view` reads (`None`: every type, or a view unknown here). A
+/// view of some types is woken only by their commits, so only their events tell whether it has
+/// caught up.
+fn view_types(view: &str) -> Option<Vec<String>> {
+    static TYPES: std::sync::OnceLock<std::collections::HashMap<&'static str, Vec<String>>> =
+        std::sync::OnceLock::new();
+    let types = TYPES.get_or_init(|| {
+        berth_projections::projection::all()
+            .iter()
+            .filter_map(|p| Some((p.name(), p.aggregate_types()?.iter().map(|t| (*t).to_owned()).collect())))
+            .collect()
+    });
+    types.get(view).cloned()
+}
+
 /// Where the primary's log stood when a read began waiting for a version (see
 /// [`Reads::caught_up`]); one per wait.
 #[derive(Debug, Default)]
@@ -83,8 +98,9 @@ impl Reads {
     /// it has not replayed yet (and a version just written would read as never written).
     pub async fn caught_up(&self, view: &str, waiting: &mut Waiting) -> Result<bool, sqlx::Error> {
         let Some(primary) = &self.primary else {
-            return sqlx::query_scalar("SELECT berth_view_caught_up($1)")
+            return sqlx::query_scalar("SELECT berth_view_caught_up($1, $2)")
                 .bind(view)
+                .bind(view_types(view))
                 .fetch_one(&self.pool)
                 .await;
         };
@@ -104,7 +120,11 @@ impl Reads {
         if !replayed {
             return Ok(false);
         }
-        sqlx::query_scalar("SELECT berth_view_caught_up($1)").bind(view).fetch_one(&self.pool).await
+        sqlx::query_scalar("SELECT berth_view_caught_up($1, $2)")
+            .bind(view)
+            .bind(view_types(view))
+            .fetch_one(&self.pool)
+            .await
     }
 
     /// Returns once this server shows everything committed before the call: at once on the

@@ -139,22 +139,30 @@ impl Opener {
         Ok(Self { key: key(raw)?, prefix: None, counter: 0, pending: Vec::new() })
     }
 
-    fn open(&mut self, mut segment: Vec<u8>, last: bool, out: &mut Vec<u8>) -> Result<(), CryptError> {
-        let prefix = self.prefix.ok_or(CryptError::NotOurs)?;
-        let n = nonce(&prefix, self.counter, last);
-        let plain = self
-            .key
-            .open_in_place(n, Aad::empty(), &mut segment)
-            .map_err(|_| CryptError::Damaged(self.counter))?;
+    /// Opens `segment` (ciphertext and tag) in place and appends its plaintext to `out`.
+    fn open(
+        key: &LessSafeKey,
+        prefix: Option<[u8; 8]>,
+        counter: &mut u32,
+        segment: &mut [u8],
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CryptError> {
+        let prefix = prefix.ok_or(CryptError::NotOurs)?;
+        let n = nonce(&prefix, *counter, last);
+        let plain = key.open_in_place(n, Aad::empty(), segment).map_err(|_| CryptError::Damaged(*counter))?;
         out.extend_from_slice(plain);
-        self.counter = self.counter.checked_add(1).ok_or(CryptError::TooLarge)?;
+        *counter = counter.checked_add(1).ok_or(CryptError::TooLarge)?;
         Ok(())
     }
 
     /// Takes `ciphertext`; returns the plaintext of every segment known not to be the last.
+    /// Segments are opened where they lie in the pending buffer, which is shifted once per
+    /// call: a large piece (a whole ranged read) costs one pass over it, not one per segment.
     pub fn update(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, CryptError> {
         self.pending.extend_from_slice(ciphertext);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.pending.len());
+        let mut at = 0;
         if self.prefix.is_none() {
             if self.pending.len() < HEADER {
                 return Ok(out);
@@ -165,14 +173,15 @@ impl Opener {
             let mut prefix = [0u8; 8];
             prefix.copy_from_slice(&self.pending[8..HEADER]);
             self.prefix = Some(prefix);
-            self.pending.drain(..HEADER);
+            at = HEADER;
         }
         // A whole segment followed by more bytes cannot be the last one.
-        while self.pending.len() > SEGMENT + TAG {
-            let rest = self.pending.split_off(SEGMENT + TAG);
-            let segment = std::mem::replace(&mut self.pending, rest);
-            self.open(segment, false, &mut out)?;
+        while self.pending.len() - at > SEGMENT + TAG {
+            let segment = &mut self.pending[at..at + SEGMENT + TAG];
+            Self::open(&self.key, self.prefix, &mut self.counter, segment, false, &mut out)?;
+            at += SEGMENT + TAG;
         }
+        self.pending.drain(..at);
         Ok(out)
     }
 
@@ -182,8 +191,7 @@ impl Opener {
         if self.prefix.is_none() || self.pending.len() < TAG {
             return Err(CryptError::NotOurs);
         }
-        let segment = std::mem::take(&mut self.pending);
-        self.open(segment, true, &mut out)?;
+        Self::open(&self.key, self.prefix, &mut self.counter, &mut self.pending, true, &mut out)?;
         Ok(out)
     }
 }

@@ -160,7 +160,8 @@ pub struct ReadBack {
 
 /// Reads the object back whole and measures it: size and SHA-256 of what is stored.
 pub async fn read_back(store: &dyn ObjectStore, path: &Path) -> Result<ReadBack, Failure> {
-    let mut body = store.get(path).await.map_err(Failure::upload)?.into_stream();
+    let body = super::store::read_ranges(store, path).await.map_err(Failure::upload)?;
+    let mut body = std::pin::pin!(body);
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     while let Some(chunk) = body.next().await {
@@ -199,7 +200,8 @@ pub async fn open_to_node<V: crate::node::contract::NodeVerb>(
     verb: &V,
 ) -> Result<V::Reply, Failure> {
     let mut opener = Opener::new(job.key).map_err(damaged)?;
-    let mut body = job.store.get(&job.path).await.map_err(Failure::upload)?.into_stream();
+    let body = super::store::read_ranges(job.store.as_ref(), &job.path).await.map_err(Failure::upload)?;
+    let mut body = std::pin::pin!(body);
     let (feed, input) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
     let node = scripts::call_stream(job.shell, job.target, verb, Some(input), None);
     let produce = async move {

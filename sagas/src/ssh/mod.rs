@@ -6,6 +6,7 @@
 //! one round trip. Every new connection checks the node's pinned host key before anything is
 //! sent, and a mismatch is never retried: it means someone else may be answering for the node.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +20,7 @@ use futures::FutureExt;
 use russh::client::{self, Handle, Msg};
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
+use russh::{cipher, Preferred};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use tokio::sync::{Mutex, Semaphore};
 use tracing::{debug, Instrument};
@@ -191,6 +193,12 @@ struct NodePool {
     session: Mutex<Option<Arc<Handle<Client>>>>,
 }
 
+/// The ciphers offered, best first: AES-GCM is sealed and opened in hardware on any server
+/// CPU with AES-NI (both OpenSSH and this client use it there), so it costs the node and the
+/// control plane less per byte than ChaCha20-Poly1305, which stays as the fallback.
+const CIPHERS: &[cipher::Name] =
+    &[cipher::AES_256_GCM, cipher::CHACHA20_POLY1305, cipher::AES_256_CTR, cipher::AES_128_CTR];
+
 /// How one try failed: whether trying again is safe.
 enum Failure {
     /// Nothing ran on the node yet.
@@ -207,6 +215,7 @@ impl SshBridge {
             keepalive_interval: Some(Duration::from_secs(30)),
             keepalive_max: 3,
             nodelay: true,
+            preferred: Preferred { cipher: Cow::Borrowed(CIPHERS), ..Preferred::default() },
             ..client::Config::default()
         };
         Self {

@@ -1,6 +1,10 @@
 //! Backup and restore throughput on a real node, next to plain `tar | zstd` of the same files
 //! on the same node in the same run. Ignored by default (it writes 200 MB); run it with
-//! `cargo test --test e2e backups::bench -- --ignored --nocapture`.
+//! `cargo test --release --test e2e backups::bench -- --ignored --nocapture`.
+//!
+//! Besides the two figures the goal is about, it times what bounds them: the node's stream over
+//! SSH with nothing else, the bucket alone (a multipart upload and a ranged read of as many
+//! bytes as the stored object), and each verb of the restore.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,7 +16,9 @@ use berth_sagas::backup::pipeline;
 use berth_sagas::backup::store;
 use berth_sagas::node::backup::{BackupPrepare, BackupStream, RestoreFinish, RestoreStage, RestoreSwap};
 use berth_sagas::node::scripts;
-use object_store::ObjectStore;
+use futures::StreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, WriteMultipart};
 
 use super::harness::{storage, test_prefix, WordpressNode};
 use crate::nodes_harness::one_at_a_time;
@@ -38,19 +44,7 @@ async fn backup_and_restore_throughput_against_tar_and_zstd() {
     let (ok, _) = wp.node.shell(&format!("tar -C {docroot}/.. -cf - public | zstd -q -3 -c > /dev/null"));
     assert!(ok);
     let plain = started.elapsed().as_secs_f64();
-
-    // The node's stream over SSH alone, its chunks dropped as they come.
-    let backup_id = BackupId::from_uuid(uuid::Uuid::now_v7());
-    let prepare = BackupPrepare { site: wp.site, backup: backup_id, kind: BackupKind::Full };
-    scripts::call(&wp.bridge, &wp.target, &prepare).await.expect("prepared");
-    let (sink, mut chunks) = tokio::sync::mpsc::channel(64);
-    let started = Instant::now();
-    let drain = async move { while chunks.recv().await.is_some() {} };
-    let verb = BackupStream { site: wp.site, backup: backup_id, kind: BackupKind::Full };
-    let (streamed, ()) =
-        tokio::join!(scripts::call_stream(&wp.bridge, &wp.target, &verb, None, Some(sink)), drain);
-    streamed.expect("streamed");
-    let ssh_only = started.elapsed().as_secs_f64();
+    let ssh_only = stream_alone(&wp).await;
 
     let config = storage(&test_prefix());
     let object_store = store::connect(&config).unwrap();
@@ -65,30 +59,88 @@ async fn backup_and_restore_throughput_against_tar_and_zstd() {
     let started = Instant::now();
     let taken = pipeline::take(&job).await.expect("the backup is taken");
     let backup = started.elapsed().as_secs_f64();
+    let stored = taken.size as f64 / MB;
 
-    let started = Instant::now();
     let restore = RestoreId::from_uuid(uuid::Uuid::now_v7());
     let what = BackupKind::Full;
+    let started = Instant::now();
     pipeline::open_to_node(&job, &RestoreStage { site: wp.site, restore, what }).await.expect("staged");
+    let staged = started.elapsed();
     scripts::call(&wp.bridge, &wp.target, &RestoreSwap { site: wp.site, restore, what })
         .await
         .expect("swapped");
+    let swapped = started.elapsed();
     scripts::call(&wp.bridge, &wp.target, &RestoreFinish { site: wp.site, restore }).await.expect("finished");
     let restored = started.elapsed().as_secs_f64();
+    // Last, so its writes do not slow the restore's (the kernel writes both back to disk).
+    let (written, read) = storage_alone(object_store.as_ref(), &job.path, taken.size, job.part_size).await;
 
-    eprintln!("site: {size:.0} MB; stored object {:.0} MB", taken.size as f64 / MB);
+    eprintln!("site: {size:.0} MB; stored object {stored:.0} MB");
     eprintln!("tar | zstd on the node: {:.1} MB/s", size / plain);
     eprintln!("the node's stream over SSH alone: {:.1} MB/s", size / ssh_only);
+    eprintln!(
+        "object storage alone, {stored:.0} MB: multipart upload {:.2} s, ranged read {:.2} s \
+         (as a pace for the site: {:.2}x and {:.2}x of tar | zstd)",
+        written,
+        read,
+        plain / written,
+        plain / read
+    );
     eprintln!(
         "backup (dump, stream, seal, upload): {:.1} MB/s, {:.2}x of tar | zstd",
         size / backup,
         plain / backup
     );
     eprintln!(
-        "restore (download, open, stage, swap): {:.1} MB/s, {:.2}x of tar | zstd",
+        "restore (download, open, stage, swap, finish): {:.1} MB/s, {:.2}x of tar | zstd",
         size / restored,
         plain / restored
     );
+    eprintln!(
+        "restore steps: stage {:.2} s, swap {:.2} s, finish {:.2} s",
+        staged.as_secs_f64(),
+        (swapped - staged).as_secs_f64(),
+        restored - swapped.as_secs_f64()
+    );
     object_store.delete(&job.path).await.unwrap();
     let (_, _) = wp.node.shell(&format!("rm -rf {docroot}/wp-content/uploads/bench"));
+}
+
+/// The node's backup stream over SSH, its chunks dropped as they come: seconds.
+async fn stream_alone(wp: &WordpressNode) -> f64 {
+    let backup = BackupId::from_uuid(uuid::Uuid::now_v7());
+    let prepare = BackupPrepare { site: wp.site, backup, kind: BackupKind::Full };
+    scripts::call(&wp.bridge, &wp.target, &prepare).await.expect("prepared");
+    let (sink, mut chunks) = tokio::sync::mpsc::channel(64);
+    let started = Instant::now();
+    let drain = async move { while chunks.recv().await.is_some() {} };
+    let verb = BackupStream { site: wp.site, backup, kind: BackupKind::Full };
+    let (streamed, ()) =
+        tokio::join!(scripts::call_stream(&wp.bridge, &wp.target, &verb, None, Some(sink)), drain);
+    streamed.expect("streamed");
+    started.elapsed().as_secs_f64()
+}
+
+/// The bucket with nothing else: `bytes` uploaded in parts as a backup uploads them (then
+/// deleted), and the stored object read back in ranges as a restore reads it.
+async fn storage_alone(store: &dyn ObjectStore, object: &Path, bytes: u64, part_size: usize) -> (f64, f64) {
+    let scratch = Path::from(format!("{object}.scratch"));
+    let piece = vec![0x5a_u8; 64 * 1024];
+    let started = Instant::now();
+    let mut writer =
+        WriteMultipart::new_with_chunk_size(store.put_multipart(&scratch).await.unwrap(), part_size);
+    for _ in 0..bytes.div_ceil(piece.len() as u64) {
+        writer.write(&piece);
+        writer.wait_for_capacity(2).await.unwrap();
+    }
+    writer.finish().await.unwrap();
+    let written = started.elapsed();
+    store.delete(&scratch).await.unwrap();
+
+    let started = Instant::now();
+    let mut body = std::pin::pin!(store::read_ranges(store, object).await.unwrap());
+    while let Some(chunk) = body.next().await {
+        chunk.unwrap();
+    }
+    (written.as_secs_f64(), started.elapsed().as_secs_f64())
 }

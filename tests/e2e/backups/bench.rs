@@ -4,7 +4,8 @@
 //!
 //! Besides the two figures the goal is about, it times what bounds them: the node's stream over
 //! SSH with nothing else, the bucket alone (a multipart upload and a ranged read of as many
-//! bytes as the stored object), and each verb of the restore.
+//! bytes as the stored object), each verb of the restore, and the whole backup and restore
+//! again with an in-memory store in place of the bucket.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,10 +14,11 @@ use berth_domain::backup::BackupKind;
 use berth_domain::ids::{BackupId, RestoreId};
 use berth_sagas::backup::crypt::generate_key;
 use berth_sagas::backup::pipeline;
-use berth_sagas::backup::store;
+use berth_sagas::backup::store::{self, StorageConfig};
 use berth_sagas::node::backup::{BackupPrepare, BackupStream, RestoreFinish, RestoreStage, RestoreSwap};
 use berth_sagas::node::scripts;
 use futures::StreamExt;
+use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, WriteMultipart};
 
@@ -49,32 +51,15 @@ async fn backup_and_restore_throughput_against_tar_and_zstd() {
     let config = storage(&test_prefix());
     let object_store = store::connect(&config).unwrap();
     let key = generate_key().unwrap();
-    let job = wp.job(
-        Arc::clone(&object_store),
-        &config,
-        &key,
-        BackupId::from_uuid(uuid::Uuid::now_v7()),
-        BackupKind::Full,
-    );
-    let started = Instant::now();
-    let taken = pipeline::take(&job).await.expect("the backup is taken");
-    let backup = started.elapsed().as_secs_f64();
-    let stored = taken.size as f64 / MB;
+    let bucket = take_and_restore(&wp, Arc::clone(&object_store), &config, &key).await;
+    // The same with the bucket swapped for memory: Berth's own part (dump, SSH, sealing,
+    // hashing, unpacking) with the storage's cost taken out.
+    let memory = take_and_restore(&wp, Arc::new(InMemory::new()), &config, &key).await;
+    // Last, so its writes do not slow the restores' (the kernel writes both back to disk).
+    let (written, read) =
+        storage_alone(object_store.as_ref(), &bucket.path, bucket.stored, bucket.part_size).await;
 
-    let restore = RestoreId::from_uuid(uuid::Uuid::now_v7());
-    let what = BackupKind::Full;
-    let started = Instant::now();
-    pipeline::open_to_node(&job, &RestoreStage { site: wp.site, restore, what }).await.expect("staged");
-    let staged = started.elapsed();
-    scripts::call(&wp.bridge, &wp.target, &RestoreSwap { site: wp.site, restore, what })
-        .await
-        .expect("swapped");
-    let swapped = started.elapsed();
-    scripts::call(&wp.bridge, &wp.target, &RestoreFinish { site: wp.site, restore }).await.expect("finished");
-    let restored = started.elapsed().as_secs_f64();
-    // Last, so its writes do not slow the restore's (the kernel writes both back to disk).
-    let (written, read) = storage_alone(object_store.as_ref(), &job.path, taken.size, job.part_size).await;
-
+    let stored = bucket.stored as f64 / MB;
     eprintln!("site: {size:.0} MB; stored object {stored:.0} MB");
     eprintln!("tar | zstd on the node: {:.1} MB/s", size / plain);
     eprintln!("the node's stream over SSH alone: {:.1} MB/s", size / ssh_only);
@@ -86,24 +71,66 @@ async fn backup_and_restore_throughput_against_tar_and_zstd() {
         plain / written,
         plain / read
     );
-    eprintln!(
-        "backup (dump, stream, seal, upload): {:.1} MB/s, {:.2}x of tar | zstd",
-        size / backup,
-        plain / backup
-    );
-    eprintln!(
-        "restore (download, open, stage, swap, finish): {:.1} MB/s, {:.2}x of tar | zstd",
-        size / restored,
-        plain / restored
-    );
-    eprintln!(
-        "restore steps: stage {:.2} s, swap {:.2} s, finish {:.2} s",
-        staged.as_secs_f64(),
-        (swapped - staged).as_secs_f64(),
-        restored - swapped.as_secs_f64()
-    );
-    object_store.delete(&job.path).await.unwrap();
+    for (store, run) in [("s3s-fs", &bucket), ("memory instead of a bucket", &memory)] {
+        let (backup, restored) = (run.backup, run.restored);
+        eprintln!(
+            "{store}: backup (dump, stream, seal, upload) {:.1} MB/s, {:.2}x of tar | zstd; \
+             restore (download, open, stage, swap, finish) {:.1} MB/s, {:.2}x",
+            size / backup,
+            plain / backup,
+            size / restored,
+            plain / restored
+        );
+        eprintln!(
+            "{store}: restore steps: stage {:.2} s, swap {:.2} s, finish {:.2} s",
+            run.staged,
+            run.swapped - run.staged,
+            restored - run.swapped
+        );
+    }
+    object_store.delete(&bucket.path).await.unwrap();
     let (_, _) = wp.node.shell(&format!("rm -rf {docroot}/wp-content/uploads/bench"));
+}
+
+/// One backup and one restore of it, timed (seconds from the start of each).
+struct Run {
+    path: Path,
+    stored: u64,
+    part_size: usize,
+    backup: f64,
+    staged: f64,
+    swapped: f64,
+    restored: f64,
+}
+
+async fn take_and_restore(
+    wp: &WordpressNode,
+    bucket: Arc<dyn ObjectStore>,
+    config: &StorageConfig,
+    key: &[u8],
+) -> Run {
+    let job = wp.job(bucket, config, key, BackupId::from_uuid(uuid::Uuid::now_v7()), BackupKind::Full);
+    let started = Instant::now();
+    let taken = pipeline::take(&job).await.expect("the backup is taken");
+    let backup = started.elapsed().as_secs_f64();
+
+    let (site, restore, what) = (wp.site, RestoreId::from_uuid(uuid::Uuid::now_v7()), BackupKind::Full);
+    let started = Instant::now();
+    pipeline::open_to_node(&job, &RestoreStage { site, restore, what }).await.expect("staged");
+    let staged = started.elapsed().as_secs_f64();
+    scripts::call(&wp.bridge, &wp.target, &RestoreSwap { site, restore, what }).await.expect("swapped");
+    let swapped = started.elapsed().as_secs_f64();
+    scripts::call(&wp.bridge, &wp.target, &RestoreFinish { site, restore }).await.expect("finished");
+    let restored = started.elapsed().as_secs_f64();
+    Run {
+        path: job.path.clone(),
+        stored: taken.size,
+        part_size: job.part_size,
+        backup,
+        staged,
+        swapped,
+        restored,
+    }
 }
 
 /// The node's backup stream over SSH, its chunks dropped as they come: seconds.

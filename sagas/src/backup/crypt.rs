@@ -161,11 +161,10 @@ impl Opener {
     /// call: a large piece (a whole ranged read) costs one pass over it, not one per segment.
     pub fn update(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, CryptError> {
         self.pending.extend_from_slice(ciphertext);
-        let mut out = Vec::with_capacity(self.pending.len());
         let mut at = 0;
         if self.prefix.is_none() {
             if self.pending.len() < HEADER {
-                return Ok(out);
+                return Ok(Vec::new());
             }
             if &self.pending[..8] != MAGIC {
                 return Err(CryptError::NotOurs);
@@ -176,6 +175,8 @@ impl Opener {
             at = HEADER;
         }
         // A whole segment followed by more bytes cannot be the last one.
+        let ready = (self.pending.len() - at).saturating_sub(1) / (SEGMENT + TAG);
+        let mut out = Vec::with_capacity(ready * SEGMENT);
         while self.pending.len() - at > SEGMENT + TAG {
             let segment = &mut self.pending[at..at + SEGMENT + TAG];
             Self::open(&self.key, self.prefix, &mut self.counter, segment, false, &mut out)?;

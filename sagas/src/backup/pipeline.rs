@@ -23,7 +23,7 @@ use crate::node::scripts::{self, ErrorCode, ScriptError};
 use crate::ssh::{NodeShell, Target};
 
 /// Parts uploaded at once.
-const UPLOAD_CONCURRENCY: usize = 2;
+pub const UPLOAD_CONCURRENCY: usize = 2;
 /// Chunks in flight between the node and the upload (each at most an SSH packet's worth).
 const CHANNEL_DEPTH: usize = 64;
 

@@ -81,7 +81,7 @@ pub fn connect(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>, object_st
 }
 
 /// Bytes asked for by one ranged read.
-pub const READ_RANGE: u64 = 8 * 1024 * 1024;
+const READ_RANGE: u64 = 8 * 1024 * 1024;
 /// Ranged reads in flight at once.
 const READ_CONCURRENCY: usize = 4;
 

@@ -158,7 +158,7 @@ async fn storage_alone(store: &dyn ObjectStore, object: &Path, bytes: u64, part_
         WriteMultipart::new_with_chunk_size(store.put_multipart(&scratch).await.unwrap(), part_size);
     for _ in 0..bytes.div_ceil(piece.len() as u64) {
         writer.write(&piece);
-        writer.wait_for_capacity(2).await.unwrap();
+        writer.wait_for_capacity(pipeline::UPLOAD_CONCURRENCY).await.unwrap();
     }
     writer.finish().await.unwrap();
     let written = started.elapsed();

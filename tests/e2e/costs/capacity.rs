@@ -22,10 +22,12 @@ async fn sites_reserved_at_a_known_rate_run_the_region_out_on_the_day_computed_b
         placed_site(&store, tenant.parse().unwrap(), SiteKind::Wordpress, a).await;
     }
 
-    // Act
+    // Act: allocations and their history are two projections; wait for both to hold all three.
     let report = billing
         .until("/v1/ops/capacity", &billing.operator, "three reservations in fsn1", |r| {
-            r["regions"][0]["resources"][0]["allocated"] == 1_500
+            let cpu = &r["regions"][0]["resources"][0];
+            cpu["allocated"] == 1_500
+                && cpu["growth_per_day_7d"].as_f64().is_some_and(|w| (w * 7.0 - 1_500.0).abs() < 1e-6)
         })
         .await;
 
